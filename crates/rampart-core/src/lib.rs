@@ -1,0 +1,14 @@
+//! Rampart's domain: identifiers, validation and the rules of each domain.
+//!
+//! This crate never opens a socket, a file or a database: everything here is a pure function of its
+//! inputs, so the rules can be tested without a server and reused by every other crate.
+#![forbid(unsafe_code)]
+
+pub mod ids;
+pub mod orgs;
+pub mod settings;
+pub mod time;
+pub mod validation;
+
+pub use ids::OrgId;
+pub use validation::{FieldError, ValidationErrors};

@@ -1,0 +1,221 @@
+//! Connecting to SQLite or PostgreSQL, migrating, and the one [`SqlStore`] that implements every
+//! domain store on either backend.
+//!
+//! Portable SQL is written once and run on whichever pool is open through [`on_pool!`]; statements
+//! that differ between backends match on [`Db`] explicitly, next to each other.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::ConnectOptions as _;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use tracing::log::LevelFilter;
+
+use crate::{OrgStore, SecretStore, SettingStore, Store, StoreError};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database engine a store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Where the database is and how the pool behaves.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    pub location: Location,
+    pub max_connections: u32,
+    /// How long a caller waits for a connection before the store reports itself unavailable.
+    pub acquire_timeout: Duration,
+    /// SQLite only: how long a writer waits for the file lock held by another writer.
+    pub busy_timeout: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// An SQLite file, created with its directory when missing.
+    Sqlite(PathBuf),
+    /// A `postgres://` URL.
+    Postgres(String),
+}
+
+impl Location {
+    /// Reads a `postgres://`, `postgresql://` or `sqlite://` URL.
+    pub fn from_url(url: &str) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            PgConnectOptions::from_str(url).map_err(|_| "is not a valid PostgreSQL URL".to_owned())?;
+            Ok(Location::Postgres(url.to_owned()))
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("names no SQLite file".into());
+            }
+            Ok(Location::Sqlite(PathBuf::from(path)))
+        } else {
+            Err("must start with postgres:// or sqlite://".into())
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Location::Sqlite(_) => Backend::Sqlite,
+            Location::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same expression on whichever pool is open. The body is compiled once per backend,
+/// so it must be portable SQL; anything else matches on [`Db`] by hand.
+macro_rules! on_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// The store over SQLite or PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    pub(crate) db: Db,
+    max_connections: u32,
+}
+
+impl SqlStore {
+    /// Opens a pool. Nothing is migrated: call [`Store::migrate`].
+    pub async fn connect(options: &ConnectOptions) -> Result<Self, StoreError> {
+        let db = match &options.location {
+            Location::Sqlite(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    tokio::fs::create_dir_all(parent)
+                        .await
+                        .map_err(|_| StoreError::Internal("cannot create the database directory".into()))?;
+                }
+                let connect = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(options.busy_timeout)
+                    .log_statements(LevelFilter::Off)
+                    .log_slow_statements(LevelFilter::Off, Duration::MAX);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect)
+                    .await?;
+                Db::Sqlite(pool)
+            }
+            Location::Postgres(url) => {
+                let connect = PgConnectOptions::from_str(url)
+                    .map_err(|_| StoreError::Internal("invalid PostgreSQL URL".into()))?
+                    .application_name("rampart")
+                    .log_statements(LevelFilter::Off)
+                    .log_slow_statements(LevelFilter::Off, Duration::MAX);
+                // Lazy, so a server can start while PostgreSQL is briefly down and report it as not ready.
+                let pool = PgPoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_lazy_with(connect);
+                Db::Postgres(pool)
+            }
+        };
+        Ok(Self { db, max_connections: options.max_connections })
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let result = match &self.db {
+            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,
+            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
+        };
+        result.map_err(|error| match error {
+            sqlx::migrate::MigrateError::Execute(error) => StoreError::from(error),
+            sqlx::migrate::MigrateError::VersionMissing(version) => StoreError::Internal(format!(
+                "the database was migrated to version {version} by a newer Rampart; upgrade this binary"
+            )),
+            _ => StoreError::Internal("migration failed".into()),
+        })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(&self.db, |pool| sqlx::query("SELECT 1").execute(pool).await.map(drop))?;
+        Ok(())
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        let (size, idle) = on_pool!(&self.db, |pool| (pool.size(), pool.num_idle()));
+        PoolStats { size, idle: u32::try_from(idle).unwrap_or(u32::MAX), max: self.max_connections }
+    }
+
+    async fn close(&self) {
+        on_pool!(&self.db, |pool| pool.close().await)
+    }
+
+    fn orgs(&self) -> &dyn OrgStore {
+        self
+    }
+
+    fn settings(&self) -> &dyn SettingStore {
+        self
+    }
+
+    fn secrets(&self) -> &dyn SecretStore {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_backend() {
+        assert_eq!(
+            Location::from_url("postgres://rampart@db.internal/rampart").map(|l| l.backend()),
+            Ok(Backend::Postgres)
+        );
+        assert_eq!(Location::from_url("sqlite:///var/lib/rampart/r.db"), Ok(Location::Sqlite("/var/lib/rampart/r.db".into())));
+        assert!(Location::from_url("mysql://x").is_err());
+        assert!(Location::from_url("sqlite://").is_err());
+    }
+}

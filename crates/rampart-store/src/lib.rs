@@ -1,0 +1,41 @@
+//! Rampart's storage. This crate alone speaks SQL.
+//!
+//! Domain crates see the [`Store`] trait and its per-domain stores; one implementation, [`SqlStore`],
+//! serves both embedded SQLite and PostgreSQL. Every tenant-owned call takes the organisation first,
+//! so an unscoped query cannot be written. Errors say what a caller can act on and never carry SQL.
+#![forbid(unsafe_code)]
+
+mod db;
+mod error;
+pub mod orgs;
+pub mod secrets;
+pub mod settings;
+
+use async_trait::async_trait;
+
+pub use db::{Backend, ConnectOptions, Location, PoolStats, SqlStore};
+pub use error::StoreError;
+pub use orgs::OrgStore;
+pub use secrets::SecretStore;
+pub use settings::{SettingStore, StoredSetting};
+
+/// Everything Rampart keeps, behind one object the application holds as `Arc<dyn Store>`.
+#[async_trait]
+pub trait Store: Send + Sync {
+    fn backend(&self) -> Backend;
+
+    /// Applies the migrations embedded in the binary that the database has not seen yet.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// One round trip to the database, for health checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    fn pool_stats(&self) -> PoolStats;
+
+    /// Closes every connection; later calls fail with [`StoreError::Unavailable`].
+    async fn close(&self);
+
+    fn orgs(&self) -> &dyn OrgStore;
+    fn settings(&self) -> &dyn SettingStore;
+    fn secrets(&self) -> &dyn SecretStore;
+}
