@@ -1,1 +1,120 @@
-//! placeholder
+//! Rampart's HTTP API: a thin translation of HTTP into calls on the domain and the store.
+//!
+//! Handlers extract, parse into a core type, make one call and map the result to a view. No SQL,
+//! transactions or business rules live here. Every route is declared with its OpenAPI description,
+//! so the document at `/api/v1/openapi.json` lists exactly the routes the server has.
+#![forbid(unsafe_code)]
+
+pub mod docs;
+pub mod error;
+pub mod health;
+pub mod json;
+pub mod metrics;
+mod middleware;
+pub mod server;
+mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::{ApiError, Problem};
+pub use json::ApiJson;
+pub use middleware::{API_VERSION, API_VERSION_HEADER, REQUEST_ID_HEADER};
+pub use server::{ServeOptions, serve};
+pub use state::{AppState, SigningKey};
+
+/// Limits and policies of the HTTP layer.
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    /// The largest request body accepted, on every route, in bytes.
+    pub body_limit: usize,
+    /// The longest a handler may take to produce its response.
+    pub request_timeout: Duration,
+    /// Origins allowed to call the API from a browser; none by default.
+    pub cors_origins: Vec<HeaderValue>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Rampart",
+        description = "Self-hosted security operations: scan what you own, catch who probes you.\n\n\
+            Errors are RFC 9457 `application/problem+json` documents carrying the `request_id` of the response.",
+        license(name = "AGPL-3.0-only", identifier = "AGPL-3.0-only"),
+    ),
+    components(schemas(Problem, error::FieldErrorView)),
+    tags(
+        (name = "health", description = "Liveness, readiness and component health"),
+        (name = "docs", description = "This documentation"),
+        (name = "observability", description = "Metrics"),
+    )
+)]
+struct ApiDoc;
+
+/// Every route of the API with its OpenAPI description.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+        .routes(routes!(docs::openapi_json))
+        .routes(routes!(docs::index))
+        .routes(routes!(docs::asset))
+        .routes(routes!(metrics::metrics))
+}
+
+/// The OpenAPI 3.1 document of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut spec = routes().split_for_parts().1;
+    spec.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    spec
+}
+
+/// The application: every route behind the shared middleware.
+pub fn app(state: AppState, options: &HttpOptions) -> Router {
+    app_with(Router::new(), state, options)
+}
+
+/// The application with `extra` routes given the same middleware as the API's own; tests use it
+/// to exercise the middleware with handlers that panic, stall or take a body.
+pub fn app_with(extra: Router<AppState>, state: AppState, options: &HttpOptions) -> Router {
+    let (api, _) = routes().split_for_parts();
+    let spec: Arc<str> = openapi().to_json().expect("the OpenAPI document serialises").into();
+    let context = Arc::new(middleware::RequestContext {
+        metrics: state.metrics.clone(),
+        request_timeout: options.request_timeout,
+    });
+
+    let mut router = api
+        .merge(extra)
+        .fallback(|| async { ApiError::NotFound })
+        .with_state(state)
+        .layer(axum::Extension(docs::OpenApiJson(spec)))
+        // The limit holds for every request, not only those read by a JSON extractor.
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(options.body_limit))
+        .layer(CatchPanicLayer::custom(middleware::panic_response));
+    if !options.cors_origins.is_empty() {
+        router = router.layer(cors(&options.cors_origins));
+    }
+    router.layer(axum::middleware::from_fn_with_state(context, middleware::request_context))
+}
+
+fn cors(origins: &[HeaderValue]) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID_HEADER, HeaderName::from_static("x-api-key")])
+        .expose_headers([REQUEST_ID_HEADER, API_VERSION_HEADER])
+        .max_age(Duration::from_secs(600))
+}

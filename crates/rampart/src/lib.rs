@@ -1,1 +1,8 @@
-//! placeholder
+//! The `rampart` binary's library: command-line interface, configuration, logging, and the
+//! wiring that builds a server from a configuration. Only this crate has `main`, clap and anyhow.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+mod logging;
+pub mod serve;

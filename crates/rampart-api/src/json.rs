@@ -1,0 +1,121 @@
+//! `ApiJson`: the JSON body extractor every handler uses. Malformed JSON is a 400, a wrong content
+//! type a 415, an oversized body a 413, and a body of the wrong shape a 422 naming the field —
+//! all as problem+json.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use rampart_core::ValidationErrors;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(&req) {
+            return Err(ApiError::UnsupportedMediaType("expected a body of type application/json".into()));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+            _ => ApiError::BadRequest("the request body could not be read".into()),
+        })?;
+        parse(&bytes).map(ApiJson)
+    }
+}
+
+fn is_json(req: &Request) -> bool {
+    let Some(content_type) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Syntax errors are the client's malformed JSON (400); type errors name the field (422).
+pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_data() {
+            let message = without_position(&inner);
+            ApiError::Validation(ValidationErrors::single(field_of(&path, &message), message))
+        } else {
+            malformed(&inner)
+        }
+    })?;
+    deserializer.end().map_err(|error| malformed(&error))?;
+    Ok(value)
+}
+
+fn malformed(error: &serde_json::Error) -> ApiError {
+    ApiError::BadRequest(format!("malformed JSON: {}", without_position(error)))
+}
+
+/// The path of the bad value; for a missing or unknown field, the path of that field itself.
+fn field_of(path: &str, message: &str) -> String {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    match (path, named) {
+        (".", Some(name)) => name.to_owned(),
+        (".", None) => "body".to_owned(),
+        (path, Some(name)) => format!("{path}.{name}"),
+        (path, None) => path.to_owned(),
+    }
+}
+
+/// serde_json appends " at line L column C"; the field path says more, and a message stays stable.
+fn without_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        ports: Vec<u16>,
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_field() {
+        let error = parse::<Body>(br#"{"name": "x", "ports": [1, 70000]}"#).expect_err("port out of range");
+        let ApiError::Validation(errors) = error else { panic!("expected a validation error, got {error:?}") };
+        let first = errors.iter().next().expect("one error");
+        assert_eq!(first.field, "ports[1]");
+        assert!(first.message.contains("70000"), "{}", first.message);
+    }
+
+    #[test]
+    fn broken_syntax_is_a_bad_request() {
+        assert!(matches!(parse::<Body>(b"{\"name\": "), Err(ApiError::BadRequest(_))));
+        assert!(matches!(parse::<Body>(b"{} trailing"), Err(ApiError::BadRequest(_))));
+    }
+
+    #[test]
+    fn missing_and_unknown_fields_are_named() {
+        for (body, field) in [(&br#"{"name": "x"}"#[..], "ports"), (br#"{"name": "x", "ports": [], "extra": 1}"#, "extra")] {
+            let Err(ApiError::Validation(errors)) = parse::<Body>(body) else { panic!("expected a validation error") };
+            assert_eq!(errors.iter().next().map(|e| e.field.as_str()), Some(field));
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Prometheus metrics: requests by route and status, latency histograms, and the database pool.
+//! Labels are bounded: the matched route template (never the raw path) and known methods only.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: &'static str,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: &'static str,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    state: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    pool: Family<PoolLabels, Gauge>,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("rampart");
+        let requests = Family::<RequestLabels, Counter>::default();
+        // 0.5 ms to about 16 s.
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
+        let pool = Family::<PoolLabels, Gauge>::default();
+        registry.register("http_requests", "HTTP requests answered, by method, route and status", requests.clone());
+        registry.register("http_request_duration_seconds", "Time to answer an HTTP request", latency.clone());
+        registry.register("db_pool_connections", "Database pool connections by state (idle, in_use, max)", pool.clone());
+        Arc::new(Self { registry, requests, latency, pool })
+    }
+
+    pub(crate) fn record(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
+        let method = method_label(method);
+        self.requests.get_or_create(&RequestLabels { method, route: route.to_owned(), status }).inc();
+        self.latency.get_or_create(&RouteLabels { method, route: route.to_owned() }).observe(elapsed.as_secs_f64());
+    }
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "observability",
+    responses((status = 200, description = "Metrics in the Prometheus text format", content_type = "text/plain", body = String,
+        example = "# TYPE rampart_http_requests counter\nrampart_http_requests_total{method=\"GET\",route=\"/api/v1/health/live\",status=\"200\"} 1\n"))
+)]
+pub async fn metrics(State(app): State<AppState>) -> Response {
+    let stats = app.store.pool_stats();
+    let in_use = stats.size.saturating_sub(stats.idle);
+    app.metrics.pool.get_or_create(&PoolLabels { state: "idle" }).set(i64::from(stats.idle));
+    app.metrics.pool.get_or_create(&PoolLabels { state: "in_use" }).set(i64::from(in_use));
+    app.metrics.pool.get_or_create(&PoolLabels { state: "max" }).set(i64::from(stats.max));
+    let mut body = String::new();
+    if prometheus_client::encoding::text::encode(&mut body, &app.metrics.registry).is_err() {
+        return crate::error::ApiError::Internal("cannot encode metrics".into()).into_response();
+    }
+    let content_type = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}

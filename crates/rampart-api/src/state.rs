@@ -1,0 +1,59 @@
+//! What every handler can reach: the store, the metrics, the signing key and the clock of the server.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rampart_store::{Store, StoreError};
+
+use crate::metrics::Metrics;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
+    pub signing_key: SigningKey,
+    pub started: Instant,
+    /// How long a health check waits for a component before calling it down.
+    pub health_timeout: Duration,
+}
+
+impl AppState {
+    /// Loads the token-signing key, generating and storing it on the first start.
+    pub async fn new(store: Arc<dyn Store>, health_timeout: Duration) -> Result<Self, StoreError> {
+        let signing_key = SigningKey::load_or_create(store.as_ref()).await?;
+        Ok(Self { store, metrics: Metrics::new(), signing_key, started: Instant::now(), health_timeout })
+    }
+}
+
+/// The key that signs access tokens. Its `Debug` output is redacted, and it is never logged or
+/// sent: only the token code reads it, through [`SigningKey::expose`].
+#[derive(Clone)]
+pub struct SigningKey(Arc<[u8]>);
+
+impl SigningKey {
+    const NAME: &'static str = "token_signing_key";
+
+    /// Kept in the database so that every server sharing it signs with the same key.
+    async fn load_or_create(store: &dyn Store) -> Result<Self, StoreError> {
+        let mut candidate = [0u8; 32];
+        rand::fill(&mut candidate);
+        let stored = store.secrets().get_or_insert(Self::NAME, &URL_SAFE_NO_PAD.encode(candidate)).await?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(stored)
+            .map_err(|_| StoreError::Internal("the stored signing key is not valid base64".into()))?;
+        Ok(Self(bytes.into()))
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
+}

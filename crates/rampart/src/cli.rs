@@ -1,0 +1,98 @@
+//! The command line: `serve`, `migrate`, `config check`, `openapi`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, Overrides};
+use crate::serve::{Server, open_store, shutdown_signal};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rampart",
+    version,
+    about = "Rampart: a self-hosted security-operations server.",
+    long_about = "Rampart: a self-hosted security-operations server.\n\n\
+        Scan what you own and catch who probes you. Configuration comes from an optional rampart.toml, \
+        overlaid by RAMPART_* environment variables (a nested key a.b is RAMPART_A__B), then flags.\n\n\
+        Start with `rampart serve`: it keeps its data in ./data (embedded SQLite) unless \
+        RAMPART_DATABASE_URL points at PostgreSQL."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Global {
+    /// A TOML configuration file (default: ./rampart.toml when it exists).
+    #[arg(long, global = true, env = "RAMPART_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: migrate the database, then serve the API until SIGINT or SIGTERM.
+    Serve {
+        /// The address to listen on, such as 0.0.0.0:8080 (overrides RAMPART_LISTEN).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations and exit (serve does this too).
+    Migrate,
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print the OpenAPI 3.1 document of the API as JSON.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print it with secrets redacted; exits non-zero when invalid.
+    Check,
+}
+
+impl Cli {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let file = self.global.config.as_deref();
+        match self.command {
+            Command::Serve { listen } => {
+                let config = Config::load(file, &Overrides { listen })?;
+                crate::logging::init(&config);
+                let server = Server::build(&config).await?;
+                let addr = server.local_addr().context("reading the listening address")?;
+                tracing::info!(
+                    %addr,
+                    database = config.database_location().backend().as_str(),
+                    version = env!("CARGO_PKG_VERSION"),
+                    "Rampart is listening on http://{addr} (API docs at http://{addr}/docs)"
+                );
+                server.run(shutdown_signal()).await;
+                tracing::info!("stopped");
+            }
+            Command::Migrate => {
+                let config = Config::load(file, &Overrides::default())?;
+                crate::logging::init(&config);
+                let store = open_store(&config).await?;
+                store.close().await;
+                println!("the {} database is up to date", store.backend().as_str());
+            }
+            Command::Config { command: ConfigCommand::Check } => {
+                let config = Config::load(file, &Overrides::default())?;
+                println!("# the configuration is valid; secrets are redacted\n{}", config.to_redacted_toml());
+            }
+            Command::Openapi => {
+                let spec = rampart_api::openapi().to_pretty_json().context("serialising the OpenAPI document")?;
+                println!("{spec}");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,294 @@
+//! Configuration: an optional TOML file overlaid by `RAMPART_*` environment variables (a nested key
+//! `a.b` is `RAMPART_A__B`), then command-line flags. Everything is validated before the server
+//! starts, and every error names the key and the reason.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Keys whose values are secrets: `config check` prints them redacted.
+const SECRET_KEYS: &[&str] = &["database_url"];
+
+/// `RAMPART_*` variables that are not configuration keys.
+const NOT_KEYS: &[&str] = &["config", "test_database_url"];
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Where Rampart keeps its files, including the embedded SQLite database.
+    pub data_dir: PathBuf,
+    /// A `postgres://` URL to use PostgreSQL instead of the embedded SQLite database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    pub log_format: LogFormat,
+    /// Log filter: a level (`info`) or per-target levels (`info,rampart::http=warn`).
+    pub log_level: String,
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// The longest a request may take to be answered.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// A client must send its request head within this time.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// How long in-flight requests may finish after SIGINT or SIGTERM.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// Origins allowed to call the API from a browser, such as `https://soc.example.com`.
+    pub cors_origins: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Connections in the pool.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before failing with 503.
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+    /// SQLite: how long a write waits for another writer to finish.
+    #[serde(with = "humantime_serde")]
+    pub busy_timeout: Duration,
+    /// How long a health check waits for the database.
+    #[serde(with = "humantime_serde")]
+    pub health_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            log_format: LogFormat::Pretty,
+            log_level: "info".into(),
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            body_limit: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(30),
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(5),
+            health_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Overrides given on the command line; they win over the file and the environment.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+}
+
+/// Every problem found, each naming its key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  {}", .0.join("\n  "))]
+pub struct ConfigError(pub Vec<String>);
+
+impl Config {
+    /// Reads the file (when given, it must exist; otherwise `./rampart.toml` if present), the
+    /// environment and the overrides, and validates the result.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.is_file() => {
+                return Err(ConfigError(vec![format!("config file {}: no such file", path.display())]));
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new("rampart.toml").is_file() => figment = figment.merge(Toml::file_exact("rampart.toml")),
+            None => {}
+        }
+        let env = Env::prefixed("RAMPART_").split("__").ignore(NOT_KEYS);
+        Self::from_figment(figment.merge(env).merge(Serialized::defaults(overrides)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(|error| ConfigError(error.into_iter().map(describe).collect()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let mut errors = Vec::new();
+        let mut check = |key: &str, ok: bool, reason: &str| {
+            if !ok {
+                errors.push(format!("{key} ({}): {reason}", env_name(key)));
+            }
+        };
+        check("http.body_limit", (1..=1 << 30).contains(&self.http.body_limit), "must be between 1 byte and 1 GiB");
+        for (key, value) in [
+            ("http.request_timeout", self.http.request_timeout),
+            ("http.header_read_timeout", self.http.header_read_timeout),
+            ("database.acquire_timeout", self.database.acquire_timeout),
+            ("database.health_timeout", self.database.health_timeout),
+        ] {
+            check(key, !value.is_zero(), "must be longer than zero");
+        }
+        check("database.max_connections", (1..=1000).contains(&self.database.max_connections), "must be between 1 and 1000");
+        check("log_level", self.log_level.parse::<tracing_subscriber::filter::Targets>().is_ok(), "is not a log filter such as `info` or `info,rampart::http=warn`");
+        if let Some(url) = &self.database_url {
+            let location = rampart_store::Location::from_url(url);
+            check("database_url", location.is_ok(), location.err().as_deref().unwrap_or_default());
+        }
+        for origin in &self.http.cors_origins {
+            check("http.cors_origins", is_origin(origin), &format!("{origin:?} is not an origin such as https://soc.example.com"));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(ConfigError(errors)) }
+    }
+
+    /// Where the database is: the PostgreSQL URL, or the SQLite file in the data directory.
+    pub fn database_location(&self) -> rampart_store::Location {
+        match &self.database_url {
+            Some(url) => rampart_store::Location::from_url(url).expect("validated when loaded"),
+            None => rampart_store::Location::Sqlite(self.data_dir.join("rampart.db")),
+        }
+    }
+
+    /// The effective configuration as TOML, with every secret redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut value = toml::Value::try_from(self).expect("the configuration serialises");
+        if let Some(table) = value.as_table_mut() {
+            for key in SECRET_KEYS {
+                if let Some(toml::Value::String(secret)) = table.get_mut(*key) {
+                    *secret = redact_url(secret);
+                }
+            }
+        }
+        toml::to_string_pretty(&value).expect("TOML values serialise")
+    }
+}
+
+/// A figment error, said with the key and the environment variable that sets it.
+fn describe(error: figment::Error) -> String {
+    let key = error.path.join(".");
+    let from = error.metadata.as_ref().map(|m| m.name.to_string()).unwrap_or_default();
+    let kind = error.kind.to_string();
+    if key.is_empty() {
+        format!("{kind} (in {from})")
+    } else {
+        format!("{key} ({}, from {from}): {kind}", env_name(&key))
+    }
+}
+
+fn env_name(key: &str) -> String {
+    format!("RAMPART_{}", key.to_ascii_uppercase().replace('.', "__"))
+}
+
+fn is_origin(origin: &str) -> bool {
+    url::Url::parse(origin).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https") && url.host().is_some() && url.path() == "/" && !origin.ends_with('/')
+    })
+}
+
+/// Keeps the scheme, host and database of a URL and hides the password wherever it is.
+fn redact_url(value: &str) -> String {
+    let Ok(mut url) = url::Url::parse(value) else { return "<redacted>".into() };
+    if url.password().is_some() {
+        let _ = url.set_password(Some("<redacted>"));
+    }
+    let pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    if pairs.iter().any(|(k, _)| k.contains("password") || k.contains("secret")) {
+        let mut query = url.query_pairs_mut();
+        query.clear();
+        for (key, value) in &pairs {
+            let sensitive = key.contains("password") || key.contains("secret");
+            query.append_pair(key, if sensitive { "<redacted>" } else { value });
+        }
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        Config::from_figment(Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)))
+    }
+
+    #[test]
+    fn file_values_are_read_with_human_durations() {
+        let config = from_toml("listen = \"0.0.0.0:9000\"\n[http]\nrequest_timeout = \"1m 30s\"\nbody_limit = 2048\n")
+            .expect("valid");
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.http.request_timeout, Duration::from_secs(90));
+        assert_eq!(config.http.body_limit, 2048);
+    }
+
+    #[test]
+    fn every_bad_key_is_named_with_its_variable() {
+        let error = from_toml("[http]\nbody_limit = 0\n[database]\nmax_connections = 0\n").expect_err("two bad values");
+        let text = error.to_string();
+        assert!(text.contains("http.body_limit (RAMPART_HTTP__BODY_LIMIT)"), "{text}");
+        assert!(text.contains("database.max_connections"), "{text}");
+
+        let error = from_toml("[http]\nbody_limt = 5\n").expect_err("unknown key");
+        assert!(error.to_string().contains("body_limt"), "{error}");
+
+        let error = from_toml("log_format = \"xml\"\n").expect_err("unknown variant");
+        assert!(error.to_string().contains("log_format"), "{error}");
+    }
+
+    #[test]
+    fn defaults_serve_a_laptop() {
+        let config = Config::default();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.http.body_limit, 1 << 20);
+        assert!(config.http.cors_origins.is_empty());
+        assert_eq!(config.database_location(), rampart_store::Location::Sqlite("./data/rampart.db".into()));
+    }
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        let redacted = redact_url("postgres://rampart:hunter2@db.internal:5432/rampart?sslmode=require&password=x2");
+        assert!(!redacted.contains("hunter2") && !redacted.contains("x2"), "{redacted}");
+        assert!(redacted.contains("db.internal:5432/rampart") && redacted.contains("sslmode=require"));
+    }
+
+    #[test]
+    fn origins_are_scheme_host_and_port_only() {
+        assert!(is_origin("https://soc.example.com"));
+        assert!(is_origin("http://localhost:3000"));
+        for bad in ["soc.example.com", "https://soc.example.com/", "https://soc.example.com/app", "ftp://x.example"] {
+            assert!(!is_origin(bad), "{bad}");
+        }
+    }
+}
