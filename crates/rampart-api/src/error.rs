@@ -124,7 +124,9 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Conflict { .. } => ApiError::Conflict(error.to_string()),
-            StoreError::Unavailable => ApiError::Unavailable { detail: "the database is unavailable".into(), health: None },
+            StoreError::Unavailable => {
+                ApiError::Unavailable { detail: "the database is unavailable".into(), health: None }
+            }
             StoreError::Internal(cause) => ApiError::Internal(cause),
         }
     }

@@ -46,7 +46,7 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = error.path().to_string();
         let inner = error.into_inner();
         if inner.is_data() {
-            let message = without_position(&inner);
+            let message = without_value(&without_position(&inner));
             ApiError::Validation(ValidationErrors::single(field_of(&path, &message), message))
         } else {
             malformed(&inner)
@@ -60,18 +60,34 @@ fn malformed(error: &serde_json::Error) -> ApiError {
     ApiError::BadRequest(format!("malformed JSON: {}", without_position(error)))
 }
 
-/// The path of the bad value; for a missing or unknown field, the path of that field itself.
+/// The path of the bad value; for a missing field, the path of that field itself.
 fn field_of(path: &str, message: &str) -> String {
-    let named = ["missing field `", "unknown field `"]
-        .iter()
-        .find_map(|prefix| message.strip_prefix(prefix))
-        .and_then(|rest| rest.split('`').next());
-    match (path, named) {
+    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+    match (path, missing) {
         (".", Some(name)) => name.to_owned(),
         (".", None) => "body".to_owned(),
         (path, Some(name)) => format!("{path}.{name}"),
         (path, None) => path.to_owned(),
     }
+}
+
+/// serde quotes the offending value ("invalid type: string \"hunter2\", expected u8"); a value
+/// sent in the wrong field may be a secret, so the message keeps only its kind.
+fn without_value(message: &str) -> String {
+    const KINDS: [&str; 9] =
+        ["string", "integer", "floating point", "boolean", "char", "byte array", "map", "sequence", "null"];
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let kind = KINDS.iter().find(|kind| rest.starts_with(*kind)).copied().unwrap_or("value");
+            let expected = rest.rfind(", expected ").map(|at| &rest[at..]).unwrap_or_default();
+            return format!("{prefix}{kind}{expected}");
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let expected = rest.rfind(", expected ").map(|at| &rest[at..]).unwrap_or_default();
+        return format!("unknown variant{expected}");
+    }
+    message.to_owned()
 }
 
 /// serde_json appends " at line L column C"; the field path says more, and a message stays stable.
@@ -102,18 +118,36 @@ mod tests {
         let ApiError::Validation(errors) = error else { panic!("expected a validation error, got {error:?}") };
         let first = errors.iter().next().expect("one error");
         assert_eq!(first.field, "ports[1]");
-        assert!(first.message.contains("70000"), "{}", first.message);
+        assert_eq!(first.message, "invalid value: integer, expected u16");
+    }
+
+    #[test]
+    fn a_value_in_the_wrong_field_is_never_echoed() {
+        let error = parse::<Body>(br#"{"name": 5, "ports": "hunter2, expected secret"}"#).expect_err("wrong types");
+        let ApiError::Validation(errors) = error else { panic!("expected a validation error, got {error:?}") };
+        let message = &errors.iter().next().expect("one error").message;
+        assert_eq!(message, "invalid type: integer, expected a string");
+        assert_eq!(
+            without_value("invalid type: string \"hunter2, expected secret\", expected u8"),
+            "invalid type: string, expected u8"
+        );
+        assert_eq!(
+            without_value("unknown variant `hunter2`, expected `a` or `b`"),
+            "unknown variant, expected `a` or `b`"
+        );
     }
 
     #[test]
     fn broken_syntax_is_a_bad_request() {
         assert!(matches!(parse::<Body>(b"{\"name\": "), Err(ApiError::BadRequest(_))));
-        assert!(matches!(parse::<Body>(b"{} trailing"), Err(ApiError::BadRequest(_))));
+        assert!(matches!(parse::<Body>(br#"{"name": "x", "ports": []} trailing"#), Err(ApiError::BadRequest(_))));
     }
 
     #[test]
     fn missing_and_unknown_fields_are_named() {
-        for (body, field) in [(&br#"{"name": "x"}"#[..], "ports"), (br#"{"name": "x", "ports": [], "extra": 1}"#, "extra")] {
+        for (body, field) in
+            [(&br#"{"name": "x"}"#[..], "ports"), (br#"{"name": "x", "ports": [], "extra": 1}"#, "extra")]
+        {
             let Err(ApiError::Validation(errors)) = parse::<Body>(body) else { panic!("expected a validation error") };
             assert_eq!(errors.iter().next().map(|e| e.field.as_str()), Some(field));
         }

@@ -46,11 +46,17 @@ impl Metrics {
         let mut registry = Registry::with_prefix("rampart");
         let requests = Family::<RequestLabels, Counter>::default();
         // 0.5 ms to about 16 s.
-        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
         let pool = Family::<PoolLabels, Gauge>::default();
         registry.register("http_requests", "HTTP requests answered, by method, route and status", requests.clone());
         registry.register("http_request_duration_seconds", "Time to answer an HTTP request", latency.clone());
-        registry.register("db_pool_connections", "Database pool connections by state (idle, in_use, max)", pool.clone());
+        registry.register(
+            "db_pool_connections",
+            "Database pool connections by state (idle, in_use, max)",
+            pool.clone(),
+        );
         Arc::new(Self { registry, requests, latency, pool })
     }
 

@@ -13,6 +13,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 #[derive(Clone, Copy, Debug)]
@@ -29,10 +30,13 @@ pub async fn serve(listener: TcpListener, app: Router, options: ServeOptions, sh
     builder.http1().timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
+    // Owns every connection task, so that those still open after the grace period are ended.
+    let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
 
     loop {
         let (stream, remote) = tokio::select! {
+            Some(_) = connections.join_next() => continue,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -52,7 +56,7 @@ pub async fn serve(listener: TcpListener, app: Router, options: ServeOptions, sh
         });
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
         let connection = graceful.watch(connection);
-        tokio::spawn(async move {
+        connections.spawn(async move {
             // A client that goes away or breaks the protocol ends only its own connection.
             let _ = connection.await;
         });
@@ -62,7 +66,10 @@ pub async fn serve(listener: TcpListener, app: Router, options: ServeOptions, sh
     tracing::info!(grace_seconds = options.shutdown_grace.as_secs_f64(), "shutting down: finishing in-flight requests");
     match tokio::time::timeout(options.shutdown_grace, graceful.shutdown()).await {
         Ok(()) => tracing::info!("all connections closed"),
-        Err(_) => tracing::warn!("grace period over: closing the remaining connections"),
+        Err(_) => {
+            tracing::warn!(connections = connections.len(), "grace period over: closing the remaining connections");
+            connections.shutdown().await;
+        }
     }
 }
 

@@ -214,7 +214,10 @@ mod tests {
             Location::from_url("postgres://rampart@db.internal/rampart").map(|l| l.backend()),
             Ok(Backend::Postgres)
         );
-        assert_eq!(Location::from_url("sqlite:///var/lib/rampart/r.db"), Ok(Location::Sqlite("/var/lib/rampart/r.db".into())));
+        assert_eq!(
+            Location::from_url("sqlite:///var/lib/rampart/r.db"),
+            Ok(Location::Sqlite("/var/lib/rampart/r.db".into()))
+        );
         assert!(Location::from_url("mysql://x").is_err());
         assert!(Location::from_url("sqlite://").is_err());
     }

@@ -44,9 +44,7 @@ impl OrgRow {
 #[async_trait]
 impl OrgStore for SqlStore {
     async fn insert(&self, new: &NewOrganisation) -> Result<Organisation, StoreError> {
-        let sql = format!(
-            "INSERT INTO organisations ({COLUMNS}) VALUES ($1, $2, $3, $4, $4) RETURNING {COLUMNS}"
-        );
+        let sql = format!("INSERT INTO organisations ({COLUMNS}) VALUES ($1, $2, $3, $4, $4) RETURNING {COLUMNS}");
         let now = rampart_core::time::now();
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, OrgRow>(&sql)
@@ -63,9 +61,8 @@ impl OrgStore for SqlStore {
 
     async fn get(&self, id: OrgId) -> Result<Organisation, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM organisations WHERE id = $1");
-        let row = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, OrgRow>(&sql).bind(id.as_uuid()).fetch_one(pool).await
-        })?;
+        let row =
+            on_pool!(&self.db, |pool| { sqlx::query_as::<_, OrgRow>(&sql).bind(id.as_uuid()).fetch_one(pool).await })?;
         row.into_org()
     }
 

@@ -13,7 +13,8 @@ pub trait SecretStore: Send + Sync {
     async fn get_or_insert(&self, name: &str, candidate: &str) -> Result<String, StoreError>;
 }
 
-const INSERT: &str = "INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING";
+const INSERT: &str =
+    "INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING";
 const SELECT: &str = "SELECT value FROM server_secrets WHERE name = $1";
 
 #[async_trait]

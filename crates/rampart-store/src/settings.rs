@@ -39,7 +39,8 @@ struct SettingRow {
 
 impl SettingRow {
     fn into_setting(self) -> Result<StoredSetting, StoreError> {
-        let key = SettingKey::parse(&self.key).map_err(|_| StoreError::Internal("stored setting key is invalid".into()))?;
+        let key =
+            SettingKey::parse(&self.key).map_err(|_| StoreError::Internal("stored setting key is invalid".into()))?;
         Ok(StoredSetting { key, value: self.value.0, created_at: self.created_at, updated_at: self.updated_at })
     }
 }

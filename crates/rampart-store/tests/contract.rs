@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use rampart_core::OrgId;
 use rampart_core::orgs::{NewOrganisation, Slug};
 use rampart_core::settings::SettingKey;
-use rampart_core::OrgId;
 use rampart_store::{ConnectOptions, SqlStore, Store, StoreError};
 use rampart_testkit::{Backend, TestDatabase};
 use rstest::rstest;
@@ -119,7 +119,8 @@ async fn the_first_secret_written_wins(#[values(Backend::Sqlite, Backend::Postgr
     let fixture = store(backend).await;
     let secrets = fixture.store.secrets();
 
-    let (a, b) = tokio::join!(secrets.get_or_insert("signing_key", "first"), secrets.get_or_insert("signing_key", "second"));
+    let (a, b) =
+        tokio::join!(secrets.get_or_insert("signing_key", "first"), secrets.get_or_insert("signing_key", "second"));
     let (a, b) = (a.expect("a"), b.expect("b"));
 
     assert_eq!(a, b);

@@ -42,11 +42,8 @@ impl PgCluster {
     /// Makes and starts a new cluster. Errors say what is missing.
     pub fn start() -> Result<Self, String> {
         let bin_dir = find_bin_dir().ok_or("no PostgreSQL server binaries (initdb, pg_ctl) found")?;
-        let root = tempfile::Builder::new()
-            .prefix("rampart-pg-")
-            .tempdir()
-            .map_err(|e| format!("temp dir: {e}"))?
-            .keep();
+        let root =
+            tempfile::Builder::new().prefix("rampart-pg-").tempdir().map_err(|e| format!("temp dir: {e}"))?.keep();
         // initdb refuses to run as root: run the server as the `postgres` system user then.
         let run_as_postgres = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
         if run_as_postgres {
@@ -130,7 +127,6 @@ impl PgCluster {
             .expect("run pg_ctl");
         assert!(status.success(), "pg_ctl {args:?} failed");
     }
-
 }
 
 impl Drop for PgCluster {

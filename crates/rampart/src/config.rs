@@ -141,7 +141,8 @@ impl Config {
     }
 
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
-        let config: Config = figment.extract().map_err(|error| ConfigError(error.into_iter().map(describe).collect()))?;
+        let config: Config =
+            figment.extract().map_err(|error| ConfigError(error.into_iter().map(describe).collect()))?;
         config.validate()?;
         Ok(config)
     }
@@ -162,14 +163,26 @@ impl Config {
         ] {
             check(key, !value.is_zero(), "must be longer than zero");
         }
-        check("database.max_connections", (1..=1000).contains(&self.database.max_connections), "must be between 1 and 1000");
-        check("log_level", self.log_level.parse::<tracing_subscriber::filter::Targets>().is_ok(), "is not a log filter such as `info` or `info,rampart::http=warn`");
+        check(
+            "database.max_connections",
+            (1..=1000).contains(&self.database.max_connections),
+            "must be between 1 and 1000",
+        );
+        check(
+            "log_level",
+            self.log_level.parse::<tracing_subscriber::filter::Targets>().is_ok(),
+            "is not a log filter such as `info` or `info,rampart::http=warn`",
+        );
         if let Some(url) = &self.database_url {
             let location = rampart_store::Location::from_url(url);
             check("database_url", location.is_ok(), location.err().as_deref().unwrap_or_default());
         }
         for origin in &self.http.cors_origins {
-            check("http.cors_origins", is_origin(origin), &format!("{origin:?} is not an origin such as https://soc.example.com"));
+            check(
+                "http.cors_origins",
+                is_origin(origin),
+                &format!("{origin:?} is not an origin such as https://soc.example.com"),
+            );
         }
         if errors.is_empty() { Ok(()) } else { Err(ConfigError(errors)) }
     }

@@ -4,5 +4,5 @@
 
 pub mod cli;
 pub mod config;
-mod logging;
+pub mod logging;
 pub mod serve;

@@ -36,6 +36,11 @@ pub struct Server {
 
 impl Server {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        Self::build_with(config, axum::Router::new()).await
+    }
+
+    /// A server with `extra` routes behind the same middleware (see [`rampart_api::app_with`]).
+    pub async fn build_with(config: &Config, extra: axum::Router<AppState>) -> anyhow::Result<Self> {
         let store = open_store(config).await?;
         let state = AppState::new(store.clone(), config.database.health_timeout)
             .await
@@ -50,7 +55,7 @@ impl Server {
                 .map(|origin| HeaderValue::from_str(origin).context("http.cors_origins"))
                 .collect::<anyhow::Result<_>>()?,
         };
-        let app = rampart_api::app(state, &http);
+        let app = rampart_api::app_with(extra, state, &http);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (RAMPART_LISTEN or --listen)", config.listen))?;
@@ -59,6 +64,10 @@ impl Server {
             shutdown_grace: config.http.shutdown_grace,
         };
         Ok(Self { listener, app, options, store })
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

@@ -52,11 +52,23 @@ const INIT_JS: &str = r##"window.onload = function () {
 /// The files under `/docs/`, with their content types.
 const ASSETS: &[(&str, &str, &[u8])] = &[
     ("init.js", "text/javascript; charset=utf-8", INIT_JS.as_bytes()),
-    ("swagger-ui-bundle.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js")),
+    (
+        "swagger-ui-bundle.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js"),
+    ),
     ("swagger-ui.css", "text/css; charset=utf-8", include_bytes!("../../assets/swagger-ui/swagger-ui.css")),
     ("favicon-32x32.png", "image/png", include_bytes!("../../assets/swagger-ui/favicon-32x32.png")),
-    ("oauth2-redirect.html", "text/html; charset=utf-8", include_bytes!("../../assets/swagger-ui/oauth2-redirect.html")),
-    ("oauth2-redirect.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/swagger-ui/oauth2-redirect.js")),
+    (
+        "oauth2-redirect.html",
+        "text/html; charset=utf-8",
+        include_bytes!("../../assets/swagger-ui/oauth2-redirect.html"),
+    ),
+    (
+        "oauth2-redirect.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/swagger-ui/oauth2-redirect.js"),
+    ),
 ];
 
 /// The OpenAPI 3.1 document of this API.

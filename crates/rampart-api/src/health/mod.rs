@@ -109,6 +109,12 @@ async fn check(app: &AppState) -> HealthReport {
         latency_ms: started.elapsed().as_secs_f64() * 1000.0,
         detail: database.1,
     }];
-    let status = if components.iter().all(|c| c.status == HealthStatus::Ok) { HealthStatus::Ok } else { HealthStatus::Down };
-    HealthReport { status, version: env!("CARGO_PKG_VERSION"), uptime_seconds: app.started.elapsed().as_secs(), components }
+    let status =
+        if components.iter().all(|c| c.status == HealthStatus::Ok) { HealthStatus::Ok } else { HealthStatus::Down };
+    HealthReport {
+        status,
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: app.started.elapsed().as_secs(),
+        components,
+    }
 }

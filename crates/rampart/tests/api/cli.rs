@@ -1,0 +1,171 @@
+//! The `rampart` binary as a user runs it: configuration errors, redaction, migrate, openapi, and
+//! a real `serve` that answers and stops cleanly on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use rstest::rstest;
+use serde_json::Value;
+
+use crate::helpers::{Backend, TestDatabase};
+
+/// The binary with a clean environment, run in `dir` (so no stray rampart.toml or data is used).
+fn rampart(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rampart"));
+    command.env_clear().current_dir(dir);
+    command
+}
+
+fn run(command: &mut Command) -> (Output, String, String) {
+    let output = command.output().expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output, stdout, stderr)
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+#[test]
+fn version_and_help_speak_to_a_newcomer() {
+    let dir = temp_dir();
+    let (output, stdout, _) = run(rampart(dir.path()).arg("--version"));
+    assert!(output.status.success());
+    assert_eq!(stdout.trim(), format!("rampart {}", env!("CARGO_PKG_VERSION")));
+
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+        &["config", "check", "--help"],
+        &["openapi", "--help"],
+    ] {
+        let (output, stdout, _) = run(rampart(dir.path()).args(args));
+        assert!(output.status.success(), "{args:?}");
+        assert!(stdout.contains("Usage:"), "{args:?}: {stdout}");
+    }
+    let (_, help, _) = run(rampart(dir.path()).args(["serve", "--help"]));
+    assert!(help.contains("--listen") && help.contains("SIGTERM"), "{help}");
+}
+
+#[test]
+fn config_check_redacts_secrets() {
+    let dir = temp_dir();
+    let (output, stdout, stderr) = run(rampart(dir.path())
+        .args(["config", "check"])
+        .env("RAMPART_DATABASE_URL", "postgres://rampart:s3cret-pw@db.example:5432/rampart?password=other-pw"));
+
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("db.example:5432/rampart"), "{stdout}");
+    assert!(!stdout.contains("s3cret-pw") && !stdout.contains("other-pw"), "{stdout}");
+    assert!(stdout.contains("body_limit = 1048576"), "{stdout}");
+    assert!(stdout.contains("listen = \"127.0.0.1:8080\""), "{stdout}");
+}
+
+#[rstest]
+#[case::bad_number("RAMPART_HTTP__BODY_LIMIT", "lots", "http.body_limit")]
+#[case::zero("RAMPART_HTTP__BODY_LIMIT", "0", "http.body_limit")]
+#[case::bad_duration("RAMPART_HTTP__REQUEST_TIMEOUT", "soon", "http.request_timeout")]
+#[case::bad_address("RAMPART_LISTEN", "not-an-address", "listen")]
+#[case::bad_format("RAMPART_LOG_FORMAT", "xml", "log_format")]
+#[case::bad_url("RAMPART_DATABASE_URL", "mysql://db", "database_url")]
+#[case::unknown_key("RAMPART_HTTP__BODY_LIMT", "5", "body_limt")]
+fn a_bad_value_is_refused_naming_its_key(#[case] variable: &str, #[case] value: &str, #[case] key: &str) {
+    let dir = temp_dir();
+    for args in [&["config", "check"][..], &["serve"]] {
+        let (output, _, stderr) = run(rampart(dir.path()).args(args).env(variable, value));
+
+        assert!(!output.status.success(), "{args:?} must refuse {variable}={value}");
+        assert!(stderr.contains(key), "{args:?}: the error names {key}: {stderr}");
+    }
+    assert!(!dir.path().join("data").exists(), "nothing was created");
+}
+
+#[test]
+fn a_bad_key_in_the_file_is_named() {
+    let dir = temp_dir();
+    std::fs::write(dir.path().join("rampart.toml"), "[http]\nrequest_timeout = \"30s\"\nbody_limt = 10\n")
+        .expect("write");
+
+    let (output, _, stderr) = run(rampart(dir.path()).args(["config", "check"]));
+
+    assert!(!output.status.success());
+    assert!(stderr.contains("body_limt"), "{stderr}");
+}
+
+#[test]
+fn a_named_config_file_must_exist_and_is_read() {
+    let dir = temp_dir();
+    let (output, _, stderr) = run(rampart(dir.path()).args(["--config", "missing.toml", "config", "check"]));
+    assert!(!output.status.success());
+    assert!(stderr.contains("missing.toml"), "{stderr}");
+
+    std::fs::write(dir.path().join("custom.toml"), "listen = \"127.0.0.1:9911\"\n").expect("write");
+    let (output, stdout, _) =
+        run(rampart(dir.path()).args(["--config", "custom.toml", "config", "check"]).env("RAMPART_LOG_FORMAT", "json"));
+    assert!(output.status.success());
+    assert!(stdout.contains("127.0.0.1:9911") && stdout.contains("log_format = \"json\""), "{stdout}");
+}
+
+#[test]
+fn openapi_prints_the_document() {
+    let dir = temp_dir();
+    let (output, stdout, _) = run(rampart(dir.path()).arg("openapi"));
+
+    assert!(output.status.success());
+    let spec: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert!(spec["openapi"].as_str().is_some_and(|v| v.starts_with("3.1.")));
+    assert!(spec["paths"]["/api/v1/health"].is_object());
+}
+
+#[rstest]
+#[tokio::test]
+async fn migrate_prepares_the_database(#[values(Backend::Sqlite, Backend::Postgres)] backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let dir = temp_dir();
+    let mut command = rampart(dir.path());
+    command.arg("migrate");
+    if let Some(url) = database.postgres_url() {
+        command.env("RAMPART_DATABASE_URL", url);
+    }
+
+    let (output, stdout, stderr) = run(&mut command);
+
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("up to date"), "{stdout}");
+    assert_eq!(dir.path().join("data/rampart.db").exists(), backend == Backend::Sqlite);
+    let (again, _, _) = run(&mut command);
+    assert!(again.status.success(), "migrating twice is harmless");
+}
+
+#[rstest]
+#[tokio::test]
+async fn serve_answers_and_stops_cleanly_on_sigterm(#[values(Backend::Sqlite, Backend::Postgres)] backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let dir = temp_dir();
+    let mut command = rampart(dir.path());
+    command.arg("serve").env("RAMPART_LISTEN", "127.0.0.1:0").env("RAMPART_LOG_FORMAT", "json");
+    if let Some(url) = database.postgres_url() {
+        command.env("RAMPART_DATABASE_URL", url);
+    }
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("serve starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+
+    // The first line names the address the server listens on.
+    let first: Value = serde_json::from_str(&lines.next().expect("a line").expect("UTF-8")).expect("a JSON log line");
+    let addr = first["addr"].as_str().expect("the address is logged").to_owned();
+    let health: Value =
+        reqwest::get(format!("http://{addr}/api/v1/health")).await.expect("answers").json().await.expect("JSON");
+    assert_eq!(health["status"], "ok");
+
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    assert!(kill.success());
+    let status = child.wait().expect("serve exits");
+
+    assert!(status.success(), "a clean exit after SIGTERM: {status:?}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|line| line.contains("SIGTERM received")), "{rest:?}");
+    assert_eq!(dir.path().join("data/rampart.db").exists(), backend == Backend::Sqlite);
+}

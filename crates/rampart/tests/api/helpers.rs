@@ -1,0 +1,227 @@
+//! The test harness: a real server on a random 127.0.0.1 port, over a fresh database, with its
+//! logs captured so that every test can check nothing secret was written to them.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Query;
+use axum::routing::{get, post};
+use rampart::config::{Config, LogFormat};
+use rampart::serve::Server;
+use rampart_api::{ApiError, ApiJson, AppState};
+use rampart_core::ValidationErrors;
+use rampart_store::Store;
+pub use rampart_testkit::{Backend, TestDatabase};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A password the tests send in bodies and headers; it must never show up in a log line.
+pub const TEST_PASSWORD: &str = "correct-horse-battery-staple-7731";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+    _database: TestDatabase,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(TestDatabase::create(backend).await, |_| {}).await
+    }
+
+    /// A server on `database`, after `configure` has adjusted the test configuration.
+    pub async fn spawn_with(database: TestDatabase, configure: impl FnOnce(&mut Config)) -> Self {
+        let mut config = test_config(&database);
+        configure(&mut config);
+        capture_logs(&config);
+        let server = Server::build_with(&config, test_routes()).await.expect("the test server builds");
+        let addr = server.local_addr().expect("bound");
+        let store = server.store();
+        remember_secret(signing_key(store.as_ref()).await);
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let server = tokio::spawn(server.run(async move {
+            let _ = signal.await;
+        }));
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        Self { addr, client, store, shutdown: Some(shutdown), server: Some(server), _database: database }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request sent")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("request sent")
+    }
+
+    /// Starts a graceful shutdown and waits for the server to finish draining.
+    pub async fn shutdown(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("the server task ends cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            assert_logs_hold_no_secret();
+        }
+    }
+}
+
+pub fn test_config(database: &TestDatabase) -> Config {
+    let mut config = Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        log_format: LogFormat::Json,
+        // As verbose as anyone would run it, so a leak at debug level is caught too.
+        log_level: "debug".into(),
+        ..Config::default()
+    };
+    match database {
+        TestDatabase::Sqlite { .. } => config.data_dir = database.data_dir().expect("SQLite has a directory"),
+        TestDatabase::Postgres { .. } => config.database_url = Some(database.url()),
+    }
+    config
+}
+
+/// The signing key as the store keeps it.
+pub async fn signing_key(store: &dyn Store) -> String {
+    store.secrets().get_or_insert("token_signing_key", "unused").await.expect("the key exists")
+}
+
+/// A problem document, checked for the fields every problem has.
+pub async fn problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status().as_u16(), status);
+    let content_type = response.headers()["content-type"].to_str().expect("ASCII").to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let request_id = response.headers()["x-request-id"].to_str().expect("ASCII").to_owned();
+    let body: Value = response.json().await.expect("a JSON problem");
+    assert_eq!(body["status"], status);
+    assert_eq!(body["request_id"], request_id.as_str(), "the body names the request of the header");
+    assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string(), "{body}");
+    assert_no_secret(&body.to_string());
+    body
+}
+
+// ---- routes that only tests have, behind the real middleware ----
+
+#[derive(Deserialize)]
+struct EchoBody {
+    name: String,
+    count: u8,
+    #[serde(default)]
+    #[allow(dead_code)]
+    password: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SlowQuery {
+    ms: u64,
+}
+
+fn test_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/test/echo",
+            post(|ApiJson(body): ApiJson<EchoBody>| async move {
+                if body.name.trim().is_empty() {
+                    return Err(ApiError::Validation(ValidationErrors::single("name", "must not be empty")));
+                }
+                Ok(axum::Json(json!({ "name": body.name, "count": body.count })))
+            }),
+        )
+        .route(
+            "/api/v1/test/panic",
+            get(|| async {
+                // The message carries a secret: neither the response nor the log may repeat it.
+                let message = format!("cannot go on with {TEST_PASSWORD}");
+                if !message.is_empty() {
+                    panic!("{message}");
+                }
+                "unreachable"
+            }),
+        )
+        .route(
+            "/api/v1/test/slow",
+            get(|Query(query): Query<SlowQuery>| async move {
+                SLOW_STARTED.notify_one();
+                tokio::time::sleep(Duration::from_millis(query.ms)).await;
+                "done"
+            }),
+        )
+}
+
+/// Signalled when a slow request has reached its handler.
+pub static SLOW_STARTED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+// ---- log capture ----
+
+static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+#[derive(Clone, Copy)]
+struct Capture;
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs(config: &Config) {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        remember_secret(TEST_PASSWORD.to_owned());
+        rampart::logging::init_with_writer(config, || Capture, false);
+        // The server's hook logs only where a panic happened; a failing test must still say why.
+        let server_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            server_hook(info);
+            eprintln!("{info}");
+        }));
+    });
+}
+
+pub fn remember_secret(secret: String) {
+    SECRETS.lock().expect("secrets").push(secret);
+}
+
+/// Everything logged by this test process so far.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().expect("log buffer")).into_owned()
+}
+
+/// No secret, SQL statement or backtrace in `text`.
+pub fn assert_no_secret(text: &str) {
+    for secret in SECRETS.lock().expect("secrets").iter() {
+        assert!(!text.contains(secret.as_str()), "a secret leaked into: {text}");
+    }
+    for marker in ["SELECT ", "INSERT INTO", "stack backtrace", "RUST_BACKTRACE", "panicked at"] {
+        assert!(!text.contains(marker), "{marker:?} leaked into: {text}");
+    }
+}
+
+fn assert_logs_hold_no_secret() {
+    assert_no_secret(&captured_logs());
+}

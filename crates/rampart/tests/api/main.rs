@@ -1,0 +1,10 @@
+//! Integration tests: the real router on a random 127.0.0.1 port, over real SQLite and PostgreSQL.
+
+mod cli;
+mod docs;
+mod errors;
+mod health;
+mod helpers;
+mod http;
+mod logs;
+mod metrics;
