@@ -123,7 +123,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => ApiError::NotFound,
-            StoreError::Conflict { .. } => ApiError::Conflict(error.to_string()),
+            StoreError::Conflict { .. } | StoreError::Refused(_) => ApiError::Conflict(error.to_string()),
             StoreError::Unavailable => {
                 ApiError::Unavailable { detail: "the database is unavailable".into(), health: None }
             }

@@ -55,6 +55,26 @@ id_type!(
     /// An organisation (tenant).
     OrgId
 );
+id_type!(
+    /// A user account.
+    UserId
+);
+id_type!(
+    /// An organisation's API key.
+    ApiKeyId
+);
+id_type!(
+    /// A login session: the family of refresh tokens that rotate from one login.
+    SessionId
+);
+id_type!(
+    /// One access token, so that it can be revoked before it expires.
+    TokenId
+);
+id_type!(
+    /// One audit event.
+    AuditEventId
+);
 
 #[cfg(test)]
 mod tests {

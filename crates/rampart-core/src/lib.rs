@@ -4,11 +4,12 @@
 //! inputs, so the rules can be tested without a server and reused by every other crate.
 #![forbid(unsafe_code)]
 
+pub mod identity;
 pub mod ids;
 pub mod orgs;
 pub mod settings;
 pub mod time;
 pub mod validation;
 
-pub use ids::OrgId;
+pub use ids::{ApiKeyId, AuditEventId, OrgId, SessionId, TokenId, UserId};
 pub use validation::{FieldError, ValidationErrors};

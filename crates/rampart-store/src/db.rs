@@ -14,7 +14,10 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use tracing::log::LevelFilter;
 
-use crate::{OrgStore, SecretStore, SettingStore, Store, StoreError};
+use crate::{
+    ApiKeyStore, AuditStore, MemberStore, OrgStore, SecretStore, SessionStore, SettingStore, Store, StoreError,
+    UserStore,
+};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -200,6 +203,26 @@ impl Store for SqlStore {
     }
 
     fn secrets(&self) -> &dyn SecretStore {
+        self
+    }
+
+    fn users(&self) -> &dyn UserStore {
+        self
+    }
+
+    fn members(&self) -> &dyn MemberStore {
+        self
+    }
+
+    fn sessions(&self) -> &dyn SessionStore {
+        self
+    }
+
+    fn api_keys(&self) -> &dyn ApiKeyStore {
+        self
+    }
+
+    fn audit(&self) -> &dyn AuditStore {
         self
     }
 }

@@ -9,6 +9,9 @@ pub enum StoreError {
     /// A uniqueness rule was broken; `what` names the field a client would change.
     #[error("{what} is already taken")]
     Conflict { what: &'static str },
+    /// A rule of the data forbids the change, such as leaving an organisation without an admin.
+    #[error("{0}")]
+    Refused(&'static str),
     /// The database cannot be reached or has no free connection right now.
     #[error("database unavailable")]
     Unavailable,

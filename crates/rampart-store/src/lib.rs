@@ -5,19 +5,27 @@
 //! so an unscoped query cannot be written. Errors say what a caller can act on and never carry SQL.
 #![forbid(unsafe_code)]
 
+pub mod api_keys;
+pub mod audit;
 mod db;
 mod error;
 pub mod orgs;
 pub mod secrets;
+pub mod sessions;
 pub mod settings;
+pub mod users;
 
 use async_trait::async_trait;
 
+pub use api_keys::ApiKeyStore;
+pub use audit::{AuditFilter, AuditStore};
 pub use db::{Backend, ConnectOptions, Location, PoolStats, SqlStore};
 pub use error::StoreError;
 pub use orgs::OrgStore;
 pub use secrets::SecretStore;
+pub use sessions::{AccessState, Rotation, SessionStore};
 pub use settings::{SettingStore, StoredSetting};
+pub use users::{Member, MemberStore, UserStore};
 
 /// Everything Rampart keeps, behind one object the application holds as `Arc<dyn Store>`.
 #[async_trait]
@@ -38,4 +46,9 @@ pub trait Store: Send + Sync {
     fn orgs(&self) -> &dyn OrgStore;
     fn settings(&self) -> &dyn SettingStore;
     fn secrets(&self) -> &dyn SecretStore;
+    fn users(&self) -> &dyn UserStore;
+    fn members(&self) -> &dyn MemberStore;
+    fn sessions(&self) -> &dyn SessionStore;
+    fn api_keys(&self) -> &dyn ApiKeyStore;
+    fn audit(&self) -> &dyn AuditStore;
 }

@@ -1,0 +1,137 @@
+//! The audit vocabulary: who did what to what, from where, and how it ended.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+
+use crate::{ApiKeyId, AuditEventId, OrgId, UserId};
+
+/// Who acted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// Nobody authenticated, such as a failed login.
+    Anonymous,
+    User(UserId),
+    ApiKey(ApiKeyId),
+    /// The server itself, such as the bootstrap of the first admin.
+    System,
+}
+
+impl Actor {
+    pub fn kind(self) -> &'static str {
+        match self {
+            Actor::Anonymous => "anonymous",
+            Actor::User(_) => "user",
+            Actor::ApiKey(_) => "api_key",
+            Actor::System => "system",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    Success,
+    Failure,
+    /// Refused by a rule: a role too low, a rate limit, a reused token.
+    Denied,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Denied => "denied",
+        }
+    }
+}
+
+impl FromStr for Outcome {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Outcome::Success, Outcome::Failure, Outcome::Denied]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| "must be success, failure or denied".into())
+    }
+}
+
+macro_rules! actions {
+    ($($variant:ident => $name:literal,)*) => {
+        /// Every action the audit log records.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum AuditAction {
+            $($variant,)*
+        }
+
+        impl AuditAction {
+            pub const ALL: &'static [AuditAction] = &[$(AuditAction::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(AuditAction::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+actions! {
+    Register => "auth.register",
+    Login => "auth.login",
+    TokenExchange => "auth.token",
+    Refresh => "auth.refresh",
+    RefreshReuse => "auth.refresh_reuse",
+    Logout => "auth.logout",
+    SwitchOrg => "auth.switch_org",
+    RateLimited => "auth.rate_limited",
+    UserCreate => "user.create",
+    UserUpdate => "user.update",
+    UserDelete => "user.delete",
+    OrgCreate => "org.create",
+    OrgUpdate => "org.update",
+    MemberAdd => "member.add",
+    MemberUpdate => "member.update",
+    MemberRemove => "member.remove",
+    ApiKeyCreate => "api_key.create",
+    ApiKeyDelete => "api_key.delete",
+}
+
+impl FromStr for AuditAction {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AuditAction::ALL.iter().copied().find(|a| a.as_str() == s).ok_or_else(|| "is not a known audit action".into())
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An event to record. `org` is empty when no organisation is involved yet (a failed login).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAuditEvent {
+    pub org: Option<OrgId>,
+    pub actor: Actor,
+    pub action: AuditAction,
+    /// What was acted on, such as `user:0193…` or `api_key:0193…`.
+    pub target: Option<String>,
+    pub outcome: Outcome,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+    /// A short explanation, never a secret.
+    pub detail: Option<String>,
+}
+
+/// A recorded event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: AuditEventId,
+    pub at: DateTime<Utc>,
+    pub event: NewAuditEvent,
+}

@@ -1,0 +1,14 @@
+//! Identity: users, roles, passwords and the audit vocabulary. The rules only; hashing, tokens and
+//! storage live in `rampart-identity` and `rampart-store`.
+
+mod api_keys;
+mod audit;
+mod passwords;
+mod roles;
+mod users;
+
+pub use api_keys::{ApiKey, KEY_NAME_MAX, NewApiKey};
+pub use audit::{Actor, AuditAction, AuditEvent, NewAuditEvent, Outcome};
+pub use passwords::{PASSWORD_MAX, PASSWORD_MIN, check_password};
+pub use roles::Role;
+pub use users::{Email, Membership, NewUser, User, UserPatch, Username, parse_full_name};

@@ -1,0 +1,153 @@
+//! API keys, stored as a public prefix (to find the key) and a SHA-256 hash of the secret part.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rampart_core::identity::{ApiKey, NewApiKey};
+use rampart_core::{ApiKeyId, OrgId, UserId};
+use uuid::Uuid;
+
+use crate::db::on_pool;
+use crate::users::parse_role;
+use crate::{SqlStore, StoreError};
+
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    async fn insert(
+        &self,
+        org: OrgId,
+        new: &NewApiKey,
+        prefix: &str,
+        key_hash: &str,
+        created_by: Option<UserId>,
+    ) -> Result<ApiKey, StoreError>;
+    async fn list(&self, org: OrgId) -> Result<Vec<ApiKey>, StoreError>;
+    async fn get(&self, org: OrgId, id: ApiKeyId) -> Result<ApiKey, StoreError>;
+    /// Deleting a key revokes it at once.
+    async fn delete(&self, org: OrgId, id: ApiKeyId) -> Result<(), StoreError>;
+    /// The key with this prefix and its hash, whatever its organisation: authentication starts here.
+    async fn find_for_auth(&self, prefix: &str) -> Result<Option<(ApiKey, String)>, StoreError>;
+    /// Records a use, at most once a minute per key so that a busy key does not write on every request.
+    async fn touch(&self, id: ApiKeyId, now: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
+const COLUMNS: &str = "id, org_id, name, prefix, role, created_by, created_at, last_used_at, expires_at";
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    id: Uuid,
+    org_id: Uuid,
+    name: String,
+    prefix: String,
+    role: String,
+    created_by: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+impl KeyRow {
+    fn into_key(self) -> Result<ApiKey, StoreError> {
+        Ok(ApiKey {
+            id: ApiKeyId::from_uuid(self.id),
+            org_id: OrgId::from_uuid(self.org_id),
+            name: self.name,
+            prefix: self.prefix,
+            role: parse_role(&self.role)?,
+            created_by: self.created_by.map(UserId::from_uuid),
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+            expires_at: self.expires_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AuthRow {
+    #[sqlx(flatten)]
+    key: KeyRow,
+    key_hash: String,
+}
+
+#[async_trait]
+impl ApiKeyStore for SqlStore {
+    async fn insert(
+        &self,
+        org: OrgId,
+        new: &NewApiKey,
+        prefix: &str,
+        key_hash: &str,
+        created_by: Option<UserId>,
+    ) -> Result<ApiKey, StoreError> {
+        let sql = format!(
+            "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, role, created_by, created_at, last_used_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9) RETURNING {COLUMNS}"
+        );
+        let now = rampart_core::time::now();
+        let row = on_pool!(&self.db, |pool| {
+            sqlx::query_as::<_, KeyRow>(&sql)
+                .bind(ApiKeyId::new().as_uuid())
+                .bind(org.as_uuid())
+                .bind(&new.name)
+                .bind(prefix)
+                .bind(key_hash)
+                .bind(new.role.as_str())
+                .bind(created_by.map(|id| id.as_uuid()))
+                .bind(now)
+                .bind(new.expires_at)
+                .fetch_one(pool)
+                .await
+        })
+        .map_err(StoreError::conflict_on("prefix"))?;
+        row.into_key()
+    }
+
+    async fn list(&self, org: OrgId) -> Result<Vec<ApiKey>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE org_id = $1 ORDER BY id");
+        let rows =
+            on_pool!(&self.db, |pool| sqlx::query_as::<_, KeyRow>(&sql).bind(org.as_uuid()).fetch_all(pool).await)?;
+        rows.into_iter().map(KeyRow::into_key).collect()
+    }
+
+    async fn get(&self, org: OrgId, id: ApiKeyId) -> Result<ApiKey, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE org_id = $1 AND id = $2");
+        let row = on_pool!(&self.db, |pool| {
+            sqlx::query_as::<_, KeyRow>(&sql).bind(org.as_uuid()).bind(id.as_uuid()).fetch_one(pool).await
+        })?;
+        row.into_key()
+    }
+
+    async fn delete(&self, org: OrgId, id: ApiKeyId) -> Result<(), StoreError> {
+        let done = on_pool!(&self.db, |pool| {
+            sqlx::query("DELETE FROM api_keys WHERE org_id = $1 AND id = $2")
+                .bind(org.as_uuid())
+                .bind(id.as_uuid())
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        if done == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn find_for_auth(&self, prefix: &str) -> Result<Option<(ApiKey, String)>, StoreError> {
+        let sql = format!("SELECT {COLUMNS}, key_hash FROM api_keys WHERE prefix = $1");
+        let row =
+            on_pool!(&self.db, |pool| sqlx::query_as::<_, AuthRow>(&sql).bind(prefix).fetch_optional(pool).await)?;
+        row.map(|row| Ok((row.key.into_key()?, row.key_hash))).transpose()
+    }
+
+    async fn touch(&self, id: ApiKeyId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let stale = now - chrono::Duration::minutes(1);
+        on_pool!(&self.db, |pool| {
+            sqlx::query(
+                "UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)",
+            )
+            .bind(id.as_uuid())
+            .bind(now)
+            .bind(stale)
+            .execute(pool)
+            .await
+            .map(drop)
+        })?;
+        Ok(())
+    }
+}

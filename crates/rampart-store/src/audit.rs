@@ -1,0 +1,141 @@
+//! The audit log: append and read, nothing else. The tables refuse UPDATE and DELETE as well
+//! (triggers in the migrations), so not even a bug here could rewrite history.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rampart_core::identity::{Actor, AuditAction, AuditEvent, NewAuditEvent};
+use rampart_core::{ApiKeyId, AuditEventId, OrgId, UserId};
+use uuid::Uuid;
+
+use crate::db::on_pool;
+use crate::{SqlStore, StoreError};
+
+/// Which events to read; every field narrows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub action: Option<AuditAction>,
+    /// The id of the acting user or API key.
+    pub actor_id: Option<Uuid>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    async fn append(&self, event: &NewAuditEvent) -> Result<AuditEvent, StoreError>;
+    /// The organisation's events, newest first, older than `before` when given.
+    async fn list(
+        &self,
+        org: OrgId,
+        filter: &AuditFilter,
+        before: Option<AuditEventId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+const COLUMNS: &str = "id, org_id, at, actor_kind, actor_id, action, target, outcome, ip, request_id, detail";
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: Uuid,
+    org_id: Option<Uuid>,
+    at: DateTime<Utc>,
+    actor_kind: String,
+    actor_id: Option<Uuid>,
+    action: String,
+    target: Option<String>,
+    outcome: String,
+    ip: Option<String>,
+    request_id: Option<String>,
+    detail: Option<String>,
+}
+
+impl EventRow {
+    fn into_event(self) -> Result<AuditEvent, StoreError> {
+        let invalid = |_| StoreError::Internal("a stored audit event is invalid".into());
+        let actor = match (self.actor_kind.as_str(), self.actor_id) {
+            ("user", Some(id)) => Actor::User(UserId::from_uuid(id)),
+            ("api_key", Some(id)) => Actor::ApiKey(ApiKeyId::from_uuid(id)),
+            ("system", _) => Actor::System,
+            _ => Actor::Anonymous,
+        };
+        Ok(AuditEvent {
+            id: AuditEventId::from_uuid(self.id),
+            at: self.at,
+            event: NewAuditEvent {
+                org: self.org_id.map(OrgId::from_uuid),
+                actor,
+                action: self.action.parse().map_err(invalid)?,
+                target: self.target,
+                outcome: self.outcome.parse().map_err(invalid)?,
+                ip: self.ip,
+                request_id: self.request_id,
+                detail: self.detail,
+            },
+        })
+    }
+}
+
+fn actor_id(actor: Actor) -> Option<Uuid> {
+    match actor {
+        Actor::User(id) => Some(id.as_uuid()),
+        Actor::ApiKey(id) => Some(id.as_uuid()),
+        Actor::Anonymous | Actor::System => None,
+    }
+}
+
+#[async_trait]
+impl AuditStore for SqlStore {
+    async fn append(&self, event: &NewAuditEvent) -> Result<AuditEvent, StoreError> {
+        let id = AuditEventId::new();
+        let at = rampart_core::time::now();
+        on_pool!(&self.db, |pool| {
+            sqlx::query(
+                "INSERT INTO audit_events (id, org_id, at, actor_kind, actor_id, action, target, outcome, ip, request_id, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(id.as_uuid())
+            .bind(event.org.map(|org| org.as_uuid()))
+            .bind(at)
+            .bind(event.actor.kind())
+            .bind(actor_id(event.actor))
+            .bind(event.action.as_str())
+            .bind(event.target.as_deref())
+            .bind(event.outcome.as_str())
+            .bind(event.ip.as_deref())
+            .bind(event.request_id.as_deref())
+            .bind(event.detail.as_deref())
+            .execute(pool)
+            .await
+            .map(drop)
+        })?;
+        Ok(AuditEvent { id, at, event: event.clone() })
+    }
+
+    async fn list(
+        &self,
+        org: OrgId,
+        filter: &AuditFilter,
+        before: Option<AuditEventId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_events WHERE org_id = $1 AND ($2 IS NULL OR action = $2) \
+             AND ($3 IS NULL OR actor_id = $3) AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) \
+             AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7"
+        );
+        let rows = on_pool!(&self.db, |pool| {
+            sqlx::query_as::<_, EventRow>(&sql)
+                .bind(org.as_uuid())
+                .bind(filter.action.map(AuditAction::as_str))
+                .bind(filter.actor_id)
+                .bind(filter.since)
+                .bind(filter.until)
+                .bind(before.map(|id| id.as_uuid()))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+        })?;
+        rows.into_iter().map(EventRow::into_event).collect()
+    }
+}
