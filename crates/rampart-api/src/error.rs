@@ -8,6 +8,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rampart_core::ValidationErrors;
+use rampart_identity::IdentityError;
 use rampart_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -63,6 +64,12 @@ pub(crate) struct ErrorCause(pub String);
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
+    /// No credential, or one that is not valid (401, with `WWW-Authenticate`).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -75,6 +82,8 @@ pub enum ApiError {
     Validation(ValidationErrors),
     #[error("{0}")]
     Conflict(String),
+    #[error("too many requests; retry in {retry_after} s")]
+    TooManyRequests { retry_after: u64 },
     #[error("{detail}")]
     Unavailable { detail: String, health: Option<serde_json::Value> },
     #[error("request timed out")]
@@ -88,6 +97,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -132,6 +144,21 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<IdentityError> for ApiError {
+    fn from(error: IdentityError) -> Self {
+        match error {
+            IdentityError::InvalidCredentials => ApiError::Unauthorized(error.to_string()),
+            IdentityError::Unauthenticated(reason) => ApiError::Unauthorized(reason.into()),
+            IdentityError::Forbidden(reason) => ApiError::Forbidden(reason),
+            IdentityError::RateLimited { retry_after } => {
+                ApiError::TooManyRequests { retry_after: retry_after.as_secs().max(1) }
+            }
+            IdentityError::Invalid(errors) => ApiError::Validation(errors),
+            IdentityError::Store(error) => error.into(),
+        }
+    }
+}
+
 impl From<ValidationErrors> for ApiError {
     fn from(errors: ValidationErrors) -> Self {
         ApiError::Validation(errors)
@@ -145,6 +172,10 @@ impl IntoResponse for ApiError {
         let detail = self.detail();
         let cause = match &self {
             ApiError::Internal(cause) => Some(ErrorCause(cause.clone())),
+            _ => None,
+        };
+        let retry_after = match &self {
+            ApiError::TooManyRequests { retry_after } => Some(*retry_after),
             _ => None,
         };
         let (errors, health) = match self {
@@ -166,6 +197,20 @@ impl IntoResponse for ApiError {
         let mut response = problem_response(status, &problem);
         if let Some(cause) = cause {
             response.extensions_mut().insert(cause);
+        }
+        let headers = response.headers_mut();
+        match status {
+            StatusCode::UNAUTHORIZED => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="rampart""#));
+            }
+            StatusCode::TOO_MANY_REQUESTS => {
+                let seconds = match retry_after {
+                    Some(seconds) => HeaderValue::from(seconds),
+                    None => HeaderValue::from_static("60"),
+                };
+                headers.insert(header::RETRY_AFTER, seconds);
+            }
+            _ => {}
         }
         response
     }

@@ -5,10 +5,11 @@
 //! so the document at `/api/v1/openapi.json` lists exactly the routes the server has.
 #![forbid(unsafe_code)]
 
+pub mod auth;
+pub mod body;
 pub mod docs;
 pub mod error;
 pub mod health;
-pub mod json;
 pub mod metrics;
 mod middleware;
 pub mod server;
@@ -27,11 +28,11 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use body::{ApiForm, ApiJson};
 pub use error::{ApiError, Problem};
-pub use json::ApiJson;
 pub use middleware::{API_VERSION, API_VERSION_HEADER, REQUEST_ID_HEADER};
 pub use server::{ServeOptions, serve};
-pub use state::{AppState, SigningKey};
+pub use state::{AppState, SigningKey, StateOptions};
 
 /// Limits and policies of the HTTP layer.
 #[derive(Clone, Debug)]
@@ -54,6 +55,7 @@ pub struct HttpOptions {
     ),
     components(schemas(Problem, error::FieldErrorView)),
     tags(
+        (name = "auth", description = "Log in, tokens, sessions"),
         (name = "health", description = "Liveness, readiness and component health"),
         (name = "docs", description = "This documentation"),
         (name = "observability", description = "Metrics"),
@@ -71,11 +73,20 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(docs::index))
         .routes(routes!(docs::asset))
         .routes(routes!(metrics::metrics))
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::token))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::switch_org))
 }
 
 /// The OpenAPI 3.1 document of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut spec = routes().split_for_parts().1;
+    // After the routes are in, so that it sees every operation.
+    utoipa::Modify::modify(&auth::SecuritySchemes, &mut spec);
     spec.info.version = env!("CARGO_PKG_VERSION").to_owned();
     spec
 }

@@ -1,11 +1,13 @@
 //! What every handler can reach: the store, the metrics, the signing key and the clock of the server.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rampart_identity::{Identity, IdentityConfig};
 use rampart_store::{Store, StoreError};
 
 use crate::metrics::Metrics;
@@ -13,18 +15,38 @@ use crate::metrics::Metrics;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    pub identity: Identity,
     pub metrics: Arc<Metrics>,
     pub signing_key: SigningKey,
     pub started: Instant,
     /// How long a health check waits for a component before calling it down.
     pub health_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<[IpAddr]>,
+}
+
+/// The settings the state is built from.
+#[derive(Clone, Debug, Default)]
+pub struct StateOptions {
+    pub health_timeout: Duration,
+    pub identity: IdentityConfig,
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl AppState {
     /// Loads the token-signing key, generating and storing it on the first start.
-    pub async fn new(store: Arc<dyn Store>, health_timeout: Duration) -> Result<Self, StoreError> {
+    pub async fn new(store: Arc<dyn Store>, options: StateOptions) -> Result<Self, StoreError> {
         let signing_key = SigningKey::load_or_create(store.as_ref()).await?;
-        Ok(Self { store, metrics: Metrics::new(), signing_key, started: Instant::now(), health_timeout })
+        let identity = Identity::new(store.clone(), signing_key.expose(), options.identity);
+        Ok(Self {
+            store,
+            identity,
+            metrics: Metrics::new(),
+            signing_key,
+            started: Instant::now(),
+            health_timeout: options.health_timeout,
+            trusted_proxies: options.trusted_proxies.into(),
+        })
     }
 }
 

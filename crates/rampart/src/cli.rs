@@ -51,6 +51,27 @@ enum Command {
     },
     /// Print the OpenAPI 3.1 document of the API as JSON.
     Openapi,
+    /// Manage users from the server's shell, such as the first admin.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user with a personal organisation. The password is read from the terminal, or from
+    /// one line of standard input when piped — never from the command line.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Defaults to the part of the email before the @.
+        #[arg(long)]
+        username: Option<String>,
+        /// Make the user a superuser, who manages every user of the server.
+        #[arg(long)]
+        superuser: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +108,20 @@ impl Cli {
             Command::Config { command: ConfigCommand::Check } => {
                 let config = Config::load(file, &Overrides::default())?;
                 println!("# the configuration is valid; secrets are redacted\n{}", config.to_redacted_toml());
+            }
+            Command::User { command: UserCommand::Create { email, username, superuser } } => {
+                let config = Config::load(file, &Overrides::default())?;
+                crate::logging::init(&config);
+                let password = crate::bootstrap::read_password()?;
+                let store = open_store(&config).await?;
+                let state = rampart_api::AppState::new(store.clone(), crate::serve::state_options(&config))
+                    .await
+                    .context("loading the token-signing key")?;
+                let username = username.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+                crate::bootstrap::create_user(&state.identity, store.as_ref(), &email, &username, &password, superuser)
+                    .await?;
+                store.close().await;
+                println!("created {}{email}", if superuser { "superuser " } else { "" });
             }
             Command::Openapi => {
                 let spec = rampart_api::openapi().to_pretty_json().context("serialising the OpenAPI document")?;

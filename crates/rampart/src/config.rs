@@ -11,7 +11,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Keys whose values are secrets: `config check` prints them redacted.
-const SECRET_KEYS: &[&str] = &["database_url"];
+const SECRET_KEYS: &[&str] = &["database_url", "bootstrap_admin_password"];
 
 /// `RAMPART_*` variables that are not configuration keys.
 const NOT_KEYS: &[&str] = &["config", "test_database_url"];
@@ -29,8 +29,15 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter: a level (`info`) or per-target levels (`info,rampart::http=warn`).
     pub log_level: String,
+    /// On a first start (no user yet), an admin with this email is created…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap_admin_email: Option<String>,
+    /// …with this password. Prefer `rampart user create`, which never takes a password in the environment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap_admin_password: Option<String>,
     pub http: HttpConfig,
     pub database: DatabaseConfig,
+    pub auth: AuthConfig,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +63,39 @@ pub struct HttpConfig {
     pub shutdown_grace: Duration,
     /// Origins allowed to call the API from a browser, such as `https://soc.example.com`.
     pub cors_origins: Vec<String>,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    Open,
+    Closed,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `open`: anyone may register and gets a personal organisation; `closed`: admins add users.
+    pub registration: Registration,
+    #[serde(with = "humantime_serde")]
+    pub access_token_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub refresh_token_ttl: Duration,
+    /// Login, token and register attempts per minute, per client address and per account.
+    pub attempts_per_minute: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            registration: Registration::Open,
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            attempts_per_minute: 10,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -82,8 +122,11 @@ impl Default for Config {
             database_url: None,
             log_format: LogFormat::Pretty,
             log_level: "info".into(),
+            bootstrap_admin_email: None,
+            bootstrap_admin_password: None,
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -96,6 +139,7 @@ impl Default for HttpConfig {
             header_read_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
             cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -160,6 +204,8 @@ impl Config {
             ("http.header_read_timeout", self.http.header_read_timeout),
             ("database.acquire_timeout", self.database.acquire_timeout),
             ("database.health_timeout", self.database.health_timeout),
+            ("auth.access_token_ttl", self.auth.access_token_ttl),
+            ("auth.refresh_token_ttl", self.auth.refresh_token_ttl),
         ] {
             check(key, !value.is_zero(), "must be longer than zero");
         }
@@ -192,6 +238,16 @@ impl Config {
         match &self.database_url {
             Some(url) => rampart_store::Location::from_url(url).expect("validated when loaded"),
             None => rampart_store::Location::Sqlite(self.data_dir.join("rampart.db")),
+        }
+    }
+
+    /// The identity policies.
+    pub fn identity(&self) -> rampart_identity::IdentityConfig {
+        rampart_identity::IdentityConfig {
+            registration_open: self.auth.registration == Registration::Open,
+            access_token_ttl: self.auth.access_token_ttl,
+            refresh_token_ttl: self.auth.refresh_token_ttl,
+            attempts_per_minute: self.auth.attempts_per_minute,
         }
     }
 

@@ -2,6 +2,7 @@
 //! wiring that builds a server from a configuration. Only this crate has `main`, clap and anyhow.
 #![forbid(unsafe_code)]
 
+pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod logging;

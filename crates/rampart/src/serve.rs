@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::http::HeaderValue;
-use rampart_api::{AppState, HttpOptions, ServeOptions};
+use rampart_api::{AppState, HttpOptions, ServeOptions, StateOptions};
 use rampart_store::{ConnectOptions, SqlStore, Store};
 use tokio::net::TcpListener;
 
@@ -26,6 +26,14 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(Arc::new(store))
 }
 
+pub fn state_options(config: &Config) -> StateOptions {
+    StateOptions {
+        health_timeout: config.database.health_timeout,
+        identity: config.identity(),
+        trusted_proxies: config.http.trusted_proxies.clone(),
+    }
+}
+
 /// A server bound to its address, ready to run.
 pub struct Server {
     listener: TcpListener,
@@ -42,9 +50,9 @@ impl Server {
     /// A server with `extra` routes behind the same middleware (see [`rampart_api::app_with`]).
     pub async fn build_with(config: &Config, extra: axum::Router<AppState>) -> anyhow::Result<Self> {
         let store = open_store(config).await?;
-        let state = AppState::new(store.clone(), config.database.health_timeout)
-            .await
-            .context("loading the token-signing key")?;
+        let state =
+            AppState::new(store.clone(), state_options(config)).await.context("loading the token-signing key")?;
+        crate::bootstrap::first_admin(config, &state.identity, store.as_ref()).await?;
         let http = HttpOptions {
             body_limit: config.http.body_limit,
             request_timeout: config.http.request_timeout,

@@ -153,9 +153,17 @@ async fn serve_answers_and_stops_cleanly_on_sigterm(#[values(Backend::Sqlite, Ba
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("serve starts");
     let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
 
-    // The first line names the address the server listens on.
-    let first: Value = serde_json::from_str(&lines.next().expect("a line").expect("UTF-8")).expect("a JSON log line");
-    let addr = first["addr"].as_str().expect("the address is logged").to_owned();
+    // Without any user, one line says how to create the first admin; then the address is logged.
+    let mut before = Vec::new();
+    let addr = loop {
+        let line: Value =
+            serde_json::from_str(&lines.next().expect("a line").expect("UTF-8")).expect("a JSON log line");
+        if let Some(addr) = line["addr"].as_str() {
+            break addr.to_owned();
+        }
+        before.push(line.to_string());
+    };
+    assert!(before.iter().any(|line| line.contains("rampart user create")), "{before:?}");
     let health: Value =
         reqwest::get(format!("http://{addr}/api/v1/health")).await.expect("answers").json().await.expect("JSON");
     assert_eq!(health["status"], "ok");

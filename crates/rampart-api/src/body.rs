@@ -1,7 +1,8 @@
-//! `ApiJson`: the JSON body extractor every handler uses. Malformed JSON is a 400, a wrong content
-//! type a 415, an oversized body a 413, and a body of the wrong shape a 422 naming the field —
-//! all as problem+json.
+//! Body extractors every handler uses. `ApiJson`: malformed JSON is a 400, a wrong content type a
+//! 415, an oversized body a 413, and a body of the wrong shape a 422 naming the field — all as
+//! problem+json. `ApiForm` does the same for `application/x-www-form-urlencoded` (OAuth2).
 
+use axum::Form;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
@@ -28,6 +29,31 @@ where
             _ => ApiError::BadRequest("the request body could not be read".into()),
         })?;
         parse(&bytes).map(ApiJson)
+    }
+}
+
+pub struct ApiForm<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiForm<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Form(value) = Form::<T>::from_request(req, state).await.map_err(|rejection| match rejection.status() {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                ApiError::UnsupportedMediaType("expected a body of type application/x-www-form-urlencoded".into())
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+            _ => {
+                let text = rejection.body_text();
+                let message = without_value(text.rsplit(": ").next().unwrap_or_default());
+                ApiError::Validation(ValidationErrors::single(field_of(".", &message), message))
+            }
+        })?;
+        Ok(ApiForm(value))
     }
 }
 

@@ -1,0 +1,160 @@
+//! Access checks in one place: extractors that authenticate the caller and require a minimum role
+//! before a handler runs (and before its body is read), and the client's address and request id
+//! for the audit log.
+//!
+//! Credentials are read from `Authorization: Bearer …` or `X-API-Key` only — never from the query
+//! string, where they would end up in access logs and browser history.
+
+use std::marker::PhantomData;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use rampart_core::identity::Role;
+use rampart_identity::{Credential, Principal, RequestContext};
+
+use crate::error::{ApiError, REQUEST_ID};
+use crate::state::AppState;
+
+/// A minimum role, as a type, so that a handler's signature states what it needs.
+pub trait Requirement: Send + Sync + 'static {
+    fn check(principal: &Principal) -> Result<(), ApiError>;
+}
+
+macro_rules! role_requirement {
+    ($($(#[$meta:meta])* $name:ident => $role:expr,)*) => {$(
+        $(#[$meta])*
+        pub struct $name;
+
+        impl Requirement for $name {
+            fn check(principal: &Principal) -> Result<(), ApiError> {
+                principal.require($role).map_err(ApiError::from)
+            }
+        }
+    )*};
+}
+
+role_requirement! {
+    /// Any member: reads.
+    Viewer => Role::Viewer,
+    /// Runs tools, handles findings and alerts.
+    Analyst => Role::Analyst,
+    /// Manages the organisation.
+    Admin => Role::Admin,
+}
+
+/// Server-wide administration.
+pub struct Superuser;
+
+impl Requirement for Superuser {
+    fn check(principal: &Principal) -> Result<(), ApiError> {
+        principal.require_superuser().map_err(ApiError::from)
+    }
+}
+
+/// The authenticated caller, holding at least the requirement `R`: 401 without a valid
+/// credential, 403 with too low a role.
+pub struct Caller<R: Requirement = Viewer> {
+    pub principal: Principal,
+    _requirement: PhantomData<R>,
+}
+
+impl<R: Requirement> std::ops::Deref for Caller<R> {
+    type Target = Principal;
+
+    fn deref(&self) -> &Principal {
+        &self.principal
+    }
+}
+
+impl<R: Requirement> FromRequestParts<AppState> for Caller<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let credential = credential(&parts.headers)?;
+        let principal = state.identity.authenticate(credential).await?;
+        R::check(&principal)?;
+        Ok(Self { principal, _requirement: PhantomData })
+    }
+}
+
+fn credential(headers: &HeaderMap) -> Result<Credential<'_>, ApiError> {
+    let missing = || ApiError::Unauthorized("this needs a bearer token or an API key".into());
+    if let Some(value) = headers.get(AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| missing())?;
+        let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(ApiError::Unauthorized("use the Bearer scheme".into()));
+        }
+        return Ok(Credential::Bearer(token.trim()));
+    }
+    match headers.get("x-api-key").map(|value| value.to_str()) {
+        Some(Ok(key)) if !key.trim().is_empty() => Ok(Credential::ApiKey(key.trim())),
+        _ => Err(missing()),
+    }
+}
+
+/// Where the request came from: the socket's address, or the client named by a trusted proxy.
+pub struct Context(pub RequestContext);
+
+impl FromRequestParts<AppState> for Context {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        let ip = peer.map(|peer| client_ip(peer, &parts.headers, &state.trusted_proxies));
+        let request_id = REQUEST_ID.try_with(Clone::clone).ok();
+        Ok(Context(RequestContext { ip, request_id }))
+    }
+}
+
+/// The socket's address unless it is a trusted proxy; then the nearest address in
+/// `X-Forwarded-For` that is not itself a trusted proxy (the ones further left are the client's
+/// own claims and cannot be believed).
+fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded =
+        headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+    forwarded
+        .rsplit(',')
+        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+        .find(|hop| !trusted.contains(hop))
+        .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("an address")
+    }
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 203.0.113.9, 10.0.0.2"));
+        let proxies = [ip("10.0.0.1"), ip("10.0.0.2")];
+
+        assert_eq!(client_ip(ip("198.51.100.7"), &headers, &proxies), ip("198.51.100.7"), "untrusted peer");
+        assert_eq!(client_ip(ip("10.0.0.1"), &headers, &proxies), ip("203.0.113.9"), "nearest untrusted hop");
+        assert_eq!(client_ip(ip("10.0.0.1"), &HeaderMap::new(), &proxies), ip("10.0.0.1"), "no header");
+    }
+
+    #[test]
+    fn credentials_come_from_headers_only() {
+        let mut headers = HeaderMap::new();
+        assert!(credential(&headers).is_err());
+        headers.insert("x-api-key", HeaderValue::from_static("rk_x"));
+        assert!(matches!(credential(&headers), Ok(Credential::ApiKey("rk_x"))));
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("bearer abc"));
+        assert!(matches!(credential(&headers), Ok(Credential::Bearer("abc"))));
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Basic YTpi"));
+        assert!(credential(&headers).is_err());
+    }
+}

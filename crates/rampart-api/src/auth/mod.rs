@@ -1,0 +1,11 @@
+//! Authentication endpoints under `/api/v1/auth`, and the extractors every other domain uses to
+//! check who is calling.
+
+pub mod dto;
+mod extract;
+mod handlers;
+mod openapi;
+
+pub use extract::{Admin, Analyst, Caller, Context, Requirement, Superuser, Viewer};
+pub use handlers::*;
+pub(crate) use openapi::SecuritySchemes;

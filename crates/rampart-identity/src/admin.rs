@@ -1,0 +1,1 @@
+//! Managing users, organisations and members.

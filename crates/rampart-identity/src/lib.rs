@@ -1,0 +1,98 @@
+//! Who may do what. Passwords (Argon2id, hashed off the async runtime), access tokens (short-lived
+//! JWTs naming their session), refresh tokens (opaque, stored hashed, rotated on every use, reuse
+//! revoking the session), API keys, login rate limits, and an audit event for each of these.
+//!
+//! Every request's credential goes through [`Identity::authenticate`], which checks the database
+//! each time, so a deactivated user, a removed membership, a revoked session or a deleted key
+//! stops working at once rather than when a token expires.
+#![forbid(unsafe_code)]
+
+mod admin;
+mod api_keys;
+mod error;
+mod opaque;
+mod passwords;
+mod principal;
+mod rate;
+mod sessions;
+mod tokens;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_core::identity::NewAuditEvent;
+use rampart_store::Store;
+
+pub use error::IdentityError;
+pub use principal::{Credential, Principal};
+pub use rate::RateLimits;
+pub use sessions::{LoginRequest, Registration, TokenPair};
+
+/// Policies of identity, from the configuration.
+#[derive(Clone, Debug)]
+pub struct IdentityConfig {
+    pub registration_open: bool,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// Login, token and register attempts allowed per minute, per client address and per account.
+    pub attempts_per_minute: u32,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            registration_open: true,
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            attempts_per_minute: 10,
+        }
+    }
+}
+
+/// Where a request came from, for the audit log and rate limits.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    pub ip: Option<IpAddr>,
+    pub request_id: Option<String>,
+}
+
+/// The identity service. Cheap to clone.
+#[derive(Clone)]
+pub struct Identity {
+    store: Arc<dyn Store>,
+    tokens: Arc<tokens::TokenKeys>,
+    passwords: passwords::Passwords,
+    rate: Arc<RateLimits>,
+    config: IdentityConfig,
+}
+
+impl Identity {
+    pub fn new(store: Arc<dyn Store>, signing_key: &[u8], config: IdentityConfig) -> Self {
+        Self {
+            store,
+            tokens: Arc::new(tokens::TokenKeys::new(signing_key)),
+            passwords: passwords::Passwords::new(),
+            rate: Arc::new(RateLimits::new(config.attempts_per_minute)),
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &IdentityConfig {
+        &self.config
+    }
+
+    /// Hashes a password for storage (for the command line's `user create`).
+    pub async fn hash_password(&self, password: &str) -> Result<String, IdentityError> {
+        self.passwords.hash(password).await
+    }
+
+    /// Records an audit event. A failure to record is logged, never hidden: the audit log is the
+    /// record of security events, so a write error is an error of the request.
+    async fn audit(&self, context: &RequestContext, event: NewAuditEvent) -> Result<(), IdentityError> {
+        let event =
+            NewAuditEvent { ip: context.ip.map(|ip| ip.to_string()), request_id: context.request_id.clone(), ..event };
+        self.store.audit().append(&event).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,79 @@
+//! Opaque secrets: refresh tokens (`rt_…`) and API keys (`rk_<prefix>_<secret>`). Each carries 256
+//! random bits, so a fast hash (SHA-256) is enough to store them: there is nothing to guess.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+const REFRESH_PREFIX: &str = "rt_";
+pub(crate) const API_KEY_PREFIX: &str = "rk_";
+const LOOKUP_LEN: usize = 12;
+
+fn random_text(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    rand::fill(buffer.as_mut_slice());
+    URL_SAFE_NO_PAD.encode(buffer)
+}
+
+/// The stored form of a secret.
+pub(crate) fn hash(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compares a presented secret with a stored hash in constant time.
+pub(crate) fn matches(secret: &str, stored_hash: &str) -> bool {
+    hash(secret).as_bytes().ct_eq(stored_hash.as_bytes()).into()
+}
+
+/// A new refresh token and its hash.
+pub(crate) fn new_refresh_token() -> (String, String) {
+    let token = format!("{REFRESH_PREFIX}{}", random_text(32));
+    let hashed = hash(&token);
+    (token, hashed)
+}
+
+/// A new API key: the key (shown once), its lookup prefix and its hash.
+pub(crate) fn new_api_key() -> (String, String, String) {
+    let lookup: String = random_text(12).chars().filter(char::is_ascii_alphanumeric).take(LOOKUP_LEN).collect();
+    let lookup = if lookup.len() == LOOKUP_LEN { lookup } else { return new_api_key() };
+    let key = format!("{API_KEY_PREFIX}{lookup}_{}", random_text(32));
+    let hashed = hash(&key);
+    (key, lookup, hashed)
+}
+
+/// The lookup prefix of something shaped like an API key.
+pub(crate) fn api_key_lookup(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix(API_KEY_PREFIX)?;
+    let (lookup, secret) = rest.split_once('_')?;
+    (lookup.len() == LOOKUP_LEN && lookup.bytes().all(|b| b.is_ascii_alphanumeric()) && !secret.is_empty())
+        .then_some(lookup)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_keys_carry_their_lookup_prefix() {
+        let (key, lookup, hashed) = new_api_key();
+        assert!(key.starts_with("rk_"));
+        assert_eq!(api_key_lookup(&key), Some(lookup.as_str()));
+        assert!(matches(&key, &hashed));
+        assert!(!matches(&format!("{key}x"), &hashed));
+        assert_ne!(new_api_key().0, key);
+        for bad in ["rk_", "rk_short_x", "nk_abcdefghijkl_x", "rk_abcdefghijkl_"] {
+            assert_eq!(api_key_lookup(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_stored_hashed() {
+        let (token, hashed) = new_refresh_token();
+        assert!(token.starts_with("rt_") && token.len() > 40);
+        assert_eq!(hashed.len(), 64);
+        assert!(!hashed.contains(&token[3..]));
+        assert_ne!(new_refresh_token().0, token);
+    }
+}
