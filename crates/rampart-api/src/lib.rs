@@ -5,6 +5,8 @@
 //! so the document at `/api/v1/openapi.json` lists exactly the routes the server has.
 #![forbid(unsafe_code)]
 
+pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod docs;
@@ -12,8 +14,11 @@ pub mod error;
 pub mod health;
 pub mod metrics;
 mod middleware;
+pub mod orgs;
+pub mod pagination;
 pub mod server;
 mod state;
+pub mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +61,10 @@ pub struct HttpOptions {
     components(schemas(Problem, error::FieldErrorView)),
     tags(
         (name = "auth", description = "Log in, tokens, sessions"),
+        (name = "api-keys", description = "Keys for scripts and integrations"),
+        (name = "audit", description = "The record of security-relevant actions"),
+        (name = "users", description = "Accounts of the server (superusers)"),
+        (name = "orgs", description = "Organisations and their members"),
         (name = "health", description = "Liveness, readiness and component health"),
         (name = "docs", description = "This documentation"),
         (name = "observability", description = "Metrics"),
@@ -80,6 +89,16 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
         .routes(routes!(auth::switch_org))
+        .routes(routes!(api_keys::create, api_keys::list))
+        .routes(routes!(api_keys::delete))
+        .routes(routes!(audit::list))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(users::deactivate))
+        .routes(routes!(orgs::list, orgs::create))
+        .routes(routes!(orgs::get, orgs::update))
+        .routes(routes!(orgs::members, orgs::add_member))
+        .routes(routes!(orgs::update_member, orgs::remove_member))
 }
 
 /// The OpenAPI 3.1 document of the API.

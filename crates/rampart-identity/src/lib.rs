@@ -24,6 +24,7 @@ use std::time::Duration;
 use rampart_core::identity::NewAuditEvent;
 use rampart_store::Store;
 
+pub use admin::AccountChanges;
 pub use error::IdentityError;
 pub use principal::{Credential, Principal};
 pub use rate::RateLimits;

@@ -15,6 +15,8 @@ pub trait OrgStore: Send + Sync {
     async fn insert(&self, new: &NewOrganisation) -> Result<Organisation, StoreError>;
     async fn get(&self, id: OrgId) -> Result<Organisation, StoreError>;
     async fn find_by_slug(&self, slug: &Slug) -> Result<Option<Organisation>, StoreError>;
+    /// Renames; conflict on `slug` when another organisation has the new one.
+    async fn update(&self, id: OrgId, changes: &NewOrganisation) -> Result<Organisation, StoreError>;
 }
 
 const COLUMNS: &str = "id, name, slug, created_at, updated_at";
@@ -63,6 +65,23 @@ impl OrgStore for SqlStore {
         let sql = format!("SELECT {COLUMNS} FROM organisations WHERE id = $1");
         let row =
             on_pool!(&self.db, |pool| { sqlx::query_as::<_, OrgRow>(&sql).bind(id.as_uuid()).fetch_one(pool).await })?;
+        row.into_org()
+    }
+
+    async fn update(&self, id: OrgId, changes: &NewOrganisation) -> Result<Organisation, StoreError> {
+        let sql =
+            format!("UPDATE organisations SET name = $2, slug = $3, updated_at = $4 WHERE id = $1 RETURNING {COLUMNS}");
+        let now = rampart_core::time::now();
+        let row = on_pool!(&self.db, |pool| {
+            sqlx::query_as::<_, OrgRow>(&sql)
+                .bind(id.as_uuid())
+                .bind(&changes.name)
+                .bind(changes.slug.as_str())
+                .bind(now)
+                .fetch_one(pool)
+                .await
+        })
+        .map_err(StoreError::conflict_on("slug"))?;
         row.into_org()
     }
 

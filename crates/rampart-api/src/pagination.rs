@@ -1,0 +1,63 @@
+//! Cursor pagination, the same on every list: `?limit=` (default 50, at most 500) and an opaque
+//! `?cursor=` from the previous page's `next_cursor`.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rampart_core::ValidationErrors;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 500;
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct PageQuery {
+    /// How many items, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The limit and the position to continue from, or a 422 naming the bad parameter.
+    pub fn parse(&self) -> Result<(u32, Option<Uuid>), ApiError> {
+        let mut errors = ValidationErrors::new();
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            errors.add("limit", format!("must be between 1 and {MAX_LIMIT}"));
+        }
+        let after = match &self.cursor {
+            None => None,
+            Some(cursor) => {
+                let decoded = URL_SAFE_NO_PAD.decode(cursor).ok().and_then(|bytes| Uuid::from_slice(&bytes).ok());
+                if decoded.is_none() {
+                    errors.add("cursor", "is not a cursor this server gave out");
+                }
+                decoded
+            }
+        };
+        errors.into_result(|| (limit, after)).map_err(ApiError::from)
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A page of at most `limit` items, fetched as `limit + 1` to know whether more follow.
+    pub fn new(mut items: Vec<T>, limit: u32, id_of: impl Fn(&T) -> Uuid) -> Self {
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_cursor =
+            if more { items.last().map(|last| URL_SAFE_NO_PAD.encode(id_of(last).as_bytes())) } else { None };
+        Self { items, next_cursor }
+    }
+}

@@ -1,0 +1,183 @@
+//! `/api/v1/users`: every account of the server, for superusers.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use rampart_core::UserId;
+use rampart_core::identity::{NewUser, UserPatch};
+use rampart_identity::AccountChanges;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::dto::UserView;
+use crate::auth::{Caller, Context, Superuser};
+use crate::error::{ApiError, Problem};
+use crate::pagination::{Page, PageQuery};
+use crate::{ApiJson, AppState};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "email": "grace@example.com", "username": "grace", "password": "compilers all the way down",
+    "full_name": "Grace Hopper", "is_superuser": false
+}))]
+pub struct NewUserBody {
+    pub email: String,
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub full_name: String,
+    #[serde(default)]
+    pub is_superuser: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"full_name": "Grace B. Hopper", "is_active": true}))]
+pub struct UserPatchBody {
+    pub full_name: Option<String>,
+    pub is_active: Option<bool>,
+    pub is_superuser: Option<bool>,
+    /// A new password for the account.
+    pub password: Option<String>,
+}
+
+/// Every user, by id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    security(("bearer" = ["superuser"])),
+    params(PageQuery),
+    responses((status = 200, description = "A page of users", body = Page<UserView>))
+)]
+pub async fn list(
+    _caller: Caller<Superuser>,
+    State(app): State<AppState>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<Page<UserView>>, ApiError> {
+    let (limit, after) = page.parse()?;
+    let users = app.store.users().list(after.map(UserId::from_uuid), limit + 1).await?;
+    let views = users.into_iter().map(UserView::from).collect();
+    Ok(Json(Page::new(views, limit, |user: &UserView| user.id)))
+}
+
+/// Create an account (with its personal organisation).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    security(("bearer" = ["superuser"])),
+    request_body = NewUserBody,
+    responses(
+        (status = 201, description = "Created", body = UserView),
+        (status = 422, description = "Invalid or taken fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(
+    caller: Caller<Superuser>,
+    State(app): State<AppState>,
+    Context(context): Context,
+    ApiJson(body): ApiJson<NewUserBody>,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    let mut new = NewUser::parse(&body.email, &body.username, &body.full_name, &body.password)?;
+    new.is_superuser = body.is_superuser;
+    let user = app.identity.admin_create_user(&caller, new, &body.password, &context).await?;
+    Ok((StatusCode::CREATED, Json(user.into())))
+}
+
+/// One user.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    security(("bearer" = ["superuser"])),
+    params(("id" = Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get(
+    _caller: Caller<Superuser>,
+    State(app): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<UserView>, ApiError> {
+    Ok(Json(app.store.users().get(UserId::from_uuid(id)).await?.into()))
+}
+
+/// Change a user's name, status, superuser flag or password. A deactivated user is refused on
+/// their very next request.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    security(("bearer" = ["superuser"])),
+    params(("id" = Uuid, Path, description = "The user's id")),
+    request_body = UserPatchBody,
+    responses(
+        (status = 200, description = "The user as changed", body = UserView),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update(
+    caller: Caller<Superuser>,
+    State(app): State<AppState>,
+    Context(context): Context,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<UserPatchBody>,
+) -> Result<Json<UserView>, ApiError> {
+    let changes = AccountChanges {
+        patch: UserPatch { full_name: body.full_name, is_active: body.is_active, is_superuser: body.is_superuser },
+        password: body.password,
+    };
+    Ok(Json(app.identity.admin_update_user(&caller, UserId::from_uuid(id), changes, &context).await?.into()))
+}
+
+/// Deactivate a user: they are refused from their next request on, and cannot log in.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/deactivate",
+    tag = "users",
+    security(("bearer" = ["superuser"])),
+    params(("id" = Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user, now inactive", body = UserView),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn deactivate(
+    caller: Caller<Superuser>,
+    State(app): State<AppState>,
+    Context(context): Context,
+    Path(id): Path<Uuid>,
+) -> Result<Json<UserView>, ApiError> {
+    let changes =
+        AccountChanges { patch: UserPatch { is_active: Some(false), ..UserPatch::default() }, password: None };
+    Ok(Json(app.identity.admin_update_user(&caller, UserId::from_uuid(id), changes, &context).await?.into()))
+}
+
+/// Delete a user and the organisations only they belong to. Refused while they are the last
+/// admin of an organisation with other members.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    security(("bearer" = ["superuser"])),
+    params(("id" = Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last admin of an organisation with other members", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete(
+    caller: Caller<Superuser>,
+    State(app): State<AppState>,
+    Context(context): Context,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    app.identity.admin_delete_user(&caller, UserId::from_uuid(id), &context).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
