@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use uuid::Uuid;
 
 /// A password the tests send in bodies and headers; it must never show up in a log line.
 pub const TEST_PASSWORD: &str = "correct-horse-battery-staple-7731";
@@ -66,6 +67,58 @@ impl TestApp {
         self.client.post(self.url(path)).json(body).send().await.expect("request sent")
     }
 
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> reqwest::Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// Registers `name` (with a personal organisation, of which they are admin).
+    pub async fn register(&self, name: &str) -> TestUser {
+        let password = format!("{name} rides the {TEST_PASSWORD}");
+        let body =
+            json!({"email": format!("{name}@example.com"), "username": name, "password": password, "full_name": name});
+        let response = self.post_json("/api/v1/auth/register", &body).await;
+        assert_eq!(response.status(), 201, "register {name}");
+        let registered: Value = response.json().await.expect("JSON");
+        TestUser::from_tokens(name, password, &registered["tokens"], registered["user"]["id"].as_str().expect("id"))
+    }
+
+    /// Registers `name` and makes them a superuser.
+    pub async fn superuser(&self, name: &str) -> TestUser {
+        let user = self.register(name).await;
+        let id = rampart_core::UserId::from_uuid(user.id);
+        let patch = rampart_core::identity::UserPatch { is_superuser: Some(true), ..Default::default() };
+        self.store.users().update(id, &patch).await.expect("promote");
+        user
+    }
+
+    /// Logs in with the password; `org` picks the organisation.
+    pub async fn login(&self, login: &str, password: &str, org: Option<Uuid>) -> reqwest::Response {
+        let body = json!({"login": login, "password": password, "org": org.map(|org| org.to_string())});
+        self.post_json("/api/v1/auth/login", &body).await
+    }
+
+    /// A new user with `role` in `admin`'s organisation, logged in there.
+    pub async fn member_of(&self, admin: &TestUser, name: &str, role: &str) -> TestUser {
+        let user = self.register(name).await;
+        let path = format!("/api/v1/orgs/{}/members", admin.org);
+        let added =
+            self.call("POST", &path, Some(&admin.access), Some(&json!({"email": user.email, "role": role}))).await;
+        assert_eq!(added.status(), 201, "add {name} as {role}");
+        let response = self.login(&user.username, &user.password, Some(admin.org)).await;
+        assert_eq!(response.status(), 200);
+        let tokens: Value = response.json().await.expect("JSON");
+        TestUser::from_tokens(name, user.password, &tokens, &user.id.to_string())
+    }
+
     /// Starts a graceful shutdown and waits for the server to finish draining.
     pub async fn shutdown(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
@@ -85,6 +138,37 @@ impl Drop for TestApp {
     }
 }
 
+/// A logged-in user of the test server.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: Uuid,
+    pub org: Uuid,
+    pub email: String,
+    pub username: String,
+    pub password: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestUser {
+    fn from_tokens(name: &str, password: String, tokens: &Value, id: &str) -> Self {
+        let access = tokens["access_token"].as_str().expect("access token").to_owned();
+        let refresh = tokens["refresh_token"].as_str().expect("refresh token").to_owned();
+        for secret in [&password, &access, &refresh] {
+            remember_secret(secret.clone());
+        }
+        Self {
+            id: id.parse().expect("uuid"),
+            org: tokens["org_id"].as_str().expect("org").parse().expect("uuid"),
+            email: format!("{name}@example.com"),
+            username: name.to_owned(),
+            password,
+            access,
+            refresh,
+        }
+    }
+}
+
 pub fn test_config(database: &TestDatabase) -> Config {
     let mut config = Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -93,6 +177,8 @@ pub fn test_config(database: &TestDatabase) -> Config {
         log_level: "debug".into(),
         ..Config::default()
     };
+    // Tests log in far more often than a person; the limit has a test of its own.
+    config.auth.attempts_per_minute = 10_000;
     match database {
         TestDatabase::Sqlite { .. } => config.data_dir = database.data_dir().expect("SQLite has a directory"),
         TestDatabase::Postgres { .. } => config.database_url = Some(database.url()),

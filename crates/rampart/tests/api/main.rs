@@ -1,5 +1,7 @@
 //! Integration tests: the real router on a random 127.0.0.1 port, over real SQLite and PostgreSQL.
 
+mod api_keys;
+mod auth;
 mod cli;
 mod docs;
 mod errors;
@@ -8,3 +10,4 @@ mod helpers;
 mod http;
 mod logs;
 mod metrics;
+mod tokens;
