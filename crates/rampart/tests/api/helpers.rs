@@ -30,7 +30,7 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
-    _database: TestDatabase,
+    database: TestDatabase,
 }
 
 impl TestApp {
@@ -52,7 +52,11 @@ impl TestApp {
             let _ = signal.await;
         }));
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        Self { addr, client, store, shutdown: Some(shutdown), server: Some(server), _database: database }
+        Self { addr, client, store, shutdown: Some(shutdown), server: Some(server), database }
+    }
+
+    pub fn database(&self) -> &TestDatabase {
+        &self.database
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,5 +1,6 @@
 //! Integration tests: the real router on a random 127.0.0.1 port, over real SQLite and PostgreSQL.
 
+mod admin;
 mod api_keys;
 mod auth;
 mod cli;
@@ -9,5 +10,7 @@ mod health;
 mod helpers;
 mod http;
 mod logs;
+mod matrix;
 mod metrics;
+mod secrets;
 mod tokens;

@@ -1,0 +1,136 @@
+//! The access matrix, read from the live OpenAPI document so that it cannot fall behind: for every
+//! operation, no credential is 401; a viewer on every write that needs more is 403 (and on every
+//! superuser route); a user of another organisation on every object route is 404. A public route
+//! must be listed below, and a route with path parameters must say where its fixture comes from:
+//! a route the matrix cannot classify fails the test until it is described.
+
+use rstest::rstest;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, TestUser};
+
+/// Reachable without a credential, by design.
+const PUBLIC: &[&str] = &[
+    "/api/v1/health",
+    "/api/v1/health/live",
+    "/api/v1/health/ready",
+    "/api/v1/openapi.json",
+    "/docs",
+    "/docs/{file}",
+    "/metrics",
+    "/api/v1/auth/register",
+    "/api/v1/auth/login",
+    "/api/v1/auth/token",
+    "/api/v1/auth/refresh",
+];
+
+/// Objects of the first organisation that object routes are tried on.
+struct Fixtures {
+    org: String,
+    member: String,
+    api_key: String,
+}
+
+/// The concrete path for a template, or `None` when the template is not described here.
+fn concrete(template: &str, f: &Fixtures) -> Option<String> {
+    let path = match template {
+        "/api/v1/api-keys/{id}" => format!("/api/v1/api-keys/{}", f.api_key),
+        "/api/v1/orgs/{id}" => format!("/api/v1/orgs/{}", f.org),
+        "/api/v1/orgs/{id}/members" => format!("/api/v1/orgs/{}/members", f.org),
+        "/api/v1/orgs/{id}/members/{user_id}" => format!("/api/v1/orgs/{}/members/{}", f.org, f.member),
+        "/api/v1/users/{id}" => format!("/api/v1/users/{}", f.member),
+        "/api/v1/users/{id}/deactivate" => format!("/api/v1/users/{}/deactivate", f.member),
+        "/docs/{file}" => "/docs/init.js".to_owned(),
+        template if !template.contains('{') => template.to_owned(),
+        _ => return None,
+    };
+    Some(path)
+}
+
+/// The example body of an operation's JSON request, from its schema.
+fn example_body(spec: &Value, operation: &Value) -> Option<Value> {
+    let schema = &operation["requestBody"]["content"]["application/json"]["schema"];
+    let schema = match schema["$ref"].as_str() {
+        Some(reference) => &spec["components"]["schemas"][reference.rsplit('/').next()?],
+        None => schema,
+    };
+    Some(schema.get("example").cloned().unwrap_or_else(|| json!({})))
+}
+
+fn role_of(operation: &Value, path: &str, method: &str) -> Option<&'static str> {
+    let requirements = operation["security"].as_array()?;
+    let scopes: Vec<&str> = requirements
+        .iter()
+        .filter_map(|requirement| requirement["bearer"].as_array())
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let role = ["viewer", "analyst", "admin", "superuser"].into_iter().find(|role| scopes == [*role]);
+    assert!(role.is_some(), "{method} {path}: its bearer requirement names no single role ({scopes:?}); describe it");
+    role
+}
+
+#[rstest]
+#[tokio::test]
+async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backend::Postgres)] backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    let vic = app.member_of(&ada, "vic", "viewer").await;
+    let bob: TestUser = app.register("bob").await;
+    let key =
+        app.call("POST", "/api/v1/api-keys", Some(&ada.access), Some(&json!({"name": "k", "role": "viewer"}))).await;
+    let key: Value = key.json().await.expect("JSON");
+    let fixtures = Fixtures {
+        org: ada.org.to_string(),
+        member: vic.id.to_string(),
+        api_key: key["api_key"]["id"].as_str().expect("id").to_owned(),
+    };
+    let spec: Value = app.get("/api/v1/openapi.json").await.json().await.expect("JSON");
+
+    let mut checked = 0;
+    for (template, item) in spec["paths"].as_object().expect("paths") {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let Some(operation) = item.get(method) else { continue };
+            let upper = method.to_uppercase();
+            let path = concrete(template, &fixtures).unwrap_or_else(|| {
+                panic!("{upper} {template}: no fixture for its path parameters; describe it in matrix.rs")
+            });
+            let body = example_body(&spec, operation);
+            let Some(role) =
+                (operation.get("security").is_some()).then(|| role_of(operation, template, &upper)).flatten()
+            else {
+                assert!(
+                    PUBLIC.contains(&template.as_str()),
+                    "{upper} {template} has no security and is not listed as public"
+                );
+                continue;
+            };
+
+            let anonymous = app.call(&upper, &path, None, body.as_ref()).await;
+            assert_eq!(anonymous.status(), 401, "{upper} {template} without a credential");
+
+            let write = method != "get";
+            if role == "superuser" || (write && role != "viewer") {
+                let response = app.call(&upper, &path, Some(&vic.access), body.as_ref()).await;
+                assert_eq!(response.status(), 403, "{upper} {template} as a viewer");
+            }
+            if template.contains('{') && role != "superuser" {
+                let response = app.call(&upper, &path, Some(&bob.access), body.as_ref()).await;
+                assert_eq!(response.status(), 404, "{upper} {template} from another organisation");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "the matrix checked only {checked} operations");
+
+    // Nothing above changed the first organisation.
+    let members: Value = app
+        .call("GET", &format!("/api/v1/orgs/{}/members", ada.org), Some(&ada.access), None)
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(members.as_array().map(Vec::len), Some(2));
+    let keys: Value = app.call("GET", "/api/v1/api-keys", Some(&ada.access), None).await.json().await.expect("JSON");
+    assert_eq!(keys.as_array().map(Vec::len), Some(1));
+}
