@@ -43,6 +43,8 @@ pub trait UserStore: Send + Sync {
     async fn count(&self) -> Result<u64, StoreError>;
     /// Every organisation the user belongs to, oldest membership first.
     async fn memberships(&self, user: UserId) -> Result<Vec<Membership>, StoreError>;
+    /// The user and their memberships, in one round trip.
+    async fn profile(&self, user: UserId) -> Result<(User, Vec<Membership>), StoreError>;
 }
 
 #[async_trait]
@@ -116,6 +118,32 @@ struct MembershipRow {
     user_id: Uuid,
     role: String,
     created_at: DateTime<Utc>,
+}
+
+impl MembershipRow {
+    fn into_membership(self) -> Result<Membership, StoreError> {
+        Ok(Membership {
+            org_id: OrgId::from_uuid(self.org_id),
+            org_name: self.org_name,
+            org_slug: Slug::parse(&self.org_slug)
+                .map_err(|_| StoreError::Internal("a stored slug is invalid".into()))?,
+            user_id: UserId::from_uuid(self.user_id),
+            role: parse_role(&self.role)?,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// A user joined with one of their memberships, if any.
+#[derive(sqlx::FromRow)]
+struct ProfileRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    org_id: Option<Uuid>,
+    org_name: Option<String>,
+    org_slug: Option<String>,
+    role: Option<String>,
+    member_since: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -316,19 +344,34 @@ impl UserStore for SqlStore {
             .bind(user.as_uuid())
             .fetch_all(pool)
             .await)?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(Membership {
-                    org_id: OrgId::from_uuid(row.org_id),
-                    org_name: row.org_name,
-                    org_slug: Slug::parse(&row.org_slug)
-                        .map_err(|_| StoreError::Internal("a stored slug is invalid".into()))?,
-                    user_id: UserId::from_uuid(row.user_id),
-                    role: parse_role(&row.role)?,
-                    created_at: row.created_at,
-                })
-            })
-            .collect()
+        rows.into_iter().map(MembershipRow::into_membership).collect()
+    }
+
+    async fn profile(&self, user: UserId) -> Result<(User, Vec<Membership>), StoreError> {
+        let columns = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {columns}, m.org_id, o.name AS org_name, o.slug AS org_slug, m.role, m.created_at AS member_since \
+             FROM users u LEFT JOIN memberships m ON m.user_id = u.id LEFT JOIN organisations o ON o.id = m.org_id \
+             WHERE u.id = $1 ORDER BY m.created_at, m.org_id"
+        );
+        let rows = on_pool!(&self.db, |pool| sqlx::query_as::<_, ProfileRow>(&sql)
+            .bind(user.as_uuid())
+            .fetch_all(pool)
+            .await)?;
+        let mut memberships = Vec::with_capacity(rows.len());
+        let mut found = None;
+        for row in rows {
+            if let (Some(org_id), Some(org_name), Some(org_slug), Some(role), Some(created_at)) =
+                (row.org_id, row.org_name, row.org_slug, row.role, row.member_since)
+            {
+                let membership =
+                    MembershipRow { org_id, org_name, org_slug, user_id: user.as_uuid(), role, created_at };
+                memberships.push(membership.into_membership()?);
+            }
+            found.get_or_insert(row.user);
+        }
+        let user = found.ok_or(StoreError::NotFound)?.into_user()?;
+        Ok((user, memberships))
     }
 }
 

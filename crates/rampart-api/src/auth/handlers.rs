@@ -174,8 +174,7 @@ pub async fn logout(
 pub async fn me(caller: Caller, State(app): State<AppState>) -> Result<Json<MeView>, ApiError> {
     let view = match caller.actor {
         Actor::User(id) => {
-            let user = app.store.users().get(id).await?;
-            let memberships = app.store.users().memberships(id).await?;
+            let (user, memberships) = app.store.users().profile(id).await?;
             MeView {
                 actor: "user",
                 user: Some(UserView::from(user)),
