@@ -97,3 +97,56 @@ async fn the_openapi_document_is_3_1_and_lists_every_route() {
     assert!(schemas["Problem"]["example"].is_object(), "problems come with an example");
     assert!(schemas["HealthReport"]["example"].is_object(), "health comes with an example");
 }
+
+/// Runs the browser script against the test server; its one line of JSON.
+fn drive_docs(app: &TestApp, args: &[&str]) -> Value {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "the browser tests need `npm ci --prefix crates/rampart/tests/browser` and Chromium (scripts/test installs both)"
+    );
+    let output = std::process::Command::new("node")
+        .arg(dir.join("docs_authorize.js"))
+        .arg(format!("http://{}", app.addr))
+        .args(args)
+        .output()
+        .expect("node runs (scripts/test installs Node.js's Chromium driver)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_str(stdout.trim()).expect("one JSON line")
+}
+
+#[tokio::test]
+async fn the_authorize_button_logs_in_with_a_password_or_an_api_key_in_a_real_browser() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let ada = app.register("ada").await;
+    let key: Value = app
+        .call(
+            "POST",
+            "/api/v1/api-keys",
+            Some(&ada.access),
+            Some(&serde_json::json!({"name": "docs", "role": "viewer"})),
+        )
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let key = key["key"].as_str().expect("key").to_owned();
+    crate::helpers::remember_secret(key.clone());
+
+    // The browser blocks, so it runs off the runtime that serves the test server.
+    let app = std::sync::Arc::new(app);
+    let run = |args: Vec<String>| {
+        let app = app.clone();
+        tokio::task::spawn_blocking(move || drive_docs(&app, &args.iter().map(String::as_str).collect::<Vec<_>>()))
+    };
+    let with_password = run(vec!["password".into(), "ada".into(), ada.password.clone()]).await.expect("joined");
+    let with_key = run(vec!["api_key".into(), key]).await.expect("joined");
+
+    for (result, actor) in [(&with_password, "user"), (&with_key, "api_key")] {
+        assert_eq!(result["status"], "200", "{result}");
+        assert_eq!(result["actor"], actor, "{result}");
+        assert_eq!(result["external"], serde_json::json!([]), "nothing is loaded from elsewhere: {result}");
+        assert_eq!(result["consoleErrors"], serde_json::json!([]), "no script or policy error: {result}");
+    }
+}
