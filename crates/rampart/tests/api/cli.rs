@@ -177,3 +177,92 @@ async fn serve_answers_and_stops_cleanly_on_sigterm(#[values(Backend::Sqlite, Ba
     assert!(rest.iter().any(|line| line.contains("SIGTERM received")), "{rest:?}");
     assert_eq!(dir.path().join("data/rampart.db").exists(), backend == Backend::Sqlite);
 }
+
+/// A config pointing at `dir`'s SQLite database, as the binary run there would use.
+fn sqlite_config(dir: &Path) -> rampart::config::Config {
+    rampart::config::Config { data_dir: dir.join("data"), ..rampart::config::Config::default() }
+}
+
+#[tokio::test]
+async fn user_create_reads_the_password_from_stdin_only() {
+    let dir = temp_dir();
+    let create = |args: &[&str], stdin: &str| {
+        let mut child = rampart(dir.path())
+            .args(["user", "create"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs");
+        use std::io::Write;
+        child.stdin.take().expect("piped").write_all(stdin.as_bytes()).expect("write");
+        child.wait_with_output().expect("exits")
+    };
+
+    let on_argv = create(&["--email", "root@example.com", "--password", "in the process list"], "");
+    let empty = create(&["--email", "root@example.com"], "");
+    let weak = create(&["--email", "root@example.com"], "password\n");
+    let made = create(&["--email", "Root@Example.com", "--superuser"], "a sturdy root passphrase\n");
+
+    assert!(!on_argv.status.success(), "there is no --password");
+    assert!(!empty.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("password"), "the policy applies");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let store = rampart::serve::open_store(&sqlite_config(dir.path())).await.expect("store");
+    let (user, hash) = store.users().find_for_login("root@example.com").await.expect("find").expect("created");
+    assert!(user.is_superuser && user.username.as_str() == "root");
+    assert!(hash.starts_with("$argon2id$") && !hash.contains("sturdy"));
+    assert_eq!(store.users().count().await.expect("count"), 1, "the failed attempts created nobody");
+}
+
+#[tokio::test]
+async fn the_first_admin_can_come_from_the_environment() {
+    let dir = temp_dir();
+    let mut child = rampart(dir.path())
+        .arg("serve")
+        .env("RAMPART_LISTEN", "127.0.0.1:0")
+        .env("RAMPART_LOG_FORMAT", "json")
+        .env("RAMPART_BOOTSTRAP_ADMIN_EMAIL", "boss@example.com")
+        .env("RAMPART_BOOTSTRAP_ADMIN_PASSWORD", "bootstrap me gently")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let addr = loop {
+        let line: Value = serde_json::from_str(&lines.next().expect("a line").expect("UTF-8")).expect("JSON");
+        if let Some(addr) = line["addr"].as_str() {
+            break addr.to_owned();
+        }
+    };
+
+    let client = reqwest::Client::new();
+    let login = client
+        .post(format!("http://{addr}/api/v1/auth/login"))
+        .json(&serde_json::json!({"login": "boss", "password": "bootstrap me gently"}))
+        .send()
+        .await
+        .expect("answers");
+    let status = login.status();
+    let tokens: Value = login.json().await.expect("JSON");
+    let me: Value = client
+        .get(format!("http://{addr}/api/v1/auth/me"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap_or_default())
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    child.wait().expect("exits");
+
+    assert_eq!(status, 200);
+    assert_eq!(me["user"]["is_superuser"], true);
+    let (output, stdout, _) = run(rampart(dir.path())
+        .args(["config", "check"])
+        .env("RAMPART_BOOTSTRAP_ADMIN_EMAIL", "boss@example.com")
+        .env("RAMPART_BOOTSTRAP_ADMIN_PASSWORD", "bootstrap me gently"));
+    assert!(output.status.success());
+    assert!(!stdout.contains("bootstrap me gently"), "the password is redacted: {stdout}");
+}
