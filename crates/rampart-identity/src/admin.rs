@@ -4,9 +4,9 @@
 use rampart_core::identity::{
     AuditAction, Email, NewAuditEvent, NewUser, Outcome, Role, User, UserPatch, check_password,
 };
-use rampart_core::orgs::{NewOrganisation, Organisation};
+use rampart_core::orgs::{NewOrganisation, Organisation, Slug};
 use rampart_core::{OrgId, UserId, ValidationErrors};
-use rampart_store::Member;
+use rampart_store::{Member, StoreError};
 
 use crate::{Identity, IdentityError, Principal, RequestContext};
 
@@ -37,6 +37,36 @@ fn change(
 }
 
 impl Identity {
+    /// Creates an account (a superuser when `new` says so) with its personal organisation, named
+    /// `org_name` or after the user; a slug already taken gets a random suffix.
+    pub async fn create_account(
+        &self,
+        new: &NewUser,
+        password: &str,
+        org_name: Option<&str>,
+    ) -> Result<(User, Organisation), IdentityError> {
+        let hash = self.passwords.hash(password).await?;
+        let name = org_name.map(str::trim).filter(|name| !name.is_empty()).unwrap_or(new.username.as_str());
+        let slug = Slug::from_name(new.username.as_str()).expect("a valid username always makes a slug");
+        let mut personal = NewOrganisation::parse(name, Some(slug.as_str()))
+            .map_err(|errors| ValidationErrors::single("org_name", errors.to_string()))?;
+        for _ in 0..3 {
+            match self.store.users().create(new, &hash, &personal).await {
+                Err(StoreError::Conflict { what: "slug" }) => {
+                    let suffix: u16 = rand::random();
+                    let base: String = slug.as_str().chars().take(50).collect();
+                    personal.slug =
+                        Slug::parse(&format!("{base}-{suffix:04x}")).expect("a slug with a hex suffix is a slug");
+                }
+                Err(StoreError::Conflict { what }) => {
+                    return Err(ValidationErrors::single(what, "is already taken").into());
+                }
+                other => return Ok(other?),
+            }
+        }
+        Err(StoreError::Internal("no free organisation slug".into()).into())
+    }
+
     pub async fn admin_create_user(
         &self,
         principal: &Principal,
@@ -45,14 +75,7 @@ impl Identity {
         context: &RequestContext,
     ) -> Result<User, IdentityError> {
         principal.require_superuser()?;
-        let (mut user, _) = self.create_user(&new, password, None).await?;
-        if new.is_superuser {
-            user = self
-                .store
-                .users()
-                .update(user.id, &UserPatch { is_superuser: Some(true), ..UserPatch::default() })
-                .await?;
-        }
+        let (user, _) = self.create_account(&new, password, None).await?;
         let detail = user.is_superuser.then(|| "superuser".to_owned());
         self.audit(
             context,
@@ -160,7 +183,7 @@ impl Identity {
             ValidationErrors::single("email", "no user has this email; they must have an account first")
         })?;
         let member = match self.store.members().add(principal.org, user.id, role).await {
-            Err(rampart_store::StoreError::Conflict { .. }) => {
+            Err(StoreError::Conflict { .. }) => {
                 return Err(ValidationErrors::single("email", "is already a member").into());
             }
             other => other?,
@@ -208,11 +231,9 @@ impl Identity {
     }
 }
 
-fn slug_taken(error: rampart_store::StoreError) -> IdentityError {
+fn slug_taken(error: StoreError) -> IdentityError {
     match error {
-        rampart_store::StoreError::Conflict { what: "slug" } => {
-            ValidationErrors::single("slug", "is already taken").into()
-        }
+        StoreError::Conflict { what: "slug" } => ValidationErrors::single("slug", "is already taken").into(),
         other => other.into(),
     }
 }

@@ -2,9 +2,9 @@
 //! over or ends a session, each with its audit event.
 
 use rampart_core::identity::{Actor, AuditAction, Membership, NewAuditEvent, NewUser, Outcome, Role, User};
-use rampart_core::orgs::{NewOrganisation, Organisation, Slug};
-use rampart_core::{OrgId, SessionId, TokenId, UserId, ValidationErrors};
-use rampart_store::{Rotation, StoreError};
+use rampart_core::orgs::Organisation;
+use rampart_core::{OrgId, SessionId, TokenId, UserId};
+use rampart_store::Rotation;
 
 use crate::tokens::{ACCESS, AccessClaims, SubjectKind};
 use crate::{Identity, IdentityError, Principal, RequestContext, opaque};
@@ -70,42 +70,12 @@ impl Identity {
             &registration.full_name,
             &registration.password,
         )?;
-        let (user, org) = self.create_user(&new, &registration.password, registration.org_name.as_deref()).await?;
+        let (user, org) = self.create_account(&new, &registration.password, registration.org_name.as_deref()).await?;
         let mut registered = event(Some(org.id), Actor::User(user.id), AuditAction::Register, Outcome::Success);
         registered.target = Some(format!("user:{}", user.id));
         self.audit(context, registered).await?;
         let tokens = self.start_session(user.id, org.id, Role::Admin).await?;
         Ok((user, org, tokens))
-    }
-
-    /// Creates an account with its personal organisation; a taken slug gets a random suffix.
-    pub async fn create_user(
-        &self,
-        new: &NewUser,
-        password: &str,
-        org_name: Option<&str>,
-    ) -> Result<(User, Organisation), IdentityError> {
-        let hash = self.passwords.hash(password).await?;
-        let name = org_name.map(str::trim).filter(|name| !name.is_empty()).unwrap_or(new.username.as_str());
-        let mut personal = NewOrganisation::parse(
-            name,
-            Some(Slug::from_name(new.username.as_str()).map_err(|m| ValidationErrors::single("username", m))?.as_str()),
-        )
-        .map_err(|errors| rename_fields(errors, "org_name"))?;
-        for _ in 0..3 {
-            match self.store.users().create(new, &hash, &personal).await {
-                Err(StoreError::Conflict { what: "slug" }) => {
-                    let suffix: u16 = rand::random();
-                    let slug = format!("{}-{suffix:04x}", personal.slug.as_str().chars().take(50).collect::<String>());
-                    personal.slug = Slug::parse(&slug).map_err(|m| ValidationErrors::single("username", m))?;
-                }
-                Err(StoreError::Conflict { what }) => {
-                    return Err(ValidationErrors::single(what, "is already taken").into());
-                }
-                other => return Ok(other?),
-            }
-        }
-        Err(IdentityError::Store(StoreError::Internal("no free organisation slug".into())))
     }
 
     pub async fn login(&self, request: LoginRequest, context: &RequestContext) -> Result<TokenPair, IdentityError> {
@@ -285,12 +255,4 @@ fn choose<'m>(memberships: &'m [Membership], wanted: Option<&str>) -> Result<&'m
         Some(_) => IdentityError::Forbidden("you are not a member of that organisation".into()),
         None => IdentityError::Forbidden("you are not a member of any organisation".into()),
     })
-}
-
-fn rename_fields(errors: ValidationErrors, field: &str) -> ValidationErrors {
-    let mut renamed = ValidationErrors::new();
-    for error in errors {
-        renamed.add(field, error.message);
-    }
-    renamed
 }

@@ -4,7 +4,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{Context, bail};
-use rampart_core::identity::{NewUser, UserPatch};
+use rampart_core::identity::NewUser;
 use rampart_identity::Identity;
 use rampart_store::Store;
 
@@ -18,7 +18,7 @@ pub async fn first_admin(config: &Config, identity: &Identity, store: &dyn Store
     match (&config.bootstrap_admin_email, &config.bootstrap_admin_password) {
         (Some(email), Some(password)) => {
             let username = email.split('@').next().unwrap_or("admin");
-            create_user(identity, store, email, username, password, true).await?;
+            create_user(identity, email, username, password, true).await?;
             tracing::info!("created the first admin from RAMPART_BOOTSTRAP_ADMIN_EMAIL");
         }
         _ => tracing::warn!(
@@ -32,17 +32,14 @@ pub async fn first_admin(config: &Config, identity: &Identity, store: &dyn Store
 /// Creates a user with their personal organisation, and makes them a superuser if asked.
 pub async fn create_user(
     identity: &Identity,
-    store: &dyn Store,
     email: &str,
     username: &str,
     password: &str,
     superuser: bool,
 ) -> anyhow::Result<()> {
-    let new = NewUser::parse(email, username, "", password).map_err(|errors| anyhow::anyhow!("{errors}"))?;
-    let (user, _) = identity.create_user(&new, password, None).await.map_err(|error| anyhow::anyhow!("{error}"))?;
-    if superuser {
-        store.users().update(user.id, &UserPatch { is_superuser: Some(true), ..UserPatch::default() }).await?;
-    }
+    let mut new = NewUser::parse(email, username, "", password).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    new.is_superuser = superuser;
+    identity.create_account(&new, password, None).await.map_err(|error| anyhow::anyhow!("{error}"))?;
     Ok(())
 }
 

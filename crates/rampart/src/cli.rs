@@ -118,8 +118,7 @@ impl Cli {
                     .await
                     .context("loading the token-signing key")?;
                 let username = username.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
-                crate::bootstrap::create_user(&state.identity, store.as_ref(), &email, &username, &password, superuser)
-                    .await?;
+                crate::bootstrap::create_user(&state.identity, &email, &username, &password, superuser).await?;
                 store.close().await;
                 println!("created {}{email}", if superuser { "superuser " } else { "" });
             }
