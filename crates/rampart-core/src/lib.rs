@@ -8,6 +8,7 @@ pub mod identity;
 pub mod ids;
 pub mod orgs;
 pub mod settings;
+pub mod targets;
 pub mod time;
 pub mod validation;
 

@@ -1,0 +1,193 @@
+//! Authorised targets — the scope every packet must pass — and the check against them.
+//!
+//! A target is an address, a network, a host name or a wildcard domain, optionally limited to
+//! ports, and either included or excluded (an exclusion carves a hole in what is included).
+//! Parsing normalises every spelling to one form and refuses the ambiguous ones, so that what is
+//! checked is exactly what a tool would reach.
+
+mod host;
+mod ports;
+mod scope;
+
+pub use host::{Host, parse_host_port};
+pub use ports::PortRanges;
+pub use scope::{Scope, ScopeTarget, Verdict};
+
+use std::fmt;
+
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+use crate::validation::ValidationErrors;
+
+/// What a target names.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TargetValue {
+    Ip(IpAddr),
+    /// A network, stored with its host bits cleared.
+    Cidr(IpNet),
+    /// A host name in ASCII (punycode), lowercase, without a trailing dot.
+    Host(String),
+    /// `*.example.com`: every name below `example.com`, not `example.com` itself.
+    Wildcard(String),
+}
+
+impl TargetValue {
+    /// Reads one target value, normalised; every refusal says why.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let value = value.trim();
+        if value.starts_with('-') {
+            return Err("must not start with '-' (it could be read as a tool's option)".into());
+        }
+        if value.is_empty() {
+            return Err("must not be empty".into());
+        }
+        if let Some(domain) = value.strip_prefix("*.") {
+            return match host::parse_host(domain)? {
+                Host::Name(name) => Ok(TargetValue::Wildcard(name)),
+                Host::Ip(_) => Err("a wildcard needs a domain, not an address".into()),
+            };
+        }
+        if value.contains('/') {
+            let (address, prefix) = value.rsplit_once('/').expect("contains '/'");
+            let Host::Ip(address) = host::parse_host(address)? else {
+                return Err("a network is written as an address and a prefix length, such as 10.0.0.0/16".into());
+            };
+            let prefix: u8 = prefix.parse().map_err(|_| "the prefix length must be a number".to_owned())?;
+            let net = IpNet::new(address, prefix)
+                .map_err(|_| format!("the prefix length must be at most {}", max_prefix(address)))?;
+            // A /32 (or /128) is one address: store it as one.
+            return Ok(if net.prefix_len() == net.max_prefix_len() {
+                TargetValue::Ip(address)
+            } else {
+                TargetValue::Cidr(net.trunc())
+            });
+        }
+        match host::parse_host(value)? {
+            Host::Ip(address) => Ok(TargetValue::Ip(address)),
+            Host::Name(name) => Ok(TargetValue::Host(name)),
+        }
+    }
+
+    pub fn kind(&self) -> TargetKind {
+        match self {
+            TargetValue::Ip(_) => TargetKind::Ip,
+            TargetValue::Cidr(_) => TargetKind::Cidr,
+            TargetValue::Host(_) => TargetKind::Host,
+            TargetValue::Wildcard(_) => TargetKind::Wildcard,
+        }
+    }
+}
+
+fn max_prefix(address: IpAddr) -> u8 {
+    if address.is_ipv4() { 32 } else { 128 }
+}
+
+impl fmt::Display for TargetValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TargetValue::Ip(address) => address.fmt(f),
+            TargetValue::Cidr(net) => net.fmt(f),
+            TargetValue::Host(name) => f.write_str(name),
+            TargetValue::Wildcard(name) => write!(f, "*.{name}"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TargetKind {
+    Ip,
+    Cidr,
+    Host,
+    Wildcard,
+}
+
+impl TargetKind {
+    pub const ALL: [TargetKind; 4] = [TargetKind::Ip, TargetKind::Cidr, TargetKind::Host, TargetKind::Wildcard];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Ip => "ip",
+            TargetKind::Cidr => "cidr",
+            TargetKind::Host => "host",
+            TargetKind::Wildcard => "wildcard",
+        }
+    }
+}
+
+impl std::str::FromStr for TargetKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TargetKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| "must be ip, cidr, host or wildcard".into())
+    }
+}
+
+pub const NOTE_MAX: usize = 1000;
+pub const TAG_MAX: usize = 50;
+pub const TAGS_MAX: usize = 20;
+
+/// A validated target, ready to store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewTarget {
+    pub value: TargetValue,
+    /// `None`: every port.
+    pub ports: Option<PortRanges>,
+    pub exclude: bool,
+    pub note: String,
+    pub tags: Vec<String>,
+}
+
+impl NewTarget {
+    pub fn parse(
+        value: &str,
+        ports: Option<&str>,
+        exclude: bool,
+        note: &str,
+        tags: &[String],
+    ) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let value = errors.check("value", TargetValue::parse(value));
+        let ports = match ports {
+            Some(ports) => errors.check("ports", PortRanges::parse(ports)).map(Some),
+            None => Some(None),
+        };
+        let note = errors.check("note", parse_note(note));
+        let tags = errors.check("tags", parse_tags(tags));
+        match (value, ports, note, tags) {
+            (Some(value), Some(ports), Some(note), Some(tags)) if errors.is_empty() => {
+                Ok(Self { value, ports, exclude, note, tags })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+pub fn parse_note(note: &str) -> Result<String, String> {
+    if note.chars().count() > NOTE_MAX {
+        Err(format!("must be at most {NOTE_MAX} characters"))
+    } else {
+        Ok(note.trim().to_owned())
+    }
+}
+
+/// Tags: lowercase, trimmed, unique, sorted.
+pub fn parse_tags(tags: &[String]) -> Result<Vec<String>, String> {
+    if tags.len() > TAGS_MAX {
+        return Err(format!("at most {TAGS_MAX} tags"));
+    }
+    let mut clean = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let tag = tag.trim().to_lowercase();
+        if tag.is_empty() || tag.chars().count() > TAG_MAX || tag.chars().any(|c| c.is_control() || c == ',') {
+            return Err(format!("each tag must be 1 to {TAG_MAX} characters, without commas"));
+        }
+        clean.push(tag);
+    }
+    clean.sort();
+    clean.dedup();
+    Ok(clean)
+}
+
+#[cfg(test)]
+mod tests;
