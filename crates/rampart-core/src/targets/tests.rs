@@ -148,7 +148,7 @@ fn naive(targets: &[ScopeTarget], address: IpAddr, port: Option<u16>) -> bool {
             TargetValue::Cidr(net) => net.contains(&address),
             _ => false,
         };
-        hit && t.ports.as_ref().map_or(true, |p| port.is_some_and(|port| p.contains(port)))
+        hit && t.ports.as_ref().is_none_or(|p| port.is_some_and(|port| p.contains(port)))
     };
     targets.iter().any(|t| !t.exclude && covers(t)) && !targets.iter().any(|t| t.exclude && covers(t))
 }
