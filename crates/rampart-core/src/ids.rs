@@ -75,6 +75,10 @@ id_type!(
     /// One audit event.
     AuditEventId
 );
+id_type!(
+    /// An authorised target.
+    TargetId
+);
 
 #[cfg(test)]
 mod tests {

@@ -12,5 +12,5 @@ pub mod targets;
 pub mod time;
 pub mod validation;
 
-pub use ids::{ApiKeyId, AuditEventId, OrgId, SessionId, TokenId, UserId};
+pub use ids::{ApiKeyId, AuditEventId, OrgId, SessionId, TargetId, TokenId, UserId};
 pub use validation::{FieldError, ValidationErrors};

@@ -16,7 +16,7 @@ use tracing::log::LevelFilter;
 
 use crate::{
     ApiKeyStore, AuditStore, MemberStore, OrgStore, SecretStore, SessionStore, SettingStore, Store, StoreError,
-    UserStore,
+    TargetStore, UserStore,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -223,6 +223,10 @@ impl Store for SqlStore {
     }
 
     fn audit(&self) -> &dyn AuditStore {
+        self
+    }
+
+    fn targets(&self) -> &dyn TargetStore {
         self
     }
 }

@@ -13,6 +13,7 @@ pub mod orgs;
 pub mod secrets;
 pub mod sessions;
 pub mod settings;
+pub mod targets;
 pub mod users;
 
 use async_trait::async_trait;
@@ -25,6 +26,7 @@ pub use orgs::OrgStore;
 pub use secrets::SecretStore;
 pub use sessions::{AccessState, Rotation, SessionStore};
 pub use settings::{SettingStore, StoredSetting};
+pub use targets::{StoredTarget, TargetFilter, TargetPatch, TargetStore};
 pub use users::{Member, MemberStore, UserStore};
 
 /// Everything Rampart keeps, behind one object the application holds as `Arc<dyn Store>`.
@@ -51,4 +53,5 @@ pub trait Store: Send + Sync {
     fn sessions(&self) -> &dyn SessionStore;
     fn api_keys(&self) -> &dyn ApiKeyStore;
     fn audit(&self) -> &dyn AuditStore;
+    fn targets(&self) -> &dyn TargetStore;
 }

@@ -97,6 +97,11 @@ actions! {
     MemberRemove => "member.remove",
     ApiKeyCreate => "api_key.create",
     ApiKeyDelete => "api_key.delete",
+    TargetCreate => "target.create",
+    TargetUpdate => "target.update",
+    TargetDelete => "target.delete",
+    TargetImport => "target.import",
+    ScopeRefused => "scope.refused",
 }
 
 impl FromStr for AuditAction {
