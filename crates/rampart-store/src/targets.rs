@@ -200,10 +200,18 @@ impl TargetStore for SqlStore {
     ) -> Result<Vec<StoredTarget>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM targets WHERE org_id = $1 AND id > $2 AND ($3 IS NULL OR kind = $3) \
-             AND ($4 IS NULL OR exclude = $4) AND ($5 IS NULL OR tags LIKE $5) AND ($6 IS NULL OR value LIKE $6) \
+             AND ($4 IS NULL OR exclude = $4) AND ($5 IS NULL OR tags LIKE $5 ESCAPE '\\') \
+             AND ($6 IS NULL OR value LIKE $6 ESCAPE '\\') \
              ORDER BY id LIMIT $7"
         );
-        let like = |text: &str| format!("%{}%", text.replace('\\', "").replace('%', "").replace('_', "\\_"));
+        // The filter is literal text: LIKE's own characters are escaped.
+        let like = |text: &str| {
+            let escaped: String = text
+                .chars()
+                .flat_map(|c| if matches!(c, '\\' | '%' | '_') { vec!['\\', c] } else { vec![c] })
+                .collect();
+            format!("%{escaped}%")
+        };
         let tag = filter.tag.as_deref().map(|tag| like(&format!(",{},", tag.trim().to_lowercase())));
         let search = filter.search.as_deref().map(|text| like(&text.trim().to_lowercase()));
         let rows = on_pool!(&self.db, |pool| {
