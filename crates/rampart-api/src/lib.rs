@@ -18,6 +18,7 @@ pub mod orgs;
 pub mod pagination;
 pub mod server;
 mod state;
+pub mod targets;
 pub mod users;
 
 use std::sync::Arc;
@@ -65,6 +66,7 @@ pub struct HttpOptions {
         (name = "audit", description = "The record of security-relevant actions"),
         (name = "users", description = "Accounts of the server (superusers)"),
         (name = "orgs", description = "Organisations and their members"),
+        (name = "targets", description = "The authorised targets: the scope every scan must stay inside"),
         (name = "health", description = "Liveness, readiness and component health"),
         (name = "docs", description = "This documentation"),
         (name = "observability", description = "Metrics"),
@@ -99,6 +101,10 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(orgs::get, orgs::update))
         .routes(routes!(orgs::members, orgs::add_member))
         .routes(routes!(orgs::update_member, orgs::remove_member))
+        .routes(routes!(targets::create, targets::list))
+        .routes(routes!(targets::get, targets::update, targets::delete))
+        .routes(routes!(targets::bulk))
+        .routes(routes!(targets::check))
 }
 
 /// The OpenAPI 3.1 document of the API.

@@ -9,6 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rampart_identity::{Identity, IdentityConfig};
 use rampart_store::{Store, StoreError};
+use rampart_tools::{DenyList, ScopeService};
 
 use crate::metrics::Metrics;
 
@@ -16,6 +17,7 @@ use crate::metrics::Metrics;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub identity: Identity,
+    pub scope: ScopeService,
     pub metrics: Arc<Metrics>,
     pub signing_key: SigningKey,
     pub started: Instant,
@@ -29,6 +31,8 @@ pub struct AppState {
 #[derive(Clone, Debug, Default)]
 pub struct StateOptions {
     pub health_timeout: Duration,
+    /// What no tool may reach, whatever the targets say.
+    pub deny: DenyList,
     pub identity: IdentityConfig,
     pub trusted_proxies: Vec<IpAddr>,
 }
@@ -39,6 +43,7 @@ impl AppState {
         let signing_key = SigningKey::load_or_create(store.as_ref()).await?;
         let identity = Identity::new(store.clone(), signing_key.expose(), options.identity);
         Ok(Self {
+            scope: ScopeService::new(store.clone(), Arc::new(options.deny)),
             store,
             identity,
             metrics: Metrics::new(),

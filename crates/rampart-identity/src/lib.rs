@@ -17,7 +17,6 @@ mod rate;
 mod sessions;
 mod tokens;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +26,7 @@ use rampart_store::Store;
 pub use admin::AccountChanges;
 pub use error::IdentityError;
 pub use principal::{Credential, Principal};
+pub use rampart_core::identity::RequestContext;
 pub use rate::RateLimits;
 pub use sessions::{LoginRequest, Registration, TokenPair};
 
@@ -49,13 +49,6 @@ impl Default for IdentityConfig {
             attempts_per_minute: 10,
         }
     }
-}
-
-/// Where a request came from, for the audit log and rate limits.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RequestContext {
-    pub ip: Option<IpAddr>,
-    pub request_id: Option<String>,
 }
 
 /// The identity service. Cheap to clone.

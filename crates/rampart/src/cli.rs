@@ -114,9 +114,10 @@ impl Cli {
                 crate::logging::init(&config);
                 let password = crate::bootstrap::read_password()?;
                 let store = open_store(&config).await?;
-                let state = rampart_api::AppState::new(store.clone(), crate::serve::state_options(&config))
-                    .await
-                    .context("loading the token-signing key")?;
+                let state =
+                    rampart_api::AppState::new(store.clone(), crate::serve::state_options(&config, config.listen))
+                        .await
+                        .context("loading the token-signing key")?;
                 let username = username.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
                 crate::bootstrap::create_user(&state.identity, &email, &username, &password, superuser).await?;
                 store.close().await;

@@ -38,6 +38,21 @@ pub struct Config {
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
+    pub scope: ScopeConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScopeConfig {
+    /// Addresses and networks no tool may reach, whatever an organisation's targets say. The
+    /// server's own listening socket is always added.
+    pub deny: Vec<String>,
+}
+
+impl Default for ScopeConfig {
+    fn default() -> Self {
+        Self { deny: rampart_tools::DenyList::METADATA.iter().map(|net| (*net).to_owned()).collect() }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,6 +142,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
             auth: AuthConfig::default(),
+            scope: ScopeConfig::default(),
         }
     }
 }
@@ -223,6 +239,13 @@ impl Config {
             let location = rampart_store::Location::from_url(url);
             check("database_url", location.is_ok(), location.err().as_deref().unwrap_or_default());
         }
+        for net in &self.scope.deny {
+            check(
+                "scope.deny",
+                parse_net(net).is_some(),
+                &format!("{net:?} is not an address or a network such as 169.254.169.254/32"),
+            );
+        }
         for origin in &self.http.cors_origins {
             check(
                 "http.cors_origins",
@@ -239,6 +262,12 @@ impl Config {
             Some(url) => rampart_store::Location::from_url(url).expect("validated when loaded"),
             None => rampart_store::Location::Sqlite(self.data_dir.join("rampart.db")),
         }
+    }
+
+    /// The deny list: the configured networks and the server's own listening socket.
+    pub fn deny_list(&self, listening: std::net::SocketAddr) -> rampart_tools::DenyList {
+        let networks = self.scope.deny.iter().filter_map(|net| parse_net(net)).collect();
+        rampart_tools::DenyList::new(networks, vec![listening])
     }
 
     /// The identity policies.
@@ -275,6 +304,12 @@ fn describe(error: figment::Error) -> String {
     } else {
         format!("{key} ({}, from {from}): {kind}", env_name(&key))
     }
+}
+
+/// `10.0.0.0/8` or a single address.
+fn parse_net(text: &str) -> Option<ipnet::IpNet> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>().ok().or_else(|| text.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 fn env_name(key: &str) -> String {

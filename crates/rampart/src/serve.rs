@@ -26,9 +26,11 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(Arc::new(store))
 }
 
-pub fn state_options(config: &Config) -> StateOptions {
+/// The state's settings; `listening` is the server's own socket, which tools may never reach.
+pub fn state_options(config: &Config, listening: SocketAddr) -> StateOptions {
     StateOptions {
         health_timeout: config.database.health_timeout,
+        deny: config.deny_list(listening),
         identity: config.identity(),
         trusted_proxies: config.http.trusted_proxies.clone(),
     }
@@ -49,9 +51,14 @@ impl Server {
 
     /// A server with `extra` routes behind the same middleware (see [`rampart_api::app_with`]).
     pub async fn build_with(config: &Config, extra: axum::Router<AppState>) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (RAMPART_LISTEN or --listen)", config.listen))?;
+        let listening = listener.local_addr().context("reading the listening address")?;
         let store = open_store(config).await?;
-        let state =
-            AppState::new(store.clone(), state_options(config)).await.context("loading the token-signing key")?;
+        let state = AppState::new(store.clone(), state_options(config, listening))
+            .await
+            .context("loading the token-signing key")?;
         crate::bootstrap::first_admin(config, &state.identity, store.as_ref()).await?;
         let http = HttpOptions {
             body_limit: config.http.body_limit,
@@ -64,9 +71,6 @@ impl Server {
                 .collect::<anyhow::Result<_>>()?,
         };
         let app = rampart_api::app_with(extra, state, &http);
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {} (RAMPART_LISTEN or --listen)", config.listen))?;
         let options = ServeOptions {
             header_read_timeout: config.http.header_read_timeout,
             shutdown_grace: config.http.shutdown_grace,

@@ -118,6 +118,45 @@ impl fmt::Display for AuditAction {
     }
 }
 
+/// Where a request came from, for the audit log and rate limits.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    pub ip: Option<std::net::IpAddr>,
+    pub request_id: Option<String>,
+}
+
+impl NewAuditEvent {
+    /// An event that happened in `org`, by `actor`, from the request `context`.
+    pub fn new(
+        org: Option<OrgId>,
+        actor: Actor,
+        action: AuditAction,
+        outcome: Outcome,
+        context: &RequestContext,
+    ) -> Self {
+        Self {
+            org,
+            actor,
+            action,
+            target: None,
+            outcome,
+            ip: context.ip.map(|ip| ip.to_string()),
+            request_id: context.request_id.clone(),
+            detail: None,
+        }
+    }
+
+    pub fn target(mut self, target: impl Into<String>) -> Self {
+        self.target = Some(target.into());
+        self
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
 /// An event to record. `org` is empty when no organisation is involved yet (a failed login).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewAuditEvent {

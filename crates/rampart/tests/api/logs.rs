@@ -45,12 +45,14 @@ async fn the_signing_key_survives_a_restart(#[values(Backend::Sqlite, Backend::P
     let database = rampart_testkit::TestDatabase::create(backend).await;
     let config = crate::helpers::test_config(&database);
     let first = rampart::serve::open_store(&config).await.expect("store");
-    let before =
-        rampart_api::AppState::new(first.clone(), rampart::serve::state_options(&config)).await.expect("state");
+    let before = rampart_api::AppState::new(first.clone(), rampart::serve::state_options(&config, config.listen))
+        .await
+        .expect("state");
     first.close().await;
 
     let second = rampart::serve::open_store(&config).await.expect("store");
-    let after = rampart_api::AppState::new(second, rampart::serve::state_options(&config)).await.expect("state");
+    let after =
+        rampart_api::AppState::new(second, rampart::serve::state_options(&config, config.listen)).await.expect("state");
 
     assert_eq!(before.signing_key.expose(), after.signing_key.expose());
     assert_eq!(before.signing_key.expose().len(), 32);

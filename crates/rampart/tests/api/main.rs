@@ -13,4 +13,5 @@ mod logs;
 mod matrix;
 mod metrics;
 mod secrets;
+mod targets;
 mod tokens;

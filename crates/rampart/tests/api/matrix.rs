@@ -29,12 +29,14 @@ struct Fixtures {
     org: String,
     member: String,
     api_key: String,
+    target: String,
 }
 
 /// The concrete path for a template, or `None` when the template is not described here.
 fn concrete(template: &str, f: &Fixtures) -> Option<String> {
     let path = match template {
         "/api/v1/api-keys/{id}" => format!("/api/v1/api-keys/{}", f.api_key),
+        "/api/v1/targets/{id}" => format!("/api/v1/targets/{}", f.target),
         "/api/v1/orgs/{id}" => format!("/api/v1/orgs/{}", f.org),
         "/api/v1/orgs/{id}/members" => format!("/api/v1/orgs/{}/members", f.org),
         "/api/v1/orgs/{id}/members/{user_id}" => format!("/api/v1/orgs/{}/members/{}", f.org, f.member),
@@ -80,10 +82,13 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
     let key =
         app.call("POST", "/api/v1/api-keys", Some(&ada.access), Some(&json!({"name": "k", "role": "viewer"}))).await;
     let key: Value = key.json().await.expect("JSON");
+    let target = app.call("POST", "/api/v1/targets", Some(&ada.access), Some(&json!({"value": "192.0.2.0/24"}))).await;
+    let target: Value = target.json().await.expect("JSON");
     let fixtures = Fixtures {
         org: ada.org.to_string(),
         member: vic.id.to_string(),
         api_key: key["api_key"]["id"].as_str().expect("id").to_owned(),
+        target: target["id"].as_str().expect("id").to_owned(),
     };
     let spec: Value = app.get("/api/v1/openapi.json").await.json().await.expect("JSON");
 
@@ -133,4 +138,6 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
     assert_eq!(members.as_array().map(Vec::len), Some(2));
     let keys: Value = app.call("GET", "/api/v1/api-keys", Some(&ada.access), None).await.json().await.expect("JSON");
     assert_eq!(keys.as_array().map(Vec::len), Some(1));
+    let targets: Value = app.call("GET", "/api/v1/targets", Some(&ada.access), None).await.json().await.expect("JSON");
+    assert_eq!(targets["items"].as_array().map(Vec::len), Some(1));
 }

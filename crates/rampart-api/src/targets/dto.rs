@@ -1,0 +1,191 @@
+//! Wire types of targets and scope checks.
+
+use chrono::{DateTime, Utc};
+use rampart_store::StoredTarget;
+use rampart_tools::{BulkImport, CheckResult};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// Most entries in one scope check.
+pub const CHECK_MAX: usize = 1000;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"value": "10.0.0.0/16", "ports": "22,80,443,8000-8100", "exclude": false, "note": "office network", "tags": ["office"]}))]
+pub struct NewTargetBody {
+    /// An IPv4 or IPv6 address, a network (`10.0.0.0/16`), a host name, or `*.example.com`.
+    pub value: String,
+    /// Ports and ranges such as `80,443,8000-8100`; every port when absent.
+    #[serde(default)]
+    pub ports: Option<String>,
+    /// Carves this target out of what other targets include.
+    #[serde(default)]
+    pub exclude: bool,
+    #[serde(default)]
+    pub note: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// `ports` absent keeps them, `null` clears them (every port), a string sets them.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"ports": "443", "note": "web only", "tags": ["web"]}))]
+pub struct TargetPatchBody {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub ports: Option<Option<String>>,
+    pub exclude: Option<bool>,
+    pub note: Option<String>,
+    pub tags: Option<Vec<String>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0193a1f0-7c1e-7d3a-9f6b-2b1c8d9e0f12", "kind": "cidr", "value": "10.0.0.0/16", "ports": "22,80,443", "exclude": false,
+    "note": "office network", "tags": ["office"], "created_by": "0193a1f0-7c1e-7d3a-9f6b-2b1c8d9e0f13",
+    "created_at": "2026-11-24T20:00:00Z", "updated_at": "2026-11-24T20:00:00Z"
+}))]
+pub struct TargetView {
+    pub id: Uuid,
+    /// `ip`, `cidr`, `host` or `wildcard`.
+    pub kind: &'static str,
+    /// Normalised: lowercase punycode names, networks with host bits cleared.
+    pub value: String,
+    pub ports: Option<String>,
+    pub exclude: bool,
+    pub note: String,
+    pub tags: Vec<String>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<StoredTarget> for TargetView {
+    fn from(stored: StoredTarget) -> Self {
+        Self {
+            id: stored.id.as_uuid(),
+            kind: stored.target.value.kind().as_str(),
+            value: stored.target.value.to_string(),
+            ports: stored.target.ports.map(|ports| ports.to_string()),
+            exclude: stored.target.exclude,
+            note: stored.target.note,
+            tags: stored.target.tags,
+            created_by: stored.created_by.map(|id| id.as_uuid()),
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TargetQuery {
+    /// `ip`, `cidr`, `host` or `wildcard`.
+    pub kind: Option<String>,
+    pub exclude: Option<bool>,
+    /// Targets with this tag.
+    pub tag: Option<String>,
+    /// Targets whose value contains this text.
+    pub q: Option<String>,
+    /// How many, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct BulkQuery {
+    /// Ports for every imported target, such as `80,443`.
+    pub ports: Option<String>,
+    /// Import as exclusions.
+    pub exclude: Option<bool>,
+    /// Comma-separated tags for every imported target.
+    pub tags: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineView {
+    /// The line number, from 1.
+    pub line: usize,
+    pub value: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineErrorView {
+    pub line: usize,
+    pub value: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "created": 3, "ids": ["0193a1f0-7c1e-7d3a-9f6b-2b1c8d9e0f12"],
+    "duplicates": [{"line": 4, "value": "db.example.com"}],
+    "errors": [{"line": 5, "value": "10.0.0.0/33", "message": "the prefix length must be at most 32"}]
+}))]
+pub struct BulkReport {
+    pub created: usize,
+    /// The ids of the created targets, in line order.
+    pub ids: Vec<Uuid>,
+    pub duplicates: Vec<LineView>,
+    pub errors: Vec<LineErrorView>,
+}
+
+impl From<BulkImport> for BulkReport {
+    fn from(report: BulkImport) -> Self {
+        Self {
+            created: report.created.len(),
+            ids: report.created.iter().map(|target| target.id.as_uuid()).collect(),
+            duplicates: report.duplicates.into_iter().map(|(line, value)| LineView { line, value }).collect(),
+            errors: report
+                .errors
+                .into_iter()
+                .map(|(line, value, message)| LineErrorView { line, value, message })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"targets": ["10.0.4.2:22", "10.0.5.9", "www.example.com:443", "example.com", "169.254.169.254:80"]}))]
+pub struct ScopeCheckBody {
+    /// `host`, `host:port`, `address:port` or `[ipv6]:port`; up to 1,000.
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScopeCheckView {
+    pub input: String,
+    /// The host as checked: normalised, or absent when it could not be read.
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub in_scope: bool,
+    pub reason: String,
+}
+
+impl From<CheckResult> for ScopeCheckView {
+    fn from(result: CheckResult) -> Self {
+        Self {
+            input: result.input,
+            host: result.host.map(|host| host.to_string()),
+            port: result.port,
+            in_scope: result.in_scope,
+            reason: result.reason,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"results": [
+    {"input": "10.0.4.2:22", "host": "10.0.4.2", "port": 22, "in_scope": true, "reason": "in scope: covered by target 10.0.0.0/16"},
+    {"input": "169.254.169.254:80", "host": "169.254.169.254", "port": 80, "in_scope": false,
+     "reason": "out of scope: 169.254.169.254 is on the server's deny list (169.254.169.254/32)"}
+]}))]
+pub struct ScopeCheckResponse {
+    pub results: Vec<ScopeCheckView>,
+}

@@ -1,0 +1,191 @@
+//! The network gate. A name is resolved once; every address it will use is checked against the
+//! scope and the deny list; the connection goes to exactly the address that was checked, so a
+//! second, different answer from DNS (rebinding) can never be what is reached. Every refusal is
+//! an error to the caller and a call to the refusal sink (the audit log).
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ipnet::IpNet;
+use rampart_core::targets::{Host, Scope, Verdict, parse_host_port};
+use tokio::net::TcpStream;
+
+/// Turns a name into addresses.
+#[async_trait]
+pub trait Resolver: Send + Sync {
+    async fn resolve(&self, name: &str) -> io::Result<Vec<IpAddr>>;
+}
+
+/// The operating system's resolver.
+pub struct SystemResolver;
+
+#[async_trait]
+impl Resolver for SystemResolver {
+    async fn resolve(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+        Ok(tokio::net::lookup_host((name, 0)).await?.map(|socket| socket.ip()).collect())
+    }
+}
+
+/// What the server never lets a tool reach, whatever the targets say.
+#[derive(Clone, Debug, Default)]
+pub struct DenyList {
+    networks: Vec<IpNet>,
+    /// The server's own listening sockets: a tool must not be turned against Rampart's API.
+    sockets: Vec<SocketAddr>,
+}
+
+impl DenyList {
+    /// Cloud metadata services: the classic way from a scanner to a cloud account's credentials.
+    pub const METADATA: [&'static str; 3] = ["169.254.169.254/32", "fd00:ec2::254/128", "100.100.100.200/32"];
+
+    pub fn new(networks: Vec<IpNet>, sockets: Vec<SocketAddr>) -> Self {
+        Self { networks, sockets }
+    }
+
+    /// Why `address` is denied, if it is.
+    pub fn denies(&self, address: SocketAddr) -> Option<String> {
+        let ip = canonical(address.ip());
+        if let Some(net) = self.networks.iter().find(|net| net.contains(&ip)) {
+            return Some(format!("{ip} is on the server's deny list ({net})"));
+        }
+        let own = self.sockets.iter().any(|socket| {
+            socket.port() == address.port()
+                && (canonical(socket.ip()) == ip
+                    || (socket.ip().is_unspecified() && (ip.is_loopback() || ip.is_unspecified())))
+        });
+        own.then(|| format!("{ip}:{} is Rampart's own API", address.port()))
+    }
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+/// A refused attempt, for the audit log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub host: String,
+    pub port: Option<u16>,
+    pub reason: String,
+}
+
+#[async_trait]
+pub trait RefusalSink: Send + Sync {
+    async fn refused(&self, refusal: &Refusal);
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("cannot resolve {0}")]
+    Unresolved(String),
+    #[error("cannot connect to {address}: {source}")]
+    Connect { address: SocketAddr, source: io::Error },
+    #[error("no answer from {0} in time")]
+    Timeout(SocketAddr),
+}
+
+/// The gate of one organisation's work.
+#[derive(Clone)]
+pub struct Gate {
+    scope: Arc<Scope>,
+    deny: Arc<DenyList>,
+    resolver: Arc<dyn Resolver>,
+    refusals: Arc<dyn RefusalSink>,
+}
+
+impl Gate {
+    pub fn new(
+        scope: Arc<Scope>,
+        deny: Arc<DenyList>,
+        resolver: Arc<dyn Resolver>,
+        refusals: Arc<dyn RefusalSink>,
+    ) -> Self {
+        Self { scope, deny, resolver, refusals }
+    }
+
+    /// The addresses a tool may use for `host` and `port`, each checked; an error when any is not.
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, GateError> {
+        let parsed = match parse_host_port(host) {
+            Ok((parsed, None)) => parsed,
+            Ok((_, Some(_))) => return Err(self.refuse(host, Some(port), "give the port separately".into()).await),
+            Err(reason) => return Err(self.refuse(host, Some(port), reason).await),
+        };
+        let addresses = match &parsed {
+            Host::Ip(ip) => vec![*ip],
+            Host::Name(name) => {
+                let verdict = self.scope.check(&parsed, Some(port));
+                if !verdict.is_in() {
+                    return Err(self.refuse(host, Some(port), verdict.reason()).await);
+                }
+                // Resolved once: these exact addresses are checked and used.
+                let found = self.resolver.resolve(name).await.map_err(|_| GateError::Unresolved(name.clone()))?;
+                if found.is_empty() {
+                    return Err(GateError::Unresolved(name.clone()));
+                }
+                found
+            }
+        };
+        let mut checked = Vec::with_capacity(addresses.len());
+        for ip in addresses {
+            let address = SocketAddr::new(canonical(ip), port);
+            if let Some(reason) = self.deny.denies(address) {
+                return Err(self.refuse(host, Some(port), reason).await);
+            }
+            let verdict = self.scope.check(&Host::Ip(address.ip()), Some(port));
+            if !verdict.is_in() {
+                let reason = match &parsed {
+                    Host::Name(name) => format!("{name} resolves to {}, which is {}", address.ip(), verdict.reason()),
+                    Host::Ip(_) => verdict.reason(),
+                };
+                return Err(self.refuse(host, Some(port), reason).await);
+            }
+            checked.push(address);
+        }
+        Ok(checked)
+    }
+
+    /// A TCP connection to `host`:`port`, made to an address the gate checked; returns which one.
+    pub async fn connect_tcp(
+        &self,
+        host: &str,
+        port: u16,
+        timeout: Duration,
+    ) -> Result<(TcpStream, SocketAddr), GateError> {
+        let addresses = self.resolve(host, port).await?;
+        let mut last = None;
+        for address in addresses {
+            match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
+                Ok(Ok(stream)) => return Ok((stream, address)),
+                Ok(Err(source)) => last = Some(GateError::Connect { address, source }),
+                Err(_) => last = Some(GateError::Timeout(address)),
+            }
+        }
+        Err(last.expect("resolve never returns an empty list"))
+    }
+
+    async fn refuse(&self, host: &str, port: Option<u16>, reason: String) -> GateError {
+        let refusal = Refusal { host: host.to_owned(), port, reason };
+        self.refusals.refused(&refusal).await;
+        GateError::Refused(refusal.reason)
+    }
+}
+
+/// The verdict of the scope and the deny list together, for a host as written (names are not
+/// resolved here; the gate checks their addresses when a tool connects).
+pub fn check_host(scope: &Scope, deny: &DenyList, host: &Host, port: Option<u16>) -> (bool, String) {
+    if let Host::Ip(ip) = host
+        && let Some(reason) = deny.denies(SocketAddr::new(*ip, port.unwrap_or(0)))
+    {
+        return (false, format!("out of scope: {reason}"));
+    }
+    let verdict: Verdict = scope.check(host, port);
+    (verdict.is_in(), verdict.reason())
+}

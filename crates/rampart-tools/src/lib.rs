@@ -1,0 +1,11 @@
+//! Tools and what they stand on: the organisation's scope (targets and the check against them)
+//! and the network gate. No tool opens a socket itself: it asks the gate, which resolves a name
+//! once, checks every address against the scope and the server's deny list, and connects to
+//! exactly the address it checked.
+#![forbid(unsafe_code)]
+
+pub mod gate;
+pub mod scope;
+
+pub use gate::{DenyList, Gate, GateError, Refusal, RefusalSink, Resolver, SystemResolver, check_host};
+pub use scope::{Acting, BULK_MAX, BulkImport, CheckResult, ScopeService};
