@@ -1,0 +1,171 @@
+//! The network gate against real listeners on 127.0.0.x, with a resolver the test controls.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rampart_core::identity::{Actor, AuditAction, RequestContext};
+use rampart_core::orgs::NewOrganisation;
+use rampart_core::targets::{NewTarget, Scope, ScopeTarget, TargetValue};
+use rampart_store::{AuditFilter, ConnectOptions, Location, SqlStore, Store};
+use rampart_testkit::{Backend, TestDatabase};
+use rampart_tools::{Acting, DenyList, Gate, GateError, Refusal, RefusalSink, Resolver, ScopeService};
+use rstest::rstest;
+use tokio::net::TcpListener;
+
+/// Answers from a script: each name gives its answers in turn, the last one repeated — so a
+/// name can change its answer between two lookups, as DNS rebinding does.
+struct ScriptedResolver {
+    answers: Mutex<HashMap<String, Vec<Vec<IpAddr>>>>,
+    lookups: Mutex<usize>,
+}
+
+impl ScriptedResolver {
+    fn new(script: &[(&str, &[&[&str]])]) -> Arc<Self> {
+        let answers = script
+            .iter()
+            .map(|(name, turns)| {
+                let turns =
+                    turns.iter().map(|turn| turn.iter().map(|ip| ip.parse().expect("address")).collect()).collect();
+                ((*name).to_owned(), turns)
+            })
+            .collect();
+        Arc::new(Self { answers: Mutex::new(answers), lookups: Mutex::new(0) })
+    }
+
+    fn lookups(&self) -> usize {
+        *self.lookups.lock().expect("lock")
+    }
+}
+
+#[async_trait]
+impl Resolver for ScriptedResolver {
+    async fn resolve(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+        *self.lookups.lock().expect("lock") += 1;
+        let mut answers = self.answers.lock().expect("lock");
+        let turns = answers.get_mut(name).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such name"))?;
+        Ok(if turns.len() > 1 { turns.remove(0) } else { turns[0].clone() })
+    }
+}
+
+#[derive(Default)]
+struct Collected(Mutex<Vec<Refusal>>);
+
+#[async_trait]
+impl RefusalSink for Collected {
+    async fn refused(&self, refusal: &Refusal) {
+        self.0.lock().expect("lock").push(refusal.clone());
+    }
+}
+
+fn target(value: &str, exclude: bool) -> ScopeTarget {
+    ScopeTarget { value: TargetValue::parse(value).expect("valid"), ports: None, exclude }
+}
+
+fn gate(targets: Vec<ScopeTarget>, deny: DenyList, resolver: Arc<dyn Resolver>) -> (Gate, Arc<Collected>) {
+    let refusals = Arc::new(Collected::default());
+    (Gate::new(Arc::new(Scope::new(targets)), Arc::new(deny), resolver, refusals.clone()), refusals)
+}
+
+async fn listener(ip: &str) -> (TcpListener, u16) {
+    let listener = TcpListener::bind((ip, 0)).await.expect("bind on loopback");
+    let port = listener.local_addr().expect("addr").port();
+    (listener, port)
+}
+
+#[tokio::test]
+async fn a_name_is_resolved_once_and_the_checked_address_is_the_one_connected() {
+    let (in_scope, port) = listener("127.0.0.2").await;
+    // The first answer is in scope; any later one (a rebinding) points outside.
+    let resolver = ScriptedResolver::new(&[("app.example.test", &[&["127.0.0.2"], &["127.0.0.3"]])]);
+    let (gate, refusals) = gate(
+        vec![target("app.example.test", false), target("127.0.0.2", false)],
+        DenyList::default(),
+        resolver.clone(),
+    );
+
+    let (_stream, connected) =
+        gate.connect_tcp("app.example.test", port, Duration::from_secs(5)).await.expect("allowed");
+    let (_accepted, peer_seen_by) = in_scope.accept().await.expect("the checked address was reached");
+
+    assert_eq!(connected, SocketAddr::new("127.0.0.2".parse().expect("ip"), port));
+    assert_eq!(resolver.lookups(), 1, "one resolution, no second chance for a different answer");
+    assert!(peer_seen_by.ip().is_loopback());
+    assert!(refusals.0.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn a_name_resolving_outside_the_scope_is_refused_before_any_packet() {
+    let (outside, port) = listener("127.0.0.3").await;
+    let resolver = ScriptedResolver::new(&[
+        ("app.example.test", &[&["127.0.0.3"]]),
+        ("split.example.test", &[&["127.0.0.2", "127.0.0.3"]]),
+    ]);
+    let targets = vec![target("*.example.test", false), target("127.0.0.2", false)];
+    let (gate, refusals) = gate(targets, DenyList::default(), resolver);
+
+    let refused = gate.connect_tcp("app.example.test", port, Duration::from_secs(5)).await;
+    let split = gate.resolve("split.example.test", port).await;
+
+    assert!(
+        matches!(&refused, Err(GateError::Refused(reason)) if reason.contains("resolves to 127.0.0.3")),
+        "{refused:?}"
+    );
+    assert!(matches!(split, Err(GateError::Refused(_))), "every address must be in scope");
+    let nothing = tokio::time::timeout(Duration::from_millis(200), outside.accept()).await;
+    assert!(nothing.is_err(), "no connection reached the address outside the scope");
+    assert_eq!(refusals.0.lock().expect("lock").len(), 2);
+}
+
+#[tokio::test]
+async fn the_deny_list_and_the_servers_own_socket_win_over_any_target() {
+    let own: SocketAddr = "127.0.0.1:8080".parse().expect("addr");
+    let deny = DenyList::new(vec!["169.254.169.254/32".parse().expect("net")], vec![own]);
+    let resolver = ScriptedResolver::new(&[("metadata.example.test", &[&["169.254.169.254"]])]);
+    let targets = vec![target("169.254.0.0/16", false), target("127.0.0.0/8", false), target("*.example.test", false)];
+    let (gate, refusals) = gate(targets, deny, resolver);
+
+    for (host, port) in
+        [("169.254.169.254", 80), ("metadata.example.test", 80), ("127.0.0.1", 8080), ("::ffff:127.0.0.1", 8080)]
+    {
+        let result = gate.resolve(host, port).await;
+        assert!(matches!(result, Err(GateError::Refused(_))), "{host}:{port}: {result:?}");
+    }
+    assert!(gate.resolve("127.0.0.1", 8081).await.is_ok(), "another port of the same host is fine");
+    for bad in ["-oX", "127.1", "10.0.0.1:80", "bad host"] {
+        assert!(matches!(gate.resolve(bad, 80).await, Err(GateError::Refused(_))), "{bad}");
+    }
+    assert_eq!(refusals.0.lock().expect("lock").len(), 8);
+}
+
+#[rstest]
+#[tokio::test]
+async fn refusals_are_audited_in_the_organisations_log(#[values(Backend::Sqlite, Backend::Postgres)] backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let options = ConnectOptions {
+        location: Location::from_url(&database.url()).expect("valid"),
+        max_connections: 5,
+        acquire_timeout: Duration::from_secs(10),
+        busy_timeout: Duration::from_secs(5),
+    };
+    let store = SqlStore::connect(&options).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let store: Arc<dyn Store> = Arc::new(store);
+    let org = store.orgs().insert(&NewOrganisation::parse("acme", None).expect("valid")).await.expect("org").id;
+    let acting = Acting { org, actor: Actor::System, context: RequestContext::default() };
+    let service = ScopeService::new(store.clone(), Arc::new(DenyList::default()));
+    service.create(&acting, NewTarget::parse("127.0.0.2", None, false, "", &[]).expect("valid")).await.expect("target");
+    let gate = service.gate(&acting, ScriptedResolver::new(&[])).await.expect("gate");
+
+    assert!(gate.resolve("127.0.0.2", 80).await.is_ok());
+    assert!(gate.resolve("127.0.0.9", 80).await.is_err());
+
+    let filter = AuditFilter { action: Some(AuditAction::ScopeRefused), ..AuditFilter::default() };
+    let events = store.audit().list(org, &filter, None, 10).await.expect("audit");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event.target.as_deref(), Some("127.0.0.9:80"));
+    assert!(events[0].event.detail.as_deref().is_some_and(|d| d.contains("no target covers it")));
+}
