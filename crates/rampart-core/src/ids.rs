@@ -79,6 +79,10 @@ id_type!(
     /// An authorised target.
     TargetId
 );
+id_type!(
+    /// One tool run.
+    ExecutionId
+);
 
 #[cfg(test)]
 mod tests {

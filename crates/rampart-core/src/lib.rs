@@ -4,6 +4,7 @@
 //! inputs, so the rules can be tested without a server and reused by every other crate.
 #![forbid(unsafe_code)]
 
+pub mod executions;
 pub mod identity;
 pub mod ids;
 pub mod orgs;
@@ -12,5 +13,5 @@ pub mod targets;
 pub mod time;
 pub mod validation;
 
-pub use ids::{ApiKeyId, AuditEventId, OrgId, SessionId, TargetId, TokenId, UserId};
+pub use ids::{ApiKeyId, AuditEventId, ExecutionId, OrgId, SessionId, TargetId, TokenId, UserId};
 pub use validation::{FieldError, ValidationErrors};

@@ -15,8 +15,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use tracing::log::LevelFilter;
 
 use crate::{
-    ApiKeyStore, AuditStore, MemberStore, OrgStore, SecretStore, SessionStore, SettingStore, Store, StoreError,
-    TargetStore, UserStore,
+    ApiKeyStore, AuditStore, ExecutionStore, MemberStore, OrgStore, SecretStore, SessionStore, SettingStore, Store,
+    StoreError, TargetStore, UserStore,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -227,6 +227,10 @@ impl Store for SqlStore {
     }
 
     fn targets(&self) -> &dyn TargetStore {
+        self
+    }
+
+    fn executions(&self) -> &dyn ExecutionStore {
         self
     }
 }

@@ -12,6 +12,10 @@ pub enum StoreError {
     /// A rule of the data forbids the change, such as leaving an organisation without an admin.
     #[error("{0}")]
     Refused(&'static str),
+    /// A worker wrote for an attempt that is no longer the current one: its lease was lost and the
+    /// job was claimed again (or ended). Its write is refused.
+    #[error("this attempt is no longer current")]
+    Fenced,
     /// The database cannot be reached or has no free connection right now.
     #[error("database unavailable")]
     Unavailable,

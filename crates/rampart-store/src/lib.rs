@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod audit;
 mod db;
 mod error;
+pub mod executions;
 pub mod orgs;
 pub mod secrets;
 pub mod sessions;
@@ -22,6 +23,7 @@ pub use api_keys::ApiKeyStore;
 pub use audit::{AuditFilter, AuditStore};
 pub use db::{Backend, ConnectOptions, Location, PoolStats, SqlStore};
 pub use error::StoreError;
+pub use executions::{ExecutionFilter, ExecutionStore};
 pub use orgs::OrgStore;
 pub use secrets::SecretStore;
 pub use sessions::{AccessState, Rotation, SessionStore};
@@ -54,4 +56,5 @@ pub trait Store: Send + Sync {
     fn api_keys(&self) -> &dyn ApiKeyStore;
     fn audit(&self) -> &dyn AuditStore;
     fn targets(&self) -> &dyn TargetStore;
+    fn executions(&self) -> &dyn ExecutionStore;
 }

@@ -1,0 +1,158 @@
+//! Executions: one tool run each, from queued to a final state, with progress, logs and result.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::identity::Actor;
+use crate::{ExecutionId, OrgId};
+
+/// `queued → running → succeeded | failed | cancelled | timed_out`; a lost worker's job goes back
+/// to `queued` until its attempts run out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExecutionStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
+
+impl ExecutionStatus {
+    pub const ALL: [ExecutionStatus; 6] = [
+        ExecutionStatus::Queued,
+        ExecutionStatus::Running,
+        ExecutionStatus::Succeeded,
+        ExecutionStatus::Failed,
+        ExecutionStatus::Cancelled,
+        ExecutionStatus::TimedOut,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Queued => "queued",
+            ExecutionStatus::Running => "running",
+            ExecutionStatus::Succeeded => "succeeded",
+            ExecutionStatus::Failed => "failed",
+            ExecutionStatus::Cancelled => "cancelled",
+            ExecutionStatus::TimedOut => "timed_out",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        !matches!(self, ExecutionStatus::Queued | ExecutionStatus::Running)
+    }
+}
+
+impl FromStr for ExecutionStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ExecutionStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| "must be queued, running, succeeded, failed, cancelled or timed_out".into())
+    }
+}
+
+impl fmt::Display for ExecutionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Finish {
+    Succeeded(Value),
+    Failed(String),
+    Cancelled,
+    TimedOut,
+}
+
+impl Finish {
+    pub fn status(&self) -> ExecutionStatus {
+        match self {
+            Finish::Succeeded(_) => ExecutionStatus::Succeeded,
+            Finish::Failed(_) => ExecutionStatus::Failed,
+            Finish::Cancelled => ExecutionStatus::Cancelled,
+            Finish::TimedOut => ExecutionStatus::TimedOut,
+        }
+    }
+}
+
+/// A run to queue. The parameters have been validated against the tool's schema and scope.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewExecution {
+    pub tool: String,
+    pub params: Value,
+    pub actor: Actor,
+    pub timeout: Duration,
+    pub max_attempts: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Execution {
+    pub id: ExecutionId,
+    pub org_id: OrgId,
+    pub tool: String,
+    pub params: Value,
+    pub status: ExecutionStatus,
+    /// 0 to 100.
+    pub progress: u8,
+    pub progress_message: String,
+    pub result: Option<Value>,
+    pub error: Option<String>,
+    pub actor: Actor,
+    /// How many times it was claimed; the current claim's number while running.
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub timeout: Duration,
+    pub worker: Option<String>,
+    pub cancel_requested: bool,
+    pub log_lines: u32,
+    pub log_truncated: bool,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+}
+
+impl LogStream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogStream::Stdout => "stdout",
+            LogStream::Stderr => "stderr",
+        }
+    }
+}
+
+impl FromStr for LogStream {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "stdout" => Ok(LogStream::Stdout),
+            "stderr" => Ok(LogStream::Stderr),
+            _ => Err("must be stdout or stderr".into()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    pub seq: u32,
+    pub at: DateTime<Utc>,
+    pub stream: LogStream,
+    pub line: String,
+}

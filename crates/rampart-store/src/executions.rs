@@ -1,0 +1,419 @@
+//! Executions, and the job queue they are. Claims, heartbeats, progress, logs and the finish all
+//! name the attempt they belong to and are refused ([`StoreError::Fenced`]) once it is no longer
+//! the current one, so a worker that lost its lease cannot overwrite a re-run.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rampart_core::executions::{Execution, ExecutionStatus, Finish, LogLine, LogStream, NewExecution};
+use rampart_core::identity::Actor;
+use rampart_core::{ApiKeyId, ExecutionId, OrgId, UserId};
+use serde_json::Value;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::db::{Db, on_pool};
+use crate::{SqlStore, StoreError};
+
+/// Which executions to list; every field narrows.
+#[derive(Clone, Debug, Default)]
+pub struct ExecutionFilter {
+    pub tool: Option<String>,
+    pub status: Option<ExecutionStatus>,
+    /// The user or API key that asked for it.
+    pub actor_id: Option<Uuid>,
+    pub since: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+pub trait ExecutionStore: Send + Sync {
+    /// Queues a run: the insert is the enqueue.
+    async fn enqueue(&self, org: OrgId, new: &NewExecution) -> Result<Execution, StoreError>;
+    async fn get(&self, org: OrgId, id: ExecutionId) -> Result<Execution, StoreError>;
+    /// Newest first, older than `before` when given.
+    async fn list(
+        &self,
+        org: OrgId,
+        filter: &ExecutionFilter,
+        before: Option<ExecutionId>,
+        limit: u32,
+    ) -> Result<Vec<Execution>, StoreError>;
+    /// A queued run is cancelled at once; a running one is asked to stop; a final one is left as it is.
+    async fn cancel(&self, org: OrgId, id: ExecutionId) -> Result<Execution, StoreError>;
+    /// The log lines after `after`, in order.
+    async fn logs(&self, org: OrgId, id: ExecutionId, after: u32, limit: u32) -> Result<Vec<LogLine>, StoreError>;
+
+    /// Claims the oldest queued run of an organisation with fewer than `per_org` running, for
+    /// `worker`, with a lease of `lease`; its attempt number goes up by one.
+    async fn claim(&self, worker: &str, lease: Duration, per_org: u32) -> Result<Option<Execution>, StoreError>;
+    /// Renews the lease; answers whether a cancel was asked for.
+    async fn heartbeat(&self, id: ExecutionId, attempt: u32, lease: Duration) -> Result<bool, StoreError>;
+    async fn progress(&self, id: ExecutionId, attempt: u32, percent: u8, message: &str) -> Result<(), StoreError>;
+    /// Appends lines, keeping at most `cap` per run (then it is marked truncated).
+    async fn append_logs(
+        &self,
+        id: ExecutionId,
+        attempt: u32,
+        lines: &[(LogStream, String)],
+        cap: u32,
+    ) -> Result<(), StoreError>;
+    async fn finish(&self, id: ExecutionId, attempt: u32, finish: &Finish) -> Result<Execution, StoreError>;
+    /// Runs whose lease expired go back to the queue, or fail as `worker lost` once out of
+    /// attempts (or end as cancelled when a cancel was asked for). Answers how many changed.
+    async fn reap_expired(&self) -> Result<u64, StoreError>;
+}
+
+const COLUMNS: &str = "id, org_id, tool, params, status, progress, progress_message, result, error, actor_kind, actor_id, \
+     attempt, max_attempts, timeout_ms, worker, lease_until, cancel_requested, log_lines, log_truncated, \
+     created_at, started_at, finished_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct ExecutionRow {
+    id: Uuid,
+    org_id: Uuid,
+    tool: String,
+    params: Json<Value>,
+    status: String,
+    progress: i32,
+    progress_message: String,
+    result: Option<Json<Value>>,
+    error: Option<String>,
+    actor_kind: String,
+    actor_id: Option<Uuid>,
+    attempt: i32,
+    max_attempts: i32,
+    timeout_ms: i32,
+    worker: Option<String>,
+    #[allow(dead_code)]
+    lease_until: Option<DateTime<Utc>>,
+    cancel_requested: bool,
+    log_lines: i32,
+    log_truncated: bool,
+    created_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
+}
+
+fn invalid<E>(_: E) -> StoreError {
+    StoreError::Internal("a stored execution is invalid".into())
+}
+
+fn actor_of(kind: &str, id: Option<Uuid>) -> Actor {
+    match (kind, id) {
+        ("user", Some(id)) => Actor::User(UserId::from_uuid(id)),
+        ("api_key", Some(id)) => Actor::ApiKey(ApiKeyId::from_uuid(id)),
+        ("system", _) => Actor::System,
+        _ => Actor::Anonymous,
+    }
+}
+
+fn actor_id(actor: Actor) -> Option<Uuid> {
+    match actor {
+        Actor::User(id) => Some(id.as_uuid()),
+        Actor::ApiKey(id) => Some(id.as_uuid()),
+        Actor::Anonymous | Actor::System => None,
+    }
+}
+
+impl ExecutionRow {
+    fn into_execution(self) -> Result<Execution, StoreError> {
+        Ok(Execution {
+            id: ExecutionId::from_uuid(self.id),
+            org_id: OrgId::from_uuid(self.org_id),
+            tool: self.tool,
+            params: self.params.0,
+            status: self.status.parse().map_err(invalid)?,
+            progress: u8::try_from(self.progress.clamp(0, 100)).map_err(invalid)?,
+            progress_message: self.progress_message,
+            result: self.result.map(|json| json.0),
+            error: self.error,
+            actor: actor_of(&self.actor_kind, self.actor_id),
+            attempt: u32::try_from(self.attempt).map_err(invalid)?,
+            max_attempts: u32::try_from(self.max_attempts).map_err(invalid)?,
+            timeout: Duration::from_millis(u64::try_from(self.timeout_ms).map_err(invalid)?),
+            worker: self.worker,
+            cancel_requested: self.cancel_requested,
+            log_lines: u32::try_from(self.log_lines).map_err(invalid)?,
+            log_truncated: self.log_truncated,
+            created_at: self.created_at,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+fn lease_end(lease: Duration) -> DateTime<Utc> {
+    rampart_core::time::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30))
+}
+
+fn int(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+#[async_trait]
+impl ExecutionStore for SqlStore {
+    async fn enqueue(&self, org: OrgId, new: &NewExecution) -> Result<Execution, StoreError> {
+        let sql = format!(
+            "INSERT INTO executions ({COLUMNS}) VALUES ($1, $2, $3, $4, 'queued', 0, '', NULL, NULL, $5, $6, 0, $7, $8, \
+             NULL, NULL, FALSE, 0, FALSE, $9, NULL, NULL, $9) RETURNING {COLUMNS}"
+        );
+        let now = rampart_core::time::now();
+        let timeout_ms = i32::try_from(new.timeout.as_millis()).unwrap_or(i32::MAX);
+        let row = on_pool!(&self.db, |pool| {
+            sqlx::query_as::<_, ExecutionRow>(&sql)
+                .bind(ExecutionId::new().as_uuid())
+                .bind(org.as_uuid())
+                .bind(&new.tool)
+                .bind(Json(&new.params))
+                .bind(new.actor.kind())
+                .bind(actor_id(new.actor))
+                .bind(int(new.max_attempts))
+                .bind(timeout_ms)
+                .bind(now)
+                .fetch_one(pool)
+                .await
+        })?;
+        row.into_execution()
+    }
+
+    async fn get(&self, org: OrgId, id: ExecutionId) -> Result<Execution, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM executions WHERE org_id = $1 AND id = $2");
+        let row = on_pool!(&self.db, |pool| {
+            sqlx::query_as::<_, ExecutionRow>(&sql).bind(org.as_uuid()).bind(id.as_uuid()).fetch_one(pool).await
+        })?;
+        row.into_execution()
+    }
+
+    async fn list(
+        &self,
+        org: OrgId,
+        filter: &ExecutionFilter,
+        before: Option<ExecutionId>,
+        limit: u32,
+    ) -> Result<Vec<Execution>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM executions WHERE org_id = $1 AND ($2 IS NULL OR tool = $2) AND ($3 IS NULL OR status = $3) \
+             AND ($4 IS NULL OR actor_id = $4) AND ($5 IS NULL OR created_at >= $5) AND ($6 IS NULL OR id < $6) \
+             ORDER BY id DESC LIMIT $7"
+        );
+        let rows = on_pool!(&self.db, |pool| {
+            sqlx::query_as::<_, ExecutionRow>(&sql)
+                .bind(org.as_uuid())
+                .bind(filter.tool.as_deref())
+                .bind(filter.status.map(ExecutionStatus::as_str))
+                .bind(filter.actor_id)
+                .bind(filter.since)
+                .bind(before.map(|id| id.as_uuid()))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+        })?;
+        rows.into_iter().map(ExecutionRow::into_execution).collect()
+    }
+
+    async fn cancel(&self, org: OrgId, id: ExecutionId) -> Result<Execution, StoreError> {
+        // SET expressions read the row as it was, so each CASE sees the old status.
+        let sql = format!(
+            "UPDATE executions SET \
+             status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END, \
+             finished_at = CASE WHEN status = 'queued' THEN $3 ELSE finished_at END, \
+             cancel_requested = CASE WHEN status = 'running' THEN TRUE ELSE cancel_requested END, \
+             updated_at = $3 WHERE org_id = $1 AND id = $2 RETURNING {COLUMNS}"
+        );
+        let now = rampart_core::time::now();
+        let row = on_pool!(&self.db, |pool| {
+            sqlx::query_as::<_, ExecutionRow>(&sql)
+                .bind(org.as_uuid())
+                .bind(id.as_uuid())
+                .bind(now)
+                .fetch_one(pool)
+                .await
+        })?;
+        row.into_execution()
+    }
+
+    async fn logs(&self, org: OrgId, id: ExecutionId, after: u32, limit: u32) -> Result<Vec<LogLine>, StoreError> {
+        self.get(org, id).await?;
+        let sql = "SELECT seq, at, stream, line FROM execution_logs WHERE execution_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+        let rows: Vec<(i32, DateTime<Utc>, String, String)> = on_pool!(&self.db, |pool| {
+            sqlx::query_as(sql).bind(id.as_uuid()).bind(int(after)).bind(i64::from(limit)).fetch_all(pool).await
+        })?;
+        rows.into_iter()
+            .map(|(seq, at, stream, line)| {
+                Ok(LogLine {
+                    seq: u32::try_from(seq).map_err(invalid)?,
+                    at,
+                    stream: stream.parse().map_err(invalid)?,
+                    line,
+                })
+            })
+            .collect()
+    }
+
+    async fn claim(&self, worker: &str, lease: Duration, per_org: u32) -> Result<Option<Execution>, StoreError> {
+        let now = rampart_core::time::now();
+        let pick = |lock: &str| {
+            format!(
+                "UPDATE executions SET status = 'running', attempt = attempt + 1, worker = $1, lease_until = $2, \
+                 started_at = COALESCE(started_at, $3), updated_at = $3 \
+                 WHERE status = 'queued' AND id = (SELECT e.id FROM executions e WHERE e.status = 'queued' \
+                 AND (SELECT COUNT(*) FROM executions r WHERE r.org_id = e.org_id AND r.status = 'running') < $4 \
+                 ORDER BY e.id LIMIT 1 {lock}) RETURNING {COLUMNS}"
+            )
+        };
+        let row = match &self.db {
+            // Concurrent workers skip rows another has locked instead of queueing behind it.
+            Db::Postgres(pool) => {
+                sqlx::query_as::<_, ExecutionRow>(&pick("FOR UPDATE SKIP LOCKED"))
+                    .bind(worker)
+                    .bind(lease_end(lease))
+                    .bind(now)
+                    .bind(i64::from(per_org))
+                    .fetch_optional(pool)
+                    .await?
+            }
+            // One writer at a time: the statement is atomic as it is.
+            Db::Sqlite(pool) => {
+                sqlx::query_as::<_, ExecutionRow>(&pick(""))
+                    .bind(worker)
+                    .bind(lease_end(lease))
+                    .bind(now)
+                    .bind(i64::from(per_org))
+                    .fetch_optional(pool)
+                    .await?
+            }
+        };
+        row.map(ExecutionRow::into_execution).transpose()
+    }
+
+    async fn heartbeat(&self, id: ExecutionId, attempt: u32, lease: Duration) -> Result<bool, StoreError> {
+        let now = rampart_core::time::now();
+        let row: Option<(bool,)> = on_pool!(&self.db, |pool| {
+            sqlx::query_as(
+                "UPDATE executions SET lease_until = $3, updated_at = $4 WHERE id = $1 AND attempt = $2 AND status = 'running' \
+                 RETURNING cancel_requested",
+            )
+            .bind(id.as_uuid())
+            .bind(int(attempt))
+            .bind(lease_end(lease))
+            .bind(now)
+            .fetch_optional(pool)
+            .await
+        })?;
+        row.map(|(cancel,)| cancel).ok_or(StoreError::Fenced)
+    }
+
+    async fn progress(&self, id: ExecutionId, attempt: u32, percent: u8, message: &str) -> Result<(), StoreError> {
+        let now = rampart_core::time::now();
+        let done = on_pool!(&self.db, |pool| {
+            sqlx::query(
+                "UPDATE executions SET progress = $3, progress_message = $4, updated_at = $5 \
+                 WHERE id = $1 AND attempt = $2 AND status = 'running'",
+            )
+            .bind(id.as_uuid())
+            .bind(int(attempt))
+            .bind(i32::from(percent.min(100)))
+            .bind(message)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        if done == 0 { Err(StoreError::Fenced) } else { Ok(()) }
+    }
+
+    async fn append_logs(
+        &self,
+        id: ExecutionId,
+        attempt: u32,
+        lines: &[(LogStream, String)],
+        cap: u32,
+    ) -> Result<(), StoreError> {
+        let now = rampart_core::time::now();
+        on_pool!(&self.db, |pool| {
+            let mut tx = pool.begin().await?;
+            // Writing first takes the row's lock, so concurrent appends number their lines in turn.
+            let current: Option<(i32,)> = sqlx::query_as(
+                "UPDATE executions SET updated_at = $3 WHERE id = $1 AND attempt = $2 AND status = 'running' RETURNING log_lines",
+            )
+            .bind(id.as_uuid())
+            .bind(int(attempt))
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((count,)) = current else { return Err(StoreError::Fenced) };
+            let room = usize::try_from(int(cap).saturating_sub(count).max(0)).unwrap_or(0);
+            let kept = lines.len().min(room);
+            for (offset, (stream, line)) in lines.iter().take(kept).enumerate() {
+                sqlx::query(
+                    "INSERT INTO execution_logs (execution_id, seq, at, stream, line) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(id.as_uuid())
+                .bind(count + 1 + i32::try_from(offset).unwrap_or(i32::MAX))
+                .bind(now)
+                .bind(stream.as_str())
+                .bind(line)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("UPDATE executions SET log_lines = $2, log_truncated = log_truncated OR $3 WHERE id = $1")
+                .bind(id.as_uuid())
+                .bind(count + i32::try_from(kept).unwrap_or(i32::MAX))
+                .bind(kept < lines.len())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })
+    }
+
+    async fn finish(&self, id: ExecutionId, attempt: u32, finish: &Finish) -> Result<Execution, StoreError> {
+        let sql = format!(
+            "UPDATE executions SET status = $3, result = $4, error = $5, \
+             progress = CASE WHEN $3 = 'succeeded' THEN 100 ELSE progress END, \
+             finished_at = $6, updated_at = $6, lease_until = NULL \
+             WHERE id = $1 AND attempt = $2 AND status = 'running' RETURNING {COLUMNS}"
+        );
+        let (result, error) = match finish {
+            Finish::Succeeded(result) => (Some(Json(result.clone())), None),
+            Finish::Failed(error) => (None, Some(error.clone())),
+            Finish::Cancelled => (None, Some("cancelled".to_owned())),
+            Finish::TimedOut => (None, Some("timed out".to_owned())),
+        };
+        let now = rampart_core::time::now();
+        let row = on_pool!(&self.db, |pool| {
+            sqlx::query_as::<_, ExecutionRow>(&sql)
+                .bind(id.as_uuid())
+                .bind(int(attempt))
+                .bind(finish.status().as_str())
+                .bind(result.as_ref())
+                .bind(error.as_deref())
+                .bind(now)
+                .fetch_optional(pool)
+                .await
+        })?;
+        row.ok_or(StoreError::Fenced)?.into_execution()
+    }
+
+    async fn reap_expired(&self) -> Result<u64, StoreError> {
+        let now = rampart_core::time::now();
+        let done = on_pool!(&self.db, |pool| {
+            sqlx::query(
+                "UPDATE executions SET \
+                 status = CASE WHEN cancel_requested THEN 'cancelled' WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END, \
+                 error = CASE WHEN cancel_requested THEN 'cancelled' WHEN attempt >= max_attempts THEN 'worker lost' ELSE error END, \
+                 finished_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN $1 ELSE NULL END, \
+                 worker = NULL, lease_until = NULL, updated_at = $1 \
+                 WHERE status = 'running' AND lease_until < $1",
+            )
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(done)
+    }
+}

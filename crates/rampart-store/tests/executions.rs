@@ -1,0 +1,185 @@
+//! The job queue part of the store contract, on SQLite and PostgreSQL.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_core::executions::{ExecutionStatus, Finish, LogStream, NewExecution};
+use rampart_core::identity::Actor;
+use rampart_core::orgs::NewOrganisation;
+use rampart_core::{ExecutionId, OrgId};
+use rampart_store::{ConnectOptions, ExecutionFilter, Location, SqlStore, Store, StoreError};
+use rampart_testkit::{Backend, TestDatabase};
+use rstest::rstest;
+use serde_json::json;
+
+async fn store(backend: Backend) -> (Arc<SqlStore>, TestDatabase) {
+    let db = TestDatabase::create(backend).await;
+    let options = ConnectOptions {
+        location: Location::from_url(&db.url()).expect("valid"),
+        max_connections: 10,
+        acquire_timeout: Duration::from_secs(10),
+        busy_timeout: Duration::from_secs(5),
+    };
+    let store = SqlStore::connect(&options).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    (Arc::new(store), db)
+}
+
+async fn org(store: &SqlStore, name: &str) -> OrgId {
+    store.orgs().insert(&NewOrganisation::parse(name, None).expect("valid")).await.expect("org").id
+}
+
+fn job(max_attempts: u32) -> NewExecution {
+    NewExecution {
+        tool: "noop".into(),
+        params: json!({"n": 1}),
+        actor: Actor::System,
+        timeout: Duration::from_secs(60),
+        max_attempts,
+    }
+}
+
+const LEASE: Duration = Duration::from_secs(30);
+
+#[rstest]
+#[tokio::test]
+async fn a_run_goes_from_queued_to_succeeded_with_progress_and_logs(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let (store, _db) = store(backend).await;
+    let acme = org(&store, "acme").await;
+    let runs = store.executions();
+
+    let queued = runs.enqueue(acme, &job(3)).await.expect("enqueue");
+    assert_eq!((queued.status, queued.attempt), (ExecutionStatus::Queued, 0));
+    let claimed = runs.claim("w1", LEASE, 10).await.expect("claim").expect("a job");
+    assert_eq!((claimed.id, claimed.status, claimed.attempt), (queued.id, ExecutionStatus::Running, 1));
+    assert!(runs.claim("w2", LEASE, 10).await.expect("claim").is_none(), "claimed once");
+
+    assert!(!runs.heartbeat(claimed.id, 1, LEASE).await.expect("heartbeat"));
+    runs.progress(claimed.id, 1, 40, "half way").await.expect("progress");
+    let lines: Vec<(LogStream, String)> = (0..5).map(|i| (LogStream::Stdout, format!("line {i}"))).collect();
+    runs.append_logs(claimed.id, 1, &lines, 7).await.expect("logs");
+    runs.append_logs(claimed.id, 1, &lines, 7).await.expect("more logs");
+    let done = runs.finish(claimed.id, 1, &Finish::Succeeded(json!({"ok": true}))).await.expect("finish");
+
+    assert_eq!((done.status, done.progress), (ExecutionStatus::Succeeded, 100));
+    assert_eq!(done.result, Some(json!({"ok": true})));
+    assert!(done.finished_at.is_some() && done.started_at.is_some());
+    assert_eq!((done.log_lines, done.log_truncated), (7, true));
+    let logs = runs.logs(acme, done.id, 0, 100).await.expect("logs");
+    assert_eq!(logs.iter().map(|l| l.seq).collect::<Vec<_>>(), (1..=7).collect::<Vec<_>>());
+    assert_eq!(runs.logs(acme, done.id, 5, 100).await.expect("logs").len(), 2);
+    let other = org(&store, "other").await;
+    assert!(matches!(runs.get(other, done.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(runs.logs(other, done.id, 0, 10).await, Err(StoreError::NotFound)));
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_lost_lease_requeues_the_run_and_fences_the_old_attempt(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let (store, _db) = store(backend).await;
+    let acme = org(&store, "acme").await;
+    let runs = store.executions();
+    let queued = runs.enqueue(acme, &job(2)).await.expect("enqueue");
+
+    let first = runs.claim("w1", Duration::ZERO, 10).await.expect("claim").expect("a job");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(runs.reap_expired().await.expect("reap"), 1);
+    assert_eq!(runs.get(acme, queued.id).await.expect("get").status, ExecutionStatus::Queued);
+    let second = runs.claim("w2", LEASE, 10).await.expect("claim").expect("again");
+    assert_eq!(second.attempt, 2);
+
+    // The first worker wakes up late: everything it says is refused.
+    assert!(matches!(runs.heartbeat(first.id, 1, LEASE).await, Err(StoreError::Fenced)));
+    assert!(matches!(runs.progress(first.id, 1, 90, "late").await, Err(StoreError::Fenced)));
+    assert!(matches!(
+        runs.append_logs(first.id, 1, &[(LogStream::Stderr, "late".into())], 10).await,
+        Err(StoreError::Fenced)
+    ));
+    assert!(matches!(runs.finish(first.id, 1, &Finish::Failed("late".into())).await, Err(StoreError::Fenced)));
+    assert_eq!(runs.get(acme, queued.id).await.expect("get").worker.as_deref(), Some("w2"));
+
+    // Out of attempts, a lost worker is a failure, never a run stuck in running.
+    let _ = runs.heartbeat(second.id, 2, Duration::ZERO).await.expect("short lease");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    runs.reap_expired().await.expect("reap");
+    let failed = runs.get(acme, queued.id).await.expect("get");
+    assert_eq!((failed.status, failed.error.as_deref()), (ExecutionStatus::Failed, Some("worker lost")));
+}
+
+#[rstest]
+#[tokio::test]
+async fn cancelling_a_queued_run_ends_it_and_a_running_one_is_asked_to_stop(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let (store, _db) = store(backend).await;
+    let acme = org(&store, "acme").await;
+    let runs = store.executions();
+    let running = runs.enqueue(acme, &job(1)).await.expect("enqueue");
+    let claimed = runs.claim("w1", LEASE, 10).await.expect("claim").expect("a job");
+    let queued = runs.enqueue(acme, &job(1)).await.expect("enqueue");
+
+    let cancelled = runs.cancel(acme, queued.id).await.expect("cancel");
+    let asked = runs.cancel(acme, running.id).await.expect("cancel");
+
+    assert_eq!(cancelled.status, ExecutionStatus::Cancelled);
+    assert!(runs.claim("w2", LEASE, 10).await.expect("claim").is_none(), "a cancelled run is never claimed");
+    assert_eq!((asked.status, asked.cancel_requested), (ExecutionStatus::Running, true));
+    assert!(runs.heartbeat(claimed.id, 1, LEASE).await.expect("heartbeat"), "the worker hears of it");
+    let ended = runs.finish(claimed.id, 1, &Finish::Cancelled).await.expect("finish");
+    assert_eq!(ended.status, ExecutionStatus::Cancelled);
+    assert_eq!(
+        runs.cancel(acme, queued.id).await.expect("again").status,
+        ExecutionStatus::Cancelled,
+        "final stays final"
+    );
+    assert!(matches!(runs.cancel(acme, ExecutionId::new()).await, Err(StoreError::NotFound)));
+    let listed = runs
+        .list(acme, &ExecutionFilter { status: Some(ExecutionStatus::Cancelled), ..Default::default() }, None, 10)
+        .await;
+    assert_eq!(listed.expect("list").len(), 2);
+}
+
+#[rstest]
+#[tokio::test]
+async fn concurrent_workers_claim_each_run_once_within_the_per_organisation_limit(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let (store, _db) = store(backend).await;
+    let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
+    for _ in 0..30 {
+        store.executions().enqueue(acme, &job(1)).await.expect("enqueue");
+    }
+    store.executions().enqueue(other, &job(1)).await.expect("enqueue");
+
+    // With at most 2 running per organisation, 8 workers can hold only 2 of acme's and 1 of other's.
+    let mut workers = Vec::new();
+    for worker in 0..8 {
+        let store = store.clone();
+        workers.push(tokio::spawn(async move { store.executions().claim(&format!("w{worker}"), LEASE, 2).await }));
+    }
+    let mut claimed = Vec::new();
+    for worker in workers {
+        if let Some(run) = worker.await.expect("joined").expect("claim") {
+            claimed.push(run);
+        }
+    }
+    let orgs: Vec<OrgId> = claimed.iter().map(|run| run.org_id).collect();
+    assert!(orgs.iter().filter(|org| **org == acme).count() <= 2 + 1, "the limit is read at claim time: {orgs:?}");
+    assert!(orgs.contains(&other), "another organisation is not starved");
+
+    // Drain the rest, one at a time: every run is claimed exactly once.
+    let mut seen: HashSet<ExecutionId> = claimed.iter().map(|run| run.id).collect();
+    for run in &claimed {
+        store.executions().finish(run.id, run.attempt, &Finish::Succeeded(json!(null))).await.expect("finish");
+    }
+    while let Some(run) = store.executions().claim("drain", LEASE, 100).await.expect("claim") {
+        assert!(seen.insert(run.id), "claimed twice");
+        store.executions().finish(run.id, run.attempt, &Finish::Succeeded(json!(null))).await.expect("finish");
+    }
+    assert_eq!(seen.len(), 31);
+}
