@@ -140,6 +140,7 @@ impl From<StoreError> for ApiError {
                 ApiError::Unavailable { detail: "the database is unavailable".into(), health: None }
             }
             StoreError::Internal(cause) => ApiError::Internal(cause),
+            StoreError::Fenced => ApiError::Internal("a write for a lost attempt reached the API".into()),
         }
     }
 }

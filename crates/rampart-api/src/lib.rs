@@ -11,6 +11,7 @@ pub mod auth;
 pub mod body;
 pub mod docs;
 pub mod error;
+pub mod executions;
 pub mod health;
 pub mod metrics;
 mod middleware;
@@ -66,6 +67,7 @@ pub struct HttpOptions {
         (name = "audit", description = "The record of security-relevant actions"),
         (name = "users", description = "Accounts of the server (superusers)"),
         (name = "orgs", description = "Organisations and their members"),
+        (name = "executions", description = "Tools, and their runs as durable jobs"),
         (name = "targets", description = "The authorised targets: the scope every scan must stay inside"),
         (name = "health", description = "Liveness, readiness and component health"),
         (name = "docs", description = "This documentation"),
@@ -105,6 +107,13 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(targets::get, targets::update, targets::delete))
         .routes(routes!(targets::bulk))
         .routes(routes!(targets::check))
+        .routes(routes!(executions::tools))
+        .routes(routes!(executions::tool))
+        .routes(routes!(executions::execute))
+        .routes(routes!(executions::create, executions::list))
+        .routes(routes!(executions::get, executions::delete))
+        .routes(routes!(executions::logs))
+        .routes(routes!(executions::cancel))
 }
 
 /// The OpenAPI 3.1 document of the API.

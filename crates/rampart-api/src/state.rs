@@ -5,11 +5,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
+use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rampart_engine::{Engine, EngineConfig};
 use rampart_identity::{Identity, IdentityConfig};
 use rampart_store::{Store, StoreError};
-use rampart_tools::{DenyList, ScopeService};
+use rampart_tools::{DenyList, Registry, ScopeService};
 
 use crate::metrics::Metrics;
 
@@ -18,6 +19,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub identity: Identity,
     pub scope: ScopeService,
+    pub engine: Engine,
     pub metrics: Arc<Metrics>,
     pub signing_key: SigningKey,
     pub started: Instant,
@@ -35,6 +37,7 @@ pub struct StateOptions {
     pub deny: DenyList,
     pub identity: IdentityConfig,
     pub trusted_proxies: Vec<IpAddr>,
+    pub engine: EngineConfig,
 }
 
 impl AppState {
@@ -42,8 +45,11 @@ impl AppState {
     pub async fn new(store: Arc<dyn Store>, options: StateOptions) -> Result<Self, StoreError> {
         let signing_key = SigningKey::load_or_create(store.as_ref()).await?;
         let identity = Identity::new(store.clone(), signing_key.expose(), options.identity);
+        let scope = ScopeService::new(store.clone(), Arc::new(options.deny));
+        let engine = Engine::new(store.clone(), Arc::new(Registry::builtin()), scope.clone(), options.engine);
         Ok(Self {
-            scope: ScopeService::new(store.clone(), Arc::new(options.deny)),
+            scope,
+            engine,
             store,
             identity,
             metrics: Metrics::new(),

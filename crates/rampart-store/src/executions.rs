@@ -59,6 +59,8 @@ pub trait ExecutionStore: Send + Sync {
         cap: u32,
     ) -> Result<(), StoreError>;
     async fn finish(&self, id: ExecutionId, attempt: u32, finish: &Finish) -> Result<Execution, StoreError>;
+    /// Gives a run back to the queue (a worker shutting down), keeping its attempt count.
+    async fn release(&self, id: ExecutionId, attempt: u32) -> Result<(), StoreError>;
     /// Runs whose lease expired go back to the queue, or fail as `worker lost` once out of
     /// attempts (or end as cancelled when a cancel was asked for). Answers how many changed.
     async fn reap_expired(&self) -> Result<u64, StoreError>;
@@ -396,6 +398,23 @@ impl ExecutionStore for SqlStore {
                 .await
         })?;
         row.ok_or(StoreError::Fenced)?.into_execution()
+    }
+
+    async fn release(&self, id: ExecutionId, attempt: u32) -> Result<(), StoreError> {
+        let now = rampart_core::time::now();
+        let done = on_pool!(&self.db, |pool| {
+            sqlx::query(
+                "UPDATE executions SET status = 'queued', worker = NULL, lease_until = NULL, updated_at = $3 \
+                 WHERE id = $1 AND attempt = $2 AND status = 'running'",
+            )
+            .bind(id.as_uuid())
+            .bind(int(attempt))
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        if done == 0 { Err(StoreError::Fenced) } else { Ok(()) }
     }
 
     async fn reap_expired(&self) -> Result<u64, StoreError> {

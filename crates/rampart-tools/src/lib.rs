@@ -5,7 +5,10 @@
 #![forbid(unsafe_code)]
 
 pub mod gate;
+pub mod noop;
 pub mod scope;
+pub mod tool;
 
 pub use gate::{DenyList, Gate, GateError, Refusal, RefusalSink, Resolver, SystemResolver, check_host};
 pub use scope::{Acting, BULK_MAX, BulkImport, CheckResult, ScopeService};
+pub use tool::{Registry, Tool, ToolContext, ToolInfo, Update, parse_params, schema_of};

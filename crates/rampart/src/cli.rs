@@ -41,7 +41,13 @@ enum Command {
         /// The address to listen on, such as 0.0.0.0:8080 (overrides RAMPART_LISTEN).
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
+        /// Serve the API only; `rampart worker` processes run the jobs (PostgreSQL).
+        #[arg(long)]
+        no_workers: bool,
     },
+    /// Run jobs (tool executions) without serving HTTP, until SIGINT or SIGTERM. Start any number
+    /// against one PostgreSQL; each claims runs with a lease, so a killed worker's runs are re-run.
+    Worker,
     /// Apply pending database migrations and exit (serve does this too).
     Migrate,
     /// Inspect the configuration.
@@ -84,10 +90,18 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         let file = self.global.config.as_deref();
         match self.command {
-            Command::Serve { listen } => {
+            Command::Worker => {
+                let config = Config::load(file, &Overrides::default())?;
+                crate::logging::init(&config);
+                crate::serve::run_worker(&config, shutdown_signal()).await?;
+            }
+            Command::Serve { listen, no_workers } => {
                 let config = Config::load(file, &Overrides { listen })?;
                 crate::logging::init(&config);
-                let server = Server::build(&config).await?;
+                let mut server = Server::build(&config).await?;
+                if no_workers {
+                    server = server.without_workers();
+                }
                 let addr = server.local_addr().context("reading the listening address")?;
                 tracing::info!(
                     %addr,

@@ -39,6 +39,36 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub scope: ScopeConfig,
+    pub engine: EngineSettings,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineSettings {
+    /// Runs a server (or `rampart worker`) executes at once; 0 for a server that runs none.
+    pub workers: usize,
+    /// How long a claimed run is held without a heartbeat before another worker may take it.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+    /// Most runs of one organisation running at once.
+    pub per_org: u32,
+    /// Tries of a run whose worker is lost.
+    pub max_attempts: u32,
+    /// Most log lines kept per run.
+    pub log_cap: u32,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        let engine = rampart_engine::EngineConfig::default();
+        Self {
+            workers: 4,
+            lease: engine.lease,
+            per_org: engine.per_org,
+            max_attempts: engine.max_attempts,
+            log_cap: engine.log_cap,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -143,6 +173,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             auth: AuthConfig::default(),
             scope: ScopeConfig::default(),
+            engine: EngineSettings::default(),
         }
     }
 }
@@ -268,6 +299,15 @@ impl Config {
     pub fn deny_list(&self, listening: std::net::SocketAddr) -> rampart_tools::DenyList {
         let networks = self.scope.deny.iter().filter_map(|net| parse_net(net)).collect();
         rampart_tools::DenyList::new(networks, vec![listening])
+    }
+
+    pub fn engine_config(&self) -> rampart_engine::EngineConfig {
+        rampart_engine::EngineConfig {
+            lease: self.engine.lease,
+            per_org: self.engine.per_org,
+            max_attempts: self.engine.max_attempts,
+            log_cap: self.engine.log_cap,
+        }
     }
 
     /// The identity policies.

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::http::HeaderValue;
 use rampart_api::{AppState, HttpOptions, ServeOptions, StateOptions};
+use rampart_engine::Worker;
 use rampart_store::{ConnectOptions, SqlStore, Store};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 
@@ -31,6 +33,7 @@ pub fn state_options(config: &Config, listening: SocketAddr) -> StateOptions {
     StateOptions {
         health_timeout: config.database.health_timeout,
         deny: config.deny_list(listening),
+        engine: config.engine_config(),
         identity: config.identity(),
         trusted_proxies: config.http.trusted_proxies.clone(),
     }
@@ -42,6 +45,8 @@ pub struct Server {
     app: axum::Router,
     options: ServeOptions,
     store: Arc<dyn Store>,
+    engine: rampart_engine::Engine,
+    workers: usize,
 }
 
 impl Server {
@@ -70,12 +75,13 @@ impl Server {
                 .map(|origin| HeaderValue::from_str(origin).context("http.cors_origins"))
                 .collect::<anyhow::Result<_>>()?,
         };
+        let engine = state.engine.clone();
         let app = rampart_api::app_with(extra, state, &http);
         let options = ServeOptions {
             header_read_timeout: config.http.header_read_timeout,
             shutdown_grace: config.http.shutdown_grace,
         };
-        Ok(Self { listener, app, options, store })
+        Ok(Self { listener, app, options, store, engine, workers: config.engine.workers })
     }
 
     pub fn store(&self) -> Arc<dyn Store> {
@@ -86,11 +92,47 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, drains, then closes the database.
+    /// Runs no in-process workers (`serve --no-workers`): `rampart worker` processes run the jobs.
+    pub fn without_workers(mut self) -> Self {
+        self.workers = 0;
+        self
+    }
+
+    /// Serves (and runs jobs) until `shutdown` completes, drains both, then closes the database.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let stop = CancellationToken::new();
+        let worker = (self.workers > 0).then(|| {
+            let worker = Worker::new(self.engine.clone(), worker_name("serve"), self.workers);
+            tokio::spawn(worker.run(stop.clone(), self.options.shutdown_grace))
+        });
         rampart_api::serve(self.listener, self.app, self.options, shutdown).await;
+        stop.cancel();
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
         self.store.close().await;
     }
+}
+
+/// A name for a worker that tells which process it is: host, kind and process id.
+pub fn worker_name(kind: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}:{kind}:{}", host.trim(), std::process::id())
+}
+
+/// Runs jobs without serving HTTP, until `shutdown` completes.
+pub async fn run_worker(config: &Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let state =
+        AppState::new(store.clone(), state_options(config, config.listen)).await.context("loading the state")?;
+    let stop = CancellationToken::new();
+    let worker = Worker::new(state.engine.clone(), worker_name("worker"), config.engine.workers.max(1));
+    let running = tokio::spawn(worker.run(stop.clone(), config.http.shutdown_grace));
+    shutdown.await;
+    stop.cancel();
+    let _ = running.await;
+    store.close().await;
+    Ok(())
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -102,6 +102,8 @@ actions! {
     TargetDelete => "target.delete",
     TargetImport => "target.import",
     ScopeRefused => "scope.refused",
+    ExecutionCreate => "execution.create",
+    ExecutionCancel => "execution.cancel",
 }
 
 impl FromStr for AuditAction {

@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod docs;
 mod errors;
+mod executions;
 mod health;
 mod helpers;
 mod http;

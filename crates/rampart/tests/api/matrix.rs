@@ -30,6 +30,7 @@ struct Fixtures {
     member: String,
     api_key: String,
     target: String,
+    execution: String,
 }
 
 /// The concrete path for a template, or `None` when the template is not described here.
@@ -37,6 +38,13 @@ fn concrete(template: &str, f: &Fixtures) -> Option<String> {
     let path = match template {
         "/api/v1/api-keys/{id}" => format!("/api/v1/api-keys/{}", f.api_key),
         "/api/v1/targets/{id}" => format!("/api/v1/targets/{}", f.target),
+        "/api/v1/executions/{id}" => format!("/api/v1/executions/{}", f.execution),
+        "/api/v1/executions/{id}/logs" => format!("/api/v1/executions/{}/logs", f.execution),
+        "/api/v1/executions/{id}/cancel" => format!("/api/v1/executions/{}/cancel", f.execution),
+        // The tool catalogue is the server's, not an organisation's: not a tenant's object.
+        "/api/v1/tools/{name}" | "/api/v1/tools/{name}/execute" => {
+            "/api/v1/tools/noop".to_owned() + if template.ends_with("execute") { "/execute" } else { "" }
+        }
         "/api/v1/orgs/{id}" => format!("/api/v1/orgs/{}", f.org),
         "/api/v1/orgs/{id}/members" => format!("/api/v1/orgs/{}/members", f.org),
         "/api/v1/orgs/{id}/members/{user_id}" => format!("/api/v1/orgs/{}/members/{}", f.org, f.member),
@@ -84,11 +92,21 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
     let key: Value = key.json().await.expect("JSON");
     let target = app.call("POST", "/api/v1/targets", Some(&ada.access), Some(&json!({"value": "192.0.2.0/24"}))).await;
     let target: Value = target.json().await.expect("JSON");
+    let execution = app
+        .call(
+            "POST",
+            "/api/v1/executions",
+            Some(&ada.access),
+            Some(&json!({"tool": "noop", "params": {"sleep_ms": 1}})),
+        )
+        .await;
+    let execution: Value = execution.json().await.expect("JSON");
     let fixtures = Fixtures {
         org: ada.org.to_string(),
         member: vic.id.to_string(),
         api_key: key["api_key"]["id"].as_str().expect("id").to_owned(),
         target: target["id"].as_str().expect("id").to_owned(),
+        execution: execution["id"].as_str().expect("id").to_owned(),
     };
     let spec: Value = app.get("/api/v1/openapi.json").await.json().await.expect("JSON");
 
@@ -119,7 +137,8 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
                 let response = app.call(&upper, &path, Some(&vic.access), body.as_ref()).await;
                 assert_eq!(response.status(), 403, "{upper} {template} as a viewer");
             }
-            if template.contains('{') && role != "superuser" {
+            let tenant_object = template.contains('{') && !template.starts_with("/api/v1/tools/");
+            if tenant_object && role != "superuser" {
                 let response = app.call(&upper, &path, Some(&bob.access), body.as_ref()).await;
                 assert_eq!(response.status(), 404, "{upper} {template} from another organisation");
             }

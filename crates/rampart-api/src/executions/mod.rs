@@ -1,0 +1,427 @@
+//! `/api/v1/tools` and `/api/v1/executions`: the tool catalogue, and runs of tools as durable jobs.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use rampart_core::executions::{Execution, ExecutionStatus, LogLine};
+use rampart_core::identity::Actor;
+use rampart_core::{ExecutionId, ValidationErrors};
+use rampart_store::ExecutionFilter;
+use rampart_tools::{Acting, ToolInfo};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::{Analyst, Caller, Context};
+use crate::error::{ApiError, Problem};
+use crate::pagination::{Page, PageQuery};
+use crate::{ApiJson, AppState};
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "name": "noop", "category": "diagnostics", "description": "Does nothing but wait.", "enabled": true, "default_timeout_seconds": 900,
+    "params_schema": {"type": "object", "properties": {"sleep_ms": {"type": "integer"}}}, "result_schema": {"type": "object"}
+}))]
+pub struct ToolView {
+    pub name: &'static str,
+    pub category: &'static str,
+    pub description: &'static str,
+    /// Whether this organisation allows it (`tools.<name>.enabled` in its settings).
+    pub enabled: bool,
+    pub default_timeout_seconds: u64,
+    /// JSON Schema of the parameters.
+    #[schema(value_type = Object)]
+    pub params_schema: Value,
+    /// JSON Schema of the result.
+    #[schema(value_type = Object)]
+    pub result_schema: Value,
+}
+
+fn tool_view(info: ToolInfo, enabled: bool) -> ToolView {
+    ToolView {
+        name: info.name,
+        category: info.category,
+        description: info.description,
+        enabled,
+        default_timeout_seconds: info.default_timeout.as_secs(),
+        params_schema: info.params_schema,
+        result_schema: info.result_schema,
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ToolQuery {
+    pub category: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+/// The tools this server has, with whether the organisation allows each.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tools",
+    tag = "executions",
+    security(("bearer" = ["viewer"])),
+    params(ToolQuery),
+    responses((status = 200, description = "The tools", body = Vec<ToolView>))
+)]
+pub async fn tools(
+    caller: Caller,
+    State(app): State<AppState>,
+    Query(query): Query<ToolQuery>,
+) -> Result<Json<Vec<ToolView>>, ApiError> {
+    let mut views = Vec::new();
+    for tool in app.engine.tools().all() {
+        let info = tool.info();
+        let enabled = app.engine.enabled(caller.org, info.name).await?;
+        if query.category.as_deref().is_some_and(|c| c != info.category) || query.enabled.is_some_and(|e| e != enabled)
+        {
+            continue;
+        }
+        views.push(tool_view(info, enabled));
+    }
+    Ok(Json(views))
+}
+
+/// One tool, with the JSON Schemas of its parameters and result.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tools/{name}",
+    tag = "executions",
+    security(("bearer" = ["viewer"])),
+    params(("name" = String, Path, description = "The tool's name")),
+    responses(
+        (status = 200, description = "The tool", body = ToolView),
+        (status = 404, description = "No such tool", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn tool(
+    caller: Caller,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ToolView>, ApiError> {
+    let tool = app.engine.tools().get(&name).ok_or(ApiError::NotFound)?;
+    let enabled = app.engine.enabled(caller.org, &name).await?;
+    Ok(Json(tool_view(tool.info(), enabled)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"tool": "noop", "params": {"sleep_ms": 100, "targets": ["10.0.4.2:22"]}}))]
+pub struct NewExecutionBody {
+    pub tool: String,
+    /// The tool's parameters, as its `params_schema` describes.
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub params: Value,
+    /// A time limit for this run, 1 to 86400 seconds; the tool's default when absent.
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0193a1f0-7c1e-7d3a-9f6b-2b1c8d9e0f12", "tool": "noop", "params": {"sleep_ms": 100}, "status": "running",
+    "progress": 40, "progress_message": "40 of 100 ms", "result": null, "error": null, "actor_kind": "user",
+    "actor_id": "0193a1f0-7c1e-7d3a-9f6b-2b1c8d9e0f13", "attempt": 1, "max_attempts": 3, "timeout_seconds": 900,
+    "cancel_requested": false, "log_lines": 1, "log_truncated": false, "created_at": "2026-11-24T20:00:00Z",
+    "started_at": "2026-11-24T20:00:00Z", "finished_at": null, "duration_ms": null
+}))]
+pub struct ExecutionView {
+    pub id: Uuid,
+    pub tool: String,
+    #[schema(value_type = Object)]
+    pub params: Value,
+    /// `queued`, `running`, `succeeded`, `failed`, `cancelled` or `timed_out`.
+    pub status: &'static str,
+    pub progress: u8,
+    pub progress_message: String,
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<Value>,
+    pub error: Option<String>,
+    pub actor_kind: &'static str,
+    pub actor_id: Option<Uuid>,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub timeout_seconds: u64,
+    pub cancel_requested: bool,
+    pub log_lines: u32,
+    pub log_truncated: bool,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// From start to end, once ended.
+    pub duration_ms: Option<i64>,
+}
+
+impl From<Execution> for ExecutionView {
+    fn from(execution: Execution) -> Self {
+        let actor_id = match execution.actor {
+            Actor::User(id) => Some(id.as_uuid()),
+            Actor::ApiKey(id) => Some(id.as_uuid()),
+            Actor::Anonymous | Actor::System => None,
+        };
+        let duration_ms =
+            execution.started_at.zip(execution.finished_at).map(|(start, end)| (end - start).num_milliseconds());
+        Self {
+            id: execution.id.as_uuid(),
+            tool: execution.tool,
+            params: execution.params,
+            status: execution.status.as_str(),
+            progress: execution.progress,
+            progress_message: execution.progress_message,
+            result: execution.result,
+            error: execution.error,
+            actor_kind: execution.actor.kind(),
+            actor_id,
+            attempt: execution.attempt,
+            max_attempts: execution.max_attempts,
+            timeout_seconds: execution.timeout.as_secs(),
+            cancel_requested: execution.cancel_requested,
+            log_lines: execution.log_lines,
+            log_truncated: execution.log_truncated,
+            created_at: execution.created_at,
+            started_at: execution.started_at,
+            finished_at: execution.finished_at,
+            duration_ms,
+        }
+    }
+}
+
+fn acting(caller: &rampart_identity::Principal, context: rampart_core::identity::RequestContext) -> Acting {
+    Acting { org: caller.org, actor: caller.actor, context }
+}
+
+fn engine_error(error: rampart_engine::EngineError) -> ApiError {
+    match error {
+        rampart_engine::EngineError::Invalid(errors) => ApiError::Validation(errors),
+        rampart_engine::EngineError::Store(error) => error.into(),
+    }
+}
+
+/// Run a tool: parameters are validated and every target is checked against the scope before
+/// anything is queued. Answers at once with the queued run; follow it by polling.
+#[utoipa::path(
+    post,
+    path = "/api/v1/executions",
+    tag = "executions",
+    security(("bearer" = ["analyst"])),
+    request_body = NewExecutionBody,
+    responses(
+        (status = 202, description = "Queued", body = ExecutionView),
+        (status = 422, description = "Unknown or disabled tool, bad parameters, or targets out of scope (each named); nothing was queued", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(
+    caller: Caller<Analyst>,
+    State(app): State<AppState>,
+    Context(context): Context,
+    ApiJson(body): ApiJson<NewExecutionBody>,
+) -> Result<(StatusCode, Json<ExecutionView>), ApiError> {
+    let timeout = match body.timeout_seconds {
+        Some(seconds @ 1..=86_400) => Some(std::time::Duration::from_secs(seconds)),
+        Some(_) => return Err(ValidationErrors::single("timeout_seconds", "must be between 1 and 86400").into()),
+        None => None,
+    };
+    let execution =
+        app.engine.submit(&acting(&caller, context), &body.tool, body.params, timeout).await.map_err(engine_error)?;
+    Ok((StatusCode::ACCEPTED, Json(execution.into())))
+}
+
+/// Run this tool with these parameters (the body is the parameters).
+#[utoipa::path(
+    post,
+    path = "/api/v1/tools/{name}/execute",
+    tag = "executions",
+    security(("bearer" = ["analyst"])),
+    params(("name" = String, Path, description = "The tool's name")),
+    request_body(content = Object, description = "The tool's parameters", example = json!({"sleep_ms": 100})),
+    responses(
+        (status = 202, description = "Queued", body = ExecutionView),
+        (status = 422, description = "Unknown or disabled tool, bad parameters, or targets out of scope; nothing was queued", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn execute(
+    caller: Caller<Analyst>,
+    State(app): State<AppState>,
+    Context(context): Context,
+    Path(name): Path<String>,
+    ApiJson(params): ApiJson<Value>,
+) -> Result<(StatusCode, Json<ExecutionView>), ApiError> {
+    let execution = app.engine.submit(&acting(&caller, context), &name, params, None).await.map_err(engine_error)?;
+    Ok((StatusCode::ACCEPTED, Json(execution.into())))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExecutionQuery {
+    pub tool: Option<String>,
+    pub status: Option<String>,
+    /// Runs asked for by this user or API key.
+    pub user: Option<Uuid>,
+    /// Runs created at or after this time (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// The organisation's runs, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/executions",
+    tag = "executions",
+    security(("bearer" = ["viewer"])),
+    params(ExecutionQuery),
+    responses(
+        (status = 200, description = "A page of runs", body = Page<ExecutionView>),
+        (status = 422, description = "A bad filter", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    caller: Caller,
+    State(app): State<AppState>,
+    Query(query): Query<ExecutionQuery>,
+) -> Result<Json<Page<ExecutionView>>, ApiError> {
+    let (limit, before) = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.parse()?;
+    let status = match &query.status {
+        Some(status) => {
+            Some(status.parse::<ExecutionStatus>().map_err(|message| ValidationErrors::single("status", message))?)
+        }
+        None => None,
+    };
+    let filter = ExecutionFilter { tool: query.tool.clone(), status, actor_id: query.user, since: query.since };
+    let runs = app.store.executions().list(caller.org, &filter, before.map(ExecutionId::from_uuid), limit + 1).await?;
+    let views = runs.into_iter().map(ExecutionView::from).collect();
+    Ok(Json(Page::new(views, limit, |run: &ExecutionView| run.id)))
+}
+
+/// One run: status, progress, result, who and when.
+#[utoipa::path(
+    get,
+    path = "/api/v1/executions/{id}",
+    tag = "executions",
+    security(("bearer" = ["viewer"])),
+    params(("id" = Uuid, Path, description = "The run's id")),
+    responses(
+        (status = 200, description = "The run", body = ExecutionView),
+        (status = 404, description = "No such run in this organisation", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get(
+    caller: Caller,
+    State(app): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<ExecutionView>, ApiError> {
+    Ok(Json(app.store.executions().get(caller.org, ExecutionId::from_uuid(id)).await?.into()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LogQuery {
+    /// Lines after this number (0 for the first page).
+    pub after: Option<u32>,
+    /// How many lines, 1 to 1000 (default 200).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogLineView {
+    pub seq: u32,
+    pub at: DateTime<Utc>,
+    /// `stdout` or `stderr`.
+    pub stream: &'static str,
+    pub line: String,
+}
+
+impl From<LogLine> for LogLineView {
+    fn from(line: LogLine) -> Self {
+        Self { seq: line.seq, at: line.at, stream: line.stream.as_str(), line: line.line }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"seq": 1, "at": "2026-11-24T20:00:00Z", "stream": "stdout", "line": "waiting 100 ms"}], "next_after": null, "truncated": false}))]
+pub struct LogPage {
+    pub items: Vec<LogLineView>,
+    /// Pass as `after` for the next page; absent when these were the last lines so far.
+    pub next_after: Option<u32>,
+    /// Lines beyond the cap were dropped.
+    pub truncated: bool,
+}
+
+/// A run's log lines, in order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/executions/{id}/logs",
+    tag = "executions",
+    security(("bearer" = ["viewer"])),
+    params(("id" = Uuid, Path, description = "The run's id"), LogQuery),
+    responses(
+        (status = 200, description = "A page of lines", body = LogPage),
+        (status = 404, description = "No such run in this organisation", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn logs(
+    caller: Caller,
+    State(app): State<AppState>,
+    Path(id): Path<Uuid>,
+    Query(query): Query<LogQuery>,
+) -> Result<Json<LogPage>, ApiError> {
+    let limit = query.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(ValidationErrors::single("limit", "must be between 1 and 1000").into());
+    }
+    let id = ExecutionId::from_uuid(id);
+    let run = app.store.executions().get(caller.org, id).await?;
+    let lines = app.store.executions().logs(caller.org, id, query.after.unwrap_or(0), limit + 1).await?;
+    let more = lines.len() > limit as usize;
+    let items: Vec<LogLineView> = lines.into_iter().take(limit as usize).map(LogLineView::from).collect();
+    let next_after = if more { items.last().map(|line| line.seq) } else { None };
+    Ok(Json(LogPage { items, next_after, truncated: run.log_truncated }))
+}
+
+/// Cancel a run: a queued one at once, a running one as soon as its worker hears of it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/executions/{id}/cancel",
+    tag = "executions",
+    security(("bearer" = ["analyst"])),
+    params(("id" = Uuid, Path, description = "The run's id")),
+    responses(
+        (status = 202, description = "Cancelled, or asked to stop", body = ExecutionView),
+        (status = 404, description = "No such run in this organisation", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn cancel(
+    caller: Caller<Analyst>,
+    State(app): State<AppState>,
+    Context(context): Context,
+    Path(id): Path<Uuid>,
+) -> Result<(StatusCode, Json<ExecutionView>), ApiError> {
+    let execution =
+        app.engine.cancel(&acting(&caller, context), ExecutionId::from_uuid(id)).await.map_err(engine_error)?;
+    Ok((StatusCode::ACCEPTED, Json(execution.into())))
+}
+
+/// The same as `POST …/cancel`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/executions/{id}",
+    tag = "executions",
+    security(("bearer" = ["analyst"])),
+    params(("id" = Uuid, Path, description = "The run's id")),
+    responses(
+        (status = 202, description = "Cancelled, or asked to stop", body = ExecutionView),
+        (status = 404, description = "No such run in this organisation", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete(
+    caller: Caller<Analyst>,
+    state: State<AppState>,
+    context: Context,
+    id: Path<Uuid>,
+) -> Result<(StatusCode, Json<ExecutionView>), ApiError> {
+    cancel(caller, state, context, id).await
+}

@@ -1,0 +1,61 @@
+//! The execution engine. Submitting validates a tool's parameters and checks its targets against
+//! the organisation's scope before anything is queued; the queue is the executions table. Workers
+//! claim runs with a lease they renew by heartbeat, check the scope again when a run starts, run
+//! the tool with a time limit and a cancellation token, and write progress, logs and the end under
+//! the run's attempt number, so a worker that lost its lease cannot overwrite a re-run.
+#![forbid(unsafe_code)]
+
+mod submit;
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_store::Store;
+use rampart_tools::{Registry, ScopeService};
+
+pub use submit::EngineError;
+pub use worker::Worker;
+
+/// The engine's settings.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// How long a claim holds without a heartbeat; a third of it passes between heartbeats.
+    pub lease: Duration,
+    /// Most runs of one organisation running at once, across all workers.
+    pub per_org: u32,
+    /// How many times a run is tried when its worker is lost.
+    pub max_attempts: u32,
+    /// Most log lines kept per run.
+    pub log_cap: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self { lease: Duration::from_secs(30), per_org: 8, max_attempts: 3, log_cap: 10_000 }
+    }
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    store: Arc<dyn Store>,
+    tools: Arc<Registry>,
+    scope: ScopeService,
+    config: EngineConfig,
+    /// Wakes the in-process workers when a run is queued, so they need not wait for their next poll.
+    queued: Arc<tokio::sync::Notify>,
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, tools: Arc<Registry>, scope: ScopeService, config: EngineConfig) -> Self {
+        Self { store, tools, scope, config, queued: Arc::new(tokio::sync::Notify::new()) }
+    }
+
+    pub fn tools(&self) -> &Registry {
+        &self.tools
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+}

@@ -1,0 +1,108 @@
+//! Submitting and cancelling runs: everything is checked before anything is queued.
+
+use rampart_core::executions::{Execution, NewExecution};
+use rampart_core::identity::{AuditAction, NewAuditEvent, Outcome};
+use rampart_core::settings::SettingKey;
+use rampart_core::{ExecutionId, OrgId, ValidationErrors};
+use rampart_store::StoreError;
+use rampart_tools::Acting;
+use serde_json::Value;
+use std::time::Duration;
+
+use crate::Engine;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Bad parameters, an unknown or disabled tool, or targets outside the scope: nothing was queued.
+    #[error("invalid: {0}")]
+    Invalid(ValidationErrors),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ValidationErrors> for EngineError {
+    fn from(errors: ValidationErrors) -> Self {
+        EngineError::Invalid(errors)
+    }
+}
+
+impl Engine {
+    /// Whether an organisation allows a tool (`tools.<name>.enabled`, true unless an admin set it false).
+    pub async fn enabled(&self, org: OrgId, tool: &str) -> Result<bool, StoreError> {
+        let Ok(key) = SettingKey::parse(&format!("tools.{tool}.enabled")) else { return Ok(true) };
+        Ok(self.store.settings().find(org, &key).await?.is_none_or(|setting| setting.value != Value::Bool(false)))
+    }
+
+    /// Validates, checks the scope, and queues; answers the queued run. `timeout` replaces the
+    /// tool's default time limit.
+    pub async fn submit(
+        &self,
+        acting: &Acting,
+        tool_name: &str,
+        params: Value,
+        timeout: Option<Duration>,
+    ) -> Result<Execution, EngineError> {
+        let tool = self
+            .tools
+            .get(tool_name)
+            .ok_or_else(|| ValidationErrors::single("tool", format!("there is no tool named {tool_name:?}")))?;
+        if !self.enabled(acting.org, tool_name).await? {
+            return Err(ValidationErrors::single("tool", "is disabled in this organisation").into());
+        }
+        let targets = tool.check(&params)?;
+        let mut refused = ValidationErrors::new();
+        for (index, result) in self.scope.check(acting.org, &targets).await?.into_iter().enumerate() {
+            if !result.in_scope {
+                refused.add(format!("params.targets[{index}]"), format!("{}: {}", result.input, result.reason));
+            }
+        }
+        if !refused.is_empty() {
+            let event = NewAuditEvent::new(
+                Some(acting.org),
+                acting.actor,
+                AuditAction::ScopeRefused,
+                Outcome::Denied,
+                &acting.context,
+            )
+            .target(format!("tool:{tool_name}"))
+            .detail(refused.to_string());
+            self.store.audit().append(&event).await?;
+            return Err(refused.into());
+        }
+        let new = NewExecution {
+            tool: tool_name.to_owned(),
+            params,
+            actor: acting.actor,
+            timeout: timeout.unwrap_or(tool.info().default_timeout),
+            max_attempts: self.config.max_attempts,
+        };
+        let execution = self.store.executions().enqueue(acting.org, &new).await?;
+        let event = NewAuditEvent::new(
+            Some(acting.org),
+            acting.actor,
+            AuditAction::ExecutionCreate,
+            Outcome::Success,
+            &acting.context,
+        )
+        .target(format!("execution:{}", execution.id))
+        .detail(format!("tool {tool_name}"));
+        self.store.audit().append(&event).await?;
+        self.queued.notify_waiters();
+        Ok(execution)
+    }
+
+    /// Cancels a queued run at once, or asks a running one to stop.
+    pub async fn cancel(&self, acting: &Acting, id: ExecutionId) -> Result<Execution, EngineError> {
+        let execution = self.store.executions().cancel(acting.org, id).await?;
+        let event = NewAuditEvent::new(
+            Some(acting.org),
+            acting.actor,
+            AuditAction::ExecutionCancel,
+            Outcome::Success,
+            &acting.context,
+        )
+        .target(format!("execution:{id}"));
+        self.store.audit().append(&event).await?;
+        Ok(execution)
+    }
+}

@@ -1,0 +1,118 @@
+//! The Tool trait and the registry. A tool declares its parameters and result as Rust types, from
+//! which their JSON Schemas are derived (so the schema and the validation cannot disagree), names
+//! the targets it will touch so that scope is checked before anything is queued, and runs with a
+//! gate, a progress reporter, a log sink and a cancellation token.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rampart_core::ValidationErrors;
+use rampart_core::executions::LogStream;
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::gate::Gate;
+
+/// What a tool is, for the catalogue.
+#[derive(Clone, Debug)]
+pub struct ToolInfo {
+    pub name: &'static str,
+    pub category: &'static str,
+    pub description: &'static str,
+    pub params_schema: Value,
+    pub result_schema: Value,
+    pub default_timeout: Duration,
+}
+
+/// A report from a running tool.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Update {
+    Progress { percent: u8, message: String },
+    Log { stream: LogStream, line: String },
+}
+
+/// What a tool runs with.
+#[derive(Clone)]
+pub struct ToolContext {
+    pub gate: Gate,
+    pub cancel: CancellationToken,
+    updates: mpsc::UnboundedSender<Update>,
+}
+
+impl ToolContext {
+    pub fn new(gate: Gate, cancel: CancellationToken, updates: mpsc::UnboundedSender<Update>) -> Self {
+        Self { gate, cancel, updates }
+    }
+
+    pub fn progress(&self, percent: u8, message: impl Into<String>) {
+        let _ = self.updates.send(Update::Progress { percent: percent.min(100), message: message.into() });
+    }
+
+    pub fn log(&self, stream: LogStream, line: impl Into<String>) {
+        let _ = self.updates.send(Update::Log { stream, line: line.into() });
+    }
+}
+
+#[async_trait]
+pub trait Tool: Send + Sync {
+    fn info(&self) -> ToolInfo;
+
+    /// Validates the parameters (field errors under `params.`) and names every target the run
+    /// will touch, as `host` or `host:port` strings, for the scope check.
+    fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors>;
+
+    /// Runs; the result is the JSON described by the result schema, or a failure said for people.
+    async fn run(&self, params: Value, context: ToolContext) -> Result<Value, String>;
+}
+
+/// Reads parameters into their type, naming each bad field as `params.<path>`.
+pub fn parse_params<T: DeserializeOwned>(params: &Value) -> Result<T, ValidationErrors> {
+    serde_path_to_error::deserialize::<_, T>(params).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.inner().to_string();
+        let field = match (path.as_str(), message.strip_prefix("missing field `").and_then(|m| m.split('`').next())) {
+            (".", Some(name)) => format!("params.{name}"),
+            (".", None) => "params".to_owned(),
+            (path, Some(name)) => format!("params.{path}.{name}"),
+            (path, None) => format!("params.{path}"),
+        };
+        ValidationErrors::single(field, message)
+    })
+}
+
+/// The JSON Schema of a Rust type.
+pub fn schema_of<T: JsonSchema>() -> Value {
+    schemars::schema_for!(T).to_value()
+}
+
+/// Every tool this server has, by name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    tools: BTreeMap<&'static str, Arc<dyn Tool>>,
+}
+
+impl Registry {
+    /// The tools that ship with Rampart.
+    pub fn builtin() -> Self {
+        let mut registry = Self::default();
+        registry.add(Arc::new(crate::noop::Noop));
+        registry
+    }
+
+    pub fn add(&mut self, tool: Arc<dyn Tool>) {
+        self.tools.insert(tool.info().name, tool);
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<dyn Tool>> {
+        self.tools.get(name).cloned()
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Tool>> {
+        self.tools.values()
+    }
+}

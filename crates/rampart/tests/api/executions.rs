@@ -1,0 +1,222 @@
+//! Tools and their runs through the API, with the in-process workers, on SQLite and PostgreSQL.
+
+use std::time::Duration;
+
+use rstest::rstest;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, TestDatabase, TestUser, problem};
+
+async fn json_of(response: reqwest::Response) -> Value {
+    response.json().await.expect("JSON")
+}
+
+/// A server whose workers renew leases quickly, so that cancels are heard within a second.
+async fn spawn(backend: Backend, configure: impl FnOnce(&mut rampart::config::Config)) -> TestApp {
+    TestApp::spawn_with(TestDatabase::create(backend).await, |config| {
+        config.engine.lease = Duration::from_secs(1);
+        configure(config);
+    })
+    .await
+}
+
+async fn submit(app: &TestApp, user: &TestUser, body: Value) -> Value {
+    let response = app.call("POST", "/api/v1/executions", Some(&user.access), Some(&body)).await;
+    assert_eq!(response.status(), 202, "queued");
+    json_of(response).await
+}
+
+/// Polls the run until `done` says so; fails after 20 seconds.
+async fn wait_for(app: &TestApp, user: &TestUser, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..400 {
+        let run = json_of(app.call("GET", &format!("/api/v1/executions/{id}"), Some(&user.access), None).await).await;
+        if done(&run) {
+            return run;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("run {id} never reached the expected state");
+}
+
+fn is_final(run: &Value) -> bool {
+    ["succeeded", "failed", "cancelled", "timed_out"].contains(&run["status"].as_str().unwrap_or_default())
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_run_goes_from_queued_to_succeeded_with_progress_logs_and_result(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = spawn(backend, |_| {}).await;
+    let ada = app.register("ada").await;
+
+    let queued = submit(&app, &ada, json!({"tool": "noop", "params": {"sleep_ms": 300}})).await;
+    assert_eq!(queued["status"], "queued");
+    let id = queued["id"].as_str().expect("id").to_owned();
+    let done = wait_for(&app, &ada, &id, is_final).await;
+
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!((done["progress"].as_u64(), done["attempt"].as_u64()), (Some(100), Some(1)));
+    assert_eq!(done["result"], json!({"slept_ms": 300, "targets": []}));
+    assert!(done["duration_ms"].as_i64().is_some_and(|ms| ms >= 300), "{done}");
+    assert_eq!(done["actor_id"], ada.id.to_string());
+    let logs = json_of(app.call("GET", &format!("/api/v1/executions/{id}/logs"), Some(&ada.access), None).await).await;
+    assert_eq!(logs["items"][0]["line"], "waiting 300 ms");
+    let listed =
+        json_of(app.call("GET", "/api/v1/executions?tool=noop&status=succeeded", Some(&ada.access), None).await).await;
+    assert_eq!(listed["items"][0]["id"], id.as_str());
+
+    let via_tool =
+        app.call("POST", "/api/v1/tools/noop/execute", Some(&ada.access), Some(&json!({"fail": true}))).await;
+    let failing = json_of(via_tool).await;
+    let failed = wait_for(&app, &ada, failing["id"].as_str().expect("id"), is_final).await;
+    assert_eq!((failed["status"].as_str(), failed["error"].as_str()), (Some("failed"), Some("asked to fail")));
+}
+
+#[rstest]
+#[tokio::test]
+async fn bad_requests_and_out_of_scope_targets_queue_nothing(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = spawn(backend, |_| {}).await;
+    let ada = app.register("ada").await;
+    let token = Some(ada.access.as_str());
+    app.call("POST", "/api/v1/targets", token, Some(&json!({"value": "10.0.0.0/8"}))).await;
+
+    let cases = [
+        (json!({"tool": "nmap-but-not-really", "params": {}}), "tool"),
+        (json!({"tool": "noop", "params": {"sleep_ms": "soon"}}), "params.sleep_ms"),
+        (json!({"tool": "noop", "params": {"sleep_ms": 600001}}), "params.sleep_ms"),
+        (json!({"tool": "noop", "params": {"colour": "blue"}}), "params.colour"),
+        (json!({"tool": "noop", "params": {}, "timeout_seconds": 0}), "timeout_seconds"),
+        (
+            json!({"tool": "noop", "params": {"targets": ["10.1.2.3", "192.0.2.1:80", "10.9.9.9:22"]}}),
+            "params.targets[1]",
+        ),
+    ];
+    for (body, field) in cases {
+        let refused = problem(app.call("POST", "/api/v1/executions", token, Some(&body)).await, 422).await;
+        assert_eq!(refused["errors"][0]["field"], field, "{refused}");
+    }
+    let scope = problem(
+        app.call(
+            "POST",
+            "/api/v1/executions",
+            token,
+            Some(&json!({"tool": "noop", "params": {"targets": ["192.0.2.1:80", "-oX"]}})),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(scope["errors"].as_array().map(Vec::len), Some(2), "every out-of-scope target is named: {scope}");
+
+    let runs = json_of(app.call("GET", "/api/v1/executions", token, None).await).await;
+    assert_eq!(runs["items"].as_array().map(Vec::len), Some(0), "nothing was queued");
+    let audit = json_of(app.call("GET", "/api/v1/audit?action=scope.refused", token, None).await).await;
+    assert!(!audit["items"].as_array().expect("items").is_empty());
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_queued_run_and_a_running_run_can_be_cancelled(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = spawn(backend, |config| config.engine.per_org = 1).await;
+    let ada = app.register("ada").await;
+
+    let running = submit(&app, &ada, json!({"tool": "noop", "params": {"sleep_ms": 60000}})).await;
+    let running_id = running["id"].as_str().expect("id").to_owned();
+    wait_for(&app, &ada, &running_id, |run| run["status"] == "running").await;
+    // One at a time for this organisation: the second waits in the queue.
+    let queued = submit(&app, &ada, json!({"tool": "noop", "params": {"sleep_ms": 60000}})).await;
+    let queued_id = queued["id"].as_str().expect("id").to_owned();
+
+    let cancelled = app.call("POST", &format!("/api/v1/executions/{queued_id}/cancel"), Some(&ada.access), None).await;
+    assert_eq!(cancelled.status(), 202);
+    assert_eq!(json_of(cancelled).await["status"], "cancelled", "a queued run ends at once");
+    let asked =
+        json_of(app.call("DELETE", &format!("/api/v1/executions/{running_id}"), Some(&ada.access), None).await).await;
+    assert_eq!(asked["cancel_requested"], true);
+    let ended = wait_for(&app, &ada, &running_id, is_final).await;
+    assert_eq!(ended["status"], "cancelled", "{ended}");
+    let again = wait_for(&app, &ada, &queued_id, is_final).await;
+    assert_eq!(again["attempt"], 0, "a cancelled queued run is never started");
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_run_past_its_time_limit_is_timed_out(#[values(Backend::Sqlite, Backend::Postgres)] backend: Backend) {
+    let app = spawn(backend, |_| {}).await;
+    let ada = app.register("ada").await;
+
+    let run = submit(&app, &ada, json!({"tool": "noop", "params": {"sleep_ms": 30000}, "timeout_seconds": 1})).await;
+    let ended = wait_for(&app, &ada, run["id"].as_str().expect("id"), is_final).await;
+
+    assert_eq!(ended["status"], "timed_out", "{ended}");
+}
+
+#[rstest]
+#[tokio::test]
+async fn the_per_organisation_limit_holds_and_every_run_ends(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = spawn(backend, |config| {
+        config.engine.per_org = 2;
+        config.engine.workers = 4;
+    })
+    .await;
+    let ada = app.register("ada").await;
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(
+            submit(&app, &ada, json!({"tool": "noop", "params": {"sleep_ms": 250}})).await["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+
+    let mut most_running = 0;
+    loop {
+        let running =
+            json_of(app.call("GET", "/api/v1/executions?status=running", Some(&ada.access), None).await).await;
+        most_running = most_running.max(running["items"].as_array().map(Vec::len).unwrap_or(0));
+        let finished =
+            json_of(app.call("GET", "/api/v1/executions?status=succeeded", Some(&ada.access), None).await).await;
+        if finished["items"].as_array().map(Vec::len) == Some(ids.len()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    assert!(most_running <= 2, "at most two of this organisation's runs at once, saw {most_running}");
+    assert!(most_running >= 1);
+}
+
+#[rstest]
+#[tokio::test]
+async fn the_tool_catalogue_describes_parameters_and_honours_the_organisations_switch(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = spawn(backend, |_| {}).await;
+    let ada = app.register("ada").await;
+
+    let tools = json_of(app.call("GET", "/api/v1/tools?category=diagnostics", Some(&ada.access), None).await).await;
+    let noop = json_of(app.call("GET", "/api/v1/tools/noop", Some(&ada.access), None).await).await;
+    problem(app.call("GET", "/api/v1/tools/nothing", Some(&ada.access), None).await, 404).await;
+
+    assert_eq!(tools[0]["name"], "noop");
+    assert_eq!(noop["enabled"], true);
+    assert!(noop["params_schema"]["properties"]["sleep_ms"].is_object(), "{noop}");
+    assert!(noop["result_schema"]["properties"]["slept_ms"].is_object(), "{noop}");
+
+    let org = rampart_core::OrgId::from_uuid(ada.org);
+    let key = rampart_core::settings::SettingKey::parse("tools.noop.enabled").expect("key");
+    app.store.settings().put(org, &key, &json!(false)).await.expect("disable");
+    let disabled = json_of(app.call("GET", "/api/v1/tools?enabled=false", Some(&ada.access), None).await).await;
+    assert_eq!(disabled[0]["name"], "noop");
+    let refused =
+        problem(app.call("POST", "/api/v1/tools/noop/execute", Some(&ada.access), Some(&json!({}))).await, 422).await;
+    assert_eq!(refused["errors"][0]["field"], "tool");
+}
