@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod executions;
+pub mod findings;
 pub mod identity;
 pub mod ids;
 pub mod orgs;

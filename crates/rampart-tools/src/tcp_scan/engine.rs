@@ -1,0 +1,566 @@
+//! The TCP connect scanner: many connects in flight on the multi-threaded runtime, three port
+//! states (open, closed, filtered), per-host timeouts learned from round trips, and back-off on
+//! local resource errors. It connects only to pairs the caller's `allow` gate accepted, and a
+//! local failure (out of descriptors, buffers or ephemeral ports) is never reported as a closed
+//! port: the probe waits and is sent again.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use rustix::io::Errno;
+use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+use socket2::SockRef;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// The connect timeout used until a host has answered once, and the ceiling after that.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1500);
+/// Connects in flight at once, before the descriptor limit caps it.
+pub const DEFAULT_CONCURRENCY: usize = 8192;
+/// Extra attempts for a port that gave no answer.
+pub const DEFAULT_RETRIES: u8 = 1;
+/// The shortest timeout round trips can bring a host down to.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(10);
+/// How long an open port has to send its greeting.
+pub const BANNER_TIMEOUT: Duration = Duration::from_millis(500);
+/// The most of a greeting that is kept.
+pub const BANNER_MAX: usize = 256;
+
+/// How often at most `progress` hears about the scan, unless a whole percent has passed.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+/// A probe that meets this many local errors in a row is given up and counted as unsent.
+const LOCAL_ATTEMPTS_MAX: u8 = 40;
+/// The fewest connects the window shrinks to under local errors.
+const MIN_WINDOW: usize = 16;
+/// How often at most the window is halved: one burst of errors is one signal.
+const WINDOW_CUT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// What to scan and how hard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanPlan {
+    pub addresses: Vec<IpAddr>,
+    pub ports: Vec<u16>,
+    /// The initial connect timeout, and the ceiling of every adapted one.
+    pub timeout: Duration,
+    /// Connects in flight at most; capped by the descriptor limit.
+    pub concurrency: usize,
+    /// Extra attempts for a port that gave no answer (filtered).
+    pub retries: u8,
+    /// Whether to read a greeting from open ports.
+    pub banner: bool,
+}
+
+impl ScanPlan {
+    /// A plan with the default timeout, concurrency and retries, and no banners.
+    pub fn new(addresses: Vec<IpAddr>, ports: Vec<u16>) -> Self {
+        Self {
+            addresses,
+            ports,
+            timeout: DEFAULT_TIMEOUT,
+            concurrency: DEFAULT_CONCURRENCY,
+            retries: DEFAULT_RETRIES,
+            banner: false,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PortState {
+    /// The connect succeeded.
+    Open,
+    /// The host answered with a reset.
+    Closed,
+    /// No answer within the timeout, or the host or network was unreachable.
+    Filtered,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortResult {
+    pub address: IpAddr,
+    pub port: u16,
+    pub state: PortState,
+    /// The greeting the service sent, printable ASCII with everything else escaped.
+    pub banner: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScanReport {
+    /// Open ports, sorted by address then port.
+    pub open: Vec<PortResult>,
+    pub closed: u64,
+    pub filtered: u64,
+    /// Connect attempts sent, retries included.
+    pub probes: u64,
+    /// Local errors met (out of descriptors, buffers, ephemeral ports, …); each was retried.
+    pub local_errors: u64,
+    /// Pairs the `allow` gate refused; nothing was sent to them.
+    pub refused: u64,
+    /// Pairs given up after repeated local errors: their state is unknown, not closed.
+    pub unsent: u64,
+}
+
+/// Scans every allowed (address, port) pair of `plan`.
+///
+/// `allow` is asked about every pair before anything is sent to it; a refused pair is never
+/// connected to and is counted in `refused`. `progress(done, total)` hears how many pairs are
+/// settled, at most every 100 ms or every percent, and once more with `done == total` at the end.
+/// On `cancel` the connects in flight are dropped and the report so far is returned.
+///
+/// Run it on the multi-threaded runtime: the probes are spawned tasks, so they use every core.
+pub async fn scan(
+    plan: &ScanPlan,
+    allow: &(dyn Fn(IpAddr, u16) -> bool + Send + Sync),
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
+    cancel: &CancellationToken,
+) -> ScanReport {
+    let n_addresses = plan.addresses.len() as u64;
+    let total = n_addresses * plan.ports.len() as u64;
+    let mut report = ScanReport::default();
+    let mut reporter = Reporter::new(progress, total);
+    let mut window = Window::new(plan.concurrency.clamp(1, descriptor_budget()));
+    let mut hosts = vec![HostTiming::default(); plan.addresses.len()];
+    let mut retries: VecDeque<Probe> = VecDeque::new();
+    let mut in_flight: JoinSet<(Probe, Outcome)> = JoinSet::new();
+    let mut next_fresh: u64 = 0;
+    let mut paused_until: Option<Instant> = None;
+    let mut done: u64 = 0;
+
+    loop {
+        if cancel.is_cancelled() {
+            break;
+        }
+        // Fill the window: retries first, so a port's answer is not held back behind new work.
+        while in_flight.len() < window.limit && paused_until.is_none_or(|until| Instant::now() >= until) {
+            paused_until = None;
+            let probe = if let Some(probe) = retries.pop_front() {
+                probe
+            } else if next_fresh < total {
+                // Port-major order spreads the load over the hosts.
+                let probe = Probe {
+                    host: usize::try_from(next_fresh % n_addresses).expect("host index fits the address list"),
+                    port: plan.ports[usize::try_from(next_fresh / n_addresses).expect("port index fits the port list")],
+                    attempt: 0,
+                    local_failures: 0,
+                };
+                next_fresh += 1;
+                // The scope gate: asked before anything leaves for this pair.
+                if !allow(plan.addresses[probe.host], probe.port) {
+                    report.refused += 1;
+                    done += 1;
+                    reporter.update(done);
+                    if cancel.is_cancelled() {
+                        break;
+                    }
+                    continue;
+                }
+                probe
+            } else {
+                break;
+            };
+            let timeout = hosts[probe.host].timeout(plan.timeout, probe.attempt);
+            let target = SocketAddr::new(plan.addresses[probe.host], probe.port);
+            let banner = plan.banner;
+            report.probes += 1;
+            in_flight.spawn(async move { (probe, connect(target, timeout, banner).await) });
+        }
+
+        if in_flight.is_empty() && retries.is_empty() && next_fresh >= total {
+            break;
+        }
+
+        let pause_at = paused_until;
+        let pause = async move {
+            match pause_at {
+                Some(until) => tokio::time::sleep_until(until).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => break,
+            Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
+                let (probe, outcome) = match joined {
+                    Ok(finished) => finished,
+                    Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+                    Err(_) => continue,
+                };
+                let host = &mut hosts[probe.host];
+                match outcome {
+                    Outcome::Open { rtt, banner } => {
+                        host.sample(rtt);
+                        window.grow();
+                        report.open.push(PortResult {
+                            address: plan.addresses[probe.host],
+                            port: probe.port,
+                            state: PortState::Open,
+                            banner,
+                        });
+                        done += 1;
+                    }
+                    Outcome::Closed { rtt } => {
+                        if let Some(rtt) = rtt {
+                            host.sample(rtt);
+                        }
+                        window.grow();
+                        report.closed += 1;
+                        done += 1;
+                    }
+                    Outcome::Filtered => {
+                        window.grow();
+                        if probe.attempt < plan.retries {
+                            retries.push_back(Probe { attempt: probe.attempt + 1, ..probe });
+                        } else {
+                            report.filtered += 1;
+                            done += 1;
+                        }
+                    }
+                    Outcome::LocalError => {
+                        report.local_errors += 1;
+                        let local_failures = probe.local_failures.saturating_add(1);
+                        let now = Instant::now();
+                        window.shrink(now);
+                        // Wait longer the more often this probe failed, up to a quarter second.
+                        let wait = Duration::from_millis(5 * u64::from(local_failures.min(50)));
+                        paused_until = Some(paused_until.map_or(now + wait, |until| until.max(now + wait)));
+                        if local_failures >= LOCAL_ATTEMPTS_MAX {
+                            report.unsent += 1;
+                            done += 1;
+                        } else {
+                            retries.push_back(Probe { local_failures, ..probe });
+                        }
+                    }
+                    Outcome::Unsendable => {
+                        report.local_errors += 1;
+                        report.unsent += 1;
+                        done += 1;
+                    }
+                }
+                reporter.update(done);
+            }
+            () = pause, if paused_until.is_some() => paused_until = None,
+        }
+    }
+
+    if cancel.is_cancelled() {
+        // Dropping the tasks drops their sockets, which the zero linger closes with a reset.
+        in_flight.abort_all();
+    } else {
+        reporter.finish(done);
+    }
+    report.open.sort_by_key(|result| (result.address, result.port));
+    report
+}
+
+/// One (address, port) pair on its way through the scan.
+#[derive(Clone, Copy, Debug)]
+struct Probe {
+    host: usize,
+    port: u16,
+    /// Attempts after a silence so far; bounded by `ScanPlan::retries`.
+    attempt: u8,
+    /// Local errors met in a row; they never count as an answer.
+    local_failures: u8,
+}
+
+#[derive(Debug)]
+enum Outcome {
+    Open {
+        rtt: Duration,
+        banner: Option<String>,
+    },
+    /// `rtt` is the round trip of the reset, if there was one (a self-connect has none).
+    Closed {
+        rtt: Option<Duration>,
+    },
+    Filtered,
+    /// A shortage on this machine: wait and send again.
+    LocalError,
+    /// This machine cannot send to that address at all (for example an unusable address family).
+    Unsendable,
+}
+
+/// Sends one connect and reads its answer; the socket is closed with a reset when dropped.
+async fn connect(target: SocketAddr, timeout: Duration, banner: bool) -> Outcome {
+    let socket = match target {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    };
+    let Ok(socket) = socket else {
+        // Creating a socket fails only for local reasons: descriptors, memory, buffers.
+        return Outcome::LocalError;
+    };
+    // A zero linger makes close send a reset, so a scan leaves no TIME_WAIT sockets behind.
+    if SockRef::from(&socket).set_linger(Some(Duration::ZERO)).is_err() {
+        return Outcome::LocalError;
+    }
+    let started = Instant::now();
+    match tokio::time::timeout(timeout, socket.connect(target)).await {
+        Err(_elapsed) => Outcome::Filtered,
+        Ok(Ok(stream)) => {
+            let rtt = started.elapsed();
+            if is_self_connect(&stream) {
+                // On loopback a connect to an unused ephemeral port can pick that same port as
+                // its source and connect to itself; nothing listens there.
+                return Outcome::Closed { rtt: None };
+            }
+            let banner = if banner { read_banner(stream).await } else { None };
+            Outcome::Open { rtt, banner }
+        }
+        Ok(Err(error)) => classify(&error, started.elapsed()),
+    }
+}
+
+fn is_self_connect(stream: &TcpStream) -> bool {
+    matches!((stream.local_addr(), stream.peer_addr()), (Ok(local), Ok(peer)) if local == peer)
+}
+
+/// Reads what is said to the connect failing, by errno. Local shortages are never an answer.
+fn classify(error: &io::Error, elapsed: Duration) -> Outcome {
+    match Errno::from_io_error(error) {
+        Some(Errno::CONNREFUSED | Errno::CONNRESET) => Outcome::Closed { rtt: Some(elapsed) },
+        // Unreachable answers, and a local firewall refusing the packet, are a filter as far as
+        // the port is concerned.
+        Some(Errno::HOSTUNREACH | Errno::NETUNREACH | Errno::TIMEDOUT | Errno::ACCESS | Errno::PERM) => {
+            Outcome::Filtered
+        }
+        Some(
+            Errno::MFILE
+            | Errno::NFILE
+            | Errno::NOBUFS
+            | Errno::NOMEM
+            | Errno::ADDRNOTAVAIL
+            | Errno::AGAIN
+            | Errno::ADDRINUSE
+            | Errno::INTR,
+        ) => Outcome::LocalError,
+        _ => Outcome::Unsendable,
+    }
+}
+
+/// Reads a greeting: up to `BANNER_MAX` bytes within `BANNER_TIMEOUT`, stopping at the end of
+/// the first line.
+async fn read_banner(mut stream: TcpStream) -> Option<String> {
+    let mut buffer = [0_u8; BANNER_MAX];
+    let mut filled = 0;
+    let deadline = Instant::now() + BANNER_TIMEOUT;
+    while filled < buffer.len() {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer[filled..])).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => {
+                filled += n;
+                if buffer[..filled].contains(&b'\n') {
+                    break;
+                }
+            }
+        }
+    }
+    let text = escape(buffer[..filled].trim_ascii());
+    (!text.is_empty()).then_some(text)
+}
+
+/// Printable ASCII as it is; everything else (and the backslash) as an escape, so a banner is
+/// safe to show and to log.
+fn escape(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for &byte in bytes {
+        match byte {
+            b'\\' => text.push_str("\\\\"),
+            b'\r' => text.push_str("\\r"),
+            b'\n' => text.push_str("\\n"),
+            b'\t' => text.push_str("\\t"),
+            b' '..=b'~' => text.push(char::from(byte)),
+            other => text.push_str(&format!("\\x{other:02x}")),
+        }
+    }
+    text
+}
+
+/// A host's round-trip estimate, as TCP (RFC 6298) and nmap keep it.
+#[derive(Clone, Copy, Debug, Default)]
+struct HostTiming {
+    /// Smoothed round trip and its variation, in seconds; `None` until the host has answered.
+    estimate: Option<(f64, f64)>,
+}
+
+impl HostTiming {
+    fn sample(&mut self, rtt: Duration) {
+        let rtt = rtt.as_secs_f64();
+        self.estimate = Some(match self.estimate {
+            None => (rtt, rtt / 2.0),
+            Some((srtt, rttvar)) => (srtt + (rtt - srtt) / 8.0, rttvar + ((rtt - srtt).abs() - rttvar) / 4.0),
+        });
+    }
+
+    /// `srtt + 4·rttvar` within [`MIN_TIMEOUT`, `ceiling`]; `ceiling` until the host has
+    /// answered. A retry after a silence waits twice as long as the attempt before it.
+    fn timeout(&self, ceiling: Duration, attempt: u8) -> Duration {
+        let base = match self.estimate {
+            None => ceiling,
+            Some((srtt, rttvar)) => {
+                Duration::from_secs_f64(srtt + 4.0 * rttvar).clamp(MIN_TIMEOUT.min(ceiling), ceiling)
+            }
+        };
+        base.saturating_mul(1_u32 << attempt.min(8)).min(ceiling)
+    }
+}
+
+/// How many connects may be in flight: halved on local errors, grown back as probes complete.
+#[derive(Debug)]
+struct Window {
+    limit: usize,
+    max: usize,
+    n_since_change: usize,
+    last_cut: Option<Instant>,
+}
+
+impl Window {
+    fn new(max: usize) -> Self {
+        Self { limit: max, max, n_since_change: 0, last_cut: None }
+    }
+
+    fn shrink(&mut self, now: Instant) {
+        self.n_since_change = 0;
+        if self.last_cut.is_some_and(|cut| now.duration_since(cut) < WINDOW_CUT_INTERVAL) {
+            return;
+        }
+        self.last_cut = Some(now);
+        self.limit = (self.limit / 2).max(MIN_WINDOW.min(self.max));
+    }
+
+    fn grow(&mut self) {
+        if self.limit >= self.max {
+            return;
+        }
+        self.n_since_change += 1;
+        // A full window without a local error earns a quarter more room.
+        if self.n_since_change >= self.limit {
+            self.n_since_change = 0;
+            self.limit = (self.limit + self.limit / 4 + 1).min(self.max);
+        }
+    }
+}
+
+/// Calls `progress` at most every `PROGRESS_INTERVAL` or every percent.
+struct Reporter<'a> {
+    progress: &'a (dyn Fn(u64, u64) + Send + Sync),
+    total: u64,
+    step: u64,
+    last_done: u64,
+    last_at: Instant,
+}
+
+impl<'a> Reporter<'a> {
+    fn new(progress: &'a (dyn Fn(u64, u64) + Send + Sync), total: u64) -> Self {
+        Self { progress, total, step: (total / 100).max(1), last_done: 0, last_at: Instant::now() }
+    }
+
+    fn update(&mut self, done: u64) {
+        if done < self.total
+            && done > self.last_done
+            && (done - self.last_done >= self.step || self.last_at.elapsed() >= PROGRESS_INTERVAL)
+        {
+            self.report(done);
+        }
+    }
+
+    fn finish(&mut self, done: u64) {
+        self.report(done);
+    }
+
+    fn report(&mut self, done: u64) {
+        self.last_done = done;
+        self.last_at = Instant::now();
+        (self.progress)(done, self.total);
+    }
+}
+
+/// How many sockets the scan may hold open: the descriptor limit (raised to the hard limit
+/// once per process) less headroom for the rest of the server.
+fn descriptor_budget() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        let limit = getrlimit(Resource::Nofile);
+        if let Some(hard) = limit.maximum
+            && limit.current.is_some_and(|soft| soft < hard)
+            && let Err(error) = setrlimit(Resource::Nofile, Rlimit { current: Some(hard), maximum: Some(hard) })
+        {
+            tracing::debug!(%error, "could not raise the descriptor limit to the hard limit");
+        }
+        match getrlimit(Resource::Nofile).current {
+            None => usize::MAX,
+            Some(soft) => {
+                let soft = usize::try_from(soft).unwrap_or(usize::MAX);
+                let headroom = (soft / 8).max(256.min(soft / 2));
+                soft.saturating_sub(headroom).max(1)
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn banners_keep_printable_ascii_and_escape_the_rest() {
+        assert_eq!(escape(b"SSH-2.0-test"), "SSH-2.0-test");
+        assert_eq!(escape(b"a\r\nb\t\\\x00\xff"), "a\\r\\nb\\t\\\\\\x00\\xff");
+    }
+
+    #[test]
+    fn timeout_starts_at_the_ceiling_and_follows_round_trips() {
+        let ceiling = Duration::from_secs(1);
+        let mut host = HostTiming::default();
+        assert_eq!(host.timeout(ceiling, 0), ceiling);
+        for _ in 0..20 {
+            host.sample(Duration::from_millis(40));
+        }
+        let adapted = host.timeout(ceiling, 0);
+        assert!(adapted >= Duration::from_millis(40) && adapted < Duration::from_millis(100), "{adapted:?}");
+        assert_eq!(host.timeout(ceiling, 1), adapted * 2);
+        assert_eq!(host.timeout(ceiling, 8), ceiling);
+    }
+
+    #[test]
+    fn timeout_never_drops_below_the_floor() {
+        let mut host = HostTiming::default();
+        for _ in 0..20 {
+            host.sample(Duration::from_micros(30));
+        }
+        assert_eq!(host.timeout(Duration::from_secs(1), 0), MIN_TIMEOUT);
+    }
+
+    #[test]
+    fn window_halves_on_local_errors_and_grows_back() {
+        let mut window = Window::new(1024);
+        let now = Instant::now();
+        window.shrink(now);
+        assert_eq!(window.limit, 512);
+        window.shrink(now);
+        assert_eq!(window.limit, 512, "a burst of errors is one signal");
+        window.shrink(now + WINDOW_CUT_INTERVAL);
+        assert_eq!(window.limit, 256);
+        for _ in 0..100_000 {
+            window.grow();
+        }
+        assert_eq!(window.limit, 1024);
+    }
+
+    #[test]
+    fn local_shortages_are_never_read_as_closed() {
+        for errno in [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::ADDRNOTAVAIL, Errno::AGAIN] {
+            let error = io::Error::from_raw_os_error(errno.raw_os_error());
+            assert!(matches!(classify(&error, Duration::ZERO), Outcome::LocalError), "{errno:?}");
+        }
+        let refused = io::Error::from_raw_os_error(Errno::CONNREFUSED.raw_os_error());
+        assert!(matches!(classify(&refused, Duration::ZERO), Outcome::Closed { rtt: Some(_) }));
+        let unreachable = io::Error::from_raw_os_error(Errno::HOSTUNREACH.raw_os_error());
+        assert!(matches!(classify(&unreachable, Duration::ZERO), Outcome::Filtered));
+    }
+}

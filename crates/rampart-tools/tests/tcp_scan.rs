@@ -1,0 +1,229 @@
+//! The TCP connect scanner against listeners this test opens on 127.0.0.x. Every scan is held to
+//! the ports the test itself opened or has just closed, by the scanner's own `allow` gate, so no
+//! other listener on the host is ever probed and nothing leaves 127.0.0.0/8.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rampart_tools::tcp_scan::{PortState, ScanPlan, ScanReport, scan};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio_util::sync::CancellationToken;
+
+/// Long enough that an accept that was going to happen has happened.
+const NO_ACCEPT_WAIT: Duration = Duration::from_millis(300);
+
+fn loopback(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+}
+
+async fn listen(address: IpAddr) -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind((address, 0)).await.expect("bind a loopback listener");
+    let local = listener.local_addr().expect("listener address");
+    (listener, local)
+}
+
+/// A port that was listening a moment ago and is closed now.
+async fn closed_port(address: IpAddr) -> SocketAddr {
+    let (listener, local) = listen(address).await;
+    drop(listener);
+    local
+}
+
+fn plan_for(owned: &HashSet<SocketAddr>) -> ScanPlan {
+    let addresses: HashSet<IpAddr> = owned.iter().map(SocketAddr::ip).collect();
+    let ports: HashSet<u16> = owned.iter().map(SocketAddr::port).collect();
+    let mut plan = ScanPlan::new(addresses.into_iter().collect(), ports.into_iter().collect());
+    plan.timeout = Duration::from_secs(2);
+    plan
+}
+
+/// Scans with a gate that lets through exactly the test's own sockets.
+async fn scan_owned(plan: &ScanPlan, owned: &HashSet<SocketAddr>) -> ScanReport {
+    let allow = |address: IpAddr, port: u16| owned.contains(&SocketAddr::new(address, port));
+    scan(plan, &allow, &|_, _| {}, &CancellationToken::new()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_open_port_is_found_and_closed_ports_are_not_reported() {
+    let mut listeners = Vec::new();
+    let mut open = HashSet::new();
+    for (address, count) in [(loopback(1), 50), (loopback(2), 3), (loopback(3), 3)] {
+        for _ in 0..count {
+            let (listener, local) = listen(address).await;
+            listeners.push(listener);
+            open.insert(local);
+        }
+    }
+    let mut closed = HashSet::new();
+    for _ in 0..20 {
+        closed.insert(closed_port(loopback(1)).await);
+    }
+    let owned: HashSet<SocketAddr> = open.union(&closed).copied().collect();
+    let plan = plan_for(&owned);
+
+    let report = scan_owned(&plan, &owned).await;
+
+    let found: HashSet<SocketAddr> =
+        report.open.iter().map(|result| SocketAddr::new(result.address, result.port)).collect();
+    assert_eq!(found, open);
+    assert!(report.open.iter().all(|result| result.state == PortState::Open && result.banner.is_none()));
+    assert!(report.open.windows(2).all(|pair| (pair[0].address, pair[0].port) < (pair[1].address, pair[1].port)));
+    assert_eq!(report.closed, closed.len() as u64);
+    assert_eq!(report.filtered, 0);
+    assert_eq!(report.unsent, 0);
+    let total = (plan.addresses.len() * plan.ports.len()) as u64;
+    assert_eq!(report.refused, total - owned.len() as u64);
+    assert!(report.probes >= owned.len() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_the_gate_refuses_is_never_connected_to() {
+    let (refused_listener, refused) = listen(loopback(1)).await;
+    let (allowed_listener, allowed) = listen(loopback(1)).await;
+    let asked = Mutex::new(Vec::new());
+    let allow = |address: IpAddr, port: u16| {
+        asked.lock().expect("lock").push(SocketAddr::new(address, port));
+        SocketAddr::new(address, port) == allowed
+    };
+    let plan = ScanPlan::new(vec![loopback(1)], vec![refused.port(), allowed.port()]);
+
+    let report = scan(&plan, &allow, &|_, _| {}, &CancellationToken::new()).await;
+
+    assert_eq!(report.open.len(), 1);
+    assert_eq!(report.open[0].port, allowed.port());
+    assert_eq!(report.refused, 1);
+    assert_eq!(report.probes, 1);
+    assert!(asked.lock().expect("lock").contains(&refused));
+    // The allowed listener did see the scan, so the silence of the other one means something.
+    tokio::time::timeout(NO_ACCEPT_WAIT, allowed_listener.accept())
+        .await
+        .expect("the allowed port was connected to")
+        .expect("accept");
+    assert!(tokio::time::timeout(NO_ACCEPT_WAIT, refused_listener.accept()).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn banner_is_read_from_a_service_that_greets() {
+    let (listener, local) = listen(loopback(1)).await;
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else { break };
+            // The scanner closes with a reset; a failed write is expected, not a test failure.
+            let _ = stream.write_all(b"SSH-2.0-test\r\n").await;
+        }
+    });
+    let (_silent_listener, silent) = listen(loopback(1)).await;
+    let owned = HashSet::from([local, silent]);
+    let mut plan = plan_for(&owned);
+    plan.banner = true;
+
+    let report = scan_owned(&plan, &owned).await;
+    server.abort();
+
+    assert_eq!(report.open.len(), 2);
+    let greeting = report.open.iter().find(|result| result.port == local.port()).expect("greeting port found");
+    assert_eq!(greeting.banner.as_deref(), Some("SSH-2.0-test"));
+    let quiet = report.open.iter().find(|result| result.port == silent.port()).expect("silent port found");
+    assert_eq!(quiet.banner, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_stops_the_scan_before_it_finishes() {
+    let mut listeners = Vec::new();
+    let mut owned = HashSet::new();
+    for _ in 0..50 {
+        let (listener, local) = listen(loopback(1)).await;
+        listeners.push(listener);
+        owned.insert(local);
+    }
+    // One connect at a time, each waiting for a greeting that never comes: a slow scan.
+    let mut plan = plan_for(&owned);
+    plan.concurrency = 1;
+    plan.banner = true;
+    let cancel = CancellationToken::new();
+    let progress = |done: u64, _total: u64| {
+        if done >= 3 {
+            cancel.cancel();
+        }
+    };
+    let allow = |address: IpAddr, port: u16| owned.contains(&SocketAddr::new(address, port));
+
+    let report = scan(&plan, &allow, &progress, &cancel).await;
+
+    assert!(cancel.is_cancelled());
+    assert!(report.open.len() >= 3);
+    assert!(report.open.len() < owned.len(), "a cancelled scan stops early");
+    assert!(report.probes < owned.len() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_cancelled_before_it_starts_sends_nothing() {
+    let (listener, local) = listen(loopback(1)).await;
+    let owned = HashSet::from([local]);
+    let plan = plan_for(&owned);
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let allow = |address: IpAddr, port: u16| owned.contains(&SocketAddr::new(address, port));
+
+    let report = scan(&plan, &allow, &|_, _| {}, &cancel).await;
+
+    assert_eq!(report.probes, 0);
+    assert!(report.open.is_empty());
+    assert!(tokio::time::timeout(NO_ACCEPT_WAIT, listener.accept()).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_climbs_to_the_total() {
+    let mut listeners = Vec::new();
+    let mut owned = HashSet::new();
+    for _ in 0..30 {
+        let (listener, local) = listen(loopback(1)).await;
+        listeners.push(listener);
+        owned.insert(local);
+    }
+    for _ in 0..30 {
+        owned.insert(closed_port(loopback(1)).await);
+    }
+    let plan = plan_for(&owned);
+    let calls = Mutex::new(Vec::new());
+    let progress = |done: u64, total: u64| calls.lock().expect("lock").push((done, total));
+    let allow = |address: IpAddr, port: u16| owned.contains(&SocketAddr::new(address, port));
+
+    scan(&plan, &allow, &progress, &CancellationToken::new()).await;
+
+    let calls = calls.into_inner().expect("lock");
+    let total = owned.len() as u64;
+    assert_eq!(calls.last(), Some(&(total, total)));
+    assert!(calls.iter().all(|&(_, reported_total)| reported_total == total));
+    assert!(calls.windows(2).all(|pair| pair[0].0 < pair[1].0), "progress only moves forward: {calls:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_that_drops_connects_is_filtered_not_closed() {
+    // A listener with a backlog of one that never accepts: once its queue is full, the kernel
+    // drops further SYNs without an answer, as a firewall would.
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.bind(SocketAddr::new(loopback(1), 0)).expect("bind");
+    let listener = socket.listen(1).expect("listen");
+    let local = listener.local_addr().expect("listener address");
+    // A backlog of one holds two connections; these fill it.
+    let mut fillers = Vec::new();
+    for _ in 0..2 {
+        let filler = TcpSocket::new_v4().expect("socket");
+        fillers.push(filler.connect(local).await.expect("a connection the backlog still had room for"));
+    }
+    let owned = HashSet::from([local]);
+    let mut plan = plan_for(&owned);
+    plan.timeout = Duration::from_millis(200);
+
+    let report = scan_owned(&plan, &owned).await;
+
+    assert_eq!(report.filtered, 1, "{report:?}");
+    assert_eq!(report.closed, 0);
+    assert!(report.open.is_empty());
+    assert_eq!(report.probes, 1 + u64::from(plan.retries));
+    drop((fillers, listener));
+}
