@@ -152,6 +152,71 @@ impl Gate {
         Ok(checked)
     }
 
+    /// The fast check for tools that open many connections themselves (the port scanner): the
+    /// deny list and the scope for exactly this address and port. Refusals here are counted by
+    /// the tool and reported once, not one audit event per probe.
+    pub fn permits(&self, address: SocketAddr) -> bool {
+        self.deny.denies(address).is_none() && self.scope.allows(address.ip(), Some(address.port()))
+    }
+
+    /// The addresses of a target for a tool that probes many ports: an address, every address of
+    /// a network, or the addresses a name resolves to (once). The target must be in scope as a
+    /// whole; which ports of each address may be probed is for [`Gate::permits`].
+    pub async fn expand(&self, target: &str, max_addresses: u64) -> Result<Vec<IpAddr>, GateError> {
+        let target = target.trim();
+        if let Ok(rampart_core::targets::TargetValue::Cidr(net)) = rampart_core::targets::TargetValue::parse(target) {
+            let verdict = self.scope.check_network(net);
+            if !verdict.is_in() {
+                return Err(self.refuse(target, None, verdict.reason()).await);
+            }
+            let size = 1u128 << (net.max_prefix_len() - net.prefix_len());
+            if size > u128::from(max_addresses) {
+                return Err(self
+                    .refuse(target, None, format!("{net} has {size} addresses; the most is {max_addresses}"))
+                    .await);
+            }
+            return Ok(net
+                .hosts()
+                .chain([net.network(), net.broadcast()])
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect());
+        }
+        let parsed = match parse_host_port(target) {
+            Ok((parsed, None)) => parsed,
+            Ok((_, Some(_))) => return Err(self.refuse(target, None, "give ports separately".into()).await),
+            Err(reason) => return Err(self.refuse(target, None, reason).await),
+        };
+        let addresses = match &parsed {
+            Host::Ip(ip) => vec![canonical(*ip)],
+            Host::Name(name) => {
+                if !self.scope.covers_name(name) {
+                    return Err(self.refuse(target, None, self.scope.check(&parsed, None).reason()).await);
+                }
+                let found = self.resolver.resolve(name).await.map_err(|_| GateError::Unresolved(name.clone()))?;
+                if found.is_empty() {
+                    return Err(GateError::Unresolved(name.clone()));
+                }
+                found.into_iter().map(canonical).collect()
+            }
+        };
+        for ip in &addresses {
+            if !self.scope.covers_address(*ip) {
+                let reason = match &parsed {
+                    Host::Name(name) => format!("{name} resolves to {ip}, which no target covers"),
+                    Host::Ip(_) => Verdict::NotCovered.reason(),
+                };
+                return Err(self.refuse(target, None, reason).await);
+            }
+        }
+        Ok(addresses)
+    }
+
+    /// Records a refusal the tool decided on (such as a summary of refused probes).
+    pub async fn report_refusal(&self, host: &str, reason: String) {
+        self.refusals.refused(&Refusal { host: host.to_owned(), port: None, reason }).await;
+    }
+
     /// A TCP connection to `host`:`port`, made to an address the gate checked; returns which one.
     pub async fn connect_tcp(
         &self,

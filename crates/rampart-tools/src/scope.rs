@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use rampart_core::identity::{Actor, AuditAction, NewAuditEvent, Outcome, RequestContext};
-use rampart_core::targets::{Host, NewTarget, Scope, parse_host_port};
+use rampart_core::targets::{Host, NewTarget, Scope, TargetValue, parse_host_port};
 use rampart_core::{OrgId, TargetId, UserId};
 use rampart_store::{Store, StoreError, StoredTarget, TargetPatch};
 
@@ -141,6 +141,20 @@ impl ScopeService {
         Ok(inputs
             .iter()
             .map(|input| match parse_host_port(input) {
+                // A network is in scope only when all of it is.
+                Err(_)
+                    if input.contains('/')
+                        && let Ok(TargetValue::Cidr(net)) = TargetValue::parse(input) =>
+                {
+                    let verdict = scope.check_network(net);
+                    CheckResult {
+                        input: input.clone(),
+                        host: None,
+                        port: None,
+                        in_scope: verdict.is_in(),
+                        reason: verdict.reason(),
+                    }
+                }
                 Err(reason) => CheckResult {
                     input: input.clone(),
                     host: None,

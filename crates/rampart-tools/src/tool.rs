@@ -101,6 +101,7 @@ impl Registry {
     pub fn builtin() -> Self {
         let mut registry = Self::default();
         registry.add(Arc::new(crate::noop::Noop));
+        registry.add(Arc::new(crate::tcp_scan::TcpScan));
         registry
     }
 

@@ -57,11 +57,22 @@ enum Command {
     },
     /// Print the OpenAPI 3.1 document of the API as JSON.
     Openapi,
+    /// Run a tool from the command line, with no server: the targets given are its scope.
+    Scan {
+        #[command(subcommand)]
+        command: ScanCommand,
+    },
     /// Manage users from the server's shell, such as the first admin.
     User {
         #[command(subcommand)]
         command: UserCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ScanCommand {
+    /// TCP connect port scan: open ports with their service, banner and severity.
+    Tcp(crate::scan::TcpArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +147,10 @@ impl Cli {
                 crate::bootstrap::create_user(&state.identity, &email, &username, &password, superuser).await?;
                 store.close().await;
                 println!("created {}{email}", if superuser { "superuser " } else { "" });
+            }
+            Command::Scan { command: ScanCommand::Tcp(args) } => {
+                let config = Config::load(file, &Overrides::default())?;
+                crate::scan::tcp(&config, args).await?;
             }
             Command::Openapi => {
                 let spec = rampart_api::openapi().to_pretty_json().context("serialising the OpenAPI document")?;

@@ -6,4 +6,5 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod logging;
+pub mod scan;
 pub mod serve;

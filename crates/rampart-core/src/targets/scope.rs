@@ -103,6 +103,20 @@ impl Family {
         Self { segments }
     }
 
+    /// The segments that overlap `start..=end`, each with the targets covering it.
+    fn overlapping(&self, start: u128, end: u128) -> impl Iterator<Item = &[u32]> {
+        let first = self.segments.partition_point(|segment| segment.start <= start).saturating_sub(1);
+        let before_start = self.segments.first().is_none_or(|segment| segment.start > start);
+        // A range that starts before every segment begins outside all targets.
+        let gap: Option<&[u32]> = before_start.then_some(&[]);
+        gap.into_iter().chain(
+            self.segments[first..]
+                .iter()
+                .take_while(move |segment| segment.start <= end)
+                .map(|segment| segment.targets.as_slice()),
+        )
+    }
+
     fn covering(&self, key: u128) -> &[u32] {
         let index = self.segments.partition_point(|segment| segment.start <= key);
         match index {
@@ -173,6 +187,46 @@ impl Scope {
                 }
                 self.verdict(&covering, port)
             }
+        }
+    }
+
+    /// The verdict for a whole network, ports aside: every address must be covered by some
+    /// inclusion and none carved out by an exclusion of every port. Which ports of each address
+    /// may be probed is checked probe by probe.
+    pub fn check_network(&self, net: ipnet::IpNet) -> Verdict {
+        let (family, start, end) = match net {
+            ipnet::IpNet::V4(net) => (&self.v4, v4_key(net.network()), v4_key(net.broadcast())),
+            ipnet::IpNet::V6(net) => (&self.v6, u128::from(net.network()), u128::from(net.broadcast())),
+        };
+        let mut witness = None;
+        for covering in family.overlapping(start, end) {
+            let targets = covering.iter().map(|index| &self.targets[*index as usize]);
+            if let Some(exclusion) = targets.clone().find(|t| t.exclude && t.ports.is_none()) {
+                return Verdict::Excluded { by: exclusion.value.clone() };
+            }
+            match targets.clone().find(|t| !t.exclude) {
+                Some(inclusion) => witness = witness.or(Some(inclusion.value.clone())),
+                None => return Verdict::NotCovered,
+            }
+        }
+        witness.map_or(Verdict::NotCovered, |by| Verdict::In { by })
+    }
+
+    /// True when some inclusion covers the address (for some port) and no exclusion of every
+    /// port carves it out: the address may be probed on the ports its targets allow.
+    pub fn covers_address(&self, address: IpAddr) -> bool {
+        let covering = self.covering_address(address);
+        let target = |index: &u32| &self.targets[*index as usize];
+        covering.iter().map(target).any(|t| !t.exclude)
+            && !covering.iter().map(target).any(|t| t.exclude && t.ports.is_none())
+    }
+
+    /// The same for a name: an inclusion covers it and no exclusion of every port removes it.
+    pub fn covers_name(&self, name: &str) -> bool {
+        let host = Host::Name(name.to_owned());
+        match self.check(&host, None) {
+            Verdict::In { .. } | Verdict::PortNotCovered { .. } => true,
+            Verdict::Excluded { .. } | Verdict::NotCovered => false,
         }
     }
 

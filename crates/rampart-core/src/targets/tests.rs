@@ -140,6 +140,28 @@ fn ipv6_and_mapped_addresses_are_checked() {
     assert!(scope.allows(mapped, None), "a mapped address is checked as IPv4");
 }
 
+#[test]
+fn a_network_is_in_scope_only_when_all_of_it_is() {
+    let scope = Scope::new(vec![
+        target("10.0.0.0/16", None, false),
+        target("10.1.0.0/24", Some("443"), false),
+        target("10.0.5.0/24", None, true),
+        target("10.0.6.0/24", Some("22"), true),
+    ]);
+    let net = |text: &str| text.parse::<ipnet::IpNet>().expect("net");
+    assert!(scope.check_network(net("10.0.0.0/22")).is_in());
+    assert!(scope.check_network(net("10.0.6.0/24")).is_in(), "an exclusion of some ports leaves the addresses");
+    assert!(scope.check_network(net("10.1.0.0/25")).is_in(), "ports are checked per probe");
+    assert_eq!(scope.check_network(net("10.0.4.0/23")), Verdict::Excluded { by: value("10.0.5.0/24") });
+    assert!(!scope.check_network(net("10.0.0.0/15")).is_in(), "a hole and 10.1.1.0 onwards");
+    assert_eq!(scope.check_network(net("10.1.0.0/23")), Verdict::NotCovered, "10.1.1.0 and beyond are not covered");
+    assert_eq!(scope.check_network(net("9.255.255.0/24")), Verdict::NotCovered);
+    assert_eq!(scope.check_network(net("2001:db8::/64")), Verdict::NotCovered);
+    assert!(
+        scope.covers_address("10.1.0.9".parse().expect("ip")) && !scope.covers_address("10.0.5.1".parse().expect("ip"))
+    );
+}
+
 /// The obvious, slow reading of the rules, to hold the index to.
 fn naive(targets: &[ScopeTarget], address: IpAddr, port: Option<u16>) -> bool {
     let covers = |t: &ScopeTarget| {

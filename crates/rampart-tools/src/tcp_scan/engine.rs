@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use rustix::io::Errno;
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-use socket2::SockRef;
+use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::AsyncReadExt;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -285,38 +285,56 @@ enum Outcome {
     Unsendable,
 }
 
-/// Sends one connect and reads its answer; the socket is closed with a reset when dropped.
+/// Sends one connect and reads its answer. A connect refused at once (as on loopback) is answered
+/// without ever registering the socket with the reactor; only a pending one waits on it.
 async fn connect(target: SocketAddr, timeout: Duration, banner: bool) -> Outcome {
-    let socket = match target {
-        SocketAddr::V4(_) => TcpSocket::new_v4(),
-        SocketAddr::V6(_) => TcpSocket::new_v6(),
-    };
-    let Ok(socket) = socket else {
+    let started = Instant::now();
+    let Ok(socket) =
+        Socket::new(Domain::for_address(target), Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))
+    else {
         // Creating a socket fails only for local reasons: descriptors, memory, buffers.
         return Outcome::LocalError;
     };
-    // A zero linger makes close send a reset, so a scan leaves no TIME_WAIT sockets behind.
-    if SockRef::from(&socket).set_linger(Some(Duration::ZERO)).is_err() {
-        return Outcome::LocalError;
-    }
-    let started = Instant::now();
-    match tokio::time::timeout(timeout, socket.connect(target)).await {
-        Err(_elapsed) => Outcome::Filtered,
-        Ok(Ok(stream)) => {
-            let rtt = started.elapsed();
-            if is_self_connect(&stream) {
-                // On loopback a connect to an unused ephemeral port can pick that same port as
-                // its source and connect to itself; nothing listens there.
-                return Outcome::Closed { rtt: None };
+    let stream = match socket.connect(&target.into()) {
+        Ok(()) => socket,
+        Err(error) if error.raw_os_error() == Some(Errno::INPROGRESS.raw_os_error()) => {
+            let Ok(stream) = TcpStream::from_std(std::net::TcpStream::from(socket)) else { return Outcome::LocalError };
+            match tokio::time::timeout(timeout, stream.writable()).await {
+                Err(_elapsed) => return Outcome::Filtered,
+                Ok(Err(error)) => return classify(&error, started.elapsed()),
+                Ok(Ok(())) => match stream.take_error() {
+                    Ok(Some(error)) | Err(error) => return classify(&error, started.elapsed()),
+                    Ok(None) => match stream.into_std() {
+                        Ok(std) => Socket::from(std),
+                        Err(_) => return Outcome::LocalError,
+                    },
+                },
             }
-            let banner = if banner { read_banner(stream).await } else { None };
-            Outcome::Open { rtt, banner }
         }
-        Ok(Err(error)) => classify(&error, started.elapsed()),
+        Err(error) => return classify(&error, started.elapsed()),
+    };
+    let rtt = started.elapsed();
+    // A zero linger makes close send a reset, so a scan leaves no TIME_WAIT sockets behind. Only
+    // an established connection needs it: a refused or unanswered one leaves nothing.
+    let _ = stream.set_linger(Some(Duration::ZERO));
+    let stream = std::net::TcpStream::from(stream);
+    if is_self_connect(&stream) {
+        // On loopback a connect to an unused ephemeral port can pick that same port as its
+        // source and connect to itself; nothing listens there.
+        return Outcome::Closed { rtt: None };
     }
+    let banner = if banner {
+        match TcpStream::from_std(stream) {
+            Ok(stream) => read_banner(stream).await,
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    Outcome::Open { rtt, banner }
 }
 
-fn is_self_connect(stream: &TcpStream) -> bool {
+fn is_self_connect(stream: &std::net::TcpStream) -> bool {
     matches!((stream.local_addr(), stream.peer_addr()), (Ok(local), Ok(peer)) if local == peer)
 }
 

@@ -6,8 +6,10 @@ pub mod engine;
 pub mod ports;
 pub mod risks;
 pub mod services;
+mod tool;
 
 pub use engine::{PortResult, PortState, ScanPlan, ScanReport, scan};
 pub use ports::parse_ports;
 pub use risks::assess;
 pub use services::service_name;
+pub use tool::{TcpScan, TcpScanParams, TcpScanResult};

@@ -1,0 +1,217 @@
+//! `tcp_scan`: the scanner as a tool. Targets are addresses, networks and names in scope; every
+//! probe passes the gate's check first; open ports come back with their service, banner and a
+//! severity from the exposure rules.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rampart_core::ValidationErrors;
+use rampart_core::executions::LogStream;
+use rampart_core::targets::TargetValue;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::tcp_scan::{PortState, ScanPlan, assess, parse_ports, scan, service_name};
+use crate::tool::{Tool, ToolContext, ToolInfo, parse_params, schema_of};
+
+/// Most addresses one run may cover.
+const MAX_ADDRESSES: u64 = 65_536;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TcpScanParams {
+    /// Addresses, networks (`10.0.0.0/24`) or host names, all in scope.
+    pub targets: Vec<String>,
+    /// `1-65535`, a list such as `22,80,443,8000-8100`, `top-100` or `top-1000` (the default).
+    #[serde(default = "default_ports")]
+    pub ports: String,
+    /// The longest wait for a connection, in milliseconds, before a port counts as filtered (10 to 60000, default 1500);
+    /// shorter per host once round trips are measured.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Connections in flight at once (1 to 65536, default 8192, capped by the open-file limit).
+    #[serde(default)]
+    pub concurrency: Option<usize>,
+    /// Extra tries for filtered ports (0 to 5, default 1).
+    #[serde(default)]
+    pub retries: Option<u8>,
+    /// Read what open ports say first (up to 256 bytes).
+    #[serde(default)]
+    pub banner: bool,
+}
+
+fn default_ports() -> String {
+    "top-1000".into()
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct OpenPort {
+    pub port: u16,
+    pub service: Option<&'static str>,
+    pub banner: Option<String>,
+    /// `info`, `low`, `medium`, `high` or `critical`.
+    pub severity: &'static str,
+    pub title: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct HostResult {
+    pub address: String,
+    pub open: Vec<OpenPort>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ScanSummary {
+    pub addresses: usize,
+    pub ports: usize,
+    pub probes: u64,
+    pub open: usize,
+    pub closed: u64,
+    pub filtered: u64,
+    /// Probes the scope or the deny list did not allow: never sent.
+    pub refused: u64,
+    /// Probes given up after repeated local errors (out of sockets): their state is unknown.
+    pub unsent: u64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TcpScanResult {
+    /// Hosts with at least one open port, by address.
+    pub hosts: Vec<HostResult>,
+    pub summary: ScanSummary,
+}
+
+pub struct TcpScan;
+
+impl TcpScan {
+    fn plan_of(params: &TcpScanParams) -> Result<(Vec<u16>, Duration, usize, u8), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let ports = errors.check("params.ports", parse_ports(&params.ports));
+        let timeout = params.timeout_ms.unwrap_or(1500);
+        if !(10..=60_000).contains(&timeout) {
+            errors.add("params.timeout_ms", "must be between 10 and 60000");
+        }
+        let concurrency = params.concurrency.unwrap_or(8192);
+        if !(1..=65_536).contains(&concurrency) {
+            errors.add("params.concurrency", "must be between 1 and 65536");
+        }
+        let retries = params.retries.unwrap_or(1);
+        if retries > 5 {
+            errors.add("params.retries", "must be at most 5");
+        }
+        if params.targets.is_empty() {
+            errors.add("params.targets", "name at least one target");
+        }
+        for (index, target) in params.targets.iter().enumerate() {
+            match TargetValue::parse(target) {
+                Ok(TargetValue::Wildcard(_)) => {
+                    errors.add(format!("params.targets[{index}]"), "a wildcard cannot be scanned; name hosts")
+                }
+                Ok(TargetValue::Cidr(net))
+                    if (1u128 << (net.max_prefix_len() - net.prefix_len())) > u128::from(MAX_ADDRESSES) =>
+                {
+                    errors.add(format!("params.targets[{index}]"), format!("at most {MAX_ADDRESSES} addresses a run"))
+                }
+                Ok(_) => {}
+                Err(message) => errors.add(format!("params.targets[{index}]"), message),
+            }
+        }
+        match ports {
+            Some(ports) if errors.is_empty() => Ok((ports, Duration::from_millis(timeout), concurrency, retries)),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[async_trait]
+impl Tool for TcpScan {
+    fn info(&self) -> ToolInfo {
+        ToolInfo {
+            name: "tcp_scan",
+            category: "network",
+            description: "TCP connect port scan: open, closed and filtered ports, service names, banners, and the severity of risky exposures.",
+            params_schema: schema_of::<TcpScanParams>(),
+            result_schema: schema_of::<TcpScanResult>(),
+            default_timeout: Duration::from_secs(3600),
+        }
+    }
+
+    fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors> {
+        let params: TcpScanParams = parse_params(params)?;
+        Self::plan_of(&params)?;
+        Ok(params.targets)
+    }
+
+    async fn run(&self, params: Value, context: ToolContext) -> Result<Value, String> {
+        let params: TcpScanParams = parse_params(&params).map_err(|errors| errors.to_string())?;
+        let (ports, timeout, concurrency, retries) = Self::plan_of(&params).map_err(|errors| errors.to_string())?;
+        let mut addresses = Vec::new();
+        for target in &params.targets {
+            let expanded = context.gate.expand(target, MAX_ADDRESSES).await.map_err(|error| error.to_string())?;
+            addresses.extend(expanded);
+        }
+        addresses.sort();
+        addresses.dedup();
+        let plan = ScanPlan {
+            addresses: addresses.clone(),
+            ports: ports.clone(),
+            timeout,
+            concurrency,
+            retries,
+            banner: params.banner,
+        };
+        context.log(LogStream::Stdout, format!("scanning {} addresses x {} ports", addresses.len(), ports.len()));
+
+        let gate = context.gate.clone();
+        let allow = move |ip: IpAddr, port: u16| gate.permits(SocketAddr::new(ip, port));
+        let progress_context = context.clone();
+        let progress = move |done: u64, total: u64| {
+            let percent = u8::try_from(done.saturating_mul(100) / total.max(1)).unwrap_or(100);
+            progress_context.progress(percent, format!("{done} of {total} probes"));
+        };
+        let report = scan(&plan, &allow, &progress, &context.cancel).await;
+        if context.cancel.is_cancelled() {
+            return Err("cancelled".into());
+        }
+        if report.refused > 0 {
+            context
+                .gate
+                .report_refusal(
+                    &params.targets.join(","),
+                    format!("{} probes outside the scope or on the deny list were not sent", report.refused),
+                )
+                .await;
+        }
+
+        let mut hosts: BTreeMap<IpAddr, Vec<OpenPort>> = BTreeMap::new();
+        for found in report.open.iter().filter(|found| found.state == PortState::Open) {
+            let (severity, title) = assess(found.port);
+            hosts.entry(found.address).or_default().push(OpenPort {
+                port: found.port,
+                service: service_name(found.port),
+                banner: found.banner.clone(),
+                severity: severity.as_str(),
+                title,
+            });
+            context.log(LogStream::Stdout, format!("{}:{} open", found.address, found.port));
+        }
+        let open = hosts.values().map(Vec::len).sum();
+        let result = TcpScanResult {
+            hosts: hosts.into_iter().map(|(address, open)| HostResult { address: address.to_string(), open }).collect(),
+            summary: ScanSummary {
+                addresses: addresses.len(),
+                ports: ports.len(),
+                probes: report.probes,
+                open,
+                closed: report.closed,
+                filtered: report.filtered,
+                refused: report.refused,
+                unsent: report.unsent,
+            },
+        };
+        serde_json::to_value(result).map_err(|_| "cannot encode the result".to_owned())
+    }
+}
