@@ -61,6 +61,13 @@ pub struct Caller<R: Requirement = Viewer> {
     _requirement: PhantomData<R>,
 }
 
+impl<R: Requirement> Caller<R> {
+    /// The caller acting from `context`, as the domain services take it.
+    pub fn acting(&self, context: RequestContext) -> rampart_tools::Acting {
+        rampart_tools::Acting { org: self.principal.org, actor: self.principal.actor, context }
+    }
+}
+
 impl<R: Requirement> std::ops::Deref for Caller<R> {
     type Target = Principal;
 

@@ -8,7 +8,7 @@ use rampart_core::executions::{Execution, ExecutionStatus, LogLine};
 use rampart_core::identity::Actor;
 use rampart_core::{ExecutionId, ValidationErrors};
 use rampart_store::ExecutionFilter;
-use rampart_tools::{Acting, ToolInfo};
+use rampart_tools::ToolInfo;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -192,10 +192,6 @@ impl From<Execution> for ExecutionView {
     }
 }
 
-fn acting(caller: &rampart_identity::Principal, context: rampart_core::identity::RequestContext) -> Acting {
-    Acting { org: caller.org, actor: caller.actor, context }
-}
-
 fn engine_error(error: rampart_engine::EngineError) -> ApiError {
     match error {
         rampart_engine::EngineError::Invalid(errors) => ApiError::Validation(errors),
@@ -228,7 +224,7 @@ pub async fn create(
         None => None,
     };
     let execution =
-        app.engine.submit(&acting(&caller, context), &body.tool, body.params, timeout).await.map_err(engine_error)?;
+        app.engine.submit(&caller.acting(context), &body.tool, body.params, timeout).await.map_err(engine_error)?;
     Ok((StatusCode::ACCEPTED, Json(execution.into())))
 }
 
@@ -252,7 +248,7 @@ pub async fn execute(
     Path(name): Path<String>,
     ApiJson(params): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<ExecutionView>), ApiError> {
-    let execution = app.engine.submit(&acting(&caller, context), &name, params, None).await.map_err(engine_error)?;
+    let execution = app.engine.submit(&caller.acting(context), &name, params, None).await.map_err(engine_error)?;
     Ok((StatusCode::ACCEPTED, Json(execution.into())))
 }
 
@@ -401,7 +397,7 @@ pub async fn cancel(
     Path(id): Path<Uuid>,
 ) -> Result<(StatusCode, Json<ExecutionView>), ApiError> {
     let execution =
-        app.engine.cancel(&acting(&caller, context), ExecutionId::from_uuid(id)).await.map_err(engine_error)?;
+        app.engine.cancel(&caller.acting(context), ExecutionId::from_uuid(id)).await.map_err(engine_error)?;
     Ok((StatusCode::ACCEPTED, Json(execution.into())))
 }
 

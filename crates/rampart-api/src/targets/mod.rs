@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use rampart_core::targets::{NewTarget, PortRanges, TargetKind, parse_note, parse_tags};
 use rampart_core::{TargetId, ValidationErrors};
 use rampart_store::{TargetFilter, TargetPatch};
-use rampart_tools::{Acting, BULK_MAX};
+use rampart_tools::BULK_MAX;
 use uuid::Uuid;
 
 pub use dto::*;
@@ -19,10 +19,6 @@ use crate::auth::{Analyst, Caller, Context};
 use crate::error::{ApiError, Problem};
 use crate::pagination::{Page, PageQuery};
 use crate::{ApiJson, AppState};
-
-fn acting(caller: &rampart_identity::Principal, context: rampart_core::identity::RequestContext) -> Acting {
-    Acting { org: caller.org, actor: caller.actor, context }
-}
 
 /// Authorise a target: an address, a network, a host name or `*.domain`, optionally limited to
 /// ports, or excluded (a hole in what is included).
@@ -45,7 +41,7 @@ pub async fn create(
     ApiJson(body): ApiJson<NewTargetBody>,
 ) -> Result<(StatusCode, Json<TargetView>), ApiError> {
     let target = NewTarget::parse(&body.value, body.ports.as_deref(), body.exclude, &body.note, &body.tags)?;
-    let stored = app.scope.create(&acting(&caller, context), target).await?;
+    let stored = app.scope.create(&caller.acting(context), target).await?;
     Ok((StatusCode::CREATED, Json(stored.into())))
 }
 
@@ -131,7 +127,7 @@ pub async fn update(
         return Err(errors.into());
     }
     let patch = TargetPatch { ports, exclude: body.exclude, note, tags };
-    Ok(Json(app.scope.update(&acting(&caller, context), TargetId::from_uuid(id), patch).await?.into()))
+    Ok(Json(app.scope.update(&caller.acting(context), TargetId::from_uuid(id), patch).await?.into()))
 }
 
 /// Remove a target from the scope.
@@ -152,7 +148,7 @@ pub async fn delete(
     Context(context): Context,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    app.scope.delete(&acting(&caller, context), TargetId::from_uuid(id)).await?;
+    app.scope.delete(&caller.acting(context), TargetId::from_uuid(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -205,7 +201,7 @@ pub async fn bulk(
     // The template's value is a placeholder: each line brings its own.
     let template =
         NewTarget::parse("template.invalid", query.ports.as_deref(), query.exclude.unwrap_or(false), "", &tags)?;
-    let report = app.scope.import(&acting(&caller, context), &lines, &template).await?;
+    let report = app.scope.import(&caller.acting(context), &lines, &template).await?;
     Ok(Json(report.into()))
 }
 
