@@ -114,6 +114,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(executions::get, executions::delete))
         .routes(routes!(executions::logs))
         .routes(routes!(executions::cancel))
+        .routes(routes!(executions::live::events))
+        .routes(routes!(executions::live::stream))
 }
 
 /// The OpenAPI 3.1 document of the API.

@@ -1,5 +1,7 @@
 //! `/api/v1/tools` and `/api/v1/executions`: the tool catalogue, and runs of tools as durable jobs.
 
+pub mod live;
+
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

@@ -220,3 +220,42 @@ async fn the_tool_catalogue_describes_parameters_and_honours_the_organisations_s
         problem(app.call("POST", "/api/v1/tools/noop/execute", Some(&ada.access), Some(&json!({}))).await, 422).await;
     assert_eq!(refused["errors"][0]["field"], "tool");
 }
+
+/// The events of a server-sent stream, as (name, data) pairs, read until the stream ends.
+async fn sse(app: &TestApp, user: &TestUser, id: &str) -> Vec<(String, Value)> {
+    let response = app.call("GET", &format!("/api/v1/executions/{id}/events"), Some(&user.access), None).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().expect("ASCII").starts_with("text/event-stream"));
+    let text = response.text().await.expect("the stream ends with the run");
+    let mut events = Vec::new();
+    for block in text.split("\n\n") {
+        let name = block.lines().find_map(|line| line.strip_prefix("event: ")).map(str::to_owned);
+        let data = block.lines().find_map(|line| line.strip_prefix("data: "));
+        if let (Some(name), Some(data)) = (name, data) {
+            events.push((name, serde_json::from_str(data).expect("JSON data")));
+        }
+    }
+    events
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_follower_gets_the_current_state_then_every_change_until_the_end(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = spawn(backend, |_| {}).await;
+    let ada = app.register("ada").await;
+
+    let live = submit(&app, &ada, json!({"tool": "noop", "params": {"sleep_ms": 1200}})).await;
+    let events = sse(&app, &ada, live["id"].as_str().expect("id")).await;
+    let states: Vec<&str> =
+        events.iter().filter(|(name, _)| name == "state").filter_map(|(_, run)| run["status"].as_str()).collect();
+    assert_eq!(states.last(), Some(&"succeeded"), "{events:?}");
+    assert!(states.len() >= 2, "changes are streamed as they happen: {states:?}");
+    assert!(events.iter().any(|(name, line)| name == "log" && line["line"] == "waiting 1200 ms"), "{events:?}");
+
+    // A late subscriber starts from where the run is: here, its end.
+    let late = sse(&app, &ada, live["id"].as_str().expect("id")).await;
+    assert_eq!(late.iter().filter(|(name, _)| name == "state").count(), 1);
+    assert_eq!(late.last().map(|(_, run)| run["status"].clone()), Some(json!("succeeded")));
+}

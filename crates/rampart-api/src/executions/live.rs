@@ -1,0 +1,145 @@
+//! Following a run live, over server-sent events (`…/events`) or a WebSocket (`…/stream`): the
+//! current state at once (so a late subscriber starts from where the run is), then every change
+//! and every new log line, ending after the final state. Each server reads the run from the
+//! database, so any server can stream any run, whichever worker runs it.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt, stream};
+use rampart_core::{ExecutionId, OrgId};
+use rampart_store::Store;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{ExecutionView, LogLineView};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+
+/// How often a follower looks for changes.
+const POLL: Duration = Duration::from_millis(200);
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+enum Update {
+    State(Box<ExecutionView>),
+    Log(LogLineView),
+}
+
+struct Follow {
+    store: Arc<dyn Store>,
+    org: OrgId,
+    id: ExecutionId,
+    seen: Option<DateTime<Utc>>,
+    after: u32,
+    pending: VecDeque<Update>,
+    ended: bool,
+}
+
+/// The updates of a run, from its current state to its end.
+fn follow(store: Arc<dyn Store>, org: OrgId, id: ExecutionId) -> impl Stream<Item = Update> + Send {
+    let start = Follow { store, org, id, seen: None, after: 0, pending: VecDeque::new(), ended: false };
+    stream::unfold(start, |mut follow| async move {
+        loop {
+            if let Some(update) = follow.pending.pop_front() {
+                return Some((update, follow));
+            }
+            if follow.ended {
+                return None;
+            }
+            let Ok(run) = follow.store.executions().get(follow.org, follow.id).await else { return None };
+            let lines =
+                follow.store.executions().logs(follow.org, follow.id, follow.after, 500).await.unwrap_or_default();
+            for line in lines {
+                follow.after = line.seq;
+                follow.pending.push_back(Update::Log(line.into()));
+            }
+            if follow.seen != Some(run.updated_at) {
+                follow.seen = Some(run.updated_at);
+                follow.ended = run.status.is_final();
+                follow.pending.push_back(Update::State(Box::new(run.into())));
+            }
+            if follow.pending.is_empty() {
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    })
+}
+
+/// A run's progress as server-sent events: `state` (the run) and `log` (a line), until it ends.
+#[utoipa::path(
+    get,
+    path = "/api/v1/executions/{id}/events",
+    tag = "executions",
+    security(("bearer" = ["viewer"])),
+    params(("id" = Uuid, Path, description = "The run's id")),
+    responses(
+        (status = 200, description = "A text/event-stream of `state` and `log` events; the first is the current state", content_type = "text/event-stream", body = String),
+        (status = 404, description = "No such run in this organisation", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn events(
+    caller: Caller,
+    State(app): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let id = ExecutionId::from_uuid(id);
+    app.store.executions().get(caller.org, id).await?;
+    let events = follow(app.store.clone(), caller.org, id).map(|update| {
+        let (name, data) = match &update {
+            Update::State(run) => ("state", serde_json::to_string(run)),
+            Update::Log(line) => ("log", serde_json::to_string(line)),
+        };
+        Ok(Event::default().event(name).data(data.unwrap_or_default()))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// The same over a WebSocket: one JSON message per update, `{"type": "state" | "log", "data": …}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/executions/{id}/stream",
+    tag = "executions",
+    security(("bearer" = ["viewer"])),
+    params(("id" = Uuid, Path, description = "The run's id")),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 404, description = "No such run in this organisation", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn stream(
+    caller: Caller,
+    State(app): State<AppState>,
+    Path(id): Path<Uuid>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let id = ExecutionId::from_uuid(id);
+    // The run first: another organisation's run is a 404 whatever the request looks like.
+    app.store.executions().get(caller.org, id).await?;
+    let upgrade =
+        upgrade.map_err(|_| ApiError::BadRequest("this is a WebSocket endpoint: send an upgrade request".into()))?;
+    let store = app.store.clone();
+    let org = caller.org;
+    Ok(upgrade.on_upgrade(move |socket| send_updates(socket, store, org, id)).into_response())
+}
+
+async fn send_updates(mut socket: WebSocket, store: Arc<dyn Store>, org: OrgId, id: ExecutionId) {
+    let updates = follow(store, org, id);
+    futures_util::pin_mut!(updates);
+    while let Some(update) = updates.next().await {
+        let Ok(text) = serde_json::to_string(&update) else { break };
+        if socket.send(Message::Text(text.into())).await.is_err() {
+            return;
+        }
+    }
+    let _ = socket.send(Message::Close(None)).await;
+}
