@@ -59,12 +59,14 @@ load() {
     if [ -z "$non2xx" ] && [ -z "$errors" ]; then echo "$rps $p99 1"; else echo "$rps $p99 0"; fi
 }
 
-# start_rampart NAME [ENV...]: starts serve; sets PORT, PID and READY_MS (start to first ready answer)
+# start_rampart NAME [ENV...]: starts serve (with the flags in SERVE_FLAGS, such as --no-workers);
+# sets PORT, PID and READY_MS (start to first ready answer)
 start_rampart() {
     local name=$1; shift
     PORT=$(free_port)
     mkdir -p "$work/$name"
-    (cd "$work/$name" && exec env RAMPART_LISTEN="127.0.0.1:$PORT" "$@" "$bin" serve >"$work/$name/serve.log" 2>&1) &
+    # shellcheck disable=SC2086 # SERVE_FLAGS is a list of flags
+    (cd "$work/$name" && exec env RAMPART_LISTEN="127.0.0.1:$PORT" "$@" "$bin" serve ${SERVE_FLAGS:-} >"$work/$name/serve.log" 2>&1) &
     PID=$!
     pids+=("$PID")
     READY_MS=$(wait_ok "http://127.0.0.1:$PORT/api/v1/health/ready")
