@@ -257,13 +257,14 @@ impl ExecutionStore for SqlStore {
 
     async fn claim(&self, worker: &str, lease: Duration, per_org: u32) -> Result<Option<Execution>, StoreError> {
         let now = rampart_core::time::now();
+        // The organisations at their limit are counted once, not once per queued row.
         let pick = |lock: &str| {
             format!(
                 "UPDATE executions SET status = 'running', attempt = attempt + 1, worker = $1, lease_until = $2, \
                  started_at = COALESCE(started_at, $3), updated_at = $3 \
-                 WHERE status = 'queued' AND id = (SELECT e.id FROM executions e WHERE e.status = 'queued' \
-                 AND (SELECT COUNT(*) FROM executions r WHERE r.org_id = e.org_id AND r.status = 'running') < $4 \
-                 ORDER BY e.id LIMIT 1 {lock}) RETURNING {COLUMNS}"
+                 WHERE status = 'queued' AND id = (WITH busy AS (SELECT org_id FROM executions WHERE status = 'running' \
+                 GROUP BY org_id HAVING COUNT(*) >= $4) SELECT e.id FROM executions e WHERE e.status = 'queued' \
+                 AND e.org_id NOT IN (SELECT org_id FROM busy) ORDER BY e.id LIMIT 1 {lock}) RETURNING {COLUMNS}"
             )
         };
         let row = match &self.db {

@@ -29,6 +29,8 @@ CREATE TABLE executions (
 );
 CREATE INDEX executions_by_org ON executions (org_id, id);
 CREATE INDEX executions_queued ON executions (status, id);
+-- The claim counts each organisation's running runs.
+CREATE INDEX executions_running ON executions (org_id) WHERE status = 'running';
 
 CREATE TABLE execution_logs (
     execution_id  uuid NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
