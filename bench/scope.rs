@@ -3,7 +3,7 @@
 //! obvious implementation — every target tried in turn — run on a sample, which must agree with
 //! the index on every answer.
 //!
-//! Run: `cargo run --release -p rampart-bench --bin scope`. Ends with one JSON line.
+//! Run: `cargo bench -p rampart-core --bench scope`. Ends with one JSON line.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
