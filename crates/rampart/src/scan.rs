@@ -29,7 +29,7 @@ pub struct TcpArgs {
     #[arg(long, default_value_t = 1500)]
     timeout_ms: u64,
     /// Connections in flight at once (capped by the open-file limit).
-    #[arg(long, default_value_t = 8192)]
+    #[arg(long, default_value_t = rampart_tools::tcp_scan::engine::DEFAULT_CONCURRENCY)]
     concurrency: usize,
     /// Extra tries for filtered ports.
     #[arg(long, default_value_t = 1)]

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 /// The connect timeout used until a host has answered once, and the ceiling after that.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Connects in flight at once, before the descriptor limit caps it.
-pub const DEFAULT_CONCURRENCY: usize = 8192;
+pub const DEFAULT_CONCURRENCY: usize = 2048;
 /// Extra attempts for a port that gave no answer.
 pub const DEFAULT_RETRIES: u8 = 1;
 /// The shortest timeout round trips can bring a host down to.
@@ -114,6 +114,81 @@ pub struct ScanReport {
 ///
 /// Run it on the multi-threaded runtime: the probes are spawned tasks, so they use every core.
 pub async fn scan(
+    plan: &ScanPlan,
+    allow: &(dyn Fn(IpAddr, u16) -> bool + Send + Sync),
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
+    cancel: &CancellationToken,
+) -> ScanReport {
+    // A part needs room for a useful window of its own; a tight descriptor limit keeps one part.
+    let parts = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(plan.ports.len())
+        .min(descriptor_budget() / 1024)
+        .max(1);
+    let on_multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if parts == 1 || !on_multi_thread {
+        return scan_part(plan, allow, progress, cancel).await;
+    }
+    // One part of the ports per core, each on a runtime of its own thread: a connect, its answer
+    // and the loop that counts it stay on one core, with no wake-ups across threads.
+    let plans: Vec<ScanPlan> = (0..parts)
+        .map(|part| ScanPlan {
+            addresses: plan.addresses.clone(),
+            ports: plan.ports.iter().skip(part).step_by(parts).copied().collect(),
+            concurrency: (plan.concurrency / parts).max(1),
+            ..plan.clone()
+        })
+        .collect();
+    let total: u64 = plan.addresses.len() as u64 * plan.ports.len() as u64;
+    let progress_of_parts = std::sync::Mutex::new(vec![0_u64; parts]);
+    let reports = tokio::task::block_in_place(|| {
+        std::thread::scope(|threads| {
+            let running: Vec<_> = plans
+                .iter()
+                .enumerate()
+                .map(|(index, part_plan)| {
+                    let progress_of_parts = &progress_of_parts;
+                    threads.spawn(move || {
+                        let part_progress = move |done: u64, _: u64| {
+                            // Summed under the lock, so the caller sees the count only grow.
+                            let mut parts = progress_of_parts.lock().expect("progress lock");
+                            parts[index] = done;
+                            progress(parts.iter().sum(), total);
+                        };
+                        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                        match runtime {
+                            Ok(runtime) => runtime.block_on(scan_part(part_plan, allow, &part_progress, cancel)),
+                            Err(_) => ScanReport {
+                                unsent: part_plan.addresses.len() as u64 * part_plan.ports.len() as u64,
+                                ..ScanReport::default()
+                            },
+                        }
+                    })
+                })
+                .collect();
+            running
+                .into_iter()
+                .map(|thread| thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect::<Vec<_>>()
+        })
+    });
+    let mut merged = ScanReport::default();
+    for report in reports {
+        merged.open.extend(report.open);
+        merged.closed += report.closed;
+        merged.filtered += report.filtered;
+        merged.probes += report.probes;
+        merged.local_errors += report.local_errors;
+        merged.refused += report.refused;
+        merged.unsent += report.unsent;
+    }
+    merged.open.sort_by_key(|found| (found.address, found.port));
+    merged
+}
+
+/// Scans one plan on the current runtime.
+async fn scan_part(
     plan: &ScanPlan,
     allow: &(dyn Fn(IpAddr, u16) -> bool + Send + Sync),
     progress: &(dyn Fn(u64, u64) + Send + Sync),

@@ -32,7 +32,7 @@ pub struct TcpScanParams {
     /// shorter per host once round trips are measured.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
-    /// Connections in flight at once (1 to 65536, default 8192, capped by the open-file limit).
+    /// Connections in flight at once (1 to 65536, default 2048, capped by the open-file limit).
     #[serde(default)]
     pub concurrency: Option<usize>,
     /// Extra tries for filtered ports (0 to 5, default 1).
@@ -94,7 +94,7 @@ impl TcpScan {
         if !(10..=60_000).contains(&timeout) {
             errors.add("params.timeout_ms", "must be between 10 and 60000");
         }
-        let concurrency = params.concurrency.unwrap_or(8192);
+        let concurrency = params.concurrency.unwrap_or(crate::tcp_scan::engine::DEFAULT_CONCURRENCY);
         if !(1..=65_536).contains(&concurrency) {
             errors.add("params.concurrency", "must be between 1 and 65536");
         }
