@@ -43,6 +43,16 @@ impl PageQuery {
     }
 }
 
+/// Reads an optional query filter, naming the parameter when it is not a value it can be.
+pub fn parse_filter<T: std::str::FromStr<Err = String>>(
+    field: &str,
+    value: Option<&str>,
+) -> Result<Option<T>, ApiError> {
+    value
+        .map(|text| text.parse::<T>().map_err(|message| ApiError::from(ValidationErrors::single(field, message))))
+        .transpose()
+}
+
 /// One page of a list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {

@@ -33,6 +33,22 @@ impl Engine {
         Ok(self.store.settings().find(org, &key).await?.is_none_or(|setting| setting.value != Value::Bool(false)))
     }
 
+    /// The tools an organisation switched off, in one read of its settings.
+    pub async fn disabled_tools(&self, org: OrgId) -> Result<std::collections::HashSet<String>, StoreError> {
+        Ok(self
+            .store
+            .settings()
+            .list(org)
+            .await?
+            .into_iter()
+            .filter(|setting| setting.value == Value::Bool(false))
+            .filter_map(|setting| {
+                let key = setting.key.as_str();
+                key.strip_prefix("tools.").and_then(|rest| rest.strip_suffix(".enabled")).map(str::to_owned)
+            })
+            .collect())
+    }
+
     /// Validates, checks the scope, and queues; answers the queued run. `timeout` replaces the
     /// tool's default time limit.
     pub async fn submit(

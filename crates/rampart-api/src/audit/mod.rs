@@ -3,8 +3,8 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use chrono::{DateTime, Utc};
+use rampart_core::AuditEventId;
 use rampart_core::identity::{Actor, AuditAction, AuditEvent};
-use rampart_core::{AuditEventId, ValidationErrors};
 use rampart_store::AuditFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, Problem};
-use crate::pagination::{Page, PageQuery};
+use crate::pagination::{Page, PageQuery, parse_filter};
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct AuditQuery {
@@ -92,12 +92,7 @@ pub async fn list(
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Page<AuditEventView>>, ApiError> {
     let (limit, before) = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.parse()?;
-    let action = match &query.action {
-        Some(action) => {
-            Some(action.parse::<AuditAction>().map_err(|message| ValidationErrors::single("action", message))?)
-        }
-        None => None,
-    };
+    let action = parse_filter::<AuditAction>("action", query.action.as_deref())?;
     let filter = AuditFilter { action, actor_id: query.actor, since: query.since, until: query.until };
     let events = app.store.audit().list(caller.org, &filter, before.map(AuditEventId::from_uuid), limit + 1).await?;
     let views = events.into_iter().map(AuditEventView::from).collect();

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::auth::{Analyst, Caller, Context};
 use crate::error::{ApiError, Problem};
-use crate::pagination::{Page, PageQuery};
+use crate::pagination::{Page, PageQuery, parse_filter};
 use crate::{ApiJson, AppState};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -73,10 +73,11 @@ pub async fn tools(
     State(app): State<AppState>,
     Query(query): Query<ToolQuery>,
 ) -> Result<Json<Vec<ToolView>>, ApiError> {
+    let disabled = app.engine.disabled_tools(caller.org).await?;
     let mut views = Vec::new();
     for tool in app.engine.tools().all() {
         let info = tool.info();
-        let enabled = app.engine.enabled(caller.org, info.name).await?;
+        let enabled = !disabled.contains(info.name);
         if query.category.as_deref().is_some_and(|c| c != info.category) || query.enabled.is_some_and(|e| e != enabled)
         {
             continue;
@@ -284,12 +285,7 @@ pub async fn list(
     Query(query): Query<ExecutionQuery>,
 ) -> Result<Json<Page<ExecutionView>>, ApiError> {
     let (limit, before) = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.parse()?;
-    let status = match &query.status {
-        Some(status) => {
-            Some(status.parse::<ExecutionStatus>().map_err(|message| ValidationErrors::single("status", message))?)
-        }
-        None => None,
-    };
+    let status = parse_filter::<ExecutionStatus>("status", query.status.as_deref())?;
     let filter = ExecutionFilter { tool: query.tool.clone(), status, actor_id: query.user, since: query.since };
     let runs = app.store.executions().list(caller.org, &filter, before.map(ExecutionId::from_uuid), limit + 1).await?;
     let views = runs.into_iter().map(ExecutionView::from).collect();
