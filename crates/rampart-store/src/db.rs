@@ -12,8 +12,10 @@ use async_trait::async_trait;
 use sqlx::ConnectOptions as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use tokio::sync::broadcast;
 use tracing::log::LevelFilter;
 
+use crate::changes::{Change, Changes};
 use crate::{
     ApiKeyStore, AuditStore, ExecutionStore, MemberStore, OrgStore, SecretStore, SessionStore, SettingStore, Store,
     StoreError, TargetStore, UserStore,
@@ -111,6 +113,7 @@ pub(crate) use on_pool;
 pub struct SqlStore {
     pub(crate) db: Db,
     max_connections: u32,
+    changes: Changes,
 }
 
 impl SqlStore {
@@ -143,6 +146,10 @@ impl SqlStore {
                 let connect = PgConnectOptions::from_str(url)
                     .map_err(|_| StoreError::Internal("invalid PostgreSQL URL".into()))?
                     .application_name("rampart")
+                    // Rampart's transactions last milliseconds; one left open by a process that
+                    // froze (stopped, swapped out) would hold its row locks for ever. PostgreSQL
+                    // ends such a session, so its locks are freed and its work can be reaped.
+                    .options([("idle_in_transaction_session_timeout", "30s")])
                     .log_statements(LevelFilter::Off)
                     .log_slow_statements(LevelFilter::Off, Duration::MAX);
                 // Lazy, so a server can start while PostgreSQL is briefly down and report it as not ready.
@@ -153,7 +160,17 @@ impl SqlStore {
                 Db::Postgres(pool)
             }
         };
-        Ok(Self { db, max_connections: options.max_connections })
+        Ok(Self { db, max_connections: options.max_connections, changes: Changes::new() })
+    }
+}
+
+impl SqlStore {
+    /// Tells this process's followers about a change just committed. On PostgreSQL the triggers
+    /// tell every process, this one included, so there is nothing to do here.
+    pub(crate) fn changed(&self, change: Change) {
+        if let Db::Sqlite(_) = self.db {
+            self.changes.publish(change);
+        }
     }
 }
 
@@ -188,6 +205,14 @@ impl Store for SqlStore {
     fn pool_stats(&self) -> PoolStats {
         let (size, idle) = on_pool!(&self.db, |pool| (pool.size(), pool.num_idle()));
         PoolStats { size, idle: u32::try_from(idle).unwrap_or(u32::MAX), max: self.max_connections }
+    }
+
+    async fn subscribe(&self) -> broadcast::Receiver<Change> {
+        let receiver = self.changes.subscribe();
+        if let Db::Postgres(pool) = &self.db {
+            self.changes.listen(pool).await;
+        }
+        receiver
     }
 
     async fn close(&self) {

@@ -13,6 +13,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::changes::Change;
 use crate::db::{Db, on_pool};
 use crate::{SqlStore, StoreError};
 
@@ -147,6 +148,9 @@ impl ExecutionRow {
     }
 }
 
+/// The PostgreSQL advisory lock claims take turns under (an arbitrary constant: "RAMPCLM").
+const CLAIM_LOCK: i64 = 0x0052_414d_5043_4c4d;
+
 fn lease_end(lease: Duration) -> DateTime<Utc> {
     rampart_core::time::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30))
 }
@@ -234,6 +238,7 @@ impl ExecutionStore for SqlStore {
                 .fetch_one(pool)
                 .await
         })?;
+        self.changed(Change::Execution(id));
         row.into_execution()
     }
 
@@ -268,15 +273,22 @@ impl ExecutionStore for SqlStore {
             )
         };
         let row = match &self.db {
-            // Concurrent workers skip rows another has locked instead of queueing behind it.
+            // Claims take turns under one transaction-scoped lock, and the claim is a statement of
+            // its own after it: its snapshot then sees every earlier claim, so two workers cannot
+            // both take an organisation's last free slot. Rows another transaction has locked
+            // are skipped, not waited for.
             Db::Postgres(pool) => {
-                sqlx::query_as::<_, ExecutionRow>(&pick("FOR UPDATE SKIP LOCKED"))
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK).execute(&mut *tx).await?;
+                let row = sqlx::query_as::<_, ExecutionRow>(&pick("FOR UPDATE SKIP LOCKED"))
                     .bind(worker)
                     .bind(lease_end(lease))
                     .bind(now)
                     .bind(i64::from(per_org))
-                    .fetch_optional(pool)
-                    .await?
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                row
             }
             // One writer at a time: the statement is atomic as it is.
             Db::Sqlite(pool) => {
@@ -289,7 +301,11 @@ impl ExecutionStore for SqlStore {
                     .await?
             }
         };
-        row.map(ExecutionRow::into_execution).transpose()
+        let claimed = row.map(ExecutionRow::into_execution).transpose()?;
+        if let Some(run) = &claimed {
+            self.changed(Change::Execution(run.id));
+        }
+        Ok(claimed)
     }
 
     async fn heartbeat(&self, id: ExecutionId, attempt: u32, lease: Duration) -> Result<bool, StoreError> {
@@ -325,7 +341,11 @@ impl ExecutionStore for SqlStore {
             .await
             .map(|r| r.rows_affected())
         })?;
-        if done == 0 { Err(StoreError::Fenced) } else { Ok(()) }
+        if done == 0 {
+            return Err(StoreError::Fenced);
+        }
+        self.changed(Change::Execution(id));
+        Ok(())
     }
 
     async fn append_logs(
@@ -370,7 +390,9 @@ impl ExecutionStore for SqlStore {
                 .await?;
             tx.commit().await?;
             Ok::<_, StoreError>(())
-        })
+        })?;
+        self.changed(Change::Execution(id));
+        Ok(())
     }
 
     async fn finish(&self, id: ExecutionId, attempt: u32, finish: &Finish) -> Result<Execution, StoreError> {
@@ -398,7 +420,9 @@ impl ExecutionStore for SqlStore {
                 .fetch_optional(pool)
                 .await
         })?;
-        row.ok_or(StoreError::Fenced)?.into_execution()
+        let run = row.ok_or(StoreError::Fenced)?.into_execution()?;
+        self.changed(Change::Execution(id));
+        Ok(run)
     }
 
     async fn release(&self, id: ExecutionId, attempt: u32) -> Result<(), StoreError> {
@@ -415,25 +439,35 @@ impl ExecutionStore for SqlStore {
             .await
             .map(|r| r.rows_affected())
         })?;
-        if done == 0 { Err(StoreError::Fenced) } else { Ok(()) }
+        if done == 0 {
+            return Err(StoreError::Fenced);
+        }
+        self.changed(Change::Execution(id));
+        Ok(())
     }
 
     async fn reap_expired(&self) -> Result<u64, StoreError> {
         let now = rampart_core::time::now();
-        let done = on_pool!(&self.db, |pool| {
-            sqlx::query(
-                "UPDATE executions SET \
-                 status = CASE WHEN cancel_requested THEN 'cancelled' WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END, \
-                 error = CASE WHEN cancel_requested THEN 'cancelled' WHEN attempt >= max_attempts THEN 'worker lost' ELSE error END, \
-                 finished_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN $1 ELSE NULL END, \
-                 worker = NULL, lease_until = NULL, updated_at = $1 \
-                 WHERE status = 'running' AND lease_until < $1",
-            )
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
-        Ok(done)
+        // On PostgreSQL a row locked by a transaction still in flight (a worker frozen mid-write)
+        // is skipped rather than waited for: the reaper never hangs, and takes it next time.
+        let candidates = match self.db {
+            Db::Postgres(_) => {
+                "SELECT id FROM executions WHERE status = 'running' AND lease_until < $1 FOR UPDATE SKIP LOCKED"
+            }
+            Db::Sqlite(_) => "SELECT id FROM executions WHERE status = 'running' AND lease_until < $1",
+        };
+        let sql = format!(
+            "UPDATE executions SET \
+             status = CASE WHEN cancel_requested THEN 'cancelled' WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END, \
+             error = CASE WHEN cancel_requested THEN 'cancelled' WHEN attempt >= max_attempts THEN 'worker lost' ELSE error END, \
+             finished_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN $1 ELSE NULL END, \
+             worker = NULL, lease_until = NULL, updated_at = $1 \
+             WHERE status = 'running' AND lease_until < $1 AND id IN ({candidates}) RETURNING id"
+        );
+        let reaped: Vec<(Uuid,)> = on_pool!(&self.db, |pool| sqlx::query_as(&sql).bind(now).fetch_all(pool).await)?;
+        for (id,) in &reaped {
+            self.changed(Change::Execution(ExecutionId::from_uuid(*id)));
+        }
+        Ok(reaped.len() as u64)
     }
 }

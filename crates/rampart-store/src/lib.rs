@@ -7,6 +7,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod changes;
 mod db;
 mod error;
 pub mod executions;
@@ -21,6 +22,7 @@ use async_trait::async_trait;
 
 pub use api_keys::ApiKeyStore;
 pub use audit::{AuditFilter, AuditStore};
+pub use changes::Change;
 pub use db::{Backend, ConnectOptions, Location, PoolStats, SqlStore};
 pub use error::StoreError;
 pub use executions::{ExecutionFilter, ExecutionStore};
@@ -43,6 +45,10 @@ pub trait Store: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 
     fn pool_stats(&self) -> PoolStats;
+
+    /// Notices of changes committed from now on, by any process sharing the database. A notice
+    /// says what to read again; a subscriber that lags is told so and should read everything again.
+    async fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change>;
 
     /// Closes every connection; later calls fail with [`StoreError::Unavailable`].
     async fn close(&self);

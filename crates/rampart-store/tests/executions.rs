@@ -8,7 +8,7 @@ use rampart_core::executions::{ExecutionStatus, Finish, LogStream, NewExecution}
 use rampart_core::identity::Actor;
 use rampart_core::orgs::NewOrganisation;
 use rampart_core::{ExecutionId, OrgId};
-use rampart_store::{ConnectOptions, ExecutionFilter, Location, SqlStore, Store, StoreError};
+use rampart_store::{Change, ConnectOptions, ExecutionFilter, Location, SqlStore, Store, StoreError};
 use rampart_testkit::{Backend, TestDatabase};
 use rstest::rstest;
 use serde_json::json;
@@ -169,7 +169,7 @@ async fn concurrent_workers_claim_each_run_once_within_the_per_organisation_limi
         }
     }
     let orgs: Vec<OrgId> = claimed.iter().map(|run| run.org_id).collect();
-    assert!(orgs.iter().filter(|org| **org == acme).count() <= 2 + 1, "the limit is read at claim time: {orgs:?}");
+    assert_eq!(orgs.iter().filter(|org| **org == acme).count(), 2, "the limit holds under concurrent claims: {orgs:?}");
     assert!(orgs.contains(&other), "another organisation is not starved");
 
     // Drain the rest, one at a time: every run is claimed exactly once.
@@ -182,4 +182,67 @@ async fn concurrent_workers_claim_each_run_once_within_the_per_organisation_limi
         store.executions().finish(run.id, run.attempt, &Finish::Succeeded(json!(null))).await.expect("finish");
     }
     assert_eq!(seen.len(), 31);
+}
+
+/// Waits for the next notice about `id`, skipping others; `None` if none comes in time.
+async fn notice_of(changes: &mut tokio::sync::broadcast::Receiver<Change>, id: ExecutionId) -> Option<()> {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match changes.recv().await {
+                Ok(Change::Execution(changed)) if changed == id => return,
+                Ok(_) => {}
+                Err(error) => panic!("notices stopped: {error}"),
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
+#[rstest]
+#[tokio::test]
+async fn every_visible_change_of_a_run_is_noticed_once_committed(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let (store, db) = store(backend).await;
+    // On PostgreSQL the follower is another process's store: notices cross connections. On
+    // SQLite the server is the only writer and notices its own followers.
+    let follower: Arc<SqlStore> = match backend {
+        Backend::Postgres => {
+            let options = ConnectOptions {
+                location: Location::from_url(&db.url()).expect("valid"),
+                max_connections: 2,
+                acquire_timeout: Duration::from_secs(10),
+                busy_timeout: Duration::from_secs(5),
+            };
+            Arc::new(SqlStore::connect(&options).await.expect("connect"))
+        }
+        Backend::Sqlite => store.clone(),
+    };
+    let mut changes = follower.subscribe().await;
+    let acme = org(&store, "acme").await;
+    let runs = store.executions();
+
+    let cancelled = runs.enqueue(acme, &job(1)).await.expect("enqueue");
+    runs.cancel(acme, cancelled.id).await.expect("cancel");
+    assert!(notice_of(&mut changes, cancelled.id).await.is_some(), "a cancel is noticed");
+
+    let run = runs.enqueue(acme, &job(1)).await.expect("enqueue");
+    runs.claim("w1", LEASE, 10).await.expect("claim").expect("a job");
+    assert!(notice_of(&mut changes, run.id).await.is_some(), "a claim is noticed");
+    runs.progress(run.id, 1, 10, "started").await.expect("progress");
+    assert!(notice_of(&mut changes, run.id).await.is_some(), "progress is noticed");
+    runs.append_logs(run.id, 1, &[(LogStream::Stdout, "hello".into())], 100).await.expect("logs");
+    assert!(notice_of(&mut changes, run.id).await.is_some(), "a log line is noticed");
+    runs.finish(run.id, 1, &Finish::Succeeded(json!({}))).await.expect("finish");
+    assert!(notice_of(&mut changes, run.id).await.is_some(), "the end is noticed");
+
+    // A lease that expires is noticed too, whoever reaps it.
+    let lost = runs.enqueue(acme, &job(1)).await.expect("enqueue");
+    runs.claim("w1", Duration::ZERO, 10).await.expect("claim").expect("a job");
+    assert!(notice_of(&mut changes, lost.id).await.is_some(), "a claim is noticed");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(runs.reap_expired().await.expect("reap"), 1);
+    assert!(notice_of(&mut changes, lost.id).await.is_some(), "a reaped run is noticed");
+    assert_eq!(runs.get(acme, lost.id).await.expect("run").error.as_deref(), Some("worker lost"));
 }

@@ -1,7 +1,9 @@
 //! Following a run live, over server-sent events (`…/events`) or a WebSocket (`…/stream`): the
 //! current state at once (so a late subscriber starts from where the run is), then every change
-//! and every new log line, ending after the final state. Each server reads the run from the
-//! database, so any server can stream any run, whichever worker runs it.
+//! and every new log line, ending after the final state. A follower reads the run from the
+//! database again whenever the store's change notices say it changed (PostgreSQL's
+//! `LISTEN/NOTIFY` when several servers share it), so any server can stream any run, whichever
+//! worker runs it; it also reads again every few seconds, so a lost notice costs only latency.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -16,8 +18,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt, stream};
 use rampart_core::{ExecutionId, OrgId};
-use rampart_store::Store;
+use rampart_store::{Change, Store};
 use serde::Serialize;
+use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use super::{ExecutionView, LogLineView};
@@ -25,8 +28,8 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 
-/// How often a follower looks for changes.
-const POLL: Duration = Duration::from_millis(200);
+/// How long a follower waits for a notice before it reads the run again anyway.
+const FALLBACK: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
@@ -37,6 +40,7 @@ enum Update {
 
 struct Follow {
     store: Arc<dyn Store>,
+    changes: broadcast::Receiver<Change>,
     org: OrgId,
     id: ExecutionId,
     seen: Option<DateTime<Utc>>,
@@ -46,8 +50,10 @@ struct Follow {
 }
 
 /// The updates of a run, from its current state to its end.
-fn follow(store: Arc<dyn Store>, org: OrgId, id: ExecutionId) -> impl Stream<Item = Update> + Send {
-    let start = Follow { store, org, id, seen: None, after: 0, pending: VecDeque::new(), ended: false };
+async fn follow(store: Arc<dyn Store>, org: OrgId, id: ExecutionId) -> impl Stream<Item = Update> + Send {
+    // Subscribed before the first read, so no change can fall between the two.
+    let changes = store.subscribe().await;
+    let start = Follow { store, changes, org, id, seen: None, after: 0, pending: VecDeque::new(), ended: false };
     stream::unfold(start, |mut follow| async move {
         loop {
             if let Some(update) = follow.pending.pop_front() {
@@ -69,10 +75,23 @@ fn follow(store: Arc<dyn Store>, org: OrgId, id: ExecutionId) -> impl Stream<Ite
                 follow.pending.push_back(Update::State(Box::new(run.into())));
             }
             if follow.pending.is_empty() {
-                tokio::time::sleep(POLL).await;
+                let _ = tokio::time::timeout(FALLBACK, changed(&mut follow.changes, follow.id)).await;
             }
         }
     })
+}
+
+/// Waits for a notice that the run changed, or that notices were missed.
+async fn changed(changes: &mut broadcast::Receiver<Change>, id: ExecutionId) {
+    loop {
+        match changes.recv().await {
+            Ok(Change::Execution(changed)) if changed == id => return,
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(_)) => return,
+            // No more notices: the fallback reads remain.
+            Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+        }
+    }
 }
 
 /// A run's progress as server-sent events: `state` (the run) and `log` (a line), until it ends.
@@ -94,7 +113,7 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let id = ExecutionId::from_uuid(id);
     app.store.executions().get(caller.org, id).await?;
-    let events = follow(app.store.clone(), caller.org, id).map(|update| {
+    let events = follow(app.store.clone(), caller.org, id).await.map(|update| {
         let (name, data) = match &update {
             Update::State(run) => ("state", serde_json::to_string(run)),
             Update::Log(line) => ("log", serde_json::to_string(line)),
@@ -133,7 +152,7 @@ pub async fn stream(
 }
 
 async fn send_updates(mut socket: WebSocket, store: Arc<dyn Store>, org: OrgId, id: ExecutionId) {
-    let updates = follow(store, org, id);
+    let updates = follow(store, org, id).await;
     futures_util::pin_mut!(updates);
     while let Some(update) = updates.next().await {
         let Ok(text) = serde_json::to_string(&update) else { break };

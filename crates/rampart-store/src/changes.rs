@@ -1,0 +1,128 @@
+//! Change notices: "this row changed, read it again". Followers of a run (and, later, of an
+//! organisation's alerts) wait on them instead of polling the database.
+//!
+//! On PostgreSQL a trigger calls `pg_notify` in the writing transaction, so the notice reaches
+//! every server listening — whichever process wrote — and only once the change is committed. One
+//! `LISTEN` connection per process, opened on the first subscription, feeds a broadcast channel.
+//! On SQLite the server is the only writer, so the store broadcasts after its own commits.
+//!
+//! A notice says what to read again, never what the new value is: the database stays the one
+//! source of truth, and a missed notice (a reconnect, a lagging follower) costs only latency, as
+//! long as followers also read again now and then.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_core::ExecutionId;
+use sqlx::postgres::{PgListener, PgPool};
+use tokio::sync::{OnceCell, broadcast, oneshot};
+use uuid::Uuid;
+
+/// The PostgreSQL channel the triggers notify on.
+pub(crate) const CHANNEL: &str = "rampart_changes";
+/// Notices a slow subscriber may fall behind by before it is told it lagged.
+const BACKLOG: usize = 1024;
+/// How long the listener waits before reconnecting after an error.
+const RECONNECT: Duration = Duration::from_secs(1);
+
+/// What changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// A run: its state, progress or log.
+    Execution(ExecutionId),
+}
+
+impl Change {
+    /// Reads a trigger's payload: `execution:<uuid>`.
+    fn parse(payload: &str) -> Option<Self> {
+        let (kind, id) = payload.split_once(':')?;
+        let id = Uuid::parse_str(id).ok()?;
+        match kind {
+            "execution" => Some(Change::Execution(ExecutionId::from_uuid(id))),
+            _ => None,
+        }
+    }
+}
+
+/// The broadcast side of the notices, shared by every clone of a store.
+#[derive(Clone, Debug)]
+pub(crate) struct Changes {
+    sender: broadcast::Sender<Change>,
+    listening: Arc<OnceCell<()>>,
+}
+
+impl Changes {
+    pub(crate) fn new() -> Self {
+        Self { sender: broadcast::channel(BACKLOG).0, listening: Arc::new(OnceCell::new()) }
+    }
+
+    /// Tells this process's subscribers (SQLite: the writes are all ours).
+    pub(crate) fn publish(&self, change: Change) {
+        // No subscriber is not an error: nobody is following.
+        let _ = self.sender.send(change);
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.sender.subscribe()
+    }
+
+    /// Starts forwarding PostgreSQL's notices, once per store, and waits (briefly) until the
+    /// first `LISTEN` is in place; later calls return at once.
+    pub(crate) async fn listen(&self, pool: &PgPool) {
+        let sender = self.sender.clone();
+        let pool = pool.clone();
+        self.listening
+            .get_or_init(|| async move {
+                let (ready, listening) = oneshot::channel();
+                tokio::spawn(forward(pool, sender, ready));
+                // A database that is down must not hold the subscriber: it reads again later anyway.
+                let _ = tokio::time::timeout(RECONNECT, listening).await;
+            })
+            .await;
+    }
+}
+
+/// Listens until the pool is closed, reconnecting after errors.
+async fn forward(pool: PgPool, sender: broadcast::Sender<Change>, ready: oneshot::Sender<()>) {
+    let mut ready = Some(ready);
+    while !pool.is_closed() {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(_) => {
+                tokio::time::sleep(RECONNECT).await;
+                continue;
+            }
+        };
+        if listener.listen(CHANNEL).await.is_err() {
+            tokio::time::sleep(RECONNECT).await;
+            continue;
+        }
+        if let Some(ready) = ready.take() {
+            let _ = ready.send(());
+        }
+        // `try_recv` answers `None` when the connection dropped: listen again on a new one.
+        while let Ok(Some(notice)) = listener.try_recv().await {
+            if let Some(change) = Change::parse(notice.payload()) {
+                let _ = sender.send(change);
+            }
+        }
+        if !pool.is_closed() {
+            tracing::warn!("the change listener lost its database connection; reconnecting");
+            tokio::time::sleep(RECONNECT).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_name_what_changed() {
+        let id = ExecutionId::new();
+        assert_eq!(Change::parse(&format!("execution:{id}")), Some(Change::Execution(id)));
+        assert_eq!(Change::parse("execution:nope"), None);
+        assert_eq!(Change::parse(&format!("alien:{id}")), None);
+        assert_eq!(Change::parse("execution"), None);
+    }
+}
