@@ -259,3 +259,26 @@ async fn a_follower_gets_the_current_state_then_every_change_until_the_end(
     assert_eq!(late.iter().filter(|(name, _)| name == "state").count(), 1);
     assert_eq!(late.last().map(|(_, run)| run["status"].clone()), Some(json!("succeeded")));
 }
+
+#[tokio::test]
+async fn any_server_streams_a_run_that_another_servers_worker_runs() {
+    let worker = spawn(Backend::Postgres, |_| {}).await;
+    let url = worker.database().postgres_url().expect("PostgreSQL").to_owned();
+    // A second server on the same database, running no workers: the run can only be executed by
+    // the first, and what the second streams reaches it through the database's notices.
+    let front = TestApp::spawn_with(TestDatabase::Postgres { url }, |config| config.engine.workers = 0).await;
+    let ada = front.register("ada").await;
+
+    let live = submit(&front, &ada, json!({"tool": "noop", "params": {"sleep_ms": 1200}})).await;
+    let events = sse(&front, &ada, live["id"].as_str().expect("id")).await;
+    let states: Vec<&str> =
+        events.iter().filter(|(name, _)| name == "state").filter_map(|(_, run)| run["status"].as_str()).collect();
+    assert_eq!(states.last(), Some(&"succeeded"), "{events:?}");
+    // Read only every 2 s without notices, a 1.2 s run would show two states; each progress step
+    // the worker writes arrives as it happens.
+    assert!(
+        states.len() >= 3 && states.contains(&"running"),
+        "the run's progress reached the other server: {states:?}"
+    );
+    assert!(events.iter().any(|(name, line)| name == "log" && line["line"] == "waiting 1200 ms"), "{events:?}");
+}
