@@ -108,7 +108,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(targets::bulk))
         .routes(routes!(targets::check))
         .routes(routes!(executions::tools))
-        .routes(routes!(executions::tool))
+        .routes(routes!(executions::tool, executions::update_tool))
         .routes(routes!(executions::execute))
         .routes(routes!(executions::create, executions::list))
         .routes(routes!(executions::get, executions::delete))

@@ -33,6 +33,24 @@ impl Engine {
         Ok(self.store.settings().find(org, &key).await?.is_none_or(|setting| setting.value != Value::Bool(false)))
     }
 
+    /// Switches a tool on or off for an organisation; audited. The caller checked the tool exists.
+    pub async fn set_enabled(&self, acting: &Acting, tool: &str, enabled: bool) -> Result<(), EngineError> {
+        let key = SettingKey::parse(&format!("tools.{tool}.enabled"))
+            .map_err(|reason| EngineError::Invalid(ValidationErrors::single("name", reason)))?;
+        self.store.settings().put(acting.org, &key, &Value::Bool(enabled)).await?;
+        let event = NewAuditEvent::new(
+            Some(acting.org),
+            acting.actor,
+            AuditAction::ToolUpdate,
+            Outcome::Success,
+            &acting.context,
+        )
+        .target(format!("tool:{tool}"))
+        .detail(if enabled { "enabled" } else { "disabled" });
+        self.store.audit().append(&event).await?;
+        Ok(())
+    }
+
     /// The tools an organisation switched off, in one read of its settings.
     pub async fn disabled_tools(&self, org: OrgId) -> Result<std::collections::HashSet<String>, StoreError> {
         Ok(self

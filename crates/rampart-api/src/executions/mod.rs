@@ -16,7 +16,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{Analyst, Caller, Context};
+use crate::auth::{Admin, Analyst, Caller, Context};
 use crate::error::{ApiError, Problem};
 use crate::pagination::{Page, PageQuery, parse_filter};
 use crate::{ApiJson, AppState};
@@ -107,6 +107,40 @@ pub async fn tool(
     let tool = app.engine.tools().get(&name).ok_or(ApiError::NotFound)?;
     let enabled = app.engine.enabled(caller.org, &name).await?;
     Ok(Json(tool_view(tool.info(), enabled)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"enabled": false}))]
+pub struct ToolPatch {
+    /// Whether members of this organisation may run it.
+    pub enabled: bool,
+}
+
+/// Switches a tool on or off for the organisation (admins); audited.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/tools/{name}",
+    tag = "executions",
+    security(("bearer" = ["admin"])),
+    params(("name" = String, Path, description = "The tool's name")),
+    request_body = ToolPatch,
+    responses(
+        (status = 200, description = "The tool, as the organisation now sees it", body = ToolView),
+        (status = 404, description = "No such tool", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid body", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_tool(
+    caller: Caller<Admin>,
+    Context(context): Context,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(patch): ApiJson<ToolPatch>,
+) -> Result<Json<ToolView>, ApiError> {
+    let tool = app.engine.tools().get(&name).ok_or(ApiError::NotFound)?;
+    app.engine.set_enabled(&caller.acting(context), &name, patch.enabled).await.map_err(engine_error)?;
+    Ok(Json(tool_view(tool.info(), patch.enabled)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -104,6 +104,7 @@ actions! {
     ScopeRefused => "scope.refused",
     ExecutionCreate => "execution.create",
     ExecutionCancel => "execution.cancel",
+    ToolUpdate => "tool.update",
 }
 
 impl FromStr for AuditAction {

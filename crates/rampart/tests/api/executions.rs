@@ -211,9 +211,19 @@ async fn the_tool_catalogue_describes_parameters_and_honours_the_organisations_s
     assert!(noop["params_schema"]["properties"]["sleep_ms"].is_object(), "{noop}");
     assert!(noop["result_schema"]["properties"]["slept_ms"].is_object(), "{noop}");
 
-    let org = rampart_core::OrgId::from_uuid(ada.org);
-    let key = rampart_core::settings::SettingKey::parse("tools.noop.enabled").expect("key");
-    app.store.settings().put(org, &key, &json!(false)).await.expect("disable");
+    // Only an admin switches a tool; the switch is audited.
+    let bob = app.member_of(&ada, "bob", "analyst").await;
+    problem(app.call("PATCH", "/api/v1/tools/noop", Some(&bob.access), Some(&json!({"enabled": false}))).await, 403)
+        .await;
+    problem(app.call("PATCH", "/api/v1/tools/nothing", Some(&ada.access), Some(&json!({"enabled": false}))).await, 404)
+        .await;
+    problem(app.call("PATCH", "/api/v1/tools/noop", Some(&ada.access), Some(&json!({"enabled": "no"}))).await, 422)
+        .await;
+    let switched = app.call("PATCH", "/api/v1/tools/noop", Some(&ada.access), Some(&json!({"enabled": false}))).await;
+    assert_eq!(switched.status(), 200);
+    assert_eq!(json_of(switched).await["enabled"], false);
+    let audit = json_of(app.call("GET", "/api/v1/audit?action=tool.update", Some(&ada.access), None).await).await;
+    assert_eq!(audit["items"][0]["target"], "tool:noop", "{audit}");
     let disabled = json_of(app.call("GET", "/api/v1/tools?enabled=false", Some(&ada.access), None).await).await;
     assert_eq!(disabled[0]["name"], "noop");
     let refused =
