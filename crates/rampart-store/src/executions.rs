@@ -148,9 +148,6 @@ impl ExecutionRow {
     }
 }
 
-/// The PostgreSQL advisory lock claims take turns under (an arbitrary constant: "RAMPCLM").
-const CLAIM_LOCK: i64 = 0x0052_414d_5043_4c4d;
-
 fn lease_end(lease: Duration) -> DateTime<Utc> {
     rampart_core::time::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30))
 }
@@ -262,37 +259,30 @@ impl ExecutionStore for SqlStore {
 
     async fn claim(&self, worker: &str, lease: Duration, per_org: u32) -> Result<Option<Execution>, StoreError> {
         let now = rampart_core::time::now();
-        // The organisations at their limit are counted once, not once per queued row.
-        let pick = |lock: &str| {
-            format!(
-                "UPDATE executions SET status = 'running', attempt = attempt + 1, worker = $1, lease_until = $2, \
-                 started_at = COALESCE(started_at, $3), updated_at = $3 \
-                 WHERE status = 'queued' AND id = (WITH busy AS (SELECT org_id FROM executions WHERE status = 'running' \
-                 GROUP BY org_id HAVING COUNT(*) >= $4) SELECT e.id FROM executions e WHERE e.status = 'queued' \
-                 AND e.org_id NOT IN (SELECT org_id FROM busy) ORDER BY e.id LIMIT 1 {lock}) RETURNING {COLUMNS}"
-            )
-        };
         let row = match &self.db {
-            // Claims take turns under one transaction-scoped lock, and the claim is a statement of
-            // its own after it: its snapshot then sees every earlier claim, so two workers cannot
-            // both take an organisation's last free slot. Rows another transaction has locked
-            // are skipped, not waited for.
+            // `rampart_claim` (migration 0005) runs the same UPDATE with `FOR UPDATE SKIP LOCKED`,
+            // after a lock that makes claims take turns, so the per-organisation limit holds
+            // between concurrent workers.
             Db::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK).execute(&mut *tx).await?;
-                let row = sqlx::query_as::<_, ExecutionRow>(&pick("FOR UPDATE SKIP LOCKED"))
+                sqlx::query_as::<_, ExecutionRow>(&format!("SELECT {COLUMNS} FROM rampart_claim($1, $2, $3, $4)"))
                     .bind(worker)
                     .bind(lease_end(lease))
                     .bind(now)
                     .bind(i64::from(per_org))
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                row
+                    .fetch_optional(pool)
+                    .await?
             }
-            // One writer at a time: the statement is atomic as it is.
+            // One writer at a time: the statement is atomic as it is. The organisations at their
+            // limit are counted once, not once per queued row.
             Db::Sqlite(pool) => {
-                sqlx::query_as::<_, ExecutionRow>(&pick(""))
+                let sql = format!(
+                    "UPDATE executions SET status = 'running', attempt = attempt + 1, worker = $1, lease_until = $2, \
+                     started_at = COALESCE(started_at, $3), updated_at = $3 \
+                     WHERE status = 'queued' AND id = (WITH busy AS (SELECT org_id FROM executions WHERE status = 'running' \
+                     GROUP BY org_id HAVING COUNT(*) >= $4) SELECT e.id FROM executions e WHERE e.status = 'queued' \
+                     AND e.org_id NOT IN (SELECT org_id FROM busy) ORDER BY e.id LIMIT 1) RETURNING {COLUMNS}"
+                );
+                sqlx::query_as::<_, ExecutionRow>(&sql)
                     .bind(worker)
                     .bind(lease_end(lease))
                     .bind(now)

@@ -1,3 +1,0 @@
--- Change notices need nothing in SQLite: the server is its only writer and tells its own
--- followers after each commit. This migration keeps the numbering the same on both backends.
-SELECT 1;
