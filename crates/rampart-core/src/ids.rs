@@ -83,6 +83,18 @@ id_type!(
     /// One tool run.
     ExecutionId
 );
+id_type!(
+    /// A sensor: a honeypot, an endpoint agent or a network monitor.
+    NodeId
+);
+id_type!(
+    /// One event a sensor reported.
+    EventId
+);
+id_type!(
+    /// An alert: the events of one source and attack type within a window.
+    AlertId
+);
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ pub mod settings;
 pub mod targets;
 pub mod time;
 pub mod validation;
+pub mod watch;
 
-pub use ids::{ApiKeyId, AuditEventId, ExecutionId, OrgId, SessionId, TargetId, TokenId, UserId};
+pub use ids::{AlertId, ApiKeyId, AuditEventId, EventId, ExecutionId, NodeId, OrgId, SessionId, TargetId, TokenId, UserId};
 pub use validation::{FieldError, ValidationErrors};
