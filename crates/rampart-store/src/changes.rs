@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rampart_core::ExecutionId;
+use rampart_core::{ExecutionId, OrgId};
 use sqlx::postgres::{PgListener, PgPool};
 use tokio::sync::{OnceCell, broadcast, oneshot};
 use uuid::Uuid;
@@ -30,15 +30,18 @@ const RECONNECT: Duration = Duration::from_secs(1);
 pub enum Change {
     /// A run: its state, progress or log.
     Execution(ExecutionId),
+    /// An organisation's alerts: one was raised or changed.
+    Alerts(OrgId),
 }
 
 impl Change {
-    /// Reads a trigger's payload: `execution:<uuid>`.
+    /// Reads a trigger's payload: `execution:<uuid>` or `alerts:<uuid>`.
     fn parse(payload: &str) -> Option<Self> {
         let (kind, id) = payload.split_once(':')?;
         let id = Uuid::parse_str(id).ok()?;
         match kind {
             "execution" => Some(Change::Execution(ExecutionId::from_uuid(id))),
+            "alerts" => Some(Change::Alerts(OrgId::from_uuid(id))),
             _ => None,
         }
     }

@@ -17,8 +17,8 @@ use tracing::log::LevelFilter;
 
 use crate::changes::{Change, Changes};
 use crate::{
-    ApiKeyStore, AuditStore, ExecutionStore, MemberStore, OrgStore, SecretStore, SessionStore, SettingStore, Store,
-    StoreError, TargetStore, UserStore,
+    ApiKeyStore, AuditStore, ExecutionStore, MemberStore, NodeStore, OrgStore, SecretStore, SessionStore, SettingStore,
+    Store, StoreError, TargetStore, UserStore, WatchStore,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -256,6 +256,14 @@ impl Store for SqlStore {
     }
 
     fn executions(&self) -> &dyn ExecutionStore {
+        self
+    }
+
+    fn nodes(&self) -> &dyn NodeStore {
+        self
+    }
+
+    fn watch(&self) -> &dyn WatchStore {
         self
     }
 }

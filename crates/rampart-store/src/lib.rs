@@ -11,12 +11,14 @@ pub mod changes;
 mod db;
 mod error;
 pub mod executions;
+pub mod nodes;
 pub mod orgs;
 pub mod secrets;
 pub mod sessions;
 pub mod settings;
 pub mod targets;
 pub mod users;
+pub mod watch;
 
 use async_trait::async_trait;
 
@@ -26,12 +28,14 @@ pub use changes::Change;
 pub use db::{Backend, ConnectOptions, Location, PoolStats, SqlStore};
 pub use error::StoreError;
 pub use executions::{ExecutionFilter, ExecutionStore};
+pub use nodes::{NodeFilter, NodePatch, NodeStore};
 pub use orgs::OrgStore;
 pub use secrets::SecretStore;
 pub use sessions::{AccessState, Rotation, SessionStore};
 pub use settings::{SettingStore, StoredSetting};
 pub use targets::{StoredTarget, TargetFilter, TargetPatch, TargetStore};
 pub use users::{Member, MemberStore, UserStore};
+pub use watch::{AlertFilter, Committed, EventFilter, HourCount, ScoredEvent, WatchStore};
 
 /// Everything Rampart keeps, behind one object the application holds as `Arc<dyn Store>`.
 #[async_trait]
@@ -63,4 +67,6 @@ pub trait Store: Send + Sync {
     fn audit(&self) -> &dyn AuditStore;
     fn targets(&self) -> &dyn TargetStore;
     fn executions(&self) -> &dyn ExecutionStore;
+    fn nodes(&self) -> &dyn NodeStore;
+    fn watch(&self) -> &dyn WatchStore;
 }

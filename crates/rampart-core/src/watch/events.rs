@@ -7,8 +7,10 @@ use std::net::IpAddr;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 
+use super::scoring::Score;
 use super::words;
 use crate::validation::ValidationErrors;
+use crate::{AlertId, EventId, NodeId, OrgId};
 
 /// The most bytes of payload kept per event.
 pub const PAYLOAD_MAX: usize = 10 * 1024;
@@ -119,6 +121,21 @@ impl NewEvent {
             }
         }
     }
+}
+
+/// A stored event with its score.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub id: EventId,
+    pub org_id: OrgId,
+    /// `None` once its node was deleted.
+    pub node_id: Option<NodeId>,
+    pub received_at: DateTime<Utc>,
+    pub event: NewEvent,
+    pub score: Score,
+    /// `builtin` or `model`.
+    pub scorer: String,
+    pub alert_id: Option<AlertId>,
 }
 
 /// Reads a sensor's time: RFC 3339, or an ISO 8601 time without an offset (UTC).

@@ -2,13 +2,15 @@
 //! and attackers are profiled. The rules live here, free of I/O.
 
 pub mod alerts;
+pub mod attackers;
 pub mod events;
 pub mod nodes;
 pub mod scoring;
 
-pub use alerts::{AlertStatus, DEFAULT_THRESHOLD, DEFAULT_WINDOW};
-pub use events::{EventDetail, EventInput, EventKind, NewEvent};
-pub use nodes::{NewNode, Node, NodeKind, NodeStatus};
+pub use alerts::{Alert, AlertStatus, DEFAULT_THRESHOLD, DEFAULT_WINDOW};
+pub use attackers::{Attacker, AttackerOrder, AttackerProfile};
+pub use events::{Event, EventDetail, EventInput, EventKind, NewEvent};
+pub use nodes::{Decoy, NewNode, Node, NodeKind, NodeStatus};
 pub use scoring::{Reason, Score, ScoringRules, Signals};
 
 /// A closed set of words stored and sent as text: `as_str`, `ALL`, `FromStr` and `Display`.

@@ -37,6 +37,17 @@ pub struct Node {
     pub last_seen_at: Option<DateTime<Utc>>,
 }
 
+/// A decoy a node reported touched: one per node and name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decoy {
+    pub node_id: NodeId,
+    pub name: String,
+    pub decoy_type: String,
+    pub accesses: u64,
+    pub first_access: DateTime<Utc>,
+    pub last_access: DateTime<Utc>,
+}
+
 /// A validated request for a node.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewNode {

@@ -1,0 +1,208 @@
+//! The watch part of the store contract — nodes, the grouped commit of scored events, alerts,
+//! profiles, decoys and counters — on SQLite and PostgreSQL.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rampart_core::orgs::NewOrganisation;
+use rampart_core::watch::{AlertStatus, AttackerOrder, EventInput, NewNode, Node, NodeStatus, ScoringRules, Signals};
+use rampart_core::{EventId, OrgId};
+use rampart_store::{
+    AlertFilter, ConnectOptions, EventFilter, Location, NodeFilter, NodePatch, ScoredEvent, SqlStore, Store, StoreError,
+};
+use rampart_testkit::{Backend, TestDatabase};
+use rstest::rstest;
+
+async fn store(backend: Backend) -> (Arc<SqlStore>, TestDatabase) {
+    let db = TestDatabase::create(backend).await;
+    let options = ConnectOptions {
+        location: Location::from_url(&db.url()).expect("valid"),
+        max_connections: 10,
+        acquire_timeout: Duration::from_secs(10),
+        busy_timeout: Duration::from_secs(5),
+    };
+    let store = SqlStore::connect(&options).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    (Arc::new(store), db)
+}
+
+async fn org(store: &SqlStore, name: &str) -> OrgId {
+    store.orgs().insert(&NewOrganisation::parse(name, None).expect("valid")).await.expect("org").id
+}
+
+async fn node(store: &SqlStore, org: OrgId, name: &str, prefix: &str) -> Node {
+    let new = NewNode::parse(name, "honeypot", None).expect("valid");
+    store.nodes().insert(org, &new, prefix, "hash").await.expect("node")
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// A scored honeypot event from `ip` at `at`, over the threshold when `alert` is set.
+fn scored(org: OrgId, node: &Node, ip: &str, at: DateTime<Utc>, input: EventInput, alert: bool) -> ScoredEvent {
+    let event = EventInput {
+        kind: Some("honeypot".into()),
+        source_ip: Some(ip.into()),
+        timestamp: Some(at.to_rfc3339()),
+        service: input.service.or(Some("ssh".into())),
+        ..input
+    }
+    .parse(None, rampart_core::time::now())
+    .expect("valid");
+    let score = ScoringRules::default().score(&event, Signals::default());
+    ScoredEvent {
+        id: EventId::new(),
+        org_id: org,
+        node_id: node.id,
+        received_at: rampart_core::time::now(),
+        event,
+        score,
+        scorer: "builtin",
+        alert_window: alert.then_some(HOUR),
+    }
+}
+
+#[rstest]
+#[tokio::test]
+async fn nodes_are_stored_found_by_key_changed_and_scoped(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let (store, _db) = store(backend).await;
+    let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
+    let trap = node(&store, acme, "trap", "aaaaaaaaaaaa").await;
+    assert!(matches!(
+        store.nodes().insert(acme, &NewNode::parse("trap", "agent", None).expect("valid"), "bbbbbbbbbbbb", "h").await,
+        Err(StoreError::Conflict { what: "name" })
+    ));
+    node(&store, other, "trap", "cccccccccccc").await;
+
+    let (found, hash) = store.nodes().find_by_key("aaaaaaaaaaaa").await.expect("find").expect("a node");
+    assert_eq!((found.id, hash.as_str()), (trap.id, "hash"));
+    let patch = NodePatch { status: Some(NodeStatus::Inactive), ..NodePatch::default() };
+    assert_eq!(store.nodes().update(acme, trap.id, &patch).await.expect("update").status, NodeStatus::Inactive);
+    let rotated = store.nodes().rotate_key(acme, trap.id, "dddddddddddd", "new").await.expect("rotate");
+    assert_eq!(rotated.key_prefix, "dddddddddddd");
+    assert!(store.nodes().find_by_key("aaaaaaaaaaaa").await.expect("find").is_none(), "the old key is gone");
+
+    let inactive = NodeFilter { status: Some(NodeStatus::Inactive), ..NodeFilter::default() };
+    assert_eq!(store.nodes().list(acme, &inactive, None, 10).await.expect("list").len(), 1);
+    assert!(matches!(store.nodes().get(other, trap.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.nodes().delete(other, trap.id).await, Err(StoreError::NotFound)));
+    store.nodes().delete(acme, trap.id).await.expect("delete");
+    assert!(store.nodes().list(acme, &NodeFilter::default(), None, 10).await.expect("list").is_empty());
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_commit_groups_alerts_and_keeps_profiles_and_counters_in_step(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let (store, _db) = store(backend).await;
+    let acme = org(&store, "acme").await;
+    let (one, two) = (node(&store, acme, "one", "aaaaaaaaaaaa").await, node(&store, acme, "two", "bbbbbbbbbbbb").await);
+    let t0 = rampart_core::time::now() - chrono::Duration::hours(3);
+    let creds = |name: &str| EventInput { usernames: vec![name.into()], ..EventInput::default() };
+
+    // Three events from one source within the window: one alert with three events. A fourth
+    // event two hours later opens a second alert; one below the threshold joins none.
+    let batch = vec![
+        scored(acme, &one, "203.0.113.5", t0, creds("root"), true),
+        scored(acme, &two, "203.0.113.5", t0 + chrono::Duration::minutes(10), creds("root"), true),
+        scored(acme, &one, "203.0.113.5", t0 + chrono::Duration::minutes(50), creds("admin"), true),
+        scored(acme, &one, "203.0.113.5", t0 + chrono::Duration::minutes(170), creds("pi"), true),
+        scored(acme, &one, "198.51.100.9", t0, EventInput::default(), false),
+    ];
+    let done = store.watch().commit(&batch).await.expect("commit");
+    let (first, raised) = done[0].alert.expect("alerted");
+    assert!(raised);
+    assert_eq!(done[1].alert, Some((first, false)));
+    assert_eq!(done[2].alert, Some((first, false)));
+    let (second, raised_again) = done[3].alert.expect("alerted");
+    assert!(second != first && raised_again, "past the window, a new alert");
+    assert_eq!(done[4].alert, None);
+
+    // The next commit joins the open alert of its group.
+    let later = store
+        .watch()
+        .commit(&[scored(acme, &two, "203.0.113.5", t0 + chrono::Duration::minutes(175), creds("root"), true)])
+        .await
+        .expect("commit");
+    assert_eq!(later[0].alert, Some((second, false)));
+
+    let alert = store.watch().alert(acme, first).await.expect("alert");
+    assert_eq!((alert.events, alert.status, alert.attack_type.as_str()), (3, AlertStatus::Open, "credential_attack"));
+    assert_eq!(alert.source_ip, Some("203.0.113.5".parse::<IpAddr>().expect("ip")));
+    let by_alert = EventFilter { alert_id: Some(first), ..EventFilter::default() };
+    assert_eq!(store.watch().events(acme, &by_alert, None, 50).await.expect("events").len(), 3);
+    assert_eq!(store.watch().alert(acme, second).await.expect("alert").events, 2);
+
+    let profile = store.watch().attacker(acme, "203.0.113.5".parse().expect("ip")).await.expect("profile");
+    assert_eq!((profile.attacker.events, profile.attacker.alerts), (5, 2));
+    assert_eq!(profile.services, [("ssh".to_owned(), 5)]);
+    assert_eq!(profile.nodes.len(), 2);
+    assert_eq!(profile.top_usernames[0], ("root".to_owned(), 3));
+    let by_risk = store.watch().attackers(acme, AttackerOrder::Risk, 0, 10).await.expect("attackers");
+    assert_eq!(by_risk.len(), 2);
+    assert_eq!(by_risk[0].source_ip, "203.0.113.5".parse::<IpAddr>().expect("ip"));
+
+    let counts = store.watch().counts(acme, t0 - chrono::Duration::hours(1)).await.expect("counts");
+    assert_eq!(counts.iter().map(|c| c.events).sum::<u64>(), 6);
+    assert_eq!(counts.iter().map(|c| c.alerts).sum::<u64>(), 2);
+    assert!(store.nodes().get(acme, one.id).await.expect("node").last_seen_at.is_some());
+
+    // Resolved alerts take no more events: a repeat raises a new one.
+    store.watch().set_alert_status(acme, second, AlertStatus::Resolved, None, "blocked").await.expect("resolve");
+    let after = store
+        .watch()
+        .commit(&[scored(acme, &one, "203.0.113.5", t0 + chrono::Duration::minutes(176), creds("x"), true)])
+        .await
+        .expect("commit");
+    assert!(after[0].alert.is_some_and(|(id, raised)| id != second && raised));
+    let open = AlertFilter { status: Some(AlertStatus::Open), ..AlertFilter::default() };
+    assert_eq!(store.watch().alerts(acme, &open, None, 50).await.expect("alerts").len(), 2);
+
+    // Nothing of it is visible to another organisation.
+    let other = org(&store, "other").await;
+    assert!(matches!(store.watch().alert(other, first).await, Err(StoreError::NotFound)));
+    assert!(store.watch().alerts(other, &AlertFilter::default(), None, 50).await.expect("alerts").is_empty());
+    assert!(matches!(
+        store.watch().attacker(other, "203.0.113.5".parse().expect("ip")).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+#[rstest]
+#[tokio::test]
+async fn decoys_are_counted_per_node_and_name(#[values(Backend::Sqlite, Backend::Postgres)] backend: Backend) {
+    let (store, _db) = store(backend).await;
+    let acme = org(&store, "acme").await;
+    let agent = node(&store, acme, "laptop", "aaaaaaaaaaaa").await;
+    let now = rampart_core::time::now();
+    let decoy = |name: &str| {
+        let event =
+            EventInput { decoy_name: Some(name.into()), hostname: Some("laptop".into()), ..EventInput::default() }
+                .parse(Some(rampart_core::watch::EventKind::Decoy), now)
+                .expect("valid");
+        let score = ScoringRules::default().score(&event, Signals::default());
+        ScoredEvent {
+            id: EventId::new(),
+            org_id: acme,
+            node_id: agent.id,
+            received_at: now,
+            event,
+            score,
+            scorer: "builtin",
+            alert_window: None,
+        }
+    };
+    store.watch().commit(&[decoy("keys.txt"), decoy("keys.txt"), decoy("payroll.xlsx")]).await.expect("commit");
+    store.watch().commit(&[decoy("keys.txt")]).await.expect("commit");
+    let decoys = store.nodes().decoys(acme, agent.id).await.expect("decoys");
+    let mut counts: Vec<(&str, u64)> = decoys.iter().map(|d| (d.name.as_str(), d.accesses)).collect();
+    counts.sort();
+    assert_eq!(counts, [("keys.txt", 3), ("payroll.xlsx", 1)]);
+    let events = store.watch().events(acme, &EventFilter::default(), None, 10).await.expect("events");
+    assert_eq!(events.len(), 4);
+    assert!(events.iter().all(|event| event.event.source_ip.is_none() && event.score.attack_type == "decoy_access"));
+}
