@@ -5,7 +5,7 @@ use rampart_core::identity::{AuditAction, NewAuditEvent, Outcome};
 use rampart_core::settings::SettingKey;
 use rampart_core::{ExecutionId, OrgId, ValidationErrors};
 use rampart_store::StoreError;
-use rampart_tools::Acting;
+use rampart_core::identity::Acting;
 use serde_json::Value;
 use std::time::Duration;
 

@@ -10,7 +10,7 @@
 mod admin;
 mod api_keys;
 mod error;
-mod opaque;
+pub mod opaque;
 mod passwords;
 mod principal;
 mod rate;

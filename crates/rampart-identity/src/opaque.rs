@@ -1,5 +1,6 @@
-//! Opaque secrets: refresh tokens (`rt_…`) and API keys (`rk_<prefix>_<secret>`). Each carries 256
-//! random bits, so a fast hash (SHA-256) is enough to store them: there is nothing to guess.
+//! Opaque secrets: refresh tokens (`rt_…`), API keys (`rk_<prefix>_<secret>`) and node keys
+//! (`nk_<prefix>_<secret>`). Each carries 256 random bits, so a fast hash (SHA-256) is enough to
+//! store them: there is nothing to guess.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,6 +9,8 @@ use subtle::ConstantTimeEq;
 
 const REFRESH_PREFIX: &str = "rt_";
 pub(crate) const API_KEY_PREFIX: &str = "rk_";
+/// What a sensor node's key starts with.
+pub const NODE_KEY_PREFIX: &str = "nk_";
 const LOOKUP_LEN: usize = 12;
 
 fn random_text(bytes: usize) -> String {
@@ -17,13 +20,13 @@ fn random_text(bytes: usize) -> String {
 }
 
 /// The stored form of a secret.
-pub(crate) fn hash(secret: &str) -> String {
+pub fn hash(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Compares a presented secret with a stored hash in constant time.
-pub(crate) fn matches(secret: &str, stored_hash: &str) -> bool {
+pub fn matches(secret: &str, stored_hash: &str) -> bool {
     hash(secret).as_bytes().ct_eq(stored_hash.as_bytes()).into()
 }
 
@@ -34,21 +37,29 @@ pub(crate) fn new_refresh_token() -> (String, String) {
     (token, hashed)
 }
 
-/// A new API key: the key (shown once), its lookup prefix and its hash.
-pub(crate) fn new_api_key() -> (String, String, String) {
+/// A new key starting with `kind` (`rk_`, `nk_`): the key (shown once), its lookup prefix and its hash.
+pub fn new_key(kind: &str) -> (String, String, String) {
     let lookup: String = random_text(12).chars().filter(char::is_ascii_alphanumeric).take(LOOKUP_LEN).collect();
-    let lookup = if lookup.len() == LOOKUP_LEN { lookup } else { return new_api_key() };
-    let key = format!("{API_KEY_PREFIX}{lookup}_{}", random_text(32));
+    let lookup = if lookup.len() == LOOKUP_LEN { lookup } else { return new_key(kind) };
+    let key = format!("{kind}{lookup}_{}", random_text(32));
     let hashed = hash(&key);
     (key, lookup, hashed)
 }
 
-/// The lookup prefix of something shaped like an API key.
-pub(crate) fn api_key_lookup(key: &str) -> Option<&str> {
-    let rest = key.strip_prefix(API_KEY_PREFIX)?;
+/// The lookup prefix of something shaped like a key of `kind`.
+pub fn key_lookup<'a>(kind: &str, key: &'a str) -> Option<&'a str> {
+    let rest = key.strip_prefix(kind)?;
     let (lookup, secret) = rest.split_once('_')?;
     (lookup.len() == LOOKUP_LEN && lookup.bytes().all(|b| b.is_ascii_alphanumeric()) && !secret.is_empty())
         .then_some(lookup)
+}
+
+pub(crate) fn new_api_key() -> (String, String, String) {
+    new_key(API_KEY_PREFIX)
+}
+
+pub(crate) fn api_key_lookup(key: &str) -> Option<&str> {
+    key_lookup(API_KEY_PREFIX, key)
 }
 
 #[cfg(test)]
@@ -66,6 +77,9 @@ mod tests {
         for bad in ["rk_", "rk_short_x", "nk_abcdefghijkl_x", "rk_abcdefghijkl_"] {
             assert_eq!(api_key_lookup(bad), None, "{bad}");
         }
+        let (node_key, node_lookup, _) = new_key(NODE_KEY_PREFIX);
+        assert_eq!(key_lookup(NODE_KEY_PREFIX, &node_key), Some(node_lookup.as_str()));
+        assert_eq!(api_key_lookup(&node_key), None, "a node key is no API key");
     }
 
     #[test]

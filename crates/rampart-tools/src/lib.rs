@@ -13,5 +13,5 @@ pub mod tcp_scan;
 pub mod tool;
 
 pub use gate::{DenyList, Gate, GateError, Refusal, RefusalSink, Resolver, SystemResolver, check_host};
-pub use scope::{Acting, BULK_MAX, BulkImport, CheckResult, ScopeService};
+pub use scope::{BULK_MAX, BulkImport, CheckResult, ScopeService};
 pub use tool::{Registry, Tool, ToolContext, ToolInfo, Update, parse_params, schema_of};

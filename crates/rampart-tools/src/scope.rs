@@ -3,36 +3,15 @@
 
 use std::sync::Arc;
 
-use rampart_core::identity::{Actor, AuditAction, NewAuditEvent, Outcome, RequestContext};
+use rampart_core::identity::{Acting, AuditAction, NewAuditEvent, Outcome};
 use rampart_core::targets::{Host, NewTarget, Scope, TargetValue, parse_host_port};
-use rampart_core::{OrgId, TargetId, UserId};
+use rampart_core::{OrgId, TargetId};
 use rampart_store::{Store, StoreError, StoredTarget, TargetPatch};
 
 use crate::gate::{DenyList, Gate, Refusal, RefusalSink, Resolver, check_host};
 
 /// Most lines a bulk import takes.
 pub const BULK_MAX: usize = 10_000;
-
-/// Who is acting, and from where.
-#[derive(Clone, Debug)]
-pub struct Acting {
-    pub org: OrgId,
-    pub actor: Actor,
-    pub context: RequestContext,
-}
-
-impl Acting {
-    fn user(&self) -> Option<UserId> {
-        match self.actor {
-            Actor::User(id) => Some(id),
-            _ => None,
-        }
-    }
-
-    fn event(&self, action: AuditAction) -> NewAuditEvent {
-        NewAuditEvent::new(Some(self.org), self.actor, action, Outcome::Success, &self.context)
-    }
-}
 
 /// What a bulk import did, line by line (lines count from 1).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -12,7 +12,8 @@ use rampart_core::orgs::NewOrganisation;
 use rampart_core::targets::{NewTarget, Scope, ScopeTarget, TargetValue};
 use rampart_store::{AuditFilter, ConnectOptions, Location, SqlStore, Store};
 use rampart_testkit::{Backend, TestDatabase};
-use rampart_tools::{Acting, DenyList, Gate, GateError, Refusal, RefusalSink, Resolver, ScopeService};
+use rampart_core::identity::Acting;
+use rampart_tools::{DenyList, Gate, GateError, Refusal, RefusalSink, Resolver, ScopeService};
 use rstest::rstest;
 use tokio::net::TcpListener;
 

@@ -63,8 +63,8 @@ pub struct Caller<R: Requirement = Viewer> {
 
 impl<R: Requirement> Caller<R> {
     /// The caller acting from `context`, as the domain services take it.
-    pub fn acting(&self, context: RequestContext) -> rampart_tools::Acting {
-        rampart_tools::Acting { org: self.principal.org, actor: self.principal.actor, context }
+    pub fn acting(&self, context: RequestContext) -> rampart_core::identity::Acting {
+        rampart_core::identity::Acting { org: self.principal.org, actor: self.principal.actor, context }
     }
 }
 

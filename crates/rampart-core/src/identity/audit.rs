@@ -105,6 +105,13 @@ actions! {
     ExecutionCreate => "execution.create",
     ExecutionCancel => "execution.cancel",
     ToolUpdate => "tool.update",
+    NodeCreate => "node.create",
+    NodeUpdate => "node.update",
+    NodeDelete => "node.delete",
+    NodeRotateKey => "node.rotate_key",
+    NodeRefused => "node.refused",
+    AlertUpdate => "alert.update",
+    SettingUpdate => "setting.update",
 }
 
 impl FromStr for AuditAction {
@@ -126,6 +133,29 @@ impl fmt::Display for AuditAction {
 pub struct RequestContext {
     pub ip: Option<std::net::IpAddr>,
     pub request_id: Option<String>,
+}
+
+/// Who is acting in which organisation, and from where.
+#[derive(Clone, Debug)]
+pub struct Acting {
+    pub org: OrgId,
+    pub actor: Actor,
+    pub context: RequestContext,
+}
+
+impl Acting {
+    /// The user acting, when a user is (not an API key or the system).
+    pub fn user(&self) -> Option<UserId> {
+        match self.actor {
+            Actor::User(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// A successful `action` by this actor, to be completed with a target and detail.
+    pub fn event(&self, action: AuditAction) -> NewAuditEvent {
+        NewAuditEvent::new(Some(self.org), self.actor, action, Outcome::Success, &self.context)
+    }
 }
 
 impl NewAuditEvent {
