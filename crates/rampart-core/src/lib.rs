@@ -15,5 +15,7 @@ pub mod time;
 pub mod validation;
 pub mod watch;
 
-pub use ids::{AlertId, ApiKeyId, AuditEventId, EventId, ExecutionId, NodeId, OrgId, SessionId, TargetId, TokenId, UserId};
+pub use ids::{
+    AlertId, ApiKeyId, AuditEventId, EventId, ExecutionId, NodeId, OrgId, SessionId, TargetId, TokenId, UserId,
+};
 pub use validation::{FieldError, ValidationErrors};

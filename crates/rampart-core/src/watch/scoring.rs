@@ -104,9 +104,31 @@ impl Default for ScoringRules {
             ("https", 1.0),
         ];
         let bad_commands = [
-            "wget ", "curl ", "chmod +x", "chmod 777", "/bin/sh", "/bin/bash", "rm -rf", "nc -e", "ncat ", "base64 -d",
-            "busybox", "tftp ", "crontab", "/dev/tcp/", "python -c", "perl -e", "xmrig", "minerd", "useradd", "passwd",
-            "authorized_keys", "iptables -f", "history -c", "uname -a", "cat /proc/cpuinfo",
+            "wget ",
+            "curl ",
+            "chmod +x",
+            "chmod 777",
+            "/bin/sh",
+            "/bin/bash",
+            "rm -rf",
+            "nc -e",
+            "ncat ",
+            "base64 -d",
+            "busybox",
+            "tftp ",
+            "crontab",
+            "/dev/tcp/",
+            "python -c",
+            "perl -e",
+            "xmrig",
+            "minerd",
+            "useradd",
+            "passwd",
+            "authorized_keys",
+            "iptables -f",
+            "history -c",
+            "uname -a",
+            "cat /proc/cpuinfo",
         ];
         let exploit_patterns = vec![
             pattern("path traversal", "../"),
@@ -122,7 +144,8 @@ impl Default for ScoringRules {
             pattern("Windows command", "cmd.exe"),
             pattern("PHP code injection", "<?php"),
         ];
-        let actions = [("delete", 3.0), ("modify", 2.5), ("write", 2.5), ("rename", 2.5), ("copy", 2.0), ("exfiltrate", 4.0)];
+        let actions =
+            [("delete", 3.0), ("modify", 2.5), ("write", 2.5), ("rename", 2.5), ("copy", 2.0), ("exfiltrate", 4.0)];
         Self {
             services: services.iter().map(|(name, points)| ((*name).to_owned(), *points)).collect(),
             default_service: 1.0,
@@ -174,9 +197,15 @@ impl ScoringRules {
                 }
                 let text = format!("{activity}\n{payload}").to_ascii_lowercase();
                 if let Some(command) = self.bad_commands.iter().find(|c| text.contains(&c.to_ascii_lowercase())) {
-                    tally.add("command_execution", "bad_command", self.bad_command, format!("ran {:?}", command.trim()));
+                    tally.add(
+                        "command_execution",
+                        "bad_command",
+                        self.bad_command,
+                        format!("ran {:?}", command.trim()),
+                    );
                 }
-                if let Some(found) = self.exploit_patterns.iter().find(|p| text.contains(&p.text.to_ascii_lowercase())) {
+                if let Some(found) = self.exploit_patterns.iter().find(|p| text.contains(&p.text.to_ascii_lowercase()))
+                {
                     tally.add("exploit_attempt", "exploit", self.exploit, format!("payload looks like {}", found.name));
                 }
             }
@@ -187,7 +216,12 @@ impl ScoringRules {
                 tally.add("file_tampering", "action", points, format!("{action} on {on}"));
                 let text = process.as_deref().unwrap_or_default().to_ascii_lowercase();
                 if let Some(command) = self.bad_commands.iter().find(|c| text.contains(&c.to_ascii_lowercase())) {
-                    tally.add("command_execution", "bad_command", self.bad_command, format!("ran {:?}", command.trim()));
+                    tally.add(
+                        "command_execution",
+                        "bad_command",
+                        self.bad_command,
+                        format!("ran {:?}", command.trim()),
+                    );
                 }
             }
             EventDetail::Decoy { name, decoy_type, .. } => {
@@ -275,7 +309,11 @@ mod tests {
             ..EventInput::default()
         });
         let brute = rules.score(&brute, signals);
-        assert_eq!((brute.score, brute.attack_type.as_str()), (7.0, "credential_attack"), "credentials are capped at 4");
+        assert_eq!(
+            (brute.score, brute.attack_type.as_str()),
+            (7.0, "credential_attack"),
+            "credentials are capped at 4"
+        );
     }
 
     #[test]
