@@ -3,3 +3,5 @@
 //! back to it), and committed in groups together with the alerts, attacker profiles and counters
 //! it changes.
 #![forbid(unsafe_code)]
+
+pub mod ml;
