@@ -1,11 +1,11 @@
 //! Submitting and cancelling runs: everything is checked before anything is queued.
 
 use rampart_core::executions::{Execution, NewExecution};
+use rampart_core::identity::Acting;
 use rampart_core::identity::{AuditAction, NewAuditEvent, Outcome};
 use rampart_core::settings::SettingKey;
 use rampart_core::{ExecutionId, OrgId, ValidationErrors};
 use rampart_store::StoreError;
-use rampart_core::identity::Acting;
 use serde_json::Value;
 use std::time::Duration;
 

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rampart_core::executions::{Execution, Finish, LogStream};
+use rampart_core::identity::Acting;
 use rampart_core::identity::{AuditAction, NewAuditEvent, Outcome, RequestContext};
 use rampart_store::StoreError;
-use rampart_core::identity::Acting;
 use rampart_tools::{SystemResolver, ToolContext, Update};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;

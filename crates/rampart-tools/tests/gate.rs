@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use rampart_core::identity::Acting;
 use rampart_core::identity::{Actor, AuditAction, RequestContext};
 use rampart_core::orgs::NewOrganisation;
 use rampart_core::targets::{NewTarget, Scope, ScopeTarget, TargetValue};
 use rampart_store::{AuditFilter, ConnectOptions, Location, SqlStore, Store};
 use rampart_testkit::{Backend, TestDatabase};
-use rampart_core::identity::Acting;
 use rampart_tools::{DenyList, Gate, GateError, Refusal, RefusalSink, Resolver, ScopeService};
 use rstest::rstest;
 use tokio::net::TcpListener;
