@@ -5,3 +5,229 @@
 #![forbid(unsafe_code)]
 
 pub mod ml;
+mod nodes;
+mod pipeline;
+mod settings;
+mod signals;
+
+use std::sync::Arc;
+
+use futures_util::{StreamExt, stream};
+use rampart_core::identity::Acting;
+use rampart_core::watch::{Alert, AlertStatus, EventInput, NewEvent, Node, Score, ScoringRules};
+use rampart_core::{AlertId, EventId, ValidationErrors};
+use rampart_store::{Committed, ScoredEvent, Store, StoreError};
+
+pub use ml::{Fallback, ModelConfig, ModelScorer};
+pub use nodes::NodeRefusal;
+pub use pipeline::Busy;
+pub use settings::{AlertRules, THRESHOLD_KEY, WINDOW_KEY};
+
+use crate::pipeline::Pipeline;
+use crate::settings::SettingsCache;
+use crate::signals::Tracker;
+
+/// Most events in one request.
+pub const BATCH_MAX: usize = 1000;
+/// Events of one request scored at once (the model's calls overlap).
+const MODEL_CONCURRENCY: usize = 32;
+
+/// How the watch runs.
+#[derive(Clone, Debug)]
+pub struct WatchConfig {
+    pub scoring: ScoringRules,
+    pub model: Option<ModelConfig>,
+    /// Events waiting to be committed at most; past it, requests are refused with [`Busy`].
+    pub queue_events: usize,
+    /// Events committed in one transaction at most.
+    pub group_max: usize,
+    /// Sources remembered for the multi-node and burst rules.
+    pub sources_tracked: usize,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        Self {
+            scoring: ScoringRules::default(),
+            model: None,
+            queue_events: 50_000,
+            group_max: 5_000,
+            sources_tracked: 100_000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("invalid input")]
+    Invalid(ValidationErrors),
+    #[error("the ingestion pipeline is full")]
+    Busy,
+    #[error(transparent)]
+    Refused(#[from] NodeRefusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ValidationErrors> for WatchError {
+    fn from(errors: ValidationErrors) -> Self {
+        WatchError::Invalid(errors)
+    }
+}
+
+/// One event taken.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Accepted {
+    /// Its place in the request, from 0.
+    pub index: usize,
+    pub id: EventId,
+    pub score: Score,
+    /// `builtin` or `model`.
+    pub scorer: &'static str,
+    /// The alert it joined, and whether it raised it.
+    pub alert: Option<(AlertId, bool)>,
+}
+
+/// What became of a request's events: the good ones are committed, the bad ones are named.
+#[derive(Clone, Debug, Default)]
+pub struct Ingested {
+    pub accepted: Vec<Accepted>,
+    pub rejected: Vec<(usize, ValidationErrors)>,
+}
+
+#[derive(Clone)]
+pub struct Watch {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    rules: ScoringRules,
+    model: Option<ModelScorer>,
+    tracker: Tracker,
+    pipeline: Pipeline,
+    settings: SettingsCache,
+}
+
+impl Watch {
+    /// Starts the watch and its writer; `config.model` is checked here.
+    pub fn new(store: Arc<dyn Store>, config: WatchConfig) -> Result<Self, String> {
+        let model = config.model.as_ref().map(ModelScorer::new).transpose()?;
+        let pipeline = Pipeline::start(store.clone(), config.queue_events, config.group_max);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                settings: SettingsCache::new(store.clone()),
+                store,
+                rules: config.scoring,
+                model,
+                tracker: Tracker::new(config.sources_tracked),
+                pipeline,
+            }),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The external model, when one is configured (for its counters).
+    pub fn model(&self) -> Option<&ModelScorer> {
+        self.inner.model.as_ref()
+    }
+
+    /// Validates, scores and commits a node's events; answers once the good ones are committed.
+    /// Each input is an event or the errors its reading already found.
+    pub async fn ingest(
+        &self,
+        node: &Node,
+        inputs: Vec<Result<EventInput, ValidationErrors>>,
+    ) -> Result<Ingested, WatchError> {
+        let now = rampart_core::time::now();
+        let rules = self.inner.settings.alert_rules(node.org_id).await?;
+        let default_kind = nodes::default_kind(node.kind);
+        let mut ingested = Ingested::default();
+        let mut events = Vec::with_capacity(inputs.len());
+        for (index, input) in inputs.into_iter().enumerate() {
+            match input.and_then(|input| input.parse(default_kind, now)) {
+                Ok(event) => events.push((index, event)),
+                Err(errors) => ingested.rejected.push((index, errors)),
+            }
+        }
+        // Scored in order, several at once: a model's round trips overlap.
+        let scored_events: Vec<(usize, NewEvent, Score, &'static str)> = stream::iter(events)
+            .map(|(index, event)| async move {
+                let (score, scorer) = self.score(node, &event).await;
+                (index, event, score, scorer)
+            })
+            .buffered(MODEL_CONCURRENCY)
+            .collect()
+            .await;
+        let mut scored = Vec::with_capacity(scored_events.len());
+        let mut indexes = Vec::with_capacity(scored_events.len());
+        for (index, event, score, scorer) in scored_events {
+            let alert_window = (score.score >= rules.threshold).then_some(rules.window);
+            indexes.push(index);
+            scored.push(ScoredEvent {
+                id: EventId::new(),
+                org_id: node.org_id,
+                node_id: node.id,
+                received_at: now,
+                event,
+                score,
+                scorer,
+                alert_window,
+            });
+        }
+        let summary: Vec<(EventId, Score, &'static str)> =
+            scored.iter().map(|event| (event.id, event.score.clone(), event.scorer)).collect();
+        let committed: Vec<Committed> = self.inner.pipeline.commit(scored).await.map_err(|Busy| WatchError::Busy)??;
+        ingested.accepted = indexes
+            .into_iter()
+            .zip(summary)
+            .zip(committed)
+            .map(|((index, (id, score, scorer)), done)| Accepted { index, id, score, scorer, alert: done.alert })
+            .collect();
+        Ok(ingested)
+    }
+
+    /// The built-in score, or the model's when one is configured and answers in time.
+    async fn score(&self, node: &Node, event: &NewEvent) -> (Score, &'static str) {
+        let signals =
+            event.source_ip.map(|ip| self.inner.tracker.observe(node.org_id, ip, node.id)).unwrap_or_default();
+        let builtin = self.inner.rules.score(event, signals);
+        match &self.inner.model {
+            Some(model) => match model.score(event, &builtin).await {
+                Ok(score) => (score, "model"),
+                Err(_) => (builtin, "builtin"),
+            },
+            None => (builtin, "builtin"),
+        }
+    }
+
+    /// Moves an alert along `open → acknowledged → resolved` (or back, to reopen); audited.
+    pub async fn set_alert_status(
+        &self,
+        acting: &Acting,
+        id: AlertId,
+        status: AlertStatus,
+        note: &str,
+    ) -> Result<Alert, WatchError> {
+        let alert = self.inner.store.watch().set_alert_status(acting.org, id, status, acting.user(), note).await?;
+        let event = acting
+            .event(rampart_core::identity::AuditAction::AlertUpdate)
+            .target(format!("alert:{id}"))
+            .detail(format!("status {status}"));
+        self.inner.store.audit().append(&event).await?;
+        Ok(alert)
+    }
+
+    /// The organisation's alert threshold and grouping window.
+    pub async fn alert_rules(&self, org: rampart_core::OrgId) -> Result<AlertRules, StoreError> {
+        self.inner.settings.alert_rules(org).await
+    }
+
+    /// Forgets cached settings of `org`, after they changed.
+    pub fn settings_changed(&self, org: rampart_core::OrgId) {
+        self.inner.settings.forget(org);
+    }
+}

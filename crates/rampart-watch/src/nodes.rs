@@ -1,0 +1,117 @@
+//! Nodes as a service: changes with their audit events, keys shown once, and the check of a
+//! sensor's key on every request it sends.
+
+use rampart_core::NodeId;
+use rampart_core::identity::{Acting, Actor, AuditAction, NewAuditEvent, Outcome, RequestContext};
+use rampart_core::watch::{EventKind, NewNode, Node, NodeKind, NodeStatus};
+use rampart_identity::opaque::{self, NODE_KEY_PREFIX};
+use rampart_store::NodePatch;
+
+use crate::{Watch, WatchError};
+
+/// Why a sensor's request is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NodeRefusal {
+    /// No node has this key (401).
+    #[error("unknown node key")]
+    Unknown,
+    /// The key is another node's than the one the request names (403).
+    #[error("this key belongs to another node")]
+    OtherNode,
+    /// The node was switched off (403).
+    #[error("this node is inactive")]
+    Inactive,
+}
+
+/// The kind of event a node reports when the event names none.
+pub(crate) fn default_kind(kind: NodeKind) -> Option<EventKind> {
+    match kind {
+        NodeKind::Honeypot => Some(EventKind::Honeypot),
+        NodeKind::Agent => Some(EventKind::Agent),
+        NodeKind::Network => None,
+    }
+}
+
+impl Watch {
+    /// Creates a node; answers it with its key, which is never shown again.
+    pub async fn create_node(&self, acting: &Acting, new: &NewNode) -> Result<(Node, String), WatchError> {
+        let (key, prefix, hash) = opaque::new_key(NODE_KEY_PREFIX);
+        let node = self.store().nodes().insert(acting.org, new, &prefix, &hash).await?;
+        self.audit(acting, AuditAction::NodeCreate, node.id, format!("{} {}", node.kind, node.name)).await?;
+        Ok((node, key))
+    }
+
+    pub async fn update_node(&self, acting: &Acting, id: NodeId, patch: &NodePatch) -> Result<Node, WatchError> {
+        let node = self.store().nodes().update(acting.org, id, patch).await?;
+        let mut changed = Vec::new();
+        if let Some(name) = &patch.name {
+            changed.push(format!("name {name}"));
+        }
+        if let Some(status) = patch.status {
+            changed.push(format!("status {status}"));
+        }
+        self.audit(acting, AuditAction::NodeUpdate, id, changed.join(", ")).await?;
+        Ok(node)
+    }
+
+    pub async fn delete_node(&self, acting: &Acting, id: NodeId) -> Result<(), WatchError> {
+        self.store().nodes().delete(acting.org, id).await?;
+        self.audit(acting, AuditAction::NodeDelete, id, String::new()).await
+    }
+
+    /// Gives a node a new key; the old one stops working at once.
+    pub async fn rotate_key(&self, acting: &Acting, id: NodeId) -> Result<(Node, String), WatchError> {
+        let (key, prefix, hash) = opaque::new_key(NODE_KEY_PREFIX);
+        let node = self.store().nodes().rotate_key(acting.org, id, &prefix, &hash).await?;
+        self.audit(acting, AuditAction::NodeRotateKey, id, String::new()).await?;
+        Ok((node, key))
+    }
+
+    /// The node a sensor's key belongs to; `claimed` is the node the request names, when it
+    /// names one. Every refusal is audited (in the key's organisation when it is known).
+    pub async fn authenticate(
+        &self,
+        key: &str,
+        claimed: Option<NodeId>,
+        context: &RequestContext,
+    ) -> Result<Node, WatchError> {
+        let found = match opaque::key_lookup(NODE_KEY_PREFIX, key) {
+            Some(prefix) => self.store().nodes().find_by_key(prefix).await?,
+            None => None,
+        };
+        let (node, why) = match found {
+            Some((node, hash)) if opaque::matches(key, &hash) => {
+                if claimed.is_some_and(|claimed| claimed != node.id) {
+                    (Some(node), NodeRefusal::OtherNode)
+                } else if node.status == NodeStatus::Inactive {
+                    (Some(node), NodeRefusal::Inactive)
+                } else {
+                    return Ok(node);
+                }
+            }
+            _ => (None, NodeRefusal::Unknown),
+        };
+        let mut event = NewAuditEvent::new(
+            node.as_ref().map(|node| node.org_id),
+            Actor::Anonymous,
+            AuditAction::NodeRefused,
+            Outcome::Denied,
+            context,
+        )
+        .detail(why.to_string());
+        if let Some(node) = &node {
+            event = event.target(format!("node:{}", node.id));
+        }
+        self.store().audit().append(&event).await?;
+        Err(WatchError::Refused(why))
+    }
+
+    async fn audit(&self, acting: &Acting, action: AuditAction, id: NodeId, detail: String) -> Result<(), WatchError> {
+        let mut event = acting.event(action).target(format!("node:{id}"));
+        if !detail.is_empty() {
+            event = event.detail(detail);
+        }
+        self.store().audit().append(&event).await?;
+        Ok(())
+    }
+}

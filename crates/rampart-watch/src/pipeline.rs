@@ -1,0 +1,100 @@
+//! Group commit: events from concurrent requests are written together. One writer task takes
+//! what is waiting — everything that arrived while the previous group was being committed — and
+//! commits it in one transaction; each request is answered once its own events are committed.
+//! The events waiting are bounded: past the bound a request is refused at once ([`Busy`]) rather
+//! than queued without limit.
+
+use std::sync::Arc;
+
+use rampart_store::{Committed, ScoredEvent, Store, StoreError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+
+/// The pipeline is full: try again shortly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Busy;
+
+struct Job {
+    events: Vec<ScoredEvent>,
+    done: oneshot::Sender<Result<Vec<Committed>, StoreError>>,
+    _room: OwnedSemaphorePermit,
+}
+
+#[derive(Clone)]
+pub struct Pipeline {
+    jobs: mpsc::UnboundedSender<Job>,
+    room: Arc<Semaphore>,
+    capacity: usize,
+}
+
+impl Pipeline {
+    /// Starts the writer. At most `capacity` events wait at once; a group holds at most
+    /// `group_max` events (one request's events always go together).
+    pub fn start(store: Arc<dyn Store>, capacity: usize, group_max: usize) -> Self {
+        let (jobs, receiver) = mpsc::unbounded_channel();
+        tokio::spawn(write(store, receiver, group_max.max(1)));
+        Self { jobs, room: Arc::new(Semaphore::new(capacity)), capacity }
+    }
+
+    /// Commits `events` with whatever else is waiting; answers in order once they are committed.
+    pub async fn commit(&self, events: Vec<ScoredEvent>) -> Result<Result<Vec<Committed>, StoreError>, Busy> {
+        if events.is_empty() {
+            return Ok(Ok(Vec::new()));
+        }
+        let wanted = u32::try_from(events.len().min(self.capacity)).map_err(|_| Busy)?;
+        let room = self.room.clone().try_acquire_many_owned(wanted).map_err(|_| Busy)?;
+        let (done, answer) = oneshot::channel();
+        self.jobs.send(Job { events, done, _room: room }).map_err(|_| Busy)?;
+        // The writer answers every job it takes; a writer gone is a store that cannot write.
+        Ok(answer.await.unwrap_or(Err(StoreError::Unavailable)))
+    }
+}
+
+async fn write(store: Arc<dyn Store>, mut receiver: mpsc::UnboundedReceiver<Job>, group_max: usize) {
+    while let Some(first) = receiver.recv().await {
+        let mut group = vec![first];
+        let mut size = group[0].events.len();
+        while size < group_max {
+            match receiver.try_recv() {
+                Ok(job) => {
+                    size += job.events.len();
+                    group.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        commit_group(store.as_ref(), group).await;
+    }
+}
+
+/// Commits a group; if that fails, each request on its own, so that one request's bad event
+/// (its node deleted meanwhile) cannot fail the others.
+async fn commit_group(store: &dyn Store, group: Vec<Job>) {
+    if group.len() == 1 {
+        for job in group {
+            let result = store.watch().commit(&job.events).await;
+            let _ = job.done.send(result);
+        }
+        return;
+    }
+    let events: Vec<ScoredEvent> = group.iter().flat_map(|job| job.events.iter().cloned()).collect();
+    match store.watch().commit(&events).await {
+        Ok(committed) => {
+            let mut committed = committed.into_iter();
+            for job in group {
+                let mine: Vec<Committed> = committed.by_ref().take(job.events.len()).collect();
+                let _ = job.done.send(Ok(mine));
+            }
+        }
+        Err(StoreError::Unavailable) => {
+            for job in group {
+                let _ = job.done.send(Err(StoreError::Unavailable));
+            }
+        }
+        Err(_) => {
+            for job in group {
+                let result = store.watch().commit(&job.events).await;
+                let _ = job.done.send(result);
+            }
+        }
+    }
+}
