@@ -82,6 +82,15 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// Reads one JSON value already parsed (an element of a batch) into `T`, naming the bad field.
+pub(crate) fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ValidationErrors> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let message = without_value(&error.into_inner().to_string());
+        ValidationErrors::single(field_of(&path, &message), message)
+    })
+}
+
 fn malformed(error: &serde_json::Error) -> ApiError {
     ApiError::BadRequest(format!("malformed JSON: {}", without_position(error)))
 }

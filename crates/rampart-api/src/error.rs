@@ -86,6 +86,9 @@ pub enum ApiError {
     TooManyRequests { retry_after: u64 },
     #[error("{detail}")]
     Unavailable { detail: String, health: Option<serde_json::Value> },
+    /// Too much work in flight: retry after `retry_after` seconds (503 with `Retry-After`).
+    #[error("the server is busy; retry in {retry_after} s")]
+    Overloaded { retry_after: u64 },
     #[error("request timed out")]
     Timeout,
     /// The cause is logged, never sent.
@@ -106,7 +109,9 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Unavailable { .. } | ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable { .. } | ApiError::Overloaded { .. } | ApiError::Timeout => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -160,6 +165,19 @@ impl From<IdentityError> for ApiError {
     }
 }
 
+impl From<rampart_watch::WatchError> for ApiError {
+    fn from(error: rampart_watch::WatchError) -> Self {
+        use rampart_watch::{NodeRefusal, WatchError};
+        match error {
+            WatchError::Invalid(errors) => ApiError::Validation(errors),
+            WatchError::Busy => ApiError::Overloaded { retry_after: 1 },
+            WatchError::Refused(NodeRefusal::Unknown) => ApiError::Unauthorized(error.to_string()),
+            WatchError::Refused(_) => ApiError::Forbidden(error.to_string()),
+            WatchError::Store(error) => error.into(),
+        }
+    }
+}
+
 impl From<ValidationErrors> for ApiError {
     fn from(errors: ValidationErrors) -> Self {
         ApiError::Validation(errors)
@@ -176,7 +194,7 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let retry_after = match &self {
-            ApiError::TooManyRequests { retry_after } => Some(*retry_after),
+            ApiError::TooManyRequests { retry_after } | ApiError::Overloaded { retry_after } => Some(*retry_after),
             _ => None,
         };
         let (errors, health) = match self {
@@ -211,7 +229,11 @@ impl IntoResponse for ApiError {
                 };
                 headers.insert(header::RETRY_AFTER, seconds);
             }
-            _ => {}
+            _ => {
+                if let Some(seconds) = retry_after {
+                    headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                }
+            }
         }
         response
     }

@@ -21,6 +21,7 @@ pub mod server;
 mod state;
 pub mod targets;
 pub mod users;
+pub mod watch;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,8 +45,10 @@ pub use state::{AppState, SigningKey, StateOptions};
 /// Limits and policies of the HTTP layer.
 #[derive(Clone, Debug)]
 pub struct HttpOptions {
-    /// The largest request body accepted, on every route, in bytes.
+    /// The largest request body accepted, on every route but ingestion, in bytes.
     pub body_limit: usize,
+    /// The largest body the ingestion routes accept (a batch of events), in bytes.
+    pub ingest_body_limit: usize,
     /// The longest a handler may take to produce its response.
     pub request_timeout: Duration,
     /// Origins allowed to call the API from a browser; none by default.
@@ -69,6 +72,9 @@ pub struct HttpOptions {
         (name = "orgs", description = "Organisations and their members"),
         (name = "executions", description = "Tools, and their runs as durable jobs"),
         (name = "targets", description = "The authorised targets: the scope every scan must stay inside"),
+        (name = "nodes", description = "Sensors: honeypots, endpoint agents and network monitors, each with its key"),
+        (name = "ingest", description = "Where sensors send their events, with their node key (`X-Node-Key`)"),
+        (name = "alerts", description = "Alerts raised by scored events, grouped by source and attack type"),
         (name = "health", description = "Liveness, readiness and component health"),
         (name = "docs", description = "This documentation"),
         (name = "observability", description = "Metrics"),
@@ -78,6 +84,19 @@ struct ApiDoc;
 
 /// Every route of the API with its OpenAPI description.
 fn routes() -> OpenApiRouter<AppState> {
+    api_routes().merge(ingest_routes())
+}
+
+/// Where sensors send events: batches, so a body limit of their own.
+fn ingest_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(watch::ingest::events))
+        .routes(routes!(watch::ingest::honeypot_log))
+        .routes(routes!(watch::ingest::agent_alert))
+}
+
+/// Every other route.
+fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
         .routes(routes!(health::live))
@@ -116,6 +135,12 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(executions::cancel))
         .routes(routes!(executions::live::events))
         .routes(routes!(executions::live::stream))
+        .routes(routes!(watch::nodes::create, watch::nodes::list))
+        .routes(routes!(watch::nodes::get, watch::nodes::update, watch::nodes::delete))
+        .routes(routes!(watch::nodes::rotate_key))
+        .routes(routes!(watch::nodes::decoys))
+        .routes(routes!(watch::alerts::list))
+        .routes(routes!(watch::alerts::get, watch::alerts::update))
 }
 
 /// The OpenAPI 3.1 document of the API.
@@ -135,7 +160,12 @@ pub fn app(state: AppState, options: &HttpOptions) -> Router {
 /// The application with `extra` routes given the same middleware as the API's own; tests use it
 /// to exercise the middleware with handlers that panic, stall or take a body.
 pub fn app_with(extra: Router<AppState>, state: AppState, options: &HttpOptions) -> Router {
-    let (api, _) = routes().split_for_parts();
+    // Each group has its body limit; the outer limit, the larger, holds for the fallback too.
+    let (api, _) = api_routes().split_for_parts();
+    let (ingest, _) = ingest_routes().split_for_parts();
+    let api = api
+        .layer(RequestBodyLimitLayer::new(options.body_limit))
+        .merge(ingest.layer(RequestBodyLimitLayer::new(options.ingest_body_limit)));
     let spec: Arc<str> = openapi().to_json().expect("the OpenAPI document serialises").into();
     let context = Arc::new(middleware::RequestContext {
         metrics: state.metrics.clone(),
@@ -149,7 +179,7 @@ pub fn app_with(extra: Router<AppState>, state: AppState, options: &HttpOptions)
         .layer(axum::Extension(docs::OpenApiJson(spec)))
         // The limit holds for every request, not only those read by a JSON extractor.
         .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(options.body_limit))
+        .layer(RequestBodyLimitLayer::new(options.body_limit.max(options.ingest_body_limit)))
         .layer(CatchPanicLayer::custom(middleware::panic_response));
     if !options.cors_origins.is_empty() {
         router = router.layer(cors(&options.cors_origins));
@@ -166,6 +196,7 @@ fn cors(origins: &[HeaderValue]) -> CorsLayer {
             header::CONTENT_TYPE,
             REQUEST_ID_HEADER,
             HeaderName::from_static("x-api-key"),
+            HeaderName::from_static(watch::ingest::NODE_KEY_HEADER),
         ])
         .expose_headers([REQUEST_ID_HEADER, API_VERSION_HEADER])
         .max_age(Duration::from_secs(600))

@@ -34,11 +34,23 @@ struct PoolLabels {
     state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     pool: Family<PoolLabels, Gauge>,
+    events: Family<OutcomeLabels, Counter>,
+    model_fallbacks: Family<ReasonLabels, Gauge>,
 }
 
 impl Metrics {
@@ -57,13 +69,28 @@ impl Metrics {
             "Database pool connections by state (idle, in_use, max)",
             pool.clone(),
         );
-        Arc::new(Self { registry, requests, latency, pool })
+        let events = Family::<OutcomeLabels, Counter>::default();
+        registry.register("events", "Sensor events taken (accepted, committed) or refused (rejected)", events.clone());
+        let model_fallbacks = Family::<ReasonLabels, Gauge>::default();
+        registry.register(
+            "model_fallbacks",
+            "Events the external model did not score, so the built-in scorer did, by reason",
+            model_fallbacks.clone(),
+        );
+        Arc::new(Self { registry, requests, latency, pool, events, model_fallbacks })
     }
 
     pub(crate) fn record(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
         let method = method_label(method);
         self.requests.get_or_create(&RequestLabels { method, route: route.to_owned(), status }).inc();
         self.latency.get_or_create(&RouteLabels { method, route: route.to_owned() }).observe(elapsed.as_secs_f64());
+    }
+}
+
+impl Metrics {
+    pub(crate) fn events_ingested(&self, accepted: usize, rejected: usize) {
+        self.events.get_or_create(&OutcomeLabels { outcome: "accepted" }).inc_by(accepted as u64);
+        self.events.get_or_create(&OutcomeLabels { outcome: "rejected" }).inc_by(rejected as u64);
     }
 }
 
@@ -94,6 +121,12 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     app.metrics.pool.get_or_create(&PoolLabels { state: "idle" }).set(i64::from(stats.idle));
     app.metrics.pool.get_or_create(&PoolLabels { state: "in_use" }).set(i64::from(in_use));
     app.metrics.pool.get_or_create(&PoolLabels { state: "max" }).set(i64::from(stats.max));
+    if let Some(model) = app.watch.model() {
+        for (reason, count) in model.fallbacks() {
+            let count = i64::try_from(count).unwrap_or(i64::MAX);
+            app.metrics.model_fallbacks.get_or_create(&ReasonLabels { reason }).set(count);
+        }
+    }
     let mut body = String::new();
     if prometheus_client::encoding::text::encode(&mut body, &app.metrics.registry).is_err() {
         return crate::error::ApiError::Internal("cannot encode metrics".into()).into_response();

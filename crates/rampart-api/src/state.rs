@@ -11,6 +11,7 @@ use rampart_engine::{Engine, EngineConfig};
 use rampart_identity::{Identity, IdentityConfig};
 use rampart_store::{Store, StoreError};
 use rampart_tools::{DenyList, Registry, ScopeService};
+use rampart_watch::{Watch, WatchConfig};
 
 use crate::metrics::Metrics;
 
@@ -20,6 +21,7 @@ pub struct AppState {
     pub identity: Identity,
     pub scope: ScopeService,
     pub engine: Engine,
+    pub watch: Watch,
     pub metrics: Arc<Metrics>,
     pub signing_key: SigningKey,
     pub started: Instant,
@@ -38,6 +40,7 @@ pub struct StateOptions {
     pub identity: IdentityConfig,
     pub trusted_proxies: Vec<IpAddr>,
     pub engine: EngineConfig,
+    pub watch: WatchConfig,
 }
 
 impl AppState {
@@ -47,9 +50,11 @@ impl AppState {
         let identity = Identity::new(store.clone(), signing_key.expose(), options.identity);
         let scope = ScopeService::new(store.clone(), Arc::new(options.deny));
         let engine = Engine::new(store.clone(), Arc::new(Registry::builtin()), scope.clone(), options.engine);
+        let watch = Watch::new(store.clone(), options.watch).map_err(StoreError::Internal)?;
         Ok(Self {
             scope,
             engine,
+            watch,
             store,
             identity,
             metrics: Metrics::new(),

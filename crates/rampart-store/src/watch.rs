@@ -303,11 +303,12 @@ fn columns_of(detail: &EventDetail) -> EventColumns<'_> {
             action: Some(action),
             ..none
         },
-        EventDetail::Decoy { name, decoy_type, hostname, username, action } => EventColumns {
+        EventDetail::Decoy { name, decoy_type, hostname, username, file_path, action } => EventColumns {
             decoy_name: Some(name),
             decoy_type: Some(decoy_type),
             hostname: hostname.as_deref(),
             username: username.as_deref(),
+            file_path: file_path.as_deref(),
             action: action.as_deref(),
             ..none
         },
@@ -373,6 +374,7 @@ impl EventRow {
                 decoy_type: self.decoy_type.unwrap_or_default(),
                 hostname: self.hostname,
                 username: self.username,
+                file_path: self.file_path,
                 action: self.action,
             },
         };

@@ -373,11 +373,12 @@ impl<'a> Features<'a> {
                 features.file_path = file_path.as_deref();
                 features.action = Some(action);
             }
-            EventDetail::Decoy { name, decoy_type, hostname, username, action } => {
+            EventDetail::Decoy { name, decoy_type, hostname, username, file_path, action } => {
                 features.decoy_name = Some(name);
                 features.decoy_type = Some(decoy_type);
                 features.hostname = hostname.as_deref();
                 features.username = username.as_deref();
+                features.file_path = file_path.as_deref();
                 features.action = action.as_deref();
             }
         }

@@ -11,7 +11,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Keys whose values are secrets: `config check` prints them redacted.
-const SECRET_KEYS: &[&str] = &["database_url", "bootstrap_admin_password"];
+const SECRET_KEYS: &[&str] = &["database_url", "bootstrap_admin_password", "watch.model.url"];
 
 /// `RAMPART_*` variables that are not configuration keys.
 const NOT_KEYS: &[&str] = &["config", "test_database_url"];
@@ -40,6 +40,29 @@ pub struct Config {
     pub auth: AuthConfig,
     pub scope: ScopeConfig,
     pub engine: EngineSettings,
+    pub watch: WatchSettings,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WatchSettings {
+    /// Events waiting to be committed at most; past it, sensors are answered 503 with `Retry-After`.
+    pub queue_events: usize,
+    /// Events committed in one transaction at most.
+    pub group_max: usize,
+    /// The built-in scorer's points and word lists.
+    pub scoring: rampart_core::watch::ScoringRules,
+    /// An external model that scores events instead (`url`, `timeout`, `failures_to_open`,
+    /// `open_for`); the built-in scorer answers whenever it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<rampart_watch::ModelConfig>,
+}
+
+impl Default for WatchSettings {
+    fn default() -> Self {
+        let watch = rampart_watch::WatchConfig::default();
+        Self { queue_events: watch.queue_events, group_max: watch.group_max, scoring: watch.scoring, model: None }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -97,6 +120,8 @@ pub enum LogFormat {
 pub struct HttpConfig {
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// The largest body the ingestion routes accept (batches of up to 1,000 events), in bytes.
+    pub ingest_body_limit: usize,
     /// The longest a request may take to be answered.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
@@ -174,6 +199,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             scope: ScopeConfig::default(),
             engine: EngineSettings::default(),
+            watch: WatchSettings::default(),
         }
     }
 }
@@ -182,6 +208,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             body_limit: 1024 * 1024,
+            ingest_body_limit: 16 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
@@ -246,6 +273,17 @@ impl Config {
             }
         };
         check("http.body_limit", (1..=1 << 30).contains(&self.http.body_limit), "must be between 1 byte and 1 GiB");
+        check(
+            "http.ingest_body_limit",
+            (1..=1 << 30).contains(&self.http.ingest_body_limit),
+            "must be between 1 byte and 1 GiB",
+        );
+        check("watch.queue_events", self.watch.queue_events >= 1000, "must be at least 1000 (one full batch)");
+        check("watch.group_max", self.watch.group_max >= 1, "must be at least 1");
+        if let Some(model) = &self.watch.model {
+            let valid = model.validate();
+            check("watch.model", valid.is_ok(), valid.err().as_deref().unwrap_or_default());
+        }
         for (key, value) in [
             ("http.request_timeout", self.http.request_timeout),
             ("http.header_read_timeout", self.http.header_read_timeout),
@@ -310,6 +348,16 @@ impl Config {
         }
     }
 
+    pub fn watch_config(&self) -> rampart_watch::WatchConfig {
+        rampart_watch::WatchConfig {
+            scoring: self.watch.scoring.clone(),
+            model: self.watch.model.clone(),
+            queue_events: self.watch.queue_events,
+            group_max: self.watch.group_max,
+            ..rampart_watch::WatchConfig::default()
+        }
+    }
+
     /// The identity policies.
     pub fn identity(&self) -> rampart_identity::IdentityConfig {
         rampart_identity::IdentityConfig {
@@ -323,11 +371,10 @@ impl Config {
     /// The effective configuration as TOML, with every secret redacted.
     pub fn to_redacted_toml(&self) -> String {
         let mut value = toml::Value::try_from(self).expect("the configuration serialises");
-        if let Some(table) = value.as_table_mut() {
-            for key in SECRET_KEYS {
-                if let Some(toml::Value::String(secret)) = table.get_mut(*key) {
-                    *secret = redact_url(secret);
-                }
+        for key in SECRET_KEYS {
+            let found = key.split('.').try_fold(&mut value, |value, part| value.as_table_mut()?.get_mut(part));
+            if let Some(toml::Value::String(secret)) = found {
+                *secret = redact_url(secret);
             }
         }
         toml::to_string_pretty(&value).expect("TOML values serialise")

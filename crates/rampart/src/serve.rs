@@ -34,6 +34,7 @@ pub fn state_options(config: &Config, listening: SocketAddr) -> StateOptions {
         health_timeout: config.database.health_timeout,
         deny: config.deny_list(listening),
         engine: config.engine_config(),
+        watch: config.watch_config(),
         identity: config.identity(),
         trusted_proxies: config.http.trusted_proxies.clone(),
     }
@@ -67,6 +68,7 @@ impl Server {
         crate::bootstrap::first_admin(config, &state.identity, store.as_ref()).await?;
         let http = HttpOptions {
             body_limit: config.http.body_limit,
+            ingest_body_limit: config.http.ingest_body_limit,
             request_timeout: config.http.request_timeout,
             cors_origins: config
                 .http

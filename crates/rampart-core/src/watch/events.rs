@@ -90,6 +90,7 @@ pub enum EventDetail {
         decoy_type: String,
         hostname: Option<String>,
         username: Option<String>,
+        file_path: Option<String>,
         action: Option<String>,
     },
 }
@@ -275,12 +276,14 @@ impl EventInput {
                 let decoy_type = text(&mut errors, "decoy_type", self.decoy_type, SERVICE_MAX, false);
                 let hostname = text(&mut errors, "hostname", self.hostname, HOSTNAME_MAX, false);
                 let username = text(&mut errors, "username", self.username, NAME_MAX, false);
+                let file_path = text(&mut errors, "file_path", self.file_path, PATH_MAX, false);
                 let action = text(&mut errors, "action", self.action, ACTIVITY_MAX, false);
                 name.map(|name| EventDetail::Decoy {
                     name,
                     decoy_type: decoy_type.unwrap_or_else(|| "file".to_owned()),
                     hostname,
                     username,
+                    file_path,
                     action,
                 })
             }
