@@ -164,6 +164,7 @@ pub fn app_with(extra: Router<AppState>, state: AppState, options: &HttpOptions)
     let (api, _) = api_routes().split_for_parts();
     let (ingest, _) = ingest_routes().split_for_parts();
     let api = api
+        .merge(extra)
         .layer(RequestBodyLimitLayer::new(options.body_limit))
         .merge(ingest.layer(RequestBodyLimitLayer::new(options.ingest_body_limit)));
     let spec: Arc<str> = openapi().to_json().expect("the OpenAPI document serialises").into();
@@ -173,7 +174,6 @@ pub fn app_with(extra: Router<AppState>, state: AppState, options: &HttpOptions)
     });
 
     let mut router = api
-        .merge(extra)
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
         .layer(axum::Extension(docs::OpenApiJson(spec)))

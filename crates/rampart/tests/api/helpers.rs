@@ -84,6 +84,11 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    /// A sensor's POST of `body` with its node key.
+    pub async fn sensor_call(&self, path: &str, key: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).header("X-Node-Key", key).json(body).send().await.expect("request sent")
+    }
+
     /// Registers `name` (with a personal organisation, of which they are admin).
     pub async fn register(&self, name: &str) -> TestUser {
         let password = format!("{name} rides the {TEST_PASSWORD}");

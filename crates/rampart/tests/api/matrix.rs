@@ -24,6 +24,9 @@ const PUBLIC: &[&str] = &[
     "/api/v1/auth/refresh",
 ];
 
+/// Sensors' routes: a node key (`X-Node-Key`) and nothing else opens them.
+const SENSOR: &[&str] = &["/api/v1/ingest/events", "/api/honeypot-log", "/api/agent-alert"];
+
 /// Objects of the first organisation that object routes are tried on.
 struct Fixtures {
     org: String,
@@ -31,6 +34,8 @@ struct Fixtures {
     api_key: String,
     target: String,
     execution: String,
+    node: String,
+    alert: String,
 }
 
 /// The concrete path for a template, or `None` when the template is not described here.
@@ -47,6 +52,10 @@ fn concrete(template: &str, f: &Fixtures) -> Option<String> {
         "/api/v1/tools/{name}" | "/api/v1/tools/{name}/execute" => {
             "/api/v1/tools/noop".to_owned() + if template.ends_with("execute") { "/execute" } else { "" }
         }
+        "/api/v1/nodes/{id}" => format!("/api/v1/nodes/{}", f.node),
+        "/api/v1/nodes/{id}/rotate-key" => format!("/api/v1/nodes/{}/rotate-key", f.node),
+        "/api/v1/nodes/{id}/decoys" => format!("/api/v1/nodes/{}/decoys", f.node),
+        "/api/v1/alerts/{id}" => format!("/api/v1/alerts/{}", f.alert),
         "/api/v1/orgs/{id}" => format!("/api/v1/orgs/{}", f.org),
         "/api/v1/orgs/{id}/members" => format!("/api/v1/orgs/{}/members", f.org),
         "/api/v1/orgs/{id}/members/{user_id}" => format!("/api/v1/orgs/{}/members/{}", f.org, f.member),
@@ -103,12 +112,20 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
         )
         .await;
     let execution: Value = execution.json().await.expect("JSON");
+    let node =
+        app.call("POST", "/api/v1/nodes", Some(&ada.access), Some(&json!({"name": "trap", "kind": "agent"}))).await;
+    let node: Value = node.json().await.expect("JSON");
+    let decoy = json!({"kind": "decoy", "decoy_name": "aws-keys.txt", "source_ip": "203.0.113.9"});
+    let ingested = app.sensor_call("/api/v1/ingest/events", node["key"].as_str().expect("key"), &decoy).await;
+    let ingested: Value = ingested.json().await.expect("JSON");
     let fixtures = Fixtures {
         org: ada.org.to_string(),
         member: vic.id.to_string(),
         api_key: key["api_key"]["id"].as_str().expect("id").to_owned(),
         target: target["id"].as_str().expect("id").to_owned(),
         execution: execution["id"].as_str().expect("id").to_owned(),
+        node: node["id"].as_str().expect("id").to_owned(),
+        alert: ingested["accepted"][0]["alert_id"].as_str().expect("a decoy raises an alert").to_owned(),
     };
     let spec: Value = app.get("/api/v1/openapi.json").await.json().await.expect("JSON");
 
@@ -121,6 +138,15 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
                 panic!("{upper} {template}: no fixture for its path parameters; describe it in matrix.rs")
             });
             let body = example_body(&spec, operation);
+            if SENSOR.contains(&template.as_str()) {
+                // A user's token is no node key.
+                for token in [None, Some(ada.access.as_str())] {
+                    let response = app.call(&upper, &path, token, body.as_ref()).await;
+                    assert_eq!(response.status(), 401, "{upper} {template} without a node key");
+                }
+                checked += 1;
+                continue;
+            }
             let Some(role) =
                 (operation.get("security").is_some()).then(|| role_of(operation, template, &upper)).flatten()
             else {
