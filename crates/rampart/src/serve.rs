@@ -47,6 +47,7 @@ pub struct Server {
     options: ServeOptions,
     store: Arc<dyn Store>,
     engine: rampart_engine::Engine,
+    watch: rampart_watch::Watch,
     workers: usize,
 }
 
@@ -78,16 +79,21 @@ impl Server {
                 .collect::<anyhow::Result<_>>()?,
         };
         let engine = state.engine.clone();
+        let watch = state.watch.clone();
         let app = rampart_api::app_with(extra, state, &http);
         let options = ServeOptions {
             header_read_timeout: config.http.header_read_timeout,
             shutdown_grace: config.http.shutdown_grace,
         };
-        Ok(Self { listener, app, options, store, engine, workers: config.engine.workers })
+        Ok(Self { listener, app, options, store, engine, watch, workers: config.engine.workers })
     }
 
     pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
+    }
+
+    pub fn watch(&self) -> rampart_watch::Watch {
+        self.watch.clone()
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

@@ -44,11 +44,12 @@ async fn authenticate(
     Ok(app.watch.authenticate(key, claimed, context).await?)
 }
 
-/// The events of a body: a JSON object, a JSON array, or NDJSON (one object per line).
-fn events_of(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Value>, ApiError> {
+/// The events of a body — a JSON object, a JSON array, or NDJSON (one object per line) — and
+/// whether it was a single object rather than a batch.
+fn events_of(headers: &HeaderMap, body: &[u8]) -> Result<(Vec<Value>, bool), ApiError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default();
     let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    let values = match essence.as_str() {
+    let (values, single) = match essence.as_str() {
         "application/x-ndjson" | "application/jsonl" | "application/json-seq" => {
             let mut values = Vec::new();
             for (number, line) in body.split(|byte| *byte == b'\n').enumerate() {
@@ -59,11 +60,11 @@ fn events_of(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Value>, ApiError> {
                     .map_err(|_| ApiError::BadRequest(format!("line {} is not JSON", number + 1)))?;
                 values.push(value);
             }
-            values
+            (values, false)
         }
         "application/json" => match parse::<Value>(body)? {
-            Value::Array(values) => values,
-            value => vec![value],
+            Value::Array(values) => (values, false),
+            value => (vec![value], true),
         },
         _ => {
             return Err(ApiError::UnsupportedMediaType(
@@ -77,7 +78,7 @@ fn events_of(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Value>, ApiError> {
     if values.len() > BATCH_MAX {
         return Err(ApiError::PayloadTooLarge);
     }
-    Ok(values)
+    Ok((values, single))
 }
 
 fn field_errors(errors: ValidationErrors) -> Vec<FieldErrorView> {
@@ -126,8 +127,7 @@ pub async fn events(
     body: Bytes,
 ) -> Result<Json<IngestView>, ApiError> {
     let node = authenticate(&app, &headers, &context, None).await?;
-    let values = events_of(&headers, &body)?;
-    let single = values.len() == 1;
+    let (values, single) = events_of(&headers, &body)?;
     let inputs = values.into_iter().map(from_value::<EventInput>).collect();
     let mut ingested = app.watch.ingest(&node, inputs).await?;
     app.metrics.events_ingested(ingested.accepted.len(), ingested.rejected.len());

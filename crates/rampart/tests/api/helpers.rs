@@ -28,6 +28,7 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
+    pub watch: rampart_watch::Watch,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     database: TestDatabase,
@@ -46,13 +47,14 @@ impl TestApp {
         let server = Server::build_with(&config, test_routes()).await.expect("the test server builds");
         let addr = server.local_addr().expect("bound");
         let store = server.store();
+        let watch = server.watch();
         remember_secret(signing_key(store.as_ref()).await);
         let (shutdown, signal) = oneshot::channel::<()>();
         let server = tokio::spawn(server.run(async move {
             let _ = signal.await;
         }));
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        Self { addr, client, store, shutdown: Some(shutdown), server: Some(server), database }
+        Self { addr, client, store, watch, shutdown: Some(shutdown), server: Some(server), database }
     }
 
     pub fn database(&self) -> &TestDatabase {
@@ -82,6 +84,10 @@ impl TestApp {
             request = request.json(body);
         }
         request.send().await.expect("request sent")
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
     }
 
     /// A sensor's POST of `body` with its node key.
