@@ -11,6 +11,7 @@ mod executions;
 mod health;
 mod helpers;
 mod http;
+mod ingest_crash;
 mod logs;
 mod matrix;
 mod metrics;
