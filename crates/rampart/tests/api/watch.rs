@@ -436,3 +436,56 @@ async fn concurrent_sensors_leave_events_profiles_and_alerts_in_exact_agreement(
     assert_eq!(alerts.iter().map(|a| a.events).sum::<u64>(), (EVENTS / 5) as u64, "alert counts");
     assert_eq!(attackers.iter().map(|a| a.alerts).sum::<u64>(), alerts.len() as u64, "alerts per profile");
 }
+
+/// Holds the database's write lock on the events, so that the ingestion writer waits.
+async fn block_writes(database: &TestDatabase) -> Box<dyn std::any::Any + Send> {
+    use sqlx::Connection;
+    match database {
+        TestDatabase::Sqlite { .. } => {
+            let url = format!("{}?mode=rw", database.url());
+            let mut connection = sqlx::SqliteConnection::connect(&url).await.expect("connect");
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut connection).await.expect("the write lock");
+            Box::new(connection)
+        }
+        TestDatabase::Postgres { url } => {
+            let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
+            sqlx::query("BEGIN").execute(&mut connection).await.expect("begin");
+            sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE").execute(&mut connection).await.expect("the lock");
+            Box::new(connection)
+        }
+    }
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_full_pipeline_answers_503_with_retry_after_instead_of_queueing(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = Arc::new(
+        TestApp::spawn_with(TestDatabase::create(backend).await, |config| config.watch.queue_events = 1000).await,
+    );
+    let ada = app.register("ada").await;
+    let (_, key) = node(&app, &ada, "trap", "honeypot").await;
+    let batch: Vec<Value> = (0..1000).map(|i| honeypot(&format!("198.51.100.{}", i % 250))).collect();
+    let batch = json!(batch);
+
+    // While the writer waits for the lock, one full batch fills the pipeline: the other is refused.
+    let lock = block_writes(app.database()).await;
+    let mut posts = tokio::task::JoinSet::new();
+    for _ in 0..2 {
+        let (app, key, batch) = (app.clone(), key.clone(), batch.clone());
+        posts.spawn(async move {
+            let response = app.sensor_call("/api/v1/ingest/events", &key, &batch).await;
+            let retry_after =
+                response.headers().get("retry-after").map(|value| value.to_str().unwrap_or("").to_owned());
+            (response.status().as_u16(), retry_after)
+        });
+    }
+    let refused = tokio::time::timeout(Duration::from_secs(20), posts.join_next()).await;
+    drop(lock);
+    let refused =
+        refused.expect("one batch is answered while the database is locked").expect("a post").expect("joined");
+    assert_eq!(refused, (503, Some("1".to_owned())), "refused at once, with Retry-After");
+    let taken = posts.join_next().await.expect("the other post").expect("joined");
+    assert_eq!(taken.0, 200, "the batch in the pipeline is committed once the lock is gone");
+}
