@@ -1,8 +1,10 @@
-//! The TCP connect scanner: many connects in flight on the multi-threaded runtime, three port
+//! The TCP connect scanner: one part of the ports per core, many connects in flight, three port
 //! states (open, closed, filtered), per-host timeouts learned from round trips, and back-off on
-//! local resource errors. It connects only to pairs the caller's `allow` gate accepted, and a
-//! local failure (out of descriptors, buffers or ephemeral ports) is never reported as a closed
-//! port: the probe waits and is sent again.
+//! local resource errors. A connect the kernel answered before `connect` returned (as on
+//! loopback and near hosts) is settled where it was sent; only one still waiting gets a task.
+//! It connects only to pairs the caller's `allow` gate accepted, and a local failure (out of
+//! descriptors, buffers or ephemeral ports) is never reported as a closed port: the probe waits
+//! and is sent again.
 
 use std::collections::VecDeque;
 use std::io;
@@ -112,7 +114,7 @@ pub struct ScanReport {
 /// settled, at most every 100 ms or every percent, and once more with `done == total` at the end.
 /// On `cancel` the connects in flight are dropped and the report so far is returned.
 ///
-/// Run it on the multi-threaded runtime: the probes are spawned tasks, so they use every core.
+/// Run it on the multi-threaded runtime: the ports are then split over a thread per core.
 pub async fn scan(
     plan: &ScanPlan,
     allow: &(dyn Fn(IpAddr, u16) -> bool + Send + Sync),
@@ -196,24 +198,32 @@ async fn scan_part(
 ) -> ScanReport {
     let n_addresses = plan.addresses.len() as u64;
     let total = n_addresses * plan.ports.len() as u64;
-    let mut report = ScanReport::default();
-    let mut reporter = Reporter::new(progress, total);
-    let mut window = Window::new(plan.concurrency.clamp(1, descriptor_budget()));
-    let mut hosts = vec![HostTiming::default(); plan.addresses.len()];
-    let mut retries: VecDeque<Probe> = VecDeque::new();
+    let mut part = Part {
+        plan,
+        report: ScanReport::default(),
+        reporter: Reporter::new(progress, total),
+        window: Window::new(plan.concurrency.clamp(1, descriptor_budget())),
+        hosts: vec![HostTiming::default(); plan.addresses.len()],
+        retries: VecDeque::new(),
+        paused_until: None,
+        done: 0,
+    };
     let mut in_flight: JoinSet<(Probe, Outcome)> = JoinSet::new();
     let mut next_fresh: u64 = 0;
-    let mut paused_until: Option<Instant> = None;
-    let mut done: u64 = 0;
 
     loop {
         if cancel.is_cancelled() {
             break;
         }
         // Fill the window: retries first, so a port's answer is not held back behind new work.
-        while in_flight.len() < window.limit && paused_until.is_none_or(|until| Instant::now() >= until) {
-            paused_until = None;
-            let probe = if let Some(probe) = retries.pop_front() {
+        let mut n_taken = 0;
+        while in_flight.len() < part.window.limit
+            && n_taken < SEND_BUDGET
+            && part.paused_until.is_none_or(|until| Instant::now() >= until)
+        {
+            part.paused_until = None;
+            n_taken += 1;
+            let probe = if let Some(probe) = part.retries.pop_front() {
                 probe
             } else if next_fresh < total {
                 // Port-major order spreads the load over the hosts.
@@ -226,30 +236,45 @@ async fn scan_part(
                 next_fresh += 1;
                 // The scope gate: asked before anything leaves for this pair.
                 if !allow(plan.addresses[probe.host], probe.port) {
-                    report.refused += 1;
-                    done += 1;
-                    reporter.update(done);
-                    if cancel.is_cancelled() {
-                        break;
-                    }
+                    part.report.refused += 1;
+                    part.done += 1;
+                    part.reporter.update(part.done);
                     continue;
                 }
                 probe
             } else {
                 break;
             };
-            let timeout = hosts[probe.host].timeout(plan.timeout, probe.attempt);
+            if cancel.is_cancelled() {
+                break;
+            }
+            let timeout = part.hosts[probe.host].timeout(plan.timeout, probe.attempt);
             let target = SocketAddr::new(plan.addresses[probe.host], probe.port);
-            let banner = plan.banner;
-            report.probes += 1;
-            in_flight.spawn(async move { (probe, connect(target, timeout, banner).await) });
+            let started = Instant::now();
+            part.report.probes += 1;
+            match send(target) {
+                Sent::Answered(outcome) => part.settle(probe, outcome),
+                Sent::Connected(socket) => match established(socket, started.elapsed()) {
+                    (outcome, Some(stream)) if plan.banner => {
+                        in_flight.spawn(async move { (probe, with_banner(outcome, Some(stream)).await) });
+                    }
+                    (outcome, _) => part.settle(probe, outcome),
+                },
+                Sent::Pending(socket) => {
+                    let banner = plan.banner;
+                    in_flight.spawn(async move { (probe, answer(socket, started, timeout, banner).await) });
+                }
+            }
         }
 
-        if in_flight.is_empty() && retries.is_empty() && next_fresh >= total {
+        if in_flight.is_empty() && part.retries.is_empty() && next_fresh >= total {
             break;
         }
 
-        let pause_at = paused_until;
+        // Probes settled in the loop above never gave the runtime a turn: while there is more to
+        // send at once, yield one, so that timers and the answers of pending connects keep going.
+        let more_to_send = n_taken >= SEND_BUDGET;
+        let pause_at = part.paused_until;
         let pause = async move {
             match pause_at {
                 Some(until) => tokio::time::sleep_until(until).await,
@@ -260,65 +285,14 @@ async fn scan_part(
             biased;
             () = cancel.cancelled() => break,
             Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
-                let (probe, outcome) = match joined {
-                    Ok(finished) => finished,
+                match joined {
+                    Ok((probe, outcome)) => part.settle(probe, outcome),
                     Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-                    Err(_) => continue,
-                };
-                let host = &mut hosts[probe.host];
-                match outcome {
-                    Outcome::Open { rtt, banner } => {
-                        host.sample(rtt);
-                        window.grow();
-                        report.open.push(PortResult {
-                            address: plan.addresses[probe.host],
-                            port: probe.port,
-                            state: PortState::Open,
-                            banner,
-                        });
-                        done += 1;
-                    }
-                    Outcome::Closed { rtt } => {
-                        if let Some(rtt) = rtt {
-                            host.sample(rtt);
-                        }
-                        window.grow();
-                        report.closed += 1;
-                        done += 1;
-                    }
-                    Outcome::Filtered => {
-                        window.grow();
-                        if probe.attempt < plan.retries {
-                            retries.push_back(Probe { attempt: probe.attempt + 1, ..probe });
-                        } else {
-                            report.filtered += 1;
-                            done += 1;
-                        }
-                    }
-                    Outcome::LocalError => {
-                        report.local_errors += 1;
-                        let local_failures = probe.local_failures.saturating_add(1);
-                        let now = Instant::now();
-                        window.shrink(now);
-                        // Wait longer the more often this probe failed, up to a quarter second.
-                        let wait = Duration::from_millis(5 * u64::from(local_failures.min(50)));
-                        paused_until = Some(paused_until.map_or(now + wait, |until| until.max(now + wait)));
-                        if local_failures >= LOCAL_ATTEMPTS_MAX {
-                            report.unsent += 1;
-                            done += 1;
-                        } else {
-                            retries.push_back(Probe { local_failures, ..probe });
-                        }
-                    }
-                    Outcome::Unsendable => {
-                        report.local_errors += 1;
-                        report.unsent += 1;
-                        done += 1;
-                    }
+                    Err(_) => {}
                 }
-                reporter.update(done);
             }
-            () = pause, if paused_until.is_some() => paused_until = None,
+            () = pause, if part.paused_until.is_some() => part.paused_until = None,
+            () = tokio::task::yield_now(), if more_to_send => {}
         }
     }
 
@@ -326,10 +300,87 @@ async fn scan_part(
         // Dropping the tasks drops their sockets, which the zero linger closes with a reset.
         in_flight.abort_all();
     } else {
-        reporter.finish(done);
+        part.reporter.finish(part.done);
     }
+    let mut report = part.report;
     report.open.sort_by_key(|result| (result.address, result.port));
     report
+}
+
+/// The most probes one pass of the scan loop takes before it lets the runtime run.
+const SEND_BUDGET: usize = 256;
+
+/// One part's scan as it goes: what it found, what it must send again, and how hard to push.
+struct Part<'a> {
+    plan: &'a ScanPlan,
+    report: ScanReport,
+    reporter: Reporter<'a>,
+    window: Window,
+    hosts: Vec<HostTiming>,
+    retries: VecDeque<Probe>,
+    /// Set after a local error: nothing is sent until then.
+    paused_until: Option<Instant>,
+    /// Pairs settled, refused ones included.
+    done: u64,
+}
+
+impl Part<'_> {
+    /// Takes in one probe's outcome: a port state, a retry after a silence, or a pause and a
+    /// retry after a local error.
+    fn settle(&mut self, probe: Probe, outcome: Outcome) {
+        let host = &mut self.hosts[probe.host];
+        match outcome {
+            Outcome::Open { rtt, banner } => {
+                host.sample(rtt);
+                self.window.grow();
+                self.report.open.push(PortResult {
+                    address: self.plan.addresses[probe.host],
+                    port: probe.port,
+                    state: PortState::Open,
+                    banner,
+                });
+                self.done += 1;
+            }
+            Outcome::Closed { rtt } => {
+                if let Some(rtt) = rtt {
+                    host.sample(rtt);
+                }
+                self.window.grow();
+                self.report.closed += 1;
+                self.done += 1;
+            }
+            Outcome::Filtered => {
+                self.window.grow();
+                if probe.attempt < self.plan.retries {
+                    self.retries.push_back(Probe { attempt: probe.attempt + 1, ..probe });
+                } else {
+                    self.report.filtered += 1;
+                    self.done += 1;
+                }
+            }
+            Outcome::LocalError => {
+                self.report.local_errors += 1;
+                let local_failures = probe.local_failures.saturating_add(1);
+                let now = Instant::now();
+                self.window.shrink(now);
+                // Wait longer the more often this probe failed, up to a quarter second.
+                let wait = Duration::from_millis(5 * u64::from(local_failures.min(50)));
+                self.paused_until = Some(self.paused_until.map_or(now + wait, |until| until.max(now + wait)));
+                if local_failures >= LOCAL_ATTEMPTS_MAX {
+                    self.report.unsent += 1;
+                    self.done += 1;
+                } else {
+                    self.retries.push_back(Probe { local_failures, ..probe });
+                }
+            }
+            Outcome::Unsendable => {
+                self.report.local_errors += 1;
+                self.report.unsent += 1;
+                self.done += 1;
+            }
+        }
+        self.reporter.update(self.done);
+    }
 }
 
 /// One (address, port) pair on its way through the scan.
@@ -360,53 +411,78 @@ enum Outcome {
     Unsendable,
 }
 
-/// Sends one connect and reads its answer. A connect refused at once (as on loopback) is answered
-/// without ever registering the socket with the reactor; only a pending one waits on it.
-async fn connect(target: SocketAddr, timeout: Duration, banner: bool) -> Outcome {
+/// Where a connect stands the moment `connect` returns.
+enum Sent {
+    /// Settled already: refused, unreachable, or failed for a local reason.
+    Answered(Outcome),
+    /// Established already.
+    Connected(Socket),
+    /// Still waiting for an answer.
+    Pending(Socket),
+}
+
+/// Sends one connect. On loopback and other near paths the kernel often handles the SYN and its
+/// answer before `connect` returns (its own non-blocking connect still says "in progress"), so the
+/// socket is asked at once: a probe answered already needs no task, no reactor and no wake-up.
+fn send(target: SocketAddr) -> Sent {
     let started = Instant::now();
     let Ok(socket) =
         Socket::new(Domain::for_address(target), Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))
     else {
         // Creating a socket fails only for local reasons: descriptors, memory, buffers.
-        return Outcome::LocalError;
+        return Sent::Answered(Outcome::LocalError);
     };
-    let stream = match socket.connect(&target.into()) {
-        Ok(()) => socket,
-        Err(error) if error.raw_os_error() == Some(Errno::INPROGRESS.raw_os_error()) => {
-            let Ok(stream) = TcpStream::from_std(std::net::TcpStream::from(socket)) else { return Outcome::LocalError };
-            match tokio::time::timeout(timeout, stream.writable()).await {
-                Err(_elapsed) => return Outcome::Filtered,
-                Ok(Err(error)) => return classify(&error, started.elapsed()),
-                Ok(Ok(())) => match stream.take_error() {
-                    Ok(Some(error)) | Err(error) => return classify(&error, started.elapsed()),
-                    Ok(None) => match stream.into_std() {
-                        Ok(std) => Socket::from(std),
-                        Err(_) => return Outcome::LocalError,
-                    },
-                },
-            }
-        }
-        Err(error) => return classify(&error, started.elapsed()),
+    match socket.connect(&target.into()) {
+        Ok(()) => Sent::Connected(socket),
+        Err(error) if error.raw_os_error() == Some(Errno::INPROGRESS.raw_os_error()) => match socket.take_error() {
+            Ok(Some(error)) | Err(error) => Sent::Answered(classify(&error, started.elapsed())),
+            // No error and a peer: the handshake is done. No peer: it is still under way.
+            Ok(None) if socket.peer_addr().is_ok() => Sent::Connected(socket),
+            Ok(None) => Sent::Pending(socket),
+        },
+        Err(error) => Sent::Answered(classify(&error, started.elapsed())),
+    }
+}
+
+/// Waits up to `timeout` from `started` for the answer to a connect that was under way when sent.
+async fn answer(socket: Socket, started: Instant, timeout: Duration, banner: bool) -> Outcome {
+    let Ok(stream) = TcpStream::from_std(std::net::TcpStream::from(socket)) else { return Outcome::LocalError };
+    let socket = match tokio::time::timeout_at(started + timeout, stream.writable()).await {
+        Err(_elapsed) => return Outcome::Filtered,
+        Ok(Err(error)) => return classify(&error, started.elapsed()),
+        Ok(Ok(())) => match stream.take_error() {
+            Ok(Some(error)) | Err(error) => return classify(&error, started.elapsed()),
+            Ok(None) => match stream.into_std() {
+                Ok(std) => Socket::from(std),
+                Err(_) => return Outcome::LocalError,
+            },
+        },
     };
-    let rtt = started.elapsed();
+    let (outcome, stream) = established(socket, started.elapsed());
+    if banner { with_banner(outcome, stream).await } else { outcome }
+}
+
+/// A connection that was made: open, unless it is a connect to itself. The stream comes back
+/// for a banner; dropping it closes the connection with a reset.
+fn established(socket: Socket, rtt: Duration) -> (Outcome, Option<std::net::TcpStream>) {
     // A zero linger makes close send a reset, so a scan leaves no TIME_WAIT sockets behind. Only
     // an established connection needs it: a refused or unanswered one leaves nothing.
-    let _ = stream.set_linger(Some(Duration::ZERO));
-    let stream = std::net::TcpStream::from(stream);
+    let _ = socket.set_linger(Some(Duration::ZERO));
+    let stream = std::net::TcpStream::from(socket);
     if is_self_connect(&stream) {
         // On loopback a connect to an unused ephemeral port can pick that same port as its
         // source and connect to itself; nothing listens there.
-        return Outcome::Closed { rtt: None };
+        return (Outcome::Closed { rtt: None }, None);
     }
-    let banner = if banner {
-        match TcpStream::from_std(stream) {
-            Ok(stream) => read_banner(stream).await,
-            Err(_) => None,
-        }
-    } else {
-        None
-    };
-    Outcome::Open { rtt, banner }
+    (Outcome::Open { rtt, banner: None }, Some(stream))
+}
+
+/// `outcome` with the greeting `stream` sends, if it is open.
+async fn with_banner(outcome: Outcome, stream: Option<std::net::TcpStream>) -> Outcome {
+    match (outcome, stream.map(TcpStream::from_std)) {
+        (Outcome::Open { rtt, .. }, Some(Ok(stream))) => Outcome::Open { rtt, banner: read_banner(stream).await },
+        (outcome, _) => outcome,
+    }
 }
 
 fn is_self_connect(stream: &std::net::TcpStream) -> bool {
