@@ -2,6 +2,8 @@
 //! states (open, closed, filtered), per-host timeouts learned from round trips, and back-off on
 //! local resource errors. A connect the kernel answered before `connect` returned (as on
 //! loopback and near hosts) is settled where it was sent; only one still waiting gets a task.
+//! Until a host has answered there is no round trip to wait for: its retry goes out while the
+//! first attempt still waits, each with its full timeout.
 //! It connects only to pairs the caller's `allow` gate accepted, and a local failure (out of
 //! descriptors, buffers or ephemeral ports) is never reported as a closed port: the probe waits
 //! and is sent again.
@@ -9,7 +11,10 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::pin;
+use std::sync::Arc;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rustix::io::Errno;
@@ -23,8 +28,10 @@ use tokio_util::sync::CancellationToken;
 
 /// The connect timeout used until a host has answered once, and the ceiling after that.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1500);
-/// Connects in flight at once, before the descriptor limit caps it.
-pub const DEFAULT_CONCURRENCY: usize = 2048;
+/// Connects in flight at once, before the descriptor limit caps it. A port that answers at once
+/// holds its socket for no time; a silent one holds it for its whole timeout, and a second one
+/// while its retry is under way, so the window is sized for silent ports.
+pub const DEFAULT_CONCURRENCY: usize = 8192;
 /// Extra attempts for a port that gave no answer.
 pub const DEFAULT_RETRIES: u8 = 1;
 /// The shortest timeout round trips can bring a host down to.
@@ -138,7 +145,8 @@ pub async fn scan(
         .map(|part| ScanPlan {
             addresses: plan.addresses.clone(),
             ports: plan.ports.iter().skip(part).step_by(parts).copied().collect(),
-            concurrency: (plan.concurrency / parts).max(1),
+            // The parts share the descriptor budget as they share the window.
+            concurrency: (plan.concurrency.min(descriptor_budget()) / parts).max(1),
             ..plan.clone()
         })
         .collect();
@@ -208,7 +216,8 @@ async fn scan_part(
         paused_until: None,
         done: 0,
     };
-    let mut in_flight: JoinSet<(Probe, Outcome)> = JoinSet::new();
+    let mut in_flight: JoinSet<Finished> = JoinSet::new();
+    let slots = Arc::new(Slots::default());
     let mut next_fresh: u64 = 0;
 
     loop {
@@ -217,7 +226,8 @@ async fn scan_part(
         }
         // Fill the window: retries first, so a port's answer is not held back behind new work.
         let mut n_taken = 0;
-        while in_flight.len() < part.window.limit
+        slots.set_limit(part.window.limit);
+        while slots.in_use() < part.window.limit
             && n_taken < SEND_BUDGET
             && part.paused_until.is_none_or(|until| Instant::now() >= until)
         {
@@ -256,13 +266,31 @@ async fn scan_part(
                 Sent::Answered(outcome) => part.settle(probe, outcome),
                 Sent::Connected(socket) => match established(socket, started.elapsed()) {
                     (outcome, Some(stream)) if plan.banner => {
-                        in_flight.spawn(async move { (probe, with_banner(outcome, Some(stream)).await) });
+                        slots.take();
+                        in_flight.spawn(async move {
+                            let outcome = with_banner(outcome, Some(stream)).await;
+                            Finished { probe, outcome, sent_early: false }
+                        });
                     }
                     (outcome, _) => part.settle(probe, outcome),
                 },
                 Sent::Pending(socket) => {
+                    // A host that has not answered yet has no round trip to go by: its retry goes
+                    // out when the first attempt has waited half its timeout, not all of it.
+                    let host = &part.hosts[probe.host];
+                    let early_retry = (probe.attempt < plan.retries && !host.has_answered()).then(|| EarlyRetry {
+                        target,
+                        after: timeout / 2,
+                        timeout: host.timeout(plan.timeout, probe.attempt + 1),
+                        slots: Arc::clone(&slots),
+                    });
+                    slots.take();
                     let banner = plan.banner;
-                    in_flight.spawn(async move { (probe, answer(socket, started, timeout, banner).await) });
+                    in_flight.spawn(async move {
+                        let (outcome, sent_early) = answer(socket, started, timeout, early_retry, banner).await;
+                        let attempt = probe.attempt + u8::from(sent_early);
+                        Finished { probe: Probe { attempt, ..probe }, outcome, sent_early }
+                    });
                 }
             }
         }
@@ -286,7 +314,11 @@ async fn scan_part(
             () = cancel.cancelled() => break,
             Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
                 match joined {
-                    Ok((probe, outcome)) => part.settle(probe, outcome),
+                    Ok(finished) => {
+                        slots.give_back(1 + usize::from(finished.sent_early));
+                        part.report.probes += u64::from(finished.sent_early);
+                        part.settle(finished.probe, finished.outcome);
+                    }
                     Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
                     Err(_) => {}
                 }
@@ -444,22 +476,150 @@ fn send(target: SocketAddr) -> Sent {
     }
 }
 
-/// Waits up to `timeout` from `started` for the answer to a connect that was under way when sent.
-async fn answer(socket: Socket, started: Instant, timeout: Duration, banner: bool) -> Outcome {
-    let Ok(stream) = TcpStream::from_std(std::net::TcpStream::from(socket)) else { return Outcome::LocalError };
-    let socket = match tokio::time::timeout_at(started + timeout, stream.writable()).await {
-        Err(_elapsed) => return Outcome::Filtered,
-        Ok(Err(error)) => return classify(&error, started.elapsed()),
-        Ok(Ok(())) => match stream.take_error() {
-            Ok(Some(error)) | Err(error) => return classify(&error, started.elapsed()),
-            Ok(None) => match stream.into_std() {
-                Ok(std) => Socket::from(std),
-                Err(_) => return Outcome::LocalError,
-            },
-        },
+/// A probe back from its task.
+struct Finished {
+    /// Its `attempt` counts the retry, if one went out early.
+    probe: Probe,
+    outcome: Outcome,
+    /// Whether the task sent the probe's retry early, and so held two window slots, not one.
+    sent_early: bool,
+}
+
+/// A retry sent while the attempt before it is still waiting: to whom, when, how long it waits
+/// itself, and the window it needs a free slot of.
+#[derive(Debug)]
+struct EarlyRetry {
+    target: SocketAddr,
+    after: Duration,
+    timeout: Duration,
+    slots: Arc<Slots>,
+}
+
+/// The window's sockets in flight, shared with the tasks waiting on them, so that a retry sent
+/// early takes a free slot or waits its turn as an ordinary retry: it never pushes a scan past
+/// its window.
+#[derive(Debug, Default)]
+struct Slots {
+    in_use: AtomicUsize,
+    /// The window's limit, kept here by the scan loop.
+    limit: AtomicUsize,
+}
+
+impl Slots {
+    fn in_use(&self) -> usize {
+        self.in_use.load(Ordering::Acquire)
+    }
+
+    fn set_limit(&self, limit: usize) {
+        self.limit.store(limit, Ordering::Release);
+    }
+
+    /// Takes a slot the scan loop has seen free.
+    fn take(&self) {
+        self.in_use.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Takes a slot if one is free.
+    fn try_take(&self) -> bool {
+        let limit = self.limit.load(Ordering::Acquire);
+        self.in_use.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1)).is_ok()
+    }
+
+    fn give_back(&self, n: usize) {
+        self.in_use.fetch_sub(n, Ordering::AcqRel);
+    }
+}
+
+/// How a pending connect ended: connected (with its round trip), or how it failed.
+type Handshake = Result<(Socket, Duration), Outcome>;
+
+/// Waits for the answer to a connect that was under way when sent, up to `timeout` from
+/// `started`. With `early_retry`, a second connect to the same pair goes out once the first has
+/// waited `after`; each keeps its own full timeout, an answer to either settles the port, and it
+/// is filtered only if both stay silent. Says whether that retry went out.
+async fn answer(
+    socket: Socket,
+    started: Instant,
+    timeout: Duration,
+    early_retry: Option<EarlyRetry>,
+    banner: bool,
+) -> (Outcome, bool) {
+    let first = handshake(socket, started, timeout);
+    let (ended, sent_early) = match early_retry {
+        None => (first.await, false),
+        Some(retry) => with_early_retry(first, started, retry).await,
     };
-    let (outcome, stream) = established(socket, started.elapsed());
-    if banner { with_banner(outcome, stream).await } else { outcome }
+    let outcome = match ended {
+        Ok((socket, rtt)) => {
+            let (outcome, stream) = established(socket, rtt);
+            if banner { with_banner(outcome, stream).await } else { outcome }
+        }
+        Err(outcome) => outcome,
+    };
+    (outcome, sent_early)
+}
+
+/// Waits for `first`, and sends `retry` if it is still waiting at `started + retry.after`.
+async fn with_early_retry(
+    first: impl Future<Output = Handshake>,
+    started: Instant,
+    retry: EarlyRetry,
+) -> (Handshake, bool) {
+    let mut first = pin!(first);
+    tokio::select! {
+        biased;
+        ended = &mut first => return (ended, false),
+        () = tokio::time::sleep_until(started + retry.after) => {}
+    }
+    if !retry.slots.try_take() {
+        return (first.await, false);
+    }
+    let retry_started = Instant::now();
+    let second: Handshake = match send(retry.target) {
+        Sent::Connected(socket) => return (Ok((socket, retry_started.elapsed())), true),
+        Sent::Pending(socket) => {
+            let mut second = pin!(handshake(socket, retry_started, retry.timeout));
+            tokio::select! {
+                ended = &mut first => {
+                    return if is_answer(&ended) { (ended, true) } else { (second.await, true) };
+                }
+                ended = &mut second => ended,
+            }
+        }
+        // A shortage here sends nothing: the first attempt goes on alone, and the usual retry
+        // follows a silence.
+        Sent::Answered(Outcome::LocalError | Outcome::Unsendable) => {
+            retry.slots.give_back(1);
+            return (first.await, false);
+        }
+        Sent::Answered(outcome) => Err(outcome),
+    };
+    if is_answer(&second) {
+        return (second, true);
+    }
+    let ended = first.await;
+    (if is_answer(&ended) { ended } else { second }, true)
+}
+
+/// Whether the host answered for the port: connected or reset.
+fn is_answer(ended: &Handshake) -> bool {
+    matches!(ended, Ok(_) | Err(Outcome::Closed { .. }))
+}
+
+/// Waits up to `timeout` from `started` for a pending connect to be made or to fail.
+async fn handshake(socket: Socket, started: Instant, timeout: Duration) -> Handshake {
+    let stream = TcpStream::from_std(std::net::TcpStream::from(socket)).map_err(|_| Outcome::LocalError)?;
+    match tokio::time::timeout_at(started + timeout, stream.writable()).await {
+        Err(_elapsed) => Err(Outcome::Filtered),
+        Ok(Err(error)) => Err(classify(&error, started.elapsed())),
+        Ok(Ok(())) => match stream.take_error() {
+            Ok(Some(error)) | Err(error) => Err(classify(&error, started.elapsed())),
+            Ok(None) => {
+                let rtt = started.elapsed();
+                stream.into_std().map(|std| (Socket::from(std), rtt)).map_err(|_| Outcome::LocalError)
+            }
+        },
+    }
 }
 
 /// A connection that was made: open, unless it is a connect to itself. The stream comes back
@@ -558,6 +718,10 @@ struct HostTiming {
 }
 
 impl HostTiming {
+    fn has_answered(&self) -> bool {
+        self.estimate.is_some()
+    }
+
     fn sample(&mut self, rtt: Duration) {
         let rtt = rtt.as_secs_f64();
         self.estimate = Some(match self.estimate {
@@ -719,6 +883,18 @@ mod tests {
             window.grow();
         }
         assert_eq!(window.limit, 1024);
+    }
+
+    #[test]
+    fn an_early_retry_takes_only_a_free_slot() {
+        let slots = Slots::default();
+        slots.set_limit(2);
+        slots.take();
+        assert!(slots.try_take());
+        assert!(!slots.try_take(), "the window is full");
+        slots.give_back(2);
+        assert_eq!(slots.in_use(), 0);
+        assert!(slots.try_take());
     }
 
     #[test]
