@@ -227,3 +227,39 @@ async fn a_port_that_drops_connects_is_filtered_not_closed() {
     assert_eq!(report.probes, 1 + u64::from(plan.retries));
     drop((fillers, listener));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_that_answers_only_the_retry_is_open() {
+    // As above, the first SYN meets a full queue and is dropped; the queue is emptied while that
+    // attempt still waits, so the retry, sent before the first attempt has timed out, connects.
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.bind(SocketAddr::new(loopback(1), 0)).expect("bind");
+    let listener = socket.listen(1).expect("listen");
+    let local = listener.local_addr().expect("listener address");
+    let mut fillers = Vec::new();
+    for _ in 0..2 {
+        let filler = TcpSocket::new_v4().expect("socket");
+        fillers.push(filler.connect(local).await.expect("a connection the backlog still had room for"));
+    }
+    let owned = HashSet::from([local]);
+    // Shorter than the kernel's own first SYN retransmission (one second): only the scanner's
+    // retry can connect.
+    let mut plan = plan_for(&owned);
+    plan.timeout = Duration::from_millis(800);
+    let drain = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut accepted = Vec::new();
+        for _ in 0..2 {
+            accepted.push(listener.accept().await.expect("accept a filler"));
+        }
+        // Keep the listener open until the scan has connected.
+        (listener, accepted)
+    });
+
+    let report = scan_owned(&plan, &owned).await;
+
+    assert_eq!(report.open.len(), 1, "{report:?}");
+    assert_eq!(report.open[0].port, local.port());
+    assert_eq!(report.probes, 2);
+    drop((fillers, drain.await.expect("drain the queue")));
+}

@@ -1,6 +1,10 @@
 //! The TCP connect scanner when this process runs out of file descriptors: every probe that
 //! could not get a socket is sent again later, and none is reported closed. A test binary of its
 //! own, because it lowers the descriptor limit of the whole process.
+//!
+//! Closed and open ports on loopback are answered before `connect` returns, so the scan holds
+//! hardly a socket at a time; the test takes every descriptor itself and frees a few only once
+//! the scan has started.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -12,9 +16,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 const N_LISTENERS: usize = 300;
-/// Descriptors left free beside those open when the scan starts: far fewer than the scanner's
-/// window of connects.
-const SPARE_DESCRIPTORS: u64 = 8;
+/// Descriptors the test holds when the scan starts, with none left free, and frees after
+/// `HOLD_FOR`.
+const N_HELD: usize = 8;
+const HOLD_FOR: Duration = Duration::from_millis(100);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn running_out_of_descriptors_is_retried_and_never_read_as_closed() {
@@ -27,8 +32,10 @@ async fn running_out_of_descriptors_is_retried_and_never_read_as_closed() {
     }
     let before = getrlimit(Resource::Nofile);
     assert!(before.current.is_none_or(|soft| soft > N_LISTENERS as u64 + 50), "descriptor limit too low to start");
-    let n_open = std::fs::read_dir("/proc/self/fd").expect("list open descriptors").count() as u64;
-    let limit = n_open + SPARE_DESCRIPTORS;
+    let held: Vec<std::fs::File> =
+        (0..N_HELD).map(|_| std::fs::File::open("/dev/null").expect("open a descriptor to hold")).collect();
+    // The directory listing holds one descriptor of its own while it counts.
+    let limit = std::fs::read_dir("/proc/self/fd").expect("list open descriptors").count() as u64 - 1;
     // Lowering the hard limit too keeps the scanner from raising it back.
     setrlimit(Resource::Nofile, Rlimit { current: Some(limit), maximum: Some(limit) })
         .expect("lower the descriptor limit");
@@ -36,8 +43,13 @@ async fn running_out_of_descriptors_is_retried_and_never_read_as_closed() {
     let mut plan = ScanPlan::new(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)], ports);
     plan.timeout = Duration::from_secs(2);
     let allow = |address: IpAddr, port: u16| owned.contains(&SocketAddr::new(address, port));
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(HOLD_FOR);
+        drop(held);
+    });
 
     let report = scan(&plan, &allow, &|_, _| {}, &CancellationToken::new()).await;
+    release.join().expect("release the held descriptors");
 
     assert!(report.local_errors > 0, "the limit was not reached; the test proves nothing");
     assert_eq!(report.open.len(), N_LISTENERS, "{report:?}");

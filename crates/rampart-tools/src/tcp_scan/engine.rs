@@ -1,13 +1,20 @@
-//! The TCP connect scanner: many connects in flight on the multi-threaded runtime, three port
+//! The TCP connect scanner: one part of the ports per core, many connects in flight, three port
 //! states (open, closed, filtered), per-host timeouts learned from round trips, and back-off on
-//! local resource errors. It connects only to pairs the caller's `allow` gate accepted, and a
-//! local failure (out of descriptors, buffers or ephemeral ports) is never reported as a closed
-//! port: the probe waits and is sent again.
+//! local resource errors. A connect the kernel answered before `connect` returned (as on
+//! loopback and near hosts) is settled where it was sent; only one still waiting gets a task.
+//! Until a host has answered there is no round trip to wait for: its retry goes out while the
+//! first attempt still waits, each with its full timeout.
+//! It connects only to pairs the caller's `allow` gate accepted, and a local failure (out of
+//! descriptors, buffers or ephemeral ports) is never reported as a closed port: the probe waits
+//! and is sent again.
 
 use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::pin;
+use std::sync::Arc;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rustix::io::Errno;
@@ -21,8 +28,10 @@ use tokio_util::sync::CancellationToken;
 
 /// The connect timeout used until a host has answered once, and the ceiling after that.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1500);
-/// Connects in flight at once, before the descriptor limit caps it.
-pub const DEFAULT_CONCURRENCY: usize = 2048;
+/// Connects in flight at once, before the descriptor limit caps it. A port that answers at once
+/// holds its socket for no time; a silent one holds it for its whole timeout, and a second one
+/// while its retry is under way, so the window is sized for silent ports.
+pub const DEFAULT_CONCURRENCY: usize = 8192;
 /// Extra attempts for a port that gave no answer.
 pub const DEFAULT_RETRIES: u8 = 1;
 /// The shortest timeout round trips can bring a host down to.
@@ -112,7 +121,7 @@ pub struct ScanReport {
 /// settled, at most every 100 ms or every percent, and once more with `done == total` at the end.
 /// On `cancel` the connects in flight are dropped and the report so far is returned.
 ///
-/// Run it on the multi-threaded runtime: the probes are spawned tasks, so they use every core.
+/// Run it on the multi-threaded runtime: the ports are then split over a thread per core.
 pub async fn scan(
     plan: &ScanPlan,
     allow: &(dyn Fn(IpAddr, u16) -> bool + Send + Sync),
@@ -136,7 +145,8 @@ pub async fn scan(
         .map(|part| ScanPlan {
             addresses: plan.addresses.clone(),
             ports: plan.ports.iter().skip(part).step_by(parts).copied().collect(),
-            concurrency: (plan.concurrency / parts).max(1),
+            // The parts share the descriptor budget as they share the window.
+            concurrency: (plan.concurrency.min(descriptor_budget()) / parts).max(1),
             ..plan.clone()
         })
         .collect();
@@ -196,24 +206,34 @@ async fn scan_part(
 ) -> ScanReport {
     let n_addresses = plan.addresses.len() as u64;
     let total = n_addresses * plan.ports.len() as u64;
-    let mut report = ScanReport::default();
-    let mut reporter = Reporter::new(progress, total);
-    let mut window = Window::new(plan.concurrency.clamp(1, descriptor_budget()));
-    let mut hosts = vec![HostTiming::default(); plan.addresses.len()];
-    let mut retries: VecDeque<Probe> = VecDeque::new();
-    let mut in_flight: JoinSet<(Probe, Outcome)> = JoinSet::new();
+    let mut part = Part {
+        plan,
+        report: ScanReport::default(),
+        reporter: Reporter::new(progress, total),
+        window: Window::new(plan.concurrency.clamp(1, descriptor_budget())),
+        hosts: vec![HostTiming::default(); plan.addresses.len()],
+        retries: VecDeque::new(),
+        paused_until: None,
+        done: 0,
+    };
+    let mut in_flight: JoinSet<Finished> = JoinSet::new();
+    let slots = Arc::new(Slots::default());
     let mut next_fresh: u64 = 0;
-    let mut paused_until: Option<Instant> = None;
-    let mut done: u64 = 0;
 
     loop {
         if cancel.is_cancelled() {
             break;
         }
         // Fill the window: retries first, so a port's answer is not held back behind new work.
-        while in_flight.len() < window.limit && paused_until.is_none_or(|until| Instant::now() >= until) {
-            paused_until = None;
-            let probe = if let Some(probe) = retries.pop_front() {
+        let mut n_taken = 0;
+        slots.set_limit(part.window.limit);
+        while slots.in_use() < part.window.limit
+            && n_taken < SEND_BUDGET
+            && part.paused_until.is_none_or(|until| Instant::now() >= until)
+        {
+            part.paused_until = None;
+            n_taken += 1;
+            let probe = if let Some(probe) = part.retries.pop_front() {
                 probe
             } else if next_fresh < total {
                 // Port-major order spreads the load over the hosts.
@@ -226,30 +246,63 @@ async fn scan_part(
                 next_fresh += 1;
                 // The scope gate: asked before anything leaves for this pair.
                 if !allow(plan.addresses[probe.host], probe.port) {
-                    report.refused += 1;
-                    done += 1;
-                    reporter.update(done);
-                    if cancel.is_cancelled() {
-                        break;
-                    }
+                    part.report.refused += 1;
+                    part.done += 1;
+                    part.reporter.update(part.done);
                     continue;
                 }
                 probe
             } else {
                 break;
             };
-            let timeout = hosts[probe.host].timeout(plan.timeout, probe.attempt);
+            if cancel.is_cancelled() {
+                break;
+            }
+            let timeout = part.hosts[probe.host].timeout(plan.timeout, probe.attempt);
             let target = SocketAddr::new(plan.addresses[probe.host], probe.port);
-            let banner = plan.banner;
-            report.probes += 1;
-            in_flight.spawn(async move { (probe, connect(target, timeout, banner).await) });
+            let started = Instant::now();
+            part.report.probes += 1;
+            match send(target) {
+                Sent::Answered(outcome) => part.settle(probe, outcome),
+                Sent::Connected(socket) => match established(socket, started.elapsed()) {
+                    (outcome, Some(stream)) if plan.banner => {
+                        slots.take();
+                        in_flight.spawn(async move {
+                            let outcome = with_banner(outcome, Some(stream)).await;
+                            Finished { probe, outcome, sent_early: false }
+                        });
+                    }
+                    (outcome, _) => part.settle(probe, outcome),
+                },
+                Sent::Pending(socket) => {
+                    // A host that has not answered yet has no round trip to go by: its retry goes
+                    // out when the first attempt has waited half its timeout, not all of it.
+                    let host = &part.hosts[probe.host];
+                    let early_retry = (probe.attempt < plan.retries && !host.has_answered()).then(|| EarlyRetry {
+                        target,
+                        after: timeout / 2,
+                        timeout: host.timeout(plan.timeout, probe.attempt + 1),
+                        slots: Arc::clone(&slots),
+                    });
+                    slots.take();
+                    let banner = plan.banner;
+                    in_flight.spawn(async move {
+                        let (outcome, sent_early) = answer(socket, started, timeout, early_retry, banner).await;
+                        let attempt = probe.attempt + u8::from(sent_early);
+                        Finished { probe: Probe { attempt, ..probe }, outcome, sent_early }
+                    });
+                }
+            }
         }
 
-        if in_flight.is_empty() && retries.is_empty() && next_fresh >= total {
+        if in_flight.is_empty() && part.retries.is_empty() && next_fresh >= total {
             break;
         }
 
-        let pause_at = paused_until;
+        // Probes settled in the loop above never gave the runtime a turn: while there is more to
+        // send at once, yield one, so that timers and the answers of pending connects keep going.
+        let more_to_send = n_taken >= SEND_BUDGET;
+        let pause_at = part.paused_until;
         let pause = async move {
             match pause_at {
                 Some(until) => tokio::time::sleep_until(until).await,
@@ -260,65 +313,18 @@ async fn scan_part(
             biased;
             () = cancel.cancelled() => break,
             Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
-                let (probe, outcome) = match joined {
-                    Ok(finished) => finished,
+                match joined {
+                    Ok(finished) => {
+                        slots.give_back(1 + usize::from(finished.sent_early));
+                        part.report.probes += u64::from(finished.sent_early);
+                        part.settle(finished.probe, finished.outcome);
+                    }
                     Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-                    Err(_) => continue,
-                };
-                let host = &mut hosts[probe.host];
-                match outcome {
-                    Outcome::Open { rtt, banner } => {
-                        host.sample(rtt);
-                        window.grow();
-                        report.open.push(PortResult {
-                            address: plan.addresses[probe.host],
-                            port: probe.port,
-                            state: PortState::Open,
-                            banner,
-                        });
-                        done += 1;
-                    }
-                    Outcome::Closed { rtt } => {
-                        if let Some(rtt) = rtt {
-                            host.sample(rtt);
-                        }
-                        window.grow();
-                        report.closed += 1;
-                        done += 1;
-                    }
-                    Outcome::Filtered => {
-                        window.grow();
-                        if probe.attempt < plan.retries {
-                            retries.push_back(Probe { attempt: probe.attempt + 1, ..probe });
-                        } else {
-                            report.filtered += 1;
-                            done += 1;
-                        }
-                    }
-                    Outcome::LocalError => {
-                        report.local_errors += 1;
-                        let local_failures = probe.local_failures.saturating_add(1);
-                        let now = Instant::now();
-                        window.shrink(now);
-                        // Wait longer the more often this probe failed, up to a quarter second.
-                        let wait = Duration::from_millis(5 * u64::from(local_failures.min(50)));
-                        paused_until = Some(paused_until.map_or(now + wait, |until| until.max(now + wait)));
-                        if local_failures >= LOCAL_ATTEMPTS_MAX {
-                            report.unsent += 1;
-                            done += 1;
-                        } else {
-                            retries.push_back(Probe { local_failures, ..probe });
-                        }
-                    }
-                    Outcome::Unsendable => {
-                        report.local_errors += 1;
-                        report.unsent += 1;
-                        done += 1;
-                    }
+                    Err(_) => {}
                 }
-                reporter.update(done);
             }
-            () = pause, if paused_until.is_some() => paused_until = None,
+            () = pause, if part.paused_until.is_some() => part.paused_until = None,
+            () = tokio::task::yield_now(), if more_to_send => {}
         }
     }
 
@@ -326,10 +332,87 @@ async fn scan_part(
         // Dropping the tasks drops their sockets, which the zero linger closes with a reset.
         in_flight.abort_all();
     } else {
-        reporter.finish(done);
+        part.reporter.finish(part.done);
     }
+    let mut report = part.report;
     report.open.sort_by_key(|result| (result.address, result.port));
     report
+}
+
+/// The most probes one pass of the scan loop takes before it lets the runtime run.
+const SEND_BUDGET: usize = 256;
+
+/// One part's scan as it goes: what it found, what it must send again, and how hard to push.
+struct Part<'a> {
+    plan: &'a ScanPlan,
+    report: ScanReport,
+    reporter: Reporter<'a>,
+    window: Window,
+    hosts: Vec<HostTiming>,
+    retries: VecDeque<Probe>,
+    /// Set after a local error: nothing is sent until then.
+    paused_until: Option<Instant>,
+    /// Pairs settled, refused ones included.
+    done: u64,
+}
+
+impl Part<'_> {
+    /// Takes in one probe's outcome: a port state, a retry after a silence, or a pause and a
+    /// retry after a local error.
+    fn settle(&mut self, probe: Probe, outcome: Outcome) {
+        let host = &mut self.hosts[probe.host];
+        match outcome {
+            Outcome::Open { rtt, banner } => {
+                host.sample(rtt);
+                self.window.grow();
+                self.report.open.push(PortResult {
+                    address: self.plan.addresses[probe.host],
+                    port: probe.port,
+                    state: PortState::Open,
+                    banner,
+                });
+                self.done += 1;
+            }
+            Outcome::Closed { rtt } => {
+                if let Some(rtt) = rtt {
+                    host.sample(rtt);
+                }
+                self.window.grow();
+                self.report.closed += 1;
+                self.done += 1;
+            }
+            Outcome::Filtered => {
+                self.window.grow();
+                if probe.attempt < self.plan.retries {
+                    self.retries.push_back(Probe { attempt: probe.attempt + 1, ..probe });
+                } else {
+                    self.report.filtered += 1;
+                    self.done += 1;
+                }
+            }
+            Outcome::LocalError => {
+                self.report.local_errors += 1;
+                let local_failures = probe.local_failures.saturating_add(1);
+                let now = Instant::now();
+                self.window.shrink(now);
+                // Wait longer the more often this probe failed, up to a quarter second.
+                let wait = Duration::from_millis(5 * u64::from(local_failures.min(50)));
+                self.paused_until = Some(self.paused_until.map_or(now + wait, |until| until.max(now + wait)));
+                if local_failures >= LOCAL_ATTEMPTS_MAX {
+                    self.report.unsent += 1;
+                    self.done += 1;
+                } else {
+                    self.retries.push_back(Probe { local_failures, ..probe });
+                }
+            }
+            Outcome::Unsendable => {
+                self.report.local_errors += 1;
+                self.report.unsent += 1;
+                self.done += 1;
+            }
+        }
+        self.reporter.update(self.done);
+    }
 }
 
 /// One (address, port) pair on its way through the scan.
@@ -360,53 +443,206 @@ enum Outcome {
     Unsendable,
 }
 
-/// Sends one connect and reads its answer. A connect refused at once (as on loopback) is answered
-/// without ever registering the socket with the reactor; only a pending one waits on it.
-async fn connect(target: SocketAddr, timeout: Duration, banner: bool) -> Outcome {
+/// Where a connect stands the moment `connect` returns.
+enum Sent {
+    /// Settled already: refused, unreachable, or failed for a local reason.
+    Answered(Outcome),
+    /// Established already.
+    Connected(Socket),
+    /// Still waiting for an answer.
+    Pending(Socket),
+}
+
+/// Sends one connect. On loopback and other near paths the kernel often handles the SYN and its
+/// answer before `connect` returns (its own non-blocking connect still says "in progress"), so the
+/// socket is asked at once: a probe answered already needs no task, no reactor and no wake-up.
+fn send(target: SocketAddr) -> Sent {
     let started = Instant::now();
     let Ok(socket) =
         Socket::new(Domain::for_address(target), Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))
     else {
         // Creating a socket fails only for local reasons: descriptors, memory, buffers.
-        return Outcome::LocalError;
+        return Sent::Answered(Outcome::LocalError);
     };
-    let stream = match socket.connect(&target.into()) {
-        Ok(()) => socket,
-        Err(error) if error.raw_os_error() == Some(Errno::INPROGRESS.raw_os_error()) => {
-            let Ok(stream) = TcpStream::from_std(std::net::TcpStream::from(socket)) else { return Outcome::LocalError };
-            match tokio::time::timeout(timeout, stream.writable()).await {
-                Err(_elapsed) => return Outcome::Filtered,
-                Ok(Err(error)) => return classify(&error, started.elapsed()),
-                Ok(Ok(())) => match stream.take_error() {
-                    Ok(Some(error)) | Err(error) => return classify(&error, started.elapsed()),
-                    Ok(None) => match stream.into_std() {
-                        Ok(std) => Socket::from(std),
-                        Err(_) => return Outcome::LocalError,
-                    },
-                },
+    match socket.connect(&target.into()) {
+        Ok(()) => Sent::Connected(socket),
+        Err(error) if error.raw_os_error() == Some(Errno::INPROGRESS.raw_os_error()) => match socket.take_error() {
+            Ok(Some(error)) | Err(error) => Sent::Answered(classify(&error, started.elapsed())),
+            // No error and a peer: the handshake is done. No peer: it is still under way.
+            Ok(None) if socket.peer_addr().is_ok() => Sent::Connected(socket),
+            Ok(None) => Sent::Pending(socket),
+        },
+        Err(error) => Sent::Answered(classify(&error, started.elapsed())),
+    }
+}
+
+/// A probe back from its task.
+struct Finished {
+    /// Its `attempt` counts the retry, if one went out early.
+    probe: Probe,
+    outcome: Outcome,
+    /// Whether the task sent the probe's retry early, and so held two window slots, not one.
+    sent_early: bool,
+}
+
+/// A retry sent while the attempt before it is still waiting: to whom, when, how long it waits
+/// itself, and the window it needs a free slot of.
+#[derive(Debug)]
+struct EarlyRetry {
+    target: SocketAddr,
+    after: Duration,
+    timeout: Duration,
+    slots: Arc<Slots>,
+}
+
+/// The window's sockets in flight, shared with the tasks waiting on them, so that a retry sent
+/// early takes a free slot or waits its turn as an ordinary retry: it never pushes a scan past
+/// its window.
+#[derive(Debug, Default)]
+struct Slots {
+    in_use: AtomicUsize,
+    /// The window's limit, kept here by the scan loop.
+    limit: AtomicUsize,
+}
+
+impl Slots {
+    fn in_use(&self) -> usize {
+        self.in_use.load(Ordering::Acquire)
+    }
+
+    fn set_limit(&self, limit: usize) {
+        self.limit.store(limit, Ordering::Release);
+    }
+
+    /// Takes a slot the scan loop has seen free.
+    fn take(&self) {
+        self.in_use.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Takes a slot if one is free.
+    fn try_take(&self) -> bool {
+        let limit = self.limit.load(Ordering::Acquire);
+        self.in_use.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1)).is_ok()
+    }
+
+    fn give_back(&self, n: usize) {
+        self.in_use.fetch_sub(n, Ordering::AcqRel);
+    }
+}
+
+/// How a pending connect ended: connected (with its round trip), or how it failed.
+type Handshake = Result<(Socket, Duration), Outcome>;
+
+/// Waits for the answer to a connect that was under way when sent, up to `timeout` from
+/// `started`. With `early_retry`, a second connect to the same pair goes out once the first has
+/// waited `after`; each keeps its own full timeout, an answer to either settles the port, and it
+/// is filtered only if both stay silent. Says whether that retry went out.
+async fn answer(
+    socket: Socket,
+    started: Instant,
+    timeout: Duration,
+    early_retry: Option<EarlyRetry>,
+    banner: bool,
+) -> (Outcome, bool) {
+    let first = handshake(socket, started, timeout);
+    let (ended, sent_early) = match early_retry {
+        None => (first.await, false),
+        Some(retry) => with_early_retry(first, started, retry).await,
+    };
+    let outcome = match ended {
+        Ok((socket, rtt)) => {
+            let (outcome, stream) = established(socket, rtt);
+            if banner { with_banner(outcome, stream).await } else { outcome }
+        }
+        Err(outcome) => outcome,
+    };
+    (outcome, sent_early)
+}
+
+/// Waits for `first`, and sends `retry` if it is still waiting at `started + retry.after`.
+async fn with_early_retry(
+    first: impl Future<Output = Handshake>,
+    started: Instant,
+    retry: EarlyRetry,
+) -> (Handshake, bool) {
+    let mut first = pin!(first);
+    tokio::select! {
+        biased;
+        ended = &mut first => return (ended, false),
+        () = tokio::time::sleep_until(started + retry.after) => {}
+    }
+    if !retry.slots.try_take() {
+        return (first.await, false);
+    }
+    let retry_started = Instant::now();
+    let second: Handshake = match send(retry.target) {
+        Sent::Connected(socket) => return (Ok((socket, retry_started.elapsed())), true),
+        Sent::Pending(socket) => {
+            let mut second = pin!(handshake(socket, retry_started, retry.timeout));
+            tokio::select! {
+                ended = &mut first => {
+                    return if is_answer(&ended) { (ended, true) } else { (second.await, true) };
+                }
+                ended = &mut second => ended,
             }
         }
-        Err(error) => return classify(&error, started.elapsed()),
+        // A shortage here sends nothing: the first attempt goes on alone, and the usual retry
+        // follows a silence.
+        Sent::Answered(Outcome::LocalError | Outcome::Unsendable) => {
+            retry.slots.give_back(1);
+            return (first.await, false);
+        }
+        Sent::Answered(outcome) => Err(outcome),
     };
-    let rtt = started.elapsed();
+    if is_answer(&second) {
+        return (second, true);
+    }
+    let ended = first.await;
+    (if is_answer(&ended) { ended } else { second }, true)
+}
+
+/// Whether the host answered for the port: connected or reset.
+fn is_answer(ended: &Handshake) -> bool {
+    matches!(ended, Ok(_) | Err(Outcome::Closed { .. }))
+}
+
+/// Waits up to `timeout` from `started` for a pending connect to be made or to fail.
+async fn handshake(socket: Socket, started: Instant, timeout: Duration) -> Handshake {
+    let stream = TcpStream::from_std(std::net::TcpStream::from(socket)).map_err(|_| Outcome::LocalError)?;
+    match tokio::time::timeout_at(started + timeout, stream.writable()).await {
+        Err(_elapsed) => Err(Outcome::Filtered),
+        Ok(Err(error)) => Err(classify(&error, started.elapsed())),
+        Ok(Ok(())) => match stream.take_error() {
+            Ok(Some(error)) | Err(error) => Err(classify(&error, started.elapsed())),
+            Ok(None) => {
+                let rtt = started.elapsed();
+                stream.into_std().map(|std| (Socket::from(std), rtt)).map_err(|_| Outcome::LocalError)
+            }
+        },
+    }
+}
+
+/// A connection that was made: open, unless it is a connect to itself. The stream comes back
+/// for a banner; dropping it closes the connection with a reset.
+fn established(socket: Socket, rtt: Duration) -> (Outcome, Option<std::net::TcpStream>) {
     // A zero linger makes close send a reset, so a scan leaves no TIME_WAIT sockets behind. Only
     // an established connection needs it: a refused or unanswered one leaves nothing.
-    let _ = stream.set_linger(Some(Duration::ZERO));
-    let stream = std::net::TcpStream::from(stream);
+    let _ = socket.set_linger(Some(Duration::ZERO));
+    let stream = std::net::TcpStream::from(socket);
     if is_self_connect(&stream) {
         // On loopback a connect to an unused ephemeral port can pick that same port as its
         // source and connect to itself; nothing listens there.
-        return Outcome::Closed { rtt: None };
+        return (Outcome::Closed { rtt: None }, None);
     }
-    let banner = if banner {
-        match TcpStream::from_std(stream) {
-            Ok(stream) => read_banner(stream).await,
-            Err(_) => None,
-        }
-    } else {
-        None
-    };
-    Outcome::Open { rtt, banner }
+    (Outcome::Open { rtt, banner: None }, Some(stream))
+}
+
+/// `outcome` with the greeting `stream` sends, if it is open.
+async fn with_banner(outcome: Outcome, stream: Option<std::net::TcpStream>) -> Outcome {
+    match (outcome, stream.map(TcpStream::from_std)) {
+        (Outcome::Open { rtt, .. }, Some(Ok(stream))) => Outcome::Open { rtt, banner: read_banner(stream).await },
+        (outcome, _) => outcome,
+    }
 }
 
 fn is_self_connect(stream: &std::net::TcpStream) -> bool {
@@ -482,6 +718,10 @@ struct HostTiming {
 }
 
 impl HostTiming {
+    fn has_answered(&self) -> bool {
+        self.estimate.is_some()
+    }
+
     fn sample(&mut self, rtt: Duration) {
         let rtt = rtt.as_secs_f64();
         self.estimate = Some(match self.estimate {
@@ -643,6 +883,18 @@ mod tests {
             window.grow();
         }
         assert_eq!(window.limit, 1024);
+    }
+
+    #[test]
+    fn an_early_retry_takes_only_a_free_slot() {
+        let slots = Slots::default();
+        slots.set_limit(2);
+        slots.take();
+        assert!(slots.try_take());
+        assert!(!slots.try_take(), "the window is full");
+        slots.give_back(2);
+        assert_eq!(slots.in_use(), 0);
+        assert!(slots.try_take());
     }
 
     #[test]

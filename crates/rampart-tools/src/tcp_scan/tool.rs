@@ -32,7 +32,7 @@ pub struct TcpScanParams {
     /// shorter per host once round trips are measured.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
-    /// Connections in flight at once (1 to 65536, default 2048, capped by the open-file limit).
+    /// Connections in flight at once (1 to 65536, default 8192, capped by the open-file limit).
     #[serde(default)]
     pub concurrency: Option<usize>,
     /// Extra tries for filtered ports (0 to 5, default 1).
