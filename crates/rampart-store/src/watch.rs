@@ -756,22 +756,27 @@ impl WatchStore for SqlStore {
         before: Option<EventId>,
         limit: u32,
     ) -> Result<Vec<Event>, StoreError> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE org_id = $1 AND ($2 IS NULL OR node_id = $2) \
-             AND ($3 IS NULL OR source_ip = $3) AND ($4 IS NULL OR alert_id = $4) AND ($5 IS NULL OR occurred_at >= $5) \
-             AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7"
-        );
+        // Only the filters given are written, so each can use its index (an `OR $n IS NULL` cannot).
         let rows = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, EventRow>(&sql)
-                .bind(org.as_uuid())
-                .bind(filter.node_id.map(|id| id.as_uuid()))
-                .bind(filter.source_ip.map(|ip| ip.to_string()))
-                .bind(filter.alert_id.map(|id| id.as_uuid()))
-                .bind(filter.since)
-                .bind(before.map(|id| id.as_uuid()))
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await
+            let mut query = sqlx::QueryBuilder::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE org_id = "));
+            query.push_bind(org.as_uuid());
+            if let Some(alert) = filter.alert_id {
+                query.push(" AND alert_id = ").push_bind(alert.as_uuid());
+            }
+            if let Some(node) = filter.node_id {
+                query.push(" AND node_id = ").push_bind(node.as_uuid());
+            }
+            if let Some(ip) = filter.source_ip {
+                query.push(" AND source_ip = ").push_bind(ip.to_string());
+            }
+            if let Some(since) = filter.since {
+                query.push(" AND occurred_at >= ").push_bind(since);
+            }
+            if let Some(before) = before {
+                query.push(" AND id < ").push_bind(before.as_uuid());
+            }
+            query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
+            query.build_query_as::<EventRow>().fetch_all(pool).await
         })?;
         rows.into_iter().map(EventRow::into_event).collect()
     }

@@ -67,7 +67,8 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_org ON events (org_id, id);
 CREATE INDEX events_by_source ON events (org_id, source_ip, id);
-CREATE INDEX events_by_alert ON events (alert_id, id);
+-- Most events join no alert: only those that do are indexed.
+CREATE INDEX events_by_alert ON events (alert_id, id) WHERE alert_id IS NOT NULL;
 CREATE INDEX events_by_node ON events (node_id, id);
 
 CREATE TABLE attackers (
