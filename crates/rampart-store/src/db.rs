@@ -193,10 +193,10 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 async fn checkpoint(pool: SqlitePool) {
     while !pool.is_closed() {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
-        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
-            if !pool.is_closed() {
-                tracing::warn!(error = %StoreError::from(error), "cannot checkpoint the SQLite log");
-            }
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await
+            && !pool.is_closed()
+        {
+            tracing::warn!(error = %StoreError::from(error), "cannot checkpoint the SQLite log");
         }
     }
 }
