@@ -108,6 +108,31 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Opens a transaction that will write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`): a transaction that read first and writes later would fail with "busy"
+/// when another connection wrote in between, where waiting its turn succeeds.
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+
+    fn begin_write(&self) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+
+    fn begin_write(&self) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+
+    fn begin_write(&self) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send {
+        self.begin()
+    }
+}
+
 /// The store over SQLite or PostgreSQL.
 #[derive(Clone, Debug)]
 pub struct SqlStore {

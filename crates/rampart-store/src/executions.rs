@@ -14,7 +14,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::changes::Change;
-use crate::db::{Db, on_pool};
+use crate::db::{BeginWrite, Db, on_pool};
 use crate::{SqlStore, StoreError};
 
 /// Which executions to list; every field narrows.
@@ -347,7 +347,7 @@ impl ExecutionStore for SqlStore {
     ) -> Result<(), StoreError> {
         let now = rampart_core::time::now();
         on_pool!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // Writing first takes the row's lock, so concurrent appends number their lines in turn.
             let current: Option<(i32,)> = sqlx::query_as(
                 "UPDATE executions SET updated_at = $3 WHERE id = $1 AND attempt = $2 AND status = 'running' RETURNING log_lines",

@@ -8,7 +8,7 @@ use rampart_core::identity::Role;
 use rampart_core::{OrgId, SessionId, UserId};
 use uuid::Uuid;
 
-use crate::db::on_pool;
+use crate::db::{BeginWrite, on_pool};
 use crate::users::parse_role;
 use crate::{SqlStore, StoreError};
 
@@ -86,7 +86,7 @@ impl SessionStore for SqlStore {
         let session = SessionId::new();
         let now = rampart_core::time::now();
         on_pool!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO sessions (id, org_id, user_id, created_at, revoked_at) VALUES ($1, $2, $3, $4, NULL)",
             )
@@ -111,7 +111,7 @@ impl SessionStore for SqlStore {
     async fn rotate(&self, old_hash: &str, new_hash: &str, new_expires: DateTime<Utc>) -> Result<Rotation, StoreError> {
         let now = rampart_core::time::now();
         on_pool!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // Claiming the token is the first statement, so the transaction writes (and locks) at once.
             let claimed: Option<(Uuid,)> = sqlx::query_as(
                 "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \

@@ -7,7 +7,7 @@ use rampart_core::targets::{NewTarget, PortRanges, ScopeTarget, TargetKind, Targ
 use rampart_core::{OrgId, TargetId, UserId};
 use uuid::Uuid;
 
-use crate::db::on_pool;
+use crate::db::{BeginWrite, on_pool};
 use crate::{SqlStore, StoreError};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,7 +169,7 @@ impl TargetStore for SqlStore {
         );
         let now = rampart_core::time::now();
         let rows = on_pool!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let mut rows = Vec::with_capacity(targets.len());
             for target in targets {
                 let row = bind_target!(sqlx::query_as::<_, TargetRow>(&sql), org, target, created_by, now)

@@ -8,7 +8,7 @@ use rampart_core::orgs::{NewOrganisation, Organisation, Slug};
 use rampart_core::{OrgId, UserId};
 use uuid::Uuid;
 
-use crate::db::{Db, on_pool};
+use crate::db::{BeginWrite, Db, on_pool};
 use crate::{SqlStore, StoreError};
 
 /// A member of an organisation, with the user behind it.
@@ -198,7 +198,7 @@ impl UserStore for SqlStore {
         );
         // An async block, so that a conflict on any statement is mapped by `user_conflict`.
         let row = on_pool!(&self.db, |pool| async {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let user = sqlx::query_as::<_, UserRow>(&insert_user)
                 .bind(user_id)
                 .bind(new.email.as_str())
@@ -312,7 +312,7 @@ impl UserStore for SqlStore {
              AND NOT EXISTS (SELECT 1 FROM memberships o WHERE o.org_id = m.org_id AND o.user_id <> $1 AND o.role = 'admin') \
              AND EXISTS (SELECT 1 FROM memberships o WHERE o.org_id = m.org_id AND o.user_id <> $1)";
         let done = on_pool!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let (orphans,): (i64,) = sqlx::query_as(orphaning).bind(id.as_uuid()).fetch_one(&mut *tx).await?;
             if orphans > 0 {
                 return Err(StoreError::Refused(LAST_ADMIN));
@@ -413,7 +413,7 @@ impl SqlStore {
         }
         let changed = match &self.db {
             Db::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 sqlx::query("SELECT id FROM organisations WHERE id = $1 FOR UPDATE")
                     .bind(org.as_uuid())
                     .execute(&mut *tx)
@@ -495,7 +495,7 @@ impl MemberStore for SqlStore {
         let now = rampart_core::time::now();
         let org_id = OrgId::new();
         on_pool!(&self.db, |pool| async {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(INSERT_ORG)
                 .bind(org_id.as_uuid())
                 .bind(&new.name)

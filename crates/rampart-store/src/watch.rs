@@ -22,7 +22,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::changes::Change;
-use crate::db::{Db, on_pool};
+use crate::db::{BeginWrite, Db, on_pool};
 use crate::{SqlStore, StoreError};
 
 /// An event ready to be stored: validated, scored, its alert rule decided.
@@ -489,7 +489,7 @@ impl WatchStore for SqlStore {
         let now = rampart_core::time::now();
         let postgres = matches!(self.db, Db::Postgres(_));
         let (committed, orgs_alerted) = on_pool!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             if postgres {
                 sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INGEST_LOCK).execute(&mut *tx).await?;
             }

@@ -125,7 +125,10 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
         target: target["id"].as_str().expect("id").to_owned(),
         execution: execution["id"].as_str().expect("id").to_owned(),
         node: node["id"].as_str().expect("id").to_owned(),
-        alert: ingested["accepted"][0]["alert_id"].as_str().expect("a decoy raises an alert").to_owned(),
+        alert: ingested["accepted"][0]["alert_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a decoy raises an alert: {ingested}"))
+            .to_owned(),
     };
     let spec: Value = app.get("/api/v1/openapi.json").await.json().await.expect("JSON");
 
