@@ -7,12 +7,18 @@
 # alerts and profiles are written too. After each run the stored events are counted against the
 # 2xx answers.
 #
+# Single events come from CONNECTIONS sensors (default 64) at once; batches from BATCH_CONNECTIONS
+# (default 16: 1,600 events in flight — by Little's law a batch's latency is the events in flight
+# over the rate, so 64 batch posters at once would hold 6,400 events in the queue whatever the
+# server).
+#
 # Installs wrk, nginx and PostgreSQL (Debian) when missing. Traffic stays on 127.0.0.1.
-# Knobs: DURATION, CONNECTIONS. Ends with one JSON line per scenario.
+# Knobs: DURATION, CONNECTIONS, BATCH_CONNECTIONS. Ends with one JSON line per scenario.
 # Targets on a 2-core machine: >= 5,000 single events/s and >= 50,000 events/s in batches on
 # SQLite, p99 under 50 ms.
 source "$(dirname "$0")/lib.sh"
 need wrk wrk
+BATCH_CONNECTIONS=${BATCH_CONNECTIONS:-16}
 
 password="correct horse battery staple 42"
 
@@ -57,7 +63,7 @@ LUA
 # The ceiling: nginx answering the same POSTs (it reads the body and ignores it).
 start_nginx
 read -r peer_single_rps peer_single_p99 _ < <(load "http://127.0.0.1:$NGINX_PORT/" -s "$work/single.lua" -H "Content-Type: application/json")
-read -r peer_batch_rps peer_batch_p99 _ < <(load "http://127.0.0.1:$NGINX_PORT/" -s "$work/batch.lua" -H "Content-Type: application/json")
+read -r peer_batch_rps peer_batch_p99 _ < <(CONNECTIONS=$BATCH_CONNECTIONS load "http://127.0.0.1:$NGINX_PORT/" -s "$work/batch.lua" -H "Content-Type: application/json")
 peer_batch_eps=$(python3 -c "print(round($peer_batch_rps * 100, 1))")
 printf '%-40s %12s events/s   p99 %8s ms\n' "nginx static 200, one event per POST" "$peer_single_rps" "$peer_single_p99"
 printf '%-40s %12s events/s   p99 %8s ms\n' "nginx static 200, 100 events per POST" "$peer_batch_eps" "$peer_batch_p99"
@@ -69,7 +75,6 @@ stored_events() {
         python3 -c 'import json, sys; print(sum(h["events"] for h in json.load(sys.stdin)["events_per_hour"]))'
 }
 
-# total_2xx OUTPUT_OF_WRK: requests answered 2xx
 scenarios() { # backend port
     local backend=$1 port=$2 token key rps p99 ok before after out
     curl -fs -o /dev/null -H 'content-type: application/json' \
@@ -82,10 +87,12 @@ scenarios() { # backend port
         python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
 
     for shape in single batch; do
-        local per=1 peer_eps=$peer_single_rps peer_p99=$peer_single_p99
-        [ "$shape" = batch ] && per=100 && peer_eps=$peer_batch_eps && peer_p99=$peer_batch_p99
+        local per=1 peer_eps=$peer_single_rps peer_p99=$peer_single_p99 connections=$CONNECTIONS
+        if [ "$shape" = batch ]; then
+            per=100 peer_eps=$peer_batch_eps peer_p99=$peer_batch_p99 connections=$BATCH_CONNECTIONS
+        fi
         before=$(stored_events "$port" "$token")
-        out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$work/$shape.lua" \
+        out=$(wrk -t2 -c"$connections" -d"${DURATION}s" --latency -s "$work/$shape.lua" \
             -H "Content-Type: application/json" -H "X-Node-Key: $key" "http://127.0.0.1:$port/api/v1/ingest/events")
         rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
         p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v=v/1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v=v*1000}; print v}' <<<"$out")

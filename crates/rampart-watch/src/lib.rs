@@ -118,7 +118,7 @@ impl Watch {
             inner: Arc::new(Inner {
                 settings: SettingsCache::new(store.clone()),
                 store,
-                rules: config.scoring,
+                rules: config.scoring.normalized(),
                 model,
                 tracker: Tracker::new(config.sources_tracked),
                 pipeline,

@@ -68,7 +68,7 @@ async fn write(store: Arc<dyn Store>, mut receiver: mpsc::UnboundedReceiver<Job>
 
 /// Commits a group; if that fails, each request on its own, so that one request's bad event
 /// (its node deleted meanwhile) cannot fail the others.
-async fn commit_group(store: &dyn Store, group: Vec<Job>) {
+async fn commit_group(store: &dyn Store, mut group: Vec<Job>) {
     if group.len() == 1 {
         for job in group {
             let result = store.watch().commit(&job.events).await;
@@ -76,8 +76,14 @@ async fn commit_group(store: &dyn Store, group: Vec<Job>) {
         }
         return;
     }
-    let events: Vec<ScoredEvent> = group.iter().flat_map(|job| job.events.iter().cloned()).collect();
-    match store.watch().commit(&events).await {
+    // The events move into one list for the commit, and back to their jobs after it.
+    let sizes: Vec<usize> = group.iter().map(|job| job.events.len()).collect();
+    let mut events: Vec<ScoredEvent> = group.iter_mut().flat_map(|job| job.events.drain(..)).collect();
+    let result = store.watch().commit(&events).await;
+    for (job, size) in group.iter_mut().zip(&sizes) {
+        job.events = events.drain(..size).collect();
+    }
+    match result {
         Ok(committed) => {
             let mut committed = committed.into_iter();
             for job in group {

@@ -182,6 +182,22 @@ impl Tally {
 }
 
 impl ScoringRules {
+    /// The rules with every name, command and pattern in lowercase, as [`ScoringRules::score`]
+    /// compares them with the lowercased event (rules from a configuration file pass here once).
+    pub fn normalized(mut self) -> Self {
+        let lower = |map: BTreeMap<String, f64>| map.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+        self.services = lower(self.services);
+        self.actions = lower(self.actions);
+        for command in &mut self.bad_commands {
+            *command = command.to_ascii_lowercase();
+        }
+        for pattern in &mut self.exploit_patterns {
+            pattern.text = pattern.text.to_ascii_lowercase();
+        }
+        self
+    }
+
+    /// Scores an event; the rules must be [`normalized`](ScoringRules::normalized) (the defaults are).
     pub fn score(&self, event: &NewEvent, signals: Signals) -> Score {
         let mut tally = Tally { reasons: Vec::new(), categories: Vec::new() };
         match &event.detail {
@@ -189,14 +205,14 @@ impl ScoringRules {
                 let points = self.services.get(service.as_str()).copied().unwrap_or(self.default_service);
                 tally.add("reconnaissance", "service", points, format!("visited {service}"));
                 let tried = usernames.len().max(passwords.len());
-                let login = activity.to_ascii_lowercase().contains("login") || activity.contains("auth");
+                let text = format!("{activity}\n{payload}").to_ascii_lowercase();
+                let login = text.contains("login") || text.contains("auth");
                 let tried = if tried == 0 && login { 1 } else { tried };
                 if tried > 0 {
                     let points = (self.per_credential * tried as f64).min(self.credentials_max);
                     tally.add("credential_attack", "credentials", points, format!("{tried} credential(s) tried"));
                 }
-                let text = format!("{activity}\n{payload}").to_ascii_lowercase();
-                if let Some(command) = self.bad_commands.iter().find(|c| text.contains(&c.to_ascii_lowercase())) {
+                if let Some(command) = self.bad_commands.iter().find(|c| text.contains(c.as_str())) {
                     tally.add(
                         "command_execution",
                         "bad_command",
@@ -204,8 +220,7 @@ impl ScoringRules {
                         format!("ran {:?}", command.trim()),
                     );
                 }
-                if let Some(found) = self.exploit_patterns.iter().find(|p| text.contains(&p.text.to_ascii_lowercase()))
-                {
+                if let Some(found) = self.exploit_patterns.iter().find(|p| text.contains(p.text.as_str())) {
                     tally.add("exploit_attempt", "exploit", self.exploit, format!("payload looks like {}", found.name));
                 }
             }
@@ -215,7 +230,7 @@ impl ScoringRules {
                 let on = file_path.as_deref().unwrap_or("the host");
                 tally.add("file_tampering", "action", points, format!("{action} on {on}"));
                 let text = process.as_deref().unwrap_or_default().to_ascii_lowercase();
-                if let Some(command) = self.bad_commands.iter().find(|c| text.contains(&c.to_ascii_lowercase())) {
+                if let Some(command) = self.bad_commands.iter().find(|c| text.contains(c.as_str())) {
                     tally.add(
                         "command_execution",
                         "bad_command",
@@ -346,8 +361,11 @@ mod tests {
         });
         let score = rules.score(&agent, Signals::default());
         assert_eq!((score.score, score.attack_type.as_str()), (3.0, "file_tampering"));
-        rules.actions.insert("delete".into(), 9.5);
+        rules.actions.remove("delete");
+        rules.actions.insert("DELETE".into(), 9.5);
+        let rules = rules.normalized();
         assert_eq!(rules.score(&agent, Signals::default()).score, 9.5);
+        assert_eq!(ScoringRules::default().normalized(), ScoringRules::default(), "the defaults are normalized");
     }
 
     #[test]
