@@ -17,3 +17,4 @@ mod metrics;
 mod secrets;
 mod targets;
 mod tokens;
+mod watch_read;

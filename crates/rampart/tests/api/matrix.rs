@@ -56,6 +56,9 @@ fn concrete(template: &str, f: &Fixtures) -> Option<String> {
         "/api/v1/nodes/{id}/rotate-key" => format!("/api/v1/nodes/{}/rotate-key", f.node),
         "/api/v1/nodes/{id}/decoys" => format!("/api/v1/nodes/{}/decoys", f.node),
         "/api/v1/alerts/{id}" => format!("/api/v1/alerts/{}", f.alert),
+        // The decoy event below came from this address.
+        "/api/v1/attackers/{ip}" => "/api/v1/attackers/203.0.113.9".to_owned(),
+        "/api/attacker-profile/{ip}" => "/api/attacker-profile/203.0.113.9".to_owned(),
         "/api/v1/orgs/{id}" => format!("/api/v1/orgs/{}", f.org),
         "/api/v1/orgs/{id}/members" => format!("/api/v1/orgs/{}/members", f.org),
         "/api/v1/orgs/{id}/members/{user_id}" => format!("/api/v1/orgs/{}/members/{}", f.org, f.member),
