@@ -13,6 +13,7 @@ pub mod docs;
 pub mod error;
 pub mod executions;
 pub mod health;
+mod live;
 pub mod metrics;
 mod middleware;
 pub mod orgs;
@@ -144,6 +145,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(watch::alerts::list))
         .routes(routes!(watch::alerts::get, watch::alerts::update))
         .routes(routes!(watch::stats::recent))
+        .routes(routes!(watch::live::events))
+        .routes(routes!(watch::live::stream))
         .routes(routes!(watch::attackers::list))
         .routes(routes!(watch::attackers::get))
         .routes(routes!(watch::stats::stats))

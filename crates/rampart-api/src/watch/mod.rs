@@ -7,5 +7,6 @@ pub mod attackers;
 pub mod dto;
 pub mod ingest;
 pub mod legacy;
+pub mod live;
 pub mod nodes;
 pub mod stats;

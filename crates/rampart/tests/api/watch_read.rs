@@ -1,13 +1,17 @@
-//! The read side of watch: attackers and their profiles, the dashboard's figures, and the
-//! replaced system's dashboard paths. All data is made through
+//! The read side of watch: attackers and their profiles, the dashboard's figures, the replaced
+//! system's dashboard paths, and alerts followed live. All data is made through
 //! the API: nodes by an admin, events by the nodes' keys.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use rstest::rstest;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, TestUser, problem};
+
+/// A liveness bound for waiting on a stream, never a measure of speed.
+const PATIENCE: Duration = Duration::from_secs(20);
 
 async fn json_of(response: reqwest::Response) -> Value {
     assert!(response.status().is_success(), "status {}", response.status());
@@ -217,4 +221,99 @@ async fn the_dashboard_figures_agree_with_what_was_ingested(
     assert_eq!(get(&app, &bob, "/api/stats").await["total_attacks"], 0);
     assert_eq!(get(&app, &bob, "/api/recent-attacks").await, json!([]));
     assert_eq!(get(&app, &bob, "/api/v1/alerts/recent").await, json!([]));
+}
+
+/// Reads server-sent events from `response` until one named `name` arrives.
+async fn next_event(response: &mut reqwest::Response, buffer: &mut String, name: &str) -> Value {
+    let wait = async {
+        loop {
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                let event = block.lines().find_map(|line| line.strip_prefix("event: "));
+                let data = block.lines().find_map(|line| line.strip_prefix("data: "));
+                if let (Some(event), Some(data)) = (event, data)
+                    && event == name
+                {
+                    return serde_json::from_str(data).expect("JSON data");
+                }
+            }
+            let chunk = response.chunk().await.expect("the stream is open").expect("the stream does not end");
+            buffer.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+        }
+    };
+    tokio::time::timeout(PATIENCE, wait).await.expect("an event arrives")
+}
+
+#[rstest]
+#[tokio::test]
+async fn new_alerts_of_the_organisation_are_streamed_as_server_sent_events(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    let vic = app.member_of(&ada, "vic", "viewer").await;
+    let bob = app.register("bob").await;
+    let (_, key) = node(&app, &ada, "trap", "agent").await;
+    let (_, bobs_key) = node(&app, &bob, "trap", "agent").await;
+    // Raised before anyone follows: not sent.
+    ingest(&app, &key, decoy("203.0.113.1")).await;
+
+    let mut events = app.call("GET", "/api/v1/alerts/events", Some(&vic.access), None).await;
+    assert_eq!(events.status(), 200);
+    assert!(events.headers()["content-type"].to_str().expect("ASCII").starts_with("text/event-stream"));
+    // Another organisation's alert is not sent either.
+    ingest(&app, &bobs_key, decoy("203.0.113.66")).await;
+    let raised = ingest(&app, &key, decoy("203.0.113.9")).await;
+
+    let mut buffer = String::new();
+    let alert = next_event(&mut events, &mut buffer, "alert").await;
+    assert_eq!(alert["id"], raised["accepted"][0]["alert_id"]);
+    assert_eq!(
+        (&alert["source_ip"], &alert["max_score"], &alert["events"]),
+        (&json!("203.0.113.9"), &json!(8.0), &json!(1))
+    );
+
+    // A change of the same alert is sent again.
+    let id = alert["id"].as_str().expect("id");
+    let ack = json!({"status": "acknowledged"});
+    json_of(app.call("PATCH", &format!("/api/v1/alerts/{id}"), Some(&ada.access), Some(&ack)).await).await;
+    let changed = next_event(&mut events, &mut buffer, "alert").await;
+    assert_eq!((&changed["id"], &changed["status"]), (&alert["id"], &json!("acknowledged")));
+}
+
+#[rstest]
+#[tokio::test]
+async fn new_alerts_of_the_organisation_are_streamed_over_a_websocket(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    let (_, key) = node(&app, &ada, "trap", "agent").await;
+    let plain = app.call("GET", "/api/v1/alerts/stream", Some(&ada.access), None).await;
+    problem(plain, 400).await;
+
+    let mut request =
+        format!("ws://{}/api/v1/alerts/stream", app.addr).into_client_request().expect("a WebSocket request");
+    request.headers_mut().insert("authorization", format!("Bearer {}", ada.access).parse().expect("a header"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("the upgrade succeeds");
+    let raised = ingest(&app, &key, decoy("203.0.113.9")).await;
+
+    let message = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match socket.next().await.expect("the socket is open").expect("a message") {
+                Message::Text(text) => return serde_json::from_str::<Value>(&text).expect("JSON"),
+                Message::Close(_) => panic!("closed before the alert"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the alert arrives");
+    assert_eq!(message["type"], "alert");
+    assert_eq!(message["data"]["id"], raised["accepted"][0]["alert_id"]);
+    assert_eq!(message["data"]["source_ip"], "203.0.113.9");
 }
