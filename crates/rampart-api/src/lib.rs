@@ -19,6 +19,7 @@ mod middleware;
 pub mod orgs;
 pub mod pagination;
 pub mod server;
+pub mod settings;
 mod state;
 pub mod targets;
 pub mod users;
@@ -77,6 +78,7 @@ pub struct HttpOptions {
         (name = "ingest", description = "Where sensors send their events, with their node key (`X-Node-Key`)"),
         (name = "alerts", description = "Alerts raised by scored events, grouped by source and attack type"),
         (name = "attackers", description = "The sources that probed the organisation, with what they touched and tried"),
+        (name = "settings", description = "The organisation's settings of alerts"),
         (name = "legacy", description = "The dashboard paths of the system Rampart replaces, in its shapes, for the caller's organisation"),
         (name = "health", description = "Liveness, readiness and component health"),
         (name = "docs", description = "This documentation"),
@@ -154,6 +156,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(watch::legacy::recent_attacks))
         .routes(routes!(watch::legacy::alerts))
         .routes(routes!(watch::legacy::attacker_profile))
+        .routes(routes!(settings::list))
+        .routes(routes!(settings::update, settings::delete))
 }
 
 /// The OpenAPI 3.1 document of the API.

@@ -1,5 +1,5 @@
 //! The read side of watch: attackers and their profiles, the dashboard's figures, the replaced
-//! system's dashboard paths, and alerts followed live. All data is made through
+//! system's dashboard paths, alert settings, and alerts followed live. All data is made through
 //! the API: nodes by an admin, events by the nodes' keys.
 
 use std::collections::BTreeSet;
@@ -221,6 +221,62 @@ async fn the_dashboard_figures_agree_with_what_was_ingested(
     assert_eq!(get(&app, &bob, "/api/stats").await["total_attacks"], 0);
     assert_eq!(get(&app, &bob, "/api/recent-attacks").await, json!([]));
     assert_eq!(get(&app, &bob, "/api/v1/alerts/recent").await, json!([]));
+}
+
+#[rstest]
+#[tokio::test]
+async fn alert_settings_are_changed_by_admins_and_apply_to_the_next_event(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    let vic = app.member_of(&ada, "vic", "viewer").await;
+    let bob = app.register("bob").await;
+    let (_, key) = node(&app, &ada, "trap", "honeypot").await;
+
+    let settings = get(&app, &vic, "/api/v1/settings").await;
+    assert_eq!(settings[0]["key"], "alerts.threshold");
+    assert_eq!((&settings[0]["value"], &settings[0]["is_default"]), (&json!(7.0), &json!(true)));
+    assert_eq!((&settings[1]["key"], &settings[1]["value"]), (&json!("alerts.window_seconds"), &json!(3600)));
+
+    let path = "/api/v1/settings/alerts.threshold";
+    problem(app.call("PUT", path, Some(&vic.access), Some(&json!({"value": 2}))).await, 403).await;
+    problem(app.call("DELETE", path, Some(&vic.access), None).await, 403).await;
+    for bad in [json!({"value": "high"}), json!({"value": 11})] {
+        let refused = problem(app.call("PUT", path, Some(&ada.access), Some(&bad)).await, 422).await;
+        assert_eq!(refused["errors"][0]["field"], "value", "{bad}");
+    }
+    let window = "/api/v1/settings/alerts.window_seconds";
+    problem(app.call("PUT", window, Some(&ada.access), Some(&json!({"value": 5}))).await, 422).await;
+    problem(app.call("PUT", "/api/v1/settings/alerts.nope", Some(&ada.access), Some(&json!({"value": 2}))).await, 404)
+        .await;
+    problem(app.call("DELETE", "/api/v1/settings/Bad..Key", Some(&ada.access), None).await, 404).await;
+    let before = ingest(&app, &key, ssh("198.51.100.1", &["root"])).await;
+    assert_eq!(before["accepted"][0]["alert_raised"], false, "a honeypot event is under the default threshold");
+
+    let set = json_of(app.call("PUT", path, Some(&ada.access), Some(&json!({"value": 2}))).await).await;
+    assert_eq!((&set["value"], &set["is_default"]), (&json!(2), &json!(false)));
+    let after = ingest(&app, &key, ssh("198.51.100.2", &["root"])).await;
+    assert_eq!(after["accepted"][0]["alert_raised"], true, "{after}");
+    assert_eq!(get(&app, &vic, "/api/v1/settings").await[0]["value"], 2);
+    assert_eq!(get(&app, &bob, "/api/v1/settings").await[0]["value"], 7.0, "another organisation keeps its own");
+
+    let reset = json_of(app.call("DELETE", path, Some(&ada.access), None).await).await;
+    assert_eq!((&reset["value"], &reset["is_default"]), (&json!(7.0), &json!(true)));
+    let again = ingest(&app, &key, ssh("198.51.100.3", &["root"])).await;
+    assert_eq!(again["accepted"][0]["alert_raised"], false);
+
+    let audit = get(&app, &ada, "/api/v1/audit?action=setting.update").await;
+    let details: Vec<(&str, &str)> = audit["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| (item["target"].as_str().expect("target"), item["detail"].as_str().expect("detail")))
+        .collect();
+    assert_eq!(
+        details,
+        [("setting:alerts.threshold", "reset to the default"), ("setting:alerts.threshold", "set to 2")]
+    );
 }
 
 /// Reads server-sent events from `response` until one named `name` arrives.
