@@ -13,11 +13,13 @@ pub mod docs;
 pub mod error;
 pub mod executions;
 pub mod health;
+mod live;
 pub mod metrics;
 mod middleware;
 pub mod orgs;
 pub mod pagination;
 pub mod server;
+pub mod settings;
 mod state;
 pub mod targets;
 pub mod users;
@@ -75,6 +77,9 @@ pub struct HttpOptions {
         (name = "nodes", description = "Sensors: honeypots, endpoint agents and network monitors, each with its key"),
         (name = "ingest", description = "Where sensors send their events, with their node key (`X-Node-Key`)"),
         (name = "alerts", description = "Alerts raised by scored events, grouped by source and attack type"),
+        (name = "attackers", description = "The sources that probed the organisation, with what they touched and tried"),
+        (name = "settings", description = "The organisation's settings of alerts"),
+        (name = "legacy", description = "The dashboard paths of the system Rampart replaces, in its shapes, for the caller's organisation"),
         (name = "health", description = "Liveness, readiness and component health"),
         (name = "docs", description = "This documentation"),
         (name = "observability", description = "Metrics"),
@@ -141,6 +146,18 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(watch::nodes::decoys))
         .routes(routes!(watch::alerts::list))
         .routes(routes!(watch::alerts::get, watch::alerts::update))
+        .routes(routes!(watch::stats::recent))
+        .routes(routes!(watch::live::events))
+        .routes(routes!(watch::live::stream))
+        .routes(routes!(watch::attackers::list))
+        .routes(routes!(watch::attackers::get))
+        .routes(routes!(watch::stats::stats))
+        .routes(routes!(watch::legacy::stats))
+        .routes(routes!(watch::legacy::recent_attacks))
+        .routes(routes!(watch::legacy::alerts))
+        .routes(routes!(watch::legacy::attacker_profile))
+        .routes(routes!(settings::list))
+        .routes(routes!(settings::update, settings::delete))
 }
 
 /// The OpenAPI 3.1 document of the API.

@@ -1,5 +1,6 @@
 //! Cursor pagination, the same on every list: `?limit=` (default 50, at most 500) and an opaque
-//! `?cursor=` from the previous page's `next_cursor`.
+//! `?cursor=` from the previous page's `next_cursor`. Most cursors name the last item seen; lists
+//! the store pages by position (attackers, whose order changes as they act) carry the position.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -41,7 +42,33 @@ impl PageQuery {
         };
         errors.into_result(|| (limit, after)).map_err(ApiError::from)
     }
+
+    /// The limit and the number of items to skip, for a list paged by position.
+    pub fn parse_offset(&self) -> Result<(u32, u32), ApiError> {
+        let mut errors = ValidationErrors::new();
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            errors.add("limit", format!("must be between 1 and {MAX_LIMIT}"));
+        }
+        let offset = match &self.cursor {
+            None => Some(0),
+            Some(cursor) => {
+                let decoded = URL_SAFE_NO_PAD.decode(cursor).ok().and_then(|bytes| match bytes.as_slice() {
+                    [OFFSET_MARK, rest @ ..] => rest.try_into().ok().map(u32::from_be_bytes),
+                    _ => None,
+                });
+                if decoded.is_none() {
+                    errors.add("cursor", "is not a cursor this server gave out");
+                }
+                decoded
+            }
+        };
+        errors.into_result(|| (limit, offset.unwrap_or(0))).map_err(ApiError::from)
+    }
 }
+
+/// The first byte of a position cursor, so that an item cursor is never read as one.
+const OFFSET_MARK: u8 = b'o';
 
 /// Reads an optional query filter, naming the parameter when it is not a value it can be.
 pub fn parse_filter<T: std::str::FromStr<Err = String>>(
@@ -69,5 +96,35 @@ impl<T> Page<T> {
         let next_cursor =
             if more { items.last().map(|last| URL_SAFE_NO_PAD.encode(id_of(last).as_bytes())) } else { None };
         Self { items, next_cursor }
+    }
+
+    /// A page of at most `limit` items that started `offset` items in, fetched as `limit + 1`.
+    pub fn at_offset(mut items: Vec<T>, limit: u32, offset: u32) -> Self {
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_cursor = more.then(|| {
+            let mut bytes = vec![OFFSET_MARK];
+            bytes.extend_from_slice(&offset.saturating_add(limit).to_be_bytes());
+            URL_SAFE_NO_PAD.encode(bytes)
+        });
+        Self { items, next_cursor }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_position_cursor_carries_the_next_offset_and_nothing_else_reads_as_one() {
+        let page = Page::at_offset(vec![1, 2, 3], 2, 40);
+        assert_eq!(page.items, [1, 2]);
+        let query = PageQuery { limit: Some(2), cursor: page.next_cursor };
+        assert_eq!(query.parse_offset().expect("a cursor of ours"), (2, 42));
+        assert!(Page::at_offset(vec![1], 2, 0).next_cursor.is_none());
+
+        let item_cursor = Page::new(vec![Uuid::nil(), Uuid::nil()], 1, |id| *id).next_cursor;
+        assert!(PageQuery { limit: None, cursor: item_cursor }.parse_offset().is_err());
+        assert!(PageQuery { limit: Some(0), cursor: None }.parse_offset().is_err());
     }
 }

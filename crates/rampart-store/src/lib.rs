@@ -35,7 +35,7 @@ pub use sessions::{AccessState, Rotation, SessionStore};
 pub use settings::{SettingStore, StoredSetting};
 pub use targets::{StoredTarget, TargetFilter, TargetPatch, TargetStore};
 pub use users::{Member, MemberStore, UserStore};
-pub use watch::{AlertFilter, Committed, EventFilter, HourCount, ScoredEvent, WatchStore};
+pub use watch::{AlertFilter, Committed, EventFilter, HourCount, ScoredEvent, WatchStore, WatchTotals};
 
 /// Everything Rampart keeps, behind one object the application holds as `Arc<dyn Store>`.
 #[async_trait]

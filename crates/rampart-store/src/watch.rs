@@ -68,6 +68,15 @@ pub struct EventFilter {
     pub since: Option<DateTime<Utc>>,
 }
 
+/// Everything an organisation's sensors reported, by service, and how many sources it saw.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WatchTotals {
+    /// Distinct source addresses.
+    pub attackers: u64,
+    /// (service, events, alerts raised), most events first.
+    pub services: Vec<(String, u64, u64)>,
+}
+
 /// Events and new alerts of one hour, node and service.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HourCount {
@@ -118,6 +127,17 @@ pub trait WatchStore: Send + Sync {
     async fn attacker(&self, org: OrgId, ip: IpAddr) -> Result<AttackerProfile, StoreError>;
     /// Hourly counts from `since` on.
     async fn counts(&self, org: OrgId, since: DateTime<Utc>) -> Result<Vec<HourCount>, StoreError>;
+    /// Alerts raised or changed after `after` (an `updated_at` and, among alerts changed at that
+    /// same instant, an id), in the order they changed: a follower pages through changes with the
+    /// last alert it read.
+    async fn alerts_changed_since(
+        &self,
+        org: OrgId,
+        after: (DateTime<Utc>, Option<AlertId>),
+        limit: u32,
+    ) -> Result<Vec<Alert>, StoreError>;
+    /// All-time totals: events and alerts by service, and the number of sources.
+    async fn totals(&self, org: OrgId) -> Result<WatchTotals, StoreError>;
 }
 
 /// The PostgreSQL advisory lock ingestion commits take turns under.
@@ -938,5 +958,53 @@ impl WatchStore for SqlStore {
                 alerts: count(alerts),
             })
             .collect())
+    }
+
+    async fn alerts_changed_since(
+        &self,
+        org: OrgId,
+        after: (DateTime<Utc>, Option<AlertId>),
+        limit: u32,
+    ) -> Result<Vec<Alert>, StoreError> {
+        // The nil id sorts before every id: with none, every alert changed at that instant is in.
+        let (since, after_id) = (after.0, after.1.map_or(Uuid::nil(), |id| id.as_uuid()));
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE org_id = $1 \
+             AND (updated_at > $2 OR (updated_at = $2 AND id > $3)) ORDER BY updated_at, id LIMIT $4"
+        );
+        let rows = on_pool!(&self.db, |pool| {
+            sqlx::query_as::<_, AlertRow>(&sql)
+                .bind(org.as_uuid())
+                .bind(since)
+                .bind(after_id)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+        })?;
+        rows.into_iter().map(AlertRow::into_alert).collect()
+    }
+
+    async fn totals(&self, org: OrgId) -> Result<WatchTotals, StoreError> {
+        let (attackers, services) = on_pool!(&self.db, |pool| {
+            let attackers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attackers WHERE org_id = $1")
+                .bind(org.as_uuid())
+                .fetch_one(pool)
+                .await?;
+            let services: Vec<(String, i64, i64)> = sqlx::query_as(
+                "SELECT service, CAST(SUM(events) AS BIGINT), CAST(SUM(alerts) AS BIGINT) FROM watch_counts \
+                 WHERE org_id = $1 GROUP BY service ORDER BY 2 DESC, service",
+            )
+            .bind(org.as_uuid())
+            .fetch_all(pool)
+            .await?;
+            Ok::<_, sqlx::Error>((attackers, services))
+        })?;
+        Ok(WatchTotals {
+            attackers: count(attackers),
+            services: services
+                .into_iter()
+                .map(|(service, events, alerts)| (service, count(events), count(alerts)))
+                .collect(),
+        })
     }
 }

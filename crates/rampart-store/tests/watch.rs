@@ -206,3 +206,65 @@ async fn decoys_are_counted_per_node_and_name(#[values(Backend::Sqlite, Backend:
     assert_eq!(events.len(), 4);
     assert!(events.iter().all(|event| event.event.source_ip.is_none() && event.score.attack_type == "decoy_access"));
 }
+
+#[rstest]
+#[tokio::test]
+async fn changed_alerts_are_read_in_the_order_they_changed_page_by_page(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let (store, _db) = store(backend).await;
+    let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
+    let trap = node(&store, acme, "trap", "aaaaaaaaaaaa").await;
+    let start = rampart_core::time::now() - chrono::Duration::seconds(1);
+    let t0 = rampart_core::time::now() - chrono::Duration::hours(1);
+
+    // One commit raises three alerts, all changed at the same instant.
+    let batch: Vec<ScoredEvent> = ["203.0.113.1", "203.0.113.2", "203.0.113.3"]
+        .into_iter()
+        .map(|ip| scored(acme, &trap, ip, t0, EventInput::default(), true))
+        .collect();
+    store.watch().commit(&batch).await.expect("commit");
+
+    let first = store.watch().alerts_changed_since(acme, (start, None), 2).await.expect("changes");
+    assert_eq!(first.len(), 2);
+    let last = first.last().expect("two");
+    let rest = store.watch().alerts_changed_since(acme, (last.updated_at, Some(last.id)), 2).await.expect("changes");
+    assert_eq!(rest.len(), 1, "the page after the last read holds the third alert");
+    let mut ids: Vec<_> = first.iter().chain(&rest).map(|alert| alert.id).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 3);
+
+    // A change of status moves an alert to the end.
+    let moved = rest[0].id;
+    let changed = store.watch().set_alert_status(acme, first[0].id, AlertStatus::Acknowledged, None, "").await;
+    let changed = changed.expect("acknowledge");
+    let after = (rest[0].updated_at, Some(moved));
+    let newer = store.watch().alerts_changed_since(acme, after, 10).await.expect("changes");
+    assert_eq!(newer.iter().map(|alert| alert.id).collect::<Vec<_>>(), [changed.id]);
+    assert_eq!(newer[0].status, AlertStatus::Acknowledged);
+
+    assert!(store.watch().alerts_changed_since(other, (start, None), 10).await.expect("changes").is_empty());
+}
+
+#[rstest]
+#[tokio::test]
+async fn totals_count_every_event_by_service_and_every_source(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let (store, _db) = store(backend).await;
+    let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
+    let trap = node(&store, acme, "trap", "aaaaaaaaaaaa").await;
+    let days_ago = rampart_core::time::now() - chrono::Duration::days(90);
+    let http = EventInput { service: Some("http".into()), ..EventInput::default() };
+    let batch = vec![
+        scored(acme, &trap, "203.0.113.1", days_ago, EventInput::default(), true),
+        scored(acme, &trap, "203.0.113.1", rampart_core::time::now(), EventInput::default(), false),
+        scored(acme, &trap, "203.0.113.2", rampart_core::time::now(), http, false),
+    ];
+    store.watch().commit(&batch).await.expect("commit");
+
+    let totals = store.watch().totals(acme).await.expect("totals");
+    assert_eq!(totals.attackers, 2);
+    assert_eq!(totals.services, [("ssh".to_owned(), 2, 1), ("http".to_owned(), 1, 0)]);
+    assert_eq!(store.watch().totals(other).await.expect("totals"), rampart_store::WatchTotals::default());
+}

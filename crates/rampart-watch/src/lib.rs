@@ -21,7 +21,7 @@ use rampart_store::{Committed, ScoredEvent, Store, StoreError};
 pub use ml::{Fallback, ModelConfig, ModelScorer};
 pub use nodes::NodeRefusal;
 pub use pipeline::Busy;
-pub use settings::{AlertRules, THRESHOLD_KEY, WINDOW_KEY};
+pub use settings::{ALERT_SETTINGS, AlertRules, AlertSetting, AlertSettingInfo, THRESHOLD_KEY, WINDOW_KEY};
 
 use crate::pipeline::Pipeline;
 use crate::settings::SettingsCache;
@@ -73,6 +73,13 @@ impl From<ValidationErrors> for WatchError {
     fn from(errors: ValidationErrors) -> Self {
         WatchError::Invalid(errors)
     }
+}
+
+/// The setting of alerts named `key`, or `NotFound`.
+fn alert_setting(key: &str) -> Result<(AlertSettingInfo, rampart_core::settings::SettingKey), WatchError> {
+    let info = ALERT_SETTINGS.into_iter().find(|info| info.key == key).ok_or(StoreError::NotFound)?;
+    let setting_key = rampart_core::settings::SettingKey::parse(key).map_err(StoreError::Internal)?;
+    Ok((info, setting_key))
 }
 
 /// One event taken.
@@ -229,5 +236,54 @@ impl Watch {
     /// Forgets cached settings of `org`, after they changed.
     pub fn settings_changed(&self, org: rampart_core::OrgId) {
         self.inner.settings.forget(org);
+    }
+
+    /// The organisation's settings of alerts, each with the value that applies.
+    pub async fn alert_settings(&self, org: rampart_core::OrgId) -> Result<Vec<AlertSetting>, StoreError> {
+        let stored = self.inner.store.settings().list(org).await?;
+        Ok(ALERT_SETTINGS
+            .into_iter()
+            .map(|info| {
+                let setting = stored.iter().find(|setting| setting.key.as_str() == info.key).cloned();
+                AlertSetting::of(info, setting)
+            })
+            .collect())
+    }
+
+    /// Sets a setting of alerts, once [`AlertRules::check`] accepts the value; audited, and in
+    /// force for this server's next event (other servers': within seconds). An unknown key is
+    /// `NotFound`.
+    pub async fn set_alert_setting(
+        &self,
+        acting: &Acting,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> Result<AlertSetting, WatchError> {
+        let (info, setting_key) = alert_setting(key)?;
+        AlertRules::check(key, value).map_err(|reason| ValidationErrors::single("value", reason))?;
+        let stored = self.inner.store.settings().put(acting.org, &setting_key, value).await?;
+        self.settings_changed(acting.org);
+        let event = acting
+            .event(rampart_core::identity::AuditAction::SettingUpdate)
+            .target(format!("setting:{key}"))
+            .detail(format!("set to {value}"));
+        self.inner.store.audit().append(&event).await?;
+        Ok(AlertSetting::of(info, Some(stored)))
+    }
+
+    /// Puts a setting of alerts back to its default (whether or not it was set); audited.
+    pub async fn reset_alert_setting(&self, acting: &Acting, key: &str) -> Result<AlertSetting, WatchError> {
+        let (info, setting_key) = alert_setting(key)?;
+        match self.inner.store.settings().delete(acting.org, &setting_key).await {
+            Ok(()) | Err(StoreError::NotFound) => {}
+            Err(error) => return Err(error.into()),
+        }
+        self.settings_changed(acting.org);
+        let event = acting
+            .event(rampart_core::identity::AuditAction::SettingUpdate)
+            .target(format!("setting:{key}"))
+            .detail("reset to the default");
+        self.inner.store.audit().append(&event).await?;
+        Ok(AlertSetting::of(info, None))
     }
 }

@@ -1,5 +1,6 @@
 //! An organisation's alert rules — threshold and grouping window — read from its settings and
-//! kept for a few seconds, so ingestion does not read them for every request.
+//! kept for a few seconds, so ingestion does not read them for every request; and the list of
+//! those settings, with their defaults, that an organisation may change.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 use rampart_core::OrgId;
 use rampart_core::settings::SettingKey;
 use rampart_core::watch::{DEFAULT_THRESHOLD, DEFAULT_WINDOW};
-use rampart_store::{Store, StoreError};
+use rampart_store::{Store, StoreError, StoredSetting};
 use serde_json::Value;
 
 /// The score (0–10) from which an event raises an alert.
@@ -17,6 +18,45 @@ pub const THRESHOLD_KEY: &str = "alerts.threshold";
 pub const WINDOW_KEY: &str = "alerts.window_seconds";
 /// How long a read is trusted; a change made on another server applies within it.
 const FRESH: Duration = Duration::from_secs(5);
+
+/// A setting of alerts an organisation may change.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AlertSettingInfo {
+    pub key: &'static str,
+    pub description: &'static str,
+}
+
+/// Every setting of alerts, by key.
+pub const ALERT_SETTINGS: [AlertSettingInfo; 2] = [
+    AlertSettingInfo { key: THRESHOLD_KEY, description: "The score (0 to 10) from which an event raises an alert." },
+    AlertSettingInfo {
+        key: WINDOW_KEY,
+        description: "How long after its last event an alert takes repeats, in seconds (60 to 604800).",
+    },
+];
+
+/// A setting of alerts as an organisation has it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertSetting {
+    pub info: AlertSettingInfo,
+    pub default: Value,
+    /// What applies: the stored value, or the default when none is stored (or the stored one is
+    /// no longer valid).
+    pub value: Value,
+    /// The stored value, when the organisation set one.
+    pub stored: Option<StoredSetting>,
+}
+
+impl AlertSetting {
+    pub(crate) fn of(info: AlertSettingInfo, stored: Option<StoredSetting>) -> Self {
+        let default = AlertRules::default().value_of(info.key);
+        let value = match &stored {
+            Some(setting) if AlertRules::check(info.key, &setting.value).is_ok() => setting.value.clone(),
+            _ => default.clone(),
+        };
+        Self { info, default, value, stored }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AlertRules {
@@ -43,6 +83,15 @@ impl AlertRules {
                 _ => Err("must be a whole number of seconds from 60 to 604800".into()),
             },
             _ => Err("is not a setting of alerts".into()),
+        }
+    }
+
+    /// The value of `key` under these rules, as it would be stored.
+    fn value_of(&self, key: &str) -> Value {
+        match key {
+            THRESHOLD_KEY => Value::from(self.threshold),
+            WINDOW_KEY => Value::from(self.window.as_secs()),
+            _ => Value::Null,
         }
     }
 
@@ -105,5 +154,21 @@ mod tests {
         rules.apply(THRESHOLD_KEY, &json!(42));
         rules.apply(WINDOW_KEY, &json!(120));
         assert_eq!(rules, AlertRules { threshold: DEFAULT_THRESHOLD, window: Duration::from_secs(120) });
+    }
+
+    #[test]
+    fn a_setting_applies_its_stored_value_only_when_valid() {
+        let stored = |value: Value| StoredSetting {
+            key: SettingKey::parse(THRESHOLD_KEY).expect("valid"),
+            value,
+            created_at: rampart_core::time::now(),
+            updated_at: rampart_core::time::now(),
+        };
+        let [threshold, window] = ALERT_SETTINGS;
+        assert_eq!(AlertSetting::of(threshold, None).value, json!(7.0));
+        assert_eq!(AlertSetting::of(window, None).value, json!(3600));
+        assert_eq!(AlertSetting::of(threshold, Some(stored(json!(2)))).value, json!(2));
+        let broken = AlertSetting::of(threshold, Some(stored(json!("high"))));
+        assert_eq!((broken.value, broken.default), (json!(7.0), json!(7.0)));
     }
 }

@@ -8,10 +8,9 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -24,12 +23,9 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use super::{ExecutionView, LogLineView};
-use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-
-/// How long a follower waits for a notice before it reads the run again anyway.
-const FALLBACK: Duration = Duration::from_secs(2);
+use crate::{AppState, live};
 
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
@@ -75,23 +71,10 @@ async fn follow(store: Arc<dyn Store>, org: OrgId, id: ExecutionId) -> impl Stre
                 follow.pending.push_back(Update::State(Box::new(run.into())));
             }
             if follow.pending.is_empty() {
-                let _ = tokio::time::timeout(FALLBACK, changed(&mut follow.changes, follow.id)).await;
+                live::next_read(&mut follow.changes, Change::Execution(follow.id)).await;
             }
         }
     })
-}
-
-/// Waits for a notice that the run changed, or that notices were missed.
-async fn changed(changes: &mut broadcast::Receiver<Change>, id: ExecutionId) {
-    loop {
-        match changes.recv().await {
-            Ok(Change::Execution(changed)) if changed == id => return,
-            Ok(_) => {}
-            Err(broadcast::error::RecvError::Lagged(_)) => return,
-            // No more notices: the fallback reads remain.
-            Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
-        }
-    }
 }
 
 /// A run's progress as server-sent events: `state` (the run) and `log` (a line), until it ends.
@@ -144,21 +127,10 @@ pub async fn stream(
     let id = ExecutionId::from_uuid(id);
     // The run first: another organisation's run is a 404 whatever the request looks like.
     app.store.executions().get(caller.org, id).await?;
-    let upgrade =
-        upgrade.map_err(|_| ApiError::BadRequest("this is a WebSocket endpoint: send an upgrade request".into()))?;
+    let upgrade: WebSocketUpgrade = live::upgrade(upgrade)?;
     let store = app.store.clone();
     let org = caller.org;
-    Ok(upgrade.on_upgrade(move |socket| send_updates(socket, store, org, id)).into_response())
-}
-
-async fn send_updates(mut socket: WebSocket, store: Arc<dyn Store>, org: OrgId, id: ExecutionId) {
-    let updates = follow(store, org, id).await;
-    futures_util::pin_mut!(updates);
-    while let Some(update) = updates.next().await {
-        let Ok(text) = serde_json::to_string(&update) else { break };
-        if socket.send(Message::Text(text.into())).await.is_err() {
-            return;
-        }
-    }
-    let _ = socket.send(Message::Close(None)).await;
+    Ok(upgrade
+        .on_upgrade(move |socket| async move { live::send_json(socket, follow(store, org, id).await).await })
+        .into_response())
 }

@@ -1,7 +1,7 @@
 //! Wire types of nodes, events, ingestion and alerts.
 
 use chrono::{DateTime, Utc};
-use rampart_core::watch::{Alert, Decoy, Node, Reason};
+use rampart_core::watch::{Alert, Attacker, Decoy, Node, Reason};
 use rampart_watch::Accepted;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -218,6 +218,38 @@ impl From<Alert> for AlertView {
             updated_at: alert.updated_at,
             status_by: alert.status_by.map(|id| id.as_uuid()),
             status_note: alert.status_note,
+        }
+    }
+}
+
+/// What one source address did to the organisation.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "source_ip": "203.0.113.7", "events": 42, "alerts": 3, "avg_score": 5.25, "max_score": 9.0,
+    "first_seen": "2026-11-24T20:00:00Z", "last_seen": "2026-11-24T21:10:00Z"
+}))]
+pub struct AttackerView {
+    pub source_ip: String,
+    pub events: u64,
+    /// Alerts its events raised.
+    pub alerts: u64,
+    /// The average score of its events, to two decimals.
+    pub avg_score: f64,
+    pub max_score: f64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+impl From<Attacker> for AttackerView {
+    fn from(attacker: Attacker) -> Self {
+        Self {
+            source_ip: attacker.source_ip.to_string(),
+            events: attacker.events,
+            alerts: attacker.alerts,
+            avg_score: attacker.avg_score,
+            max_score: attacker.max_score,
+            first_seen: attacker.first_seen,
+            last_seen: attacker.last_seen,
         }
     }
 }

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use rampart_core::watch::{NewNode, NodeKind, NodeStatus, nodes::parse_name};
+use rampart_core::watch::{NewNode, Node, NodeKind, NodeStatus, nodes::parse_name};
 use rampart_core::{NodeId, ValidationErrors};
 use rampart_store::{NodeFilter, NodePatch};
 use uuid::Uuid;
@@ -180,4 +180,19 @@ pub async fn decoys(
 ) -> Result<Json<Vec<DecoyView>>, ApiError> {
     let decoys = app.store.nodes().decoys(caller.org, NodeId::from_uuid(id)).await?;
     Ok(Json(decoys.into_iter().map(DecoyView::from).collect()))
+}
+
+/// Every node of the organisation, read page by page (the dashboards name them).
+pub(crate) async fn all(app: &AppState, org: rampart_core::OrgId) -> Result<Vec<Node>, ApiError> {
+    const PAGE: u32 = 500;
+    let mut nodes: Vec<Node> = Vec::new();
+    loop {
+        let after = nodes.last().map(|node| node.id);
+        let page = app.store.nodes().list(org, &NodeFilter::default(), after, PAGE).await?;
+        let done = page.len() < PAGE as usize;
+        nodes.extend(page);
+        if done {
+            return Ok(nodes);
+        }
+    }
 }

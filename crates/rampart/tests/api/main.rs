@@ -19,3 +19,4 @@ mod secrets;
 mod targets;
 mod tokens;
 mod watch;
+mod watch_read;

@@ -56,6 +56,11 @@ fn concrete(template: &str, f: &Fixtures) -> Option<String> {
         "/api/v1/nodes/{id}/rotate-key" => format!("/api/v1/nodes/{}/rotate-key", f.node),
         "/api/v1/nodes/{id}/decoys" => format!("/api/v1/nodes/{}/decoys", f.node),
         "/api/v1/alerts/{id}" => format!("/api/v1/alerts/{}", f.alert),
+        // The decoy event below came from this address.
+        "/api/v1/attackers/{ip}" => "/api/v1/attackers/203.0.113.9".to_owned(),
+        "/api/attacker-profile/{ip}" => "/api/attacker-profile/203.0.113.9".to_owned(),
+        // Every organisation has each setting: a key is not a tenant's object.
+        "/api/v1/settings/{key}" => "/api/v1/settings/alerts.threshold".to_owned(),
         "/api/v1/orgs/{id}" => format!("/api/v1/orgs/{}", f.org),
         "/api/v1/orgs/{id}/members" => format!("/api/v1/orgs/{}/members", f.org),
         "/api/v1/orgs/{id}/members/{user_id}" => format!("/api/v1/orgs/{}/members/{}", f.org, f.member),
@@ -168,7 +173,9 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
                 let response = app.call(&upper, &path, Some(&vic.access), body.as_ref()).await;
                 assert_eq!(response.status(), 403, "{upper} {template} as a viewer");
             }
-            let tenant_object = template.contains('{') && !template.starts_with("/api/v1/tools/");
+            let tenant_object = template.contains('{')
+                && !template.starts_with("/api/v1/tools/")
+                && !template.starts_with("/api/v1/settings/");
             if tenant_object && role != "superuser" {
                 let response = app.call(&upper, &path, Some(&bob.access), body.as_ref()).await;
                 assert_eq!(response.status(), 404, "{upper} {template} from another organisation");
