@@ -72,7 +72,7 @@ kill "${pids[-1]}"
 # stored_events PORT TOKEN: events the organisation holds, from its hourly counters (GET /api/v1/stats)
 stored_events() {
     curl -fs -H "Authorization: Bearer $2" "http://127.0.0.1:$1/api/v1/stats" |
-        python3 -c 'import json, sys; print(sum(h["events"] for h in json.load(sys.stdin)["events_per_hour"]))'
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["events_30d"])'
 }
 
 scenarios() { # backend port
