@@ -7,7 +7,7 @@
 //! once. On PostgreSQL commits take turns under an advisory lock, so two servers cannot both
 //! raise an alert for the same group, and their upserts cannot deadlock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -166,18 +166,12 @@ fn parse_ip(text: &str) -> Result<IpAddr, StoreError> {
 /// An alert's group: organisation, source, attack type.
 type GroupKey = (OrgId, Option<IpAddr>, String);
 
-/// The alerts a commit raises or grows.
-#[derive(Default)]
-struct AlertPlan {
-    /// Existing alerts that grow: id → (events, max score, last seen).
-    grown: BTreeMap<AlertId, (u64, f64, DateTime<Utc>)>,
-    /// New alerts, in the order they were raised.
-    raised: Vec<NewAlert>,
-}
-
-struct NewAlert {
+/// An alert a commit raises (`new`) or grows: the events it adds, their highest score and
+/// their time span.
+struct AlertChange {
     id: AlertId,
     key: GroupKey,
+    new: bool,
     node_id: NodeId,
     events: u64,
     max_score: f64,
@@ -515,78 +509,114 @@ impl WatchStore for SqlStore {
             }
 
             // Alerts first: each event over its threshold joins the alert of its group still
-            // within the window after the group's previous event, or raises a new one.
+            // within the window after the group's previous event, or raises a new one. The open
+            // alerts of every source in the commit are read at once.
             let mut order: Vec<usize> = (0..events.len()).filter(|&i| events[i].alert_window.is_some()).collect();
             order.sort_by_key(|&i| events[i].event.occurred_at);
-            let mut plan = AlertPlan::default();
-            let mut current: HashMap<GroupKey, (AlertId, DateTime<Utc>, bool)> = HashMap::new();
+            let mut sources: BTreeMap<OrgId, BTreeSet<Option<IpAddr>>> = BTreeMap::new();
+            for &index in &order {
+                sources.entry(events[index].org_id).or_default().insert(events[index].event.source_ip);
+            }
+            // (alert, last seen, index in `changes` once it changes)
+            let mut current: HashMap<GroupKey, (AlertId, DateTime<Utc>, Option<usize>)> = HashMap::new();
+            for (org, ips) in &sources {
+                let addresses: Vec<String> = ips.iter().flatten().map(IpAddr::to_string).collect();
+                let mut lookups: Vec<Option<&[String]>> = addresses.chunks(CHUNK).map(Some).collect();
+                if ips.contains(&None) {
+                    lookups.push(None);
+                }
+                for lookup in lookups {
+                    let mut query = sqlx::QueryBuilder::new(
+                        "SELECT id, source_ip, attack_type, last_seen FROM alerts WHERE status <> 'resolved' AND org_id = ",
+                    );
+                    query.push_bind(org.as_uuid());
+                    match lookup {
+                        Some(chunk) => {
+                            query.push(" AND source_ip IN (");
+                            let mut list = query.separated(", ");
+                            for address in chunk {
+                                list.push_bind(address.as_str());
+                            }
+                            query.push(")");
+                        }
+                        None => {
+                            query.push(" AND source_ip IS NULL");
+                        }
+                    }
+                    let found: Vec<(Uuid, Option<String>, String, DateTime<Utc>)> =
+                        query.build_query_as().fetch_all(&mut *tx).await?;
+                    for (id, ip, attack_type, last_seen) in found {
+                        let key: GroupKey = (*org, ip.as_deref().map(parse_ip).transpose()?, attack_type);
+                        if current.get(&key).is_none_or(|(_, seen, _)| *seen < last_seen) {
+                            current.insert(key, (AlertId::from_uuid(id), last_seen, None));
+                        }
+                    }
+                }
+            }
+            let mut changes: Vec<AlertChange> = Vec::new();
             let mut committed = vec![Committed { alert: None }; events.len()];
             for index in order {
                 let scored = &events[index];
                 let window = chrono::Duration::from_std(scored.alert_window.unwrap_or_default())
                     .unwrap_or(chrono::Duration::hours(1));
-                let at = scored.event.occurred_at;
+                let (at, score) = (scored.event.occurred_at, scored.score.score);
                 let key: GroupKey = (scored.org_id, scored.event.source_ip, scored.score.attack_type.clone());
-                if !current.contains_key(&key) {
-                    let found: Option<(Uuid, DateTime<Utc>)> = sqlx::query_as(
-                        "SELECT id, last_seen FROM alerts WHERE org_id = $1 AND attack_type = $2 \
-                         AND (source_ip = $3 OR ($3 IS NULL AND source_ip IS NULL)) AND status <> 'resolved' \
-                         ORDER BY last_seen DESC LIMIT 1",
-                    )
-                    .bind(key.0.as_uuid())
-                    .bind(&key.2)
-                    .bind(key.1.map(|ip| ip.to_string()))
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if let Some((id, last_seen)) = found {
-                        current.insert(key.clone(), (AlertId::from_uuid(id), last_seen, false));
-                    }
-                }
                 let joined = match current.get_mut(&key) {
-                    Some((id, last_seen, new)) if at <= *last_seen + window => {
+                    Some((id, last_seen, change)) if at <= *last_seen + window => {
                         *last_seen = (*last_seen).max(at);
-                        Some((*id, *new))
+                        let slot = *change.get_or_insert_with(|| {
+                            changes.push(AlertChange {
+                                id: *id,
+                                key: key.clone(),
+                                new: false,
+                                node_id: scored.node_id,
+                                events: 0,
+                                max_score: score,
+                                first_seen: at,
+                                last_seen: at,
+                            });
+                            changes.len() - 1
+                        });
+                        Some(slot)
                     }
                     _ => None,
                 };
-                let (id, raised) = match joined {
-                    Some((id, true)) => {
-                        let alert = plan.raised.iter_mut().find(|alert| alert.id == id).ok_or(StoreError::NotFound)?;
-                        alert.events += 1;
-                        alert.max_score = alert.max_score.max(scored.score.score);
-                        alert.last_seen = alert.last_seen.max(at);
-                        (id, false)
-                    }
-                    Some((id, false)) => {
-                        let grown = plan.grown.entry(id).or_insert((0, 0.0, at));
-                        grown.0 += 1;
-                        grown.1 = grown.1.max(scored.score.score);
-                        grown.2 = grown.2.max(at);
-                        (id, false)
-                    }
+                let slot = match joined {
+                    Some(slot) => slot,
                     None => {
                         let id = AlertId::new();
-                        plan.raised.push(NewAlert {
+                        changes.push(AlertChange {
                             id,
                             key: key.clone(),
+                            new: true,
                             node_id: scored.node_id,
-                            events: 1,
-                            max_score: scored.score.score,
+                            events: 0,
+                            max_score: score,
                             first_seen: at,
                             last_seen: at,
                         });
-                        current.insert(key, (id, at, true));
-                        (id, true)
+                        current.insert(key, (id, at, Some(changes.len() - 1)));
+                        changes.len() - 1
                     }
                 };
-                committed[index] = Committed { alert: Some((id, raised)) };
+                let change = &mut changes[slot];
+                let raised = change.new && change.events == 0;
+                change.events += 1;
+                change.max_score = change.max_score.max(score);
+                change.first_seen = change.first_seen.min(at);
+                change.last_seen = change.last_seen.max(at);
+                committed[index] = Committed { alert: Some((change.id, raised)) };
             }
+            // New alerts are inserted; alerts that grow meet their own row and add to it.
             insert_rows!(
                 tx,
                 "INSERT INTO alerts (id, org_id, source_ip, attack_type, status, events, max_score, node_id, first_seen, \
                  last_seen, created_at, updated_at, status_by, status_note) ",
-                "",
-                plan.raised,
+                " ON CONFLICT (id) DO UPDATE SET events = alerts.events + excluded.events, \
+                 max_score = CASE WHEN excluded.max_score > alerts.max_score THEN excluded.max_score ELSE alerts.max_score END, \
+                 last_seen = CASE WHEN excluded.last_seen > alerts.last_seen THEN excluded.last_seen ELSE alerts.last_seen END, \
+                 updated_at = excluded.updated_at",
+                changes,
                 |row, alert| row
                     .push_bind(alert.id.as_uuid())
                     .push_bind(alert.key.0.as_uuid())
@@ -603,20 +633,6 @@ impl WatchStore for SqlStore {
                     .push_bind(None::<Uuid>)
                     .push_bind("")
             );
-            for (id, (added, max_score, last_seen)) in &plan.grown {
-                sqlx::query(
-                    "UPDATE alerts SET events = events + $2, \
-                     max_score = CASE WHEN max_score < $3 THEN $3 ELSE max_score END, \
-                     last_seen = CASE WHEN last_seen < $4 THEN $4 ELSE last_seen END, updated_at = $5 WHERE id = $1",
-                )
-                .bind(id.as_uuid())
-                .bind(signed(*added))
-                .bind(*max_score)
-                .bind(*last_seen)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
 
             let rows: Vec<(&ScoredEvent, &Committed)> = events.iter().zip(&committed).collect();
             insert_rows!(tx, format!("INSERT INTO events ({EVENT_COLUMNS}) "), "", rows, |row, (scored, done)| {

@@ -35,7 +35,8 @@ CREATE TABLE alerts (
     status_note      TEXT NOT NULL
 );
 CREATE INDEX alerts_by_org ON alerts (org_id, id);
-CREATE INDEX alerts_by_group ON alerts (org_id, attack_type, source_ip, last_seen);
+-- The open alerts of the sources an ingested group names are read at once.
+CREATE INDEX alerts_by_source ON alerts (org_id, source_ip, attack_type, last_seen);
 
 CREATE TABLE events (
     id                uuid PRIMARY KEY,
