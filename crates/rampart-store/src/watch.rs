@@ -63,7 +63,6 @@ pub struct AlertFilter {
 #[derive(Clone, Debug, Default)]
 pub struct EventFilter {
     pub node_id: Option<NodeId>,
-    pub source_ip: Option<IpAddr>,
     pub alert_id: Option<AlertId>,
     pub since: Option<DateTime<Utc>>,
 }
@@ -801,9 +800,6 @@ impl WatchStore for SqlStore {
             }
             if let Some(node) = filter.node_id {
                 query.push(" AND node_id = ").push_bind(node.as_uuid());
-            }
-            if let Some(ip) = filter.source_ip {
-                query.push(" AND source_ip = ").push_bind(ip.to_string());
             }
             if let Some(since) = filter.since {
                 query.push(" AND occurred_at >= ").push_bind(since);

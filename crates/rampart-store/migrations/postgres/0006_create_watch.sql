@@ -67,7 +67,6 @@ CREATE TABLE events (
     alert_id          uuid REFERENCES alerts (id) ON DELETE SET NULL
 );
 CREATE INDEX events_by_org ON events (org_id, id);
-CREATE INDEX events_by_source ON events (org_id, source_ip, id);
 -- Most events join no alert: only those that do are indexed.
 CREATE INDEX events_by_alert ON events (alert_id, id) WHERE alert_id IS NOT NULL;
 CREATE INDEX events_by_node ON events (node_id, id);
@@ -83,8 +82,8 @@ CREATE TABLE attackers (
     last_seen   timestamptz NOT NULL,
     PRIMARY KEY (org_id, source_ip)
 );
-CREATE INDEX attackers_by_risk ON attackers (org_id, max_score);
-CREATE INDEX attackers_by_recency ON attackers (org_id, last_seen);
+-- No index by risk or recency: every ingested group updates both, and an organisation's
+-- profiles are few enough to sort when listed (the primary key finds them).
 
 -- What each attacker touched and tried, counted.
 CREATE TABLE attacker_services (

@@ -67,7 +67,6 @@ CREATE TABLE events (
     alert_id          BLOB REFERENCES alerts (id) ON DELETE SET NULL
 ) STRICT;
 CREATE INDEX events_by_org ON events (org_id, id);
-CREATE INDEX events_by_source ON events (org_id, source_ip, id);
 -- Most events join no alert: only those that do are indexed.
 CREATE INDEX events_by_alert ON events (alert_id, id) WHERE alert_id IS NOT NULL;
 CREATE INDEX events_by_node ON events (node_id, id);
@@ -83,8 +82,6 @@ CREATE TABLE attackers (
     last_seen   TEXT NOT NULL,
     PRIMARY KEY (org_id, source_ip)
 ) STRICT;
-CREATE INDEX attackers_by_risk ON attackers (org_id, max_score);
-CREATE INDEX attackers_by_recency ON attackers (org_id, last_seen);
 
 -- What each attacker touched and tried, counted.
 CREATE TABLE attacker_services (
