@@ -59,7 +59,8 @@ async fn no_secret_is_stored_in_clear(#[values(Backend::Sqlite, Backend::Postgre
         .expect("JSON");
     let key = key["key"].as_str().expect("key").to_owned();
     crate::helpers::remember_secret(key.clone());
-    let secret_part = key.rsplit('_').next().expect("secret part").to_owned();
+    // `rk_<lookup>_<secret>`; the secret is URL-safe base64, which may itself hold `_`.
+    let secret_part = key.splitn(3, '_').nth(2).expect("secret part").to_owned();
 
     let text = database_text(app.database()).await;
 
