@@ -10,7 +10,8 @@ use rampart_core::orgs::NewOrganisation;
 use rampart_core::watch::{AlertStatus, AttackerOrder, EventInput, NewNode, Node, NodeStatus, ScoringRules, Signals};
 use rampart_core::{EventId, OrgId};
 use rampart_store::{
-    AlertFilter, ConnectOptions, EventFilter, Location, NodeFilter, NodePatch, ScoredEvent, SqlStore, Store, StoreError,
+    AlertFilter, Change, ConnectOptions, EventFilter, Location, NodeFilter, NodePatch, ScoredEvent, SqlStore, Store,
+    StoreError,
 };
 use rampart_testkit::{Backend, TestDatabase};
 use rstest::rstest;
@@ -267,4 +268,56 @@ async fn totals_count_every_event_by_service_and_every_source(
     assert_eq!(totals.attackers, 2);
     assert_eq!(totals.services, [("ssh".to_owned(), 2, 1), ("http".to_owned(), 1, 0)]);
     assert_eq!(store.watch().totals(other).await.expect("totals"), rampart_store::WatchTotals::default());
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_raised_or_changed_alert_is_noticed_by_every_follower(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let (store, db) = store(backend).await;
+    // On PostgreSQL the follower is another process's store; on SQLite the server's own.
+    let follower: Arc<SqlStore> = match backend {
+        Backend::Postgres => {
+            let options = ConnectOptions {
+                location: Location::from_url(&db.url()).expect("valid"),
+                max_connections: 2,
+                acquire_timeout: Duration::from_secs(10),
+                busy_timeout: Duration::from_secs(5),
+            };
+            Arc::new(SqlStore::connect(&options).await.expect("connect"))
+        }
+        Backend::Sqlite => store.clone(),
+    };
+    let mut changes = follower.subscribe().await;
+    let acme = org(&store, "acme").await;
+    let trap = node(&store, acme, "trap", "aaaaaaaaaaaa").await;
+    let noticed = |changes: &mut tokio::sync::broadcast::Receiver<Change>| {
+        let mut changes = changes.resubscribe();
+        async move {
+            tokio::time::timeout(Duration::from_secs(10), async {
+                loop {
+                    if let Ok(Change::Alerts(org)) = changes.recv().await
+                        && org == acme
+                    {
+                        return;
+                    }
+                }
+            })
+            .await
+            .is_ok()
+        }
+    };
+
+    let waiting = noticed(&mut changes);
+    let done = store
+        .watch()
+        .commit(&[scored(acme, &trap, "203.0.113.5", rampart_core::time::now(), EventInput::default(), true)])
+        .await
+        .expect("commit");
+    assert!(waiting.await, "a raised alert is noticed");
+    let (alert, _) = done[0].alert.expect("alerted");
+    let waiting = noticed(&mut changes);
+    store.watch().set_alert_status(acme, alert, AlertStatus::Acknowledged, None, "").await.expect("acknowledge");
+    assert!(waiting.await, "a changed alert is noticed");
 }
