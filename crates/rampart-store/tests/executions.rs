@@ -1,34 +1,19 @@
 //! The job queue part of the store contract, on SQLite and PostgreSQL.
 
+mod common;
+
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_core::executions::{ExecutionStatus, Finish, LogStream, NewExecution};
 use rampart_core::identity::Actor;
-use rampart_core::orgs::NewOrganisation;
 use rampart_core::{ExecutionId, OrgId};
-use rampart_store::{Change, ConnectOptions, ExecutionFilter, Location, SqlStore, Store, StoreError};
-use rampart_testkit::{Backend, TestDatabase};
+use rampart_store::{Change, ExecutionFilter, Store, StoreError};
+use rampart_testkit::Backend;
+
+use crate::common::{follower, org, store};
 use rstest::rstest;
 use serde_json::json;
-
-async fn store(backend: Backend) -> (Arc<SqlStore>, TestDatabase) {
-    let db = TestDatabase::create(backend).await;
-    let options = ConnectOptions {
-        location: Location::from_url(&db.url()).expect("valid"),
-        max_connections: 10,
-        acquire_timeout: Duration::from_secs(10),
-        busy_timeout: Duration::from_secs(5),
-    };
-    let store = SqlStore::connect(&options).await.expect("connect");
-    store.migrate().await.expect("migrate");
-    (Arc::new(store), db)
-}
-
-async fn org(store: &SqlStore, name: &str) -> OrgId {
-    store.orgs().insert(&NewOrganisation::parse(name, None).expect("valid")).await.expect("org").id
-}
 
 fn job(max_attempts: u32) -> NewExecution {
     NewExecution {
@@ -205,20 +190,7 @@ async fn every_visible_change_of_a_run_is_noticed_once_committed(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {
     let (store, db) = store(backend).await;
-    // On PostgreSQL the follower is another process's store: notices cross connections. On
-    // SQLite the server is the only writer and notices its own followers.
-    let follower: Arc<SqlStore> = match backend {
-        Backend::Postgres => {
-            let options = ConnectOptions {
-                location: Location::from_url(&db.url()).expect("valid"),
-                max_connections: 2,
-                acquire_timeout: Duration::from_secs(10),
-                busy_timeout: Duration::from_secs(5),
-            };
-            Arc::new(SqlStore::connect(&options).await.expect("connect"))
-        }
-        Backend::Sqlite => store.clone(),
-    };
+    let follower = follower(&store, &db, backend).await;
     let mut changes = follower.subscribe().await;
     let acme = org(&store, "acme").await;
     let runs = store.executions();

@@ -1,30 +1,14 @@
 //! The targets part of the store contract, on SQLite and PostgreSQL.
 
-use std::time::Duration;
+mod common;
 
-use rampart_core::orgs::NewOrganisation;
+use rampart_core::TargetId;
 use rampart_core::targets::{NewTarget, PortRanges, TargetKind};
-use rampart_core::{OrgId, TargetId};
-use rampart_store::{ConnectOptions, Location, SqlStore, Store, StoreError, TargetFilter, TargetPatch};
-use rampart_testkit::{Backend, TestDatabase};
+use rampart_store::{Store, StoreError, TargetFilter, TargetPatch};
+use rampart_testkit::Backend;
+
+use crate::common::{org, store};
 use rstest::rstest;
-
-async fn store(backend: Backend) -> (SqlStore, TestDatabase) {
-    let db = TestDatabase::create(backend).await;
-    let options = ConnectOptions {
-        location: Location::from_url(&db.url()).expect("valid"),
-        max_connections: 5,
-        acquire_timeout: Duration::from_secs(10),
-        busy_timeout: Duration::from_secs(5),
-    };
-    let store = SqlStore::connect(&options).await.expect("connect");
-    store.migrate().await.expect("migrate");
-    (store, db)
-}
-
-async fn org(store: &SqlStore, name: &str) -> OrgId {
-    store.orgs().insert(&NewOrganisation::parse(name, None).expect("valid")).await.expect("org").id
-}
 
 fn new(value: &str, ports: Option<&str>, exclude: bool, tags: &[&str]) -> NewTarget {
     let tags: Vec<String> = tags.iter().map(|t| (*t).to_owned()).collect();

@@ -1,37 +1,21 @@
 //! The watch part of the store contract — nodes, the grouped commit of scored events, alerts,
 //! profiles, decoys and counters — on SQLite and PostgreSQL.
 
+mod common;
+
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rampart_core::orgs::NewOrganisation;
 use rampart_core::watch::{AlertStatus, AttackerOrder, EventInput, NewNode, Node, NodeStatus, ScoringRules, Signals};
 use rampart_core::{EventId, OrgId};
 use rampart_store::{
-    AlertFilter, Change, ConnectOptions, EventFilter, Location, NodeFilter, NodePatch, ScoredEvent, SqlStore, Store,
-    StoreError,
+    AlertFilter, Change, EventFilter, NodeFilter, NodePatch, ScoredEvent, SqlStore, Store, StoreError,
 };
-use rampart_testkit::{Backend, TestDatabase};
+use rampart_testkit::Backend;
+
+use crate::common::{follower, org, store};
 use rstest::rstest;
-
-async fn store(backend: Backend) -> (Arc<SqlStore>, TestDatabase) {
-    let db = TestDatabase::create(backend).await;
-    let options = ConnectOptions {
-        location: Location::from_url(&db.url()).expect("valid"),
-        max_connections: 10,
-        acquire_timeout: Duration::from_secs(10),
-        busy_timeout: Duration::from_secs(5),
-    };
-    let store = SqlStore::connect(&options).await.expect("connect");
-    store.migrate().await.expect("migrate");
-    (Arc::new(store), db)
-}
-
-async fn org(store: &SqlStore, name: &str) -> OrgId {
-    store.orgs().insert(&NewOrganisation::parse(name, None).expect("valid")).await.expect("org").id
-}
 
 async fn node(store: &SqlStore, org: OrgId, name: &str, prefix: &str) -> Node {
     let new = NewNode::parse(name, "honeypot", None).expect("valid");
@@ -276,19 +260,7 @@ async fn a_raised_or_changed_alert_is_noticed_by_every_follower(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {
     let (store, db) = store(backend).await;
-    // On PostgreSQL the follower is another process's store; on SQLite the server's own.
-    let follower: Arc<SqlStore> = match backend {
-        Backend::Postgres => {
-            let options = ConnectOptions {
-                location: Location::from_url(&db.url()).expect("valid"),
-                max_connections: 2,
-                acquire_timeout: Duration::from_secs(10),
-                busy_timeout: Duration::from_secs(5),
-            };
-            Arc::new(SqlStore::connect(&options).await.expect("connect"))
-        }
-        Backend::Sqlite => store.clone(),
-    };
+    let follower = follower(&store, &db, backend).await;
     let mut changes = follower.subscribe().await;
     let acme = org(&store, "acme").await;
     let trap = node(&store, acme, "trap", "aaaaaaaaaaaa").await;

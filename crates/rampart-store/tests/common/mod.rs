@@ -1,0 +1,44 @@
+//! What the store's test files share: a migrated store over a fresh database, a second store on
+//! the same database (another process, as far as PostgreSQL can tell), and an organisation.
+//! Each test file uses what it needs of it.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_core::OrgId;
+use rampart_core::orgs::NewOrganisation;
+use rampart_store::{ConnectOptions, Location, SqlStore, Store};
+use rampart_testkit::{Backend, TestDatabase};
+
+/// A store on `url`, not migrated.
+pub async fn connect(url: &str, max_connections: u32) -> SqlStore {
+    let options = ConnectOptions {
+        location: Location::from_url(url).expect("valid"),
+        max_connections,
+        acquire_timeout: Duration::from_secs(10),
+        busy_timeout: Duration::from_secs(5),
+    };
+    SqlStore::connect(&options).await.expect("connect")
+}
+
+/// A migrated store over a fresh database, which lives as long as the `TestDatabase`.
+pub async fn store(backend: Backend) -> (Arc<SqlStore>, TestDatabase) {
+    let db = TestDatabase::create(backend).await;
+    let store = connect(&db.url(), 10).await;
+    store.migrate().await.expect("migrate");
+    (Arc::new(store), db)
+}
+
+/// Who follows changes: on PostgreSQL another store, so that notices must cross connections; on
+/// SQLite the server is the only writer and notices its own followers.
+pub async fn follower(store: &Arc<SqlStore>, db: &TestDatabase, backend: Backend) -> Arc<SqlStore> {
+    match backend {
+        Backend::Postgres => Arc::new(connect(&db.url(), 2).await),
+        Backend::Sqlite => store.clone(),
+    }
+}
+
+pub async fn org(store: &SqlStore, name: &str) -> OrgId {
+    store.orgs().insert(&NewOrganisation::parse(name, None).expect("valid")).await.expect("org").id
+}
