@@ -171,6 +171,9 @@ impl From<rampart_watch::WatchError> for ApiError {
         match error {
             WatchError::Invalid(errors) => ApiError::Validation(errors),
             WatchError::Busy => ApiError::Overloaded { retry_after: 1 },
+            WatchError::RateLimited { retry_after } => {
+                ApiError::TooManyRequests { retry_after: retry_after.as_secs().max(1) }
+            }
             WatchError::Refused(NodeRefusal::Unknown) => ApiError::Unauthorized(error.to_string()),
             WatchError::Refused(_) => ApiError::Forbidden(error.to_string()),
             WatchError::Store(error) => error.into(),

@@ -65,6 +65,9 @@ pub enum WatchError {
     Busy,
     #[error(transparent)]
     Refused(#[from] NodeRefusal),
+    /// Too many refused keys from this address: wait this long.
+    #[error("too many refused node keys from this address")]
+    RateLimited { retry_after: std::time::Duration },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -112,6 +115,9 @@ struct Inner {
     rules: ScoringRules,
     model: Option<ModelScorer>,
     tracker: Tracker,
+    /// Refused node keys per client address: past the limit, a refusal is answered "wait" and
+    /// no longer audited one by one.
+    refusals: rampart_identity::RateLimits,
     pipeline: Pipeline,
     settings: SettingsCache,
 }
@@ -128,6 +134,7 @@ impl Watch {
                 rules: config.scoring.normalized(),
                 model,
                 tracker: Tracker::new(config.sources_tracked),
+                refusals: rampart_identity::RateLimits::new(nodes::REFUSALS_PER_MINUTE),
                 pipeline,
             }),
         })

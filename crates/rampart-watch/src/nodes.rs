@@ -9,6 +9,9 @@ use rampart_store::NodePatch;
 
 use crate::{Watch, WatchError};
 
+/// Refused node keys a client address may send per minute; past it, 429 until its quota recovers.
+pub(crate) const REFUSALS_PER_MINUTE: u32 = 60;
+
 /// Why a sensor's request is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NodeRefusal {
@@ -68,7 +71,9 @@ impl Watch {
     }
 
     /// The node a sensor's key belongs to; `claimed` is the node the request names, when it
-    /// names one. Every refusal is audited (in the key's organisation when it is known).
+    /// names one. Every refusal is audited (in the key's organisation when it is known), until
+    /// the client's address has been refused more than 60 times in a minute: then it is told to
+    /// wait, and nothing more is written for it.
     pub async fn authenticate(
         &self,
         key: &str,
@@ -91,6 +96,9 @@ impl Watch {
             }
             _ => (None, NodeRefusal::Unknown),
         };
+        if let Err(retry_after) = self.inner.refusals.check(context.ip, None) {
+            return Err(WatchError::RateLimited { retry_after });
+        }
         let mut event = NewAuditEvent::new(
             node.as_ref().map(|node| node.org_id),
             Actor::Anonymous,

@@ -489,3 +489,31 @@ async fn a_full_pipeline_answers_503_with_retry_after_instead_of_queueing(
     let taken = posts.join_next().await.expect("the other post").expect("joined");
     assert_eq!(taken.0, 200, "the batch in the pipeline is committed once the lock is gone");
 }
+
+#[rstest]
+#[tokio::test]
+async fn an_address_that_keeps_sending_refused_keys_is_told_to_wait(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    let (_, key) = node(&app, &ada, "trap", "honeypot").await;
+    let (other, _) = node(&app, &ada, "other", "honeypot").await;
+    // The right key, naming another node: refused (403) and audited, 60 times a minute at most.
+    let log = json!({"node_id": other, "service": "ssh", "source_ip": "203.0.113.8"});
+    let mut statuses = Vec::new();
+    for _ in 0..65 {
+        let response = app.sensor_call("/api/honeypot-log", &key, &log).await;
+        if response.status() == 429 {
+            assert!(response.headers().contains_key("retry-after"));
+        }
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses.iter().filter(|status| **status == 403).count(), 60, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|status| **status == 429).count(), 5, "{statuses:?}");
+    let audit =
+        json_of(app.call("GET", "/api/v1/audit?action=node.refused&limit=500", Some(&ada.access), None).await).await;
+    assert_eq!(audit["items"].as_array().map(Vec::len), Some(60), "past the limit nothing more is written");
+    // A sensor whose key is right is not limited.
+    ingest(&app, &key, &honeypot("203.0.113.8")).await;
+}
