@@ -4,8 +4,10 @@
 //! The events waiting are bounded: past the bound a request is refused at once ([`Busy`]) rather
 //! than queued without limit.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
 use rampart_store::{Committed, ScoredEvent, Store, StoreError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
@@ -62,7 +64,10 @@ async fn write(store: Arc<dyn Store>, mut receiver: mpsc::UnboundedReceiver<Job>
                 Err(_) => break,
             }
         }
-        commit_group(store.as_ref(), group).await;
+        // A panic fails this group's requests (their answers are dropped: 503), not the writer.
+        if AssertUnwindSafe(commit_group(store.as_ref(), group)).catch_unwind().await.is_err() {
+            tracing::error!("the ingestion writer failed on a group; its requests were answered unavailable");
+        }
     }
 }
 
