@@ -17,7 +17,8 @@ use serde_json::Value;
 use crate::tcp_scan::{PortState, ScanPlan, assess, parse_ports, scan, service_name};
 use crate::tool::{Tool, ToolContext, ToolInfo, parse_params, schema_of};
 
-/// Most addresses one run may cover.
+/// Most addresses one run may cover, all its targets together: repeats and overlaps count each
+/// time, and a name counts the addresses it resolves to.
 const MAX_ADDRESSES: u64 = 65_536;
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -105,19 +106,36 @@ impl TcpScan {
         if params.targets.is_empty() {
             errors.add("params.targets", "name at least one target");
         }
+        // One budget for the whole run, counted before anything is expanded: a name counts as one
+        // address here, and as every address it resolves to when the run expands it.
+        let mut n_addresses: u128 = 0;
+        let mut one_too_large = false;
         for (index, target) in params.targets.iter().enumerate() {
             match TargetValue::parse(target) {
                 Ok(TargetValue::Wildcard(_)) => {
                     errors.add(format!("params.targets[{index}]"), "a wildcard cannot be scanned; name hosts")
                 }
-                Ok(TargetValue::Cidr(net))
-                    if (1u128 << (net.max_prefix_len() - net.prefix_len())) > u128::from(MAX_ADDRESSES) =>
-                {
-                    errors.add(format!("params.targets[{index}]"), format!("at most {MAX_ADDRESSES} addresses a run"))
+                Ok(value) => {
+                    let count = value.address_count().unwrap_or(1);
+                    if count > u128::from(MAX_ADDRESSES) {
+                        one_too_large = true;
+                        errors.add(
+                            format!("params.targets[{index}]"),
+                            format!("has more than {MAX_ADDRESSES} addresses, the most a run may scan"),
+                        );
+                    }
+                    n_addresses = n_addresses.saturating_add(count);
                 }
-                Ok(_) => {}
                 Err(message) => errors.add(format!("params.targets[{index}]"), message),
             }
+        }
+        if n_addresses > u128::from(MAX_ADDRESSES) && !one_too_large {
+            errors.add(
+                "params.targets",
+                format!(
+                    "name {n_addresses} addresses together (repeats included); a run may scan at most {MAX_ADDRESSES}"
+                ),
+            );
         }
         match ports {
             Some(ports) if errors.is_empty() => Ok((ports, Duration::from_millis(timeout), concurrency, retries)),
@@ -148,9 +166,16 @@ impl Tool for TcpScan {
     async fn run(&self, params: Value, context: ToolContext) -> Result<Value, String> {
         let params: TcpScanParams = parse_params(&params).map_err(|errors| errors.to_string())?;
         let (ports, timeout, concurrency, retries) = Self::plan_of(&params).map_err(|errors| errors.to_string())?;
+        // The budget is checked again while expanding: names are resolved only now, and nothing is
+        // listed past what is left of it.
         let mut addresses = Vec::new();
+        let mut left = MAX_ADDRESSES;
         for target in &params.targets {
-            let expanded = context.gate.expand(target, MAX_ADDRESSES).await.map_err(|error| error.to_string())?;
+            let expanded = context.gate.expand(target, left).await.map_err(|error| error.to_string())?;
+            left = u64::try_from(expanded.len())
+                .ok()
+                .and_then(|n| left.checked_sub(n))
+                .ok_or_else(|| format!("the targets name more than {MAX_ADDRESSES} addresses"))?;
             addresses.extend(expanded);
         }
         addresses.sort();
@@ -213,5 +238,36 @@ impl Tool for TcpScan {
             },
         };
         serde_json::to_value(result).map_err(|_| "cannot encode the result".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused_fields(targets: &[&str]) -> Vec<String> {
+        match TcpScan.check(&serde_json::json!({ "targets": targets })) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.iter().map(|error| error.field.clone()).collect(),
+        }
+    }
+
+    #[test]
+    fn one_address_budget_covers_every_target_of_a_run_repeats_included() {
+        assert!(refused_fields(&["10.0.0.0/16"]).is_empty(), "one /16 is the whole budget");
+        assert!(refused_fields(&["10.0.0.0/17", "10.1.0.0/17"]).is_empty());
+        assert_eq!(refused_fields(&["10.0.0.0/16", "10.0.0.0/16"]), ["params.targets"], "a repeat counts again");
+        assert_eq!(refused_fields(&["10.0.0.0/16", "10.0.0.1"]), ["params.targets"], "an overlap counts again");
+        assert_eq!(refused_fields(&["10.0.0.0/16", "scan.example"]), ["params.targets"], "a name counts at least one");
+        assert!(refused_fields(&["10.0.0.0/17", "scan.example"]).is_empty());
+        let repeated = vec!["1.2.0.0/16"; 75_000];
+        assert_eq!(refused_fields(&repeated), ["params.targets"]);
+    }
+
+    #[test]
+    fn a_target_larger_than_the_budget_is_named_and_counted_without_overflow() {
+        assert_eq!(refused_fields(&["::/0"]), ["params.targets[0]"]);
+        assert_eq!(refused_fields(&["10.0.0.1", "0.0.0.0/0"]), ["params.targets[1]"]);
+        assert_eq!(refused_fields(&["::/0", "::/0", "2001:db8::/1"]).len(), 3, "each is named");
     }
 }
