@@ -14,12 +14,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::tcp_scan::{PortState, ScanPlan, assess, parse_ports, scan, service_name};
+use crate::tcp_scan::{PortState, ScanPlan, ScanReport, assess, parse_ports, scan, service_name};
 use crate::tool::{Tool, ToolContext, ToolInfo, parse_params, schema_of};
 
 /// Most addresses one run may cover, all its targets together: repeats and overlaps count each
 /// time, and a name counts the addresses it resolves to.
 const MAX_ADDRESSES: u64 = 65_536;
+/// Most open ports a result lists; the summary still counts every one.
+const MAX_OPEN_LISTED: usize = 10_000;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -69,7 +71,10 @@ pub struct ScanSummary {
     pub addresses: usize,
     pub ports: usize,
     pub probes: u64,
+    /// Open ports found, all of them, listed or not.
     pub open: usize,
+    /// True when more ports were open than a result lists (10000): `hosts` holds the first.
+    pub truncated: bool,
     pub closed: u64,
     pub filtered: u64,
     /// Probes the scope or the deny list did not allow: never sent.
@@ -211,39 +216,61 @@ impl Tool for TcpScan {
                 .await;
         }
 
-        let mut hosts: BTreeMap<IpAddr, Vec<OpenPort>> = BTreeMap::new();
-        for found in report.open.iter().filter(|found| found.state == PortState::Open) {
-            let (severity, title) = assess(found.port);
-            hosts.entry(found.address).or_default().push(OpenPort {
-                port: found.port,
-                service: service_name(found.port),
-                banner: found.banner.clone(),
-                severity: severity.as_str(),
-                title,
-            });
-            context.log(LogStream::Stdout, format!("{}:{} open", found.address, found.port));
+        let result = result_of(&report, addresses.len(), ports.len());
+        for host in &result.hosts {
+            for open in &host.open {
+                context.log(LogStream::Stdout, format!("{}:{} open", host.address, open.port));
+            }
         }
-        let open = hosts.values().map(Vec::len).sum();
-        let result = TcpScanResult {
-            hosts: hosts.into_iter().map(|(address, open)| HostResult { address: address.to_string(), open }).collect(),
-            summary: ScanSummary {
-                addresses: addresses.len(),
-                ports: ports.len(),
-                probes: report.probes,
-                open,
-                closed: report.closed,
-                filtered: report.filtered,
-                refused: report.refused,
-                unsent: report.unsent,
-            },
-        };
+        if result.summary.truncated {
+            context.log(
+                LogStream::Stdout,
+                format!("{} open ports found; the first {MAX_OPEN_LISTED} are listed", result.summary.open),
+            );
+        }
         serde_json::to_value(result).map_err(|_| "cannot encode the result".to_owned())
+    }
+}
+
+/// The result of a scan: hosts with their open ports, at most [`MAX_OPEN_LISTED`] ports listed
+/// (the first by address and port), and a summary whose counts are exact whatever was listed.
+fn result_of(report: &ScanReport, n_addresses: usize, n_ports: usize) -> TcpScanResult {
+    let mut n_open = 0;
+    let mut hosts: BTreeMap<IpAddr, Vec<OpenPort>> = BTreeMap::new();
+    for found in report.open.iter().filter(|found| found.state == PortState::Open) {
+        n_open += 1;
+        if n_open > MAX_OPEN_LISTED {
+            continue;
+        }
+        let (severity, title) = assess(found.port);
+        hosts.entry(found.address).or_default().push(OpenPort {
+            port: found.port,
+            service: service_name(found.port),
+            banner: found.banner.clone(),
+            severity: severity.as_str(),
+            title,
+        });
+    }
+    TcpScanResult {
+        hosts: hosts.into_iter().map(|(address, open)| HostResult { address: address.to_string(), open }).collect(),
+        summary: ScanSummary {
+            addresses: n_addresses,
+            ports: n_ports,
+            probes: report.probes,
+            open: n_open,
+            truncated: n_open > MAX_OPEN_LISTED,
+            closed: report.closed,
+            filtered: report.filtered,
+            refused: report.refused,
+            unsent: report.unsent,
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tcp_scan::PortResult;
 
     fn refused_fields(targets: &[&str]) -> Vec<String> {
         match TcpScan.check(&serde_json::json!({ "targets": targets })) {
@@ -269,5 +296,43 @@ mod tests {
         assert_eq!(refused_fields(&["::/0"]), ["params.targets[0]"]);
         assert_eq!(refused_fields(&["10.0.0.1", "0.0.0.0/0"]), ["params.targets[1]"]);
         assert_eq!(refused_fields(&["::/0", "::/0", "2001:db8::/1"]).len(), 3, "each is named");
+    }
+
+    fn report_with_open(n_hosts: u8, ports_per_host: u16) -> ScanReport {
+        let open = (0..n_hosts)
+            .flat_map(|host| {
+                (1..=ports_per_host).map(move |port| PortResult {
+                    address: IpAddr::from([127, 0, 0, host]),
+                    port,
+                    state: PortState::Open,
+                    banner: None,
+                })
+            })
+            .collect();
+        ScanReport { open, probes: 99_999, closed: 7, ..ScanReport::default() }
+    }
+
+    #[test]
+    fn a_result_lists_every_open_port_up_to_the_cap() {
+        let result = result_of(&report_with_open(2, 3), 2, 3);
+        assert_eq!(result.hosts.len(), 2);
+        assert_eq!(result.hosts[0].open.len(), 3);
+        assert_eq!((result.summary.open, result.summary.truncated), (6, false));
+
+        let at_cap = result_of(&report_with_open(1, 10_000), 1, 10_000);
+        assert_eq!((at_cap.summary.open, at_cap.summary.truncated), (MAX_OPEN_LISTED, false));
+    }
+
+    #[test]
+    fn a_result_with_more_open_ports_than_the_cap_lists_the_cap_and_counts_them_all() {
+        // Three hosts of 5000 open ports: 15000 open, 10000 listed (the first two hosts).
+        let result = result_of(&report_with_open(3, 5_000), 3, 5_000);
+        let listed: usize = result.hosts.iter().map(|host| host.open.len()).sum();
+        assert_eq!(listed, MAX_OPEN_LISTED);
+        assert_eq!(result.hosts.len(), 2, "the first hosts by address are listed");
+        assert_eq!((result.summary.open, result.summary.truncated), (15_000, true), "the count stays exact");
+        assert_eq!((result.summary.probes, result.summary.closed), (99_999, 7));
+        let json = serde_json::to_value(&result).expect("encodes");
+        assert_eq!(json["summary"]["truncated"], true);
     }
 }
