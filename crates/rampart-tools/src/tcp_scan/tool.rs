@@ -20,8 +20,8 @@ use crate::tool::{Tool, ToolContext, ToolInfo, parse_params, schema_of};
 /// Most addresses one run may cover, all its targets together: repeats and overlaps count each
 /// time, and a name counts the addresses it resolves to.
 const MAX_ADDRESSES: u64 = 65_536;
-/// Most open ports a result lists; the summary still counts every one.
-const MAX_OPEN_LISTED: usize = 10_000;
+/// Most open ports a result lists (the scanner keeps no more); the summary still counts every one.
+const MAX_OPEN_LISTED: usize = crate::tcp_scan::engine::DEFAULT_KEEP_OPEN;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -72,7 +72,7 @@ pub struct ScanSummary {
     pub ports: usize,
     pub probes: u64,
     /// Open ports found, all of them, listed or not.
-    pub open: usize,
+    pub open: u64,
     /// True when more ports were open than a result lists (10000): `hosts` holds the first.
     pub truncated: bool,
     pub closed: u64,
@@ -192,6 +192,7 @@ impl Tool for TcpScan {
             concurrency,
             retries,
             banner: params.banner,
+            keep_open: MAX_OPEN_LISTED,
         };
         context.log(LogStream::Stdout, format!("scanning {} addresses x {} ports", addresses.len(), ports.len()));
 
@@ -233,15 +234,13 @@ impl Tool for TcpScan {
 }
 
 /// The result of a scan: hosts with their open ports, at most [`MAX_OPEN_LISTED`] ports listed
-/// (the first by address and port), and a summary whose counts are exact whatever was listed.
+/// (the first by address and port of those the scanner kept), and a summary whose counts are
+/// exact whatever was listed.
 fn result_of(report: &ScanReport, n_addresses: usize, n_ports: usize) -> TcpScanResult {
-    let mut n_open = 0;
+    let mut n_listed: u64 = 0;
     let mut hosts: BTreeMap<IpAddr, Vec<OpenPort>> = BTreeMap::new();
-    for found in report.open.iter().filter(|found| found.state == PortState::Open) {
-        n_open += 1;
-        if n_open > MAX_OPEN_LISTED {
-            continue;
-        }
+    for found in report.open.iter().filter(|found| found.state == PortState::Open).take(MAX_OPEN_LISTED) {
+        n_listed += 1;
         let (severity, title) = assess(found.port);
         hosts.entry(found.address).or_default().push(OpenPort {
             port: found.port,
@@ -257,8 +256,8 @@ fn result_of(report: &ScanReport, n_addresses: usize, n_ports: usize) -> TcpScan
             addresses: n_addresses,
             ports: n_ports,
             probes: report.probes,
-            open: n_open,
-            truncated: n_open > MAX_OPEN_LISTED,
+            open: report.n_open.max(n_listed),
+            truncated: report.n_open > n_listed,
             closed: report.closed,
             filtered: report.filtered,
             refused: report.refused,
@@ -299,7 +298,7 @@ mod tests {
     }
 
     fn report_with_open(n_hosts: u8, ports_per_host: u16) -> ScanReport {
-        let open = (0..n_hosts)
+        let open: Vec<PortResult> = (0..n_hosts)
             .flat_map(|host| {
                 (1..=ports_per_host).map(move |port| PortResult {
                     address: IpAddr::from([127, 0, 0, host]),
@@ -309,7 +308,8 @@ mod tests {
                 })
             })
             .collect();
-        ScanReport { open, probes: 99_999, closed: 7, ..ScanReport::default() }
+        let n_open = u64::try_from(open.len()).expect("a small count");
+        ScanReport { open, n_open, probes: 99_999, closed: 7, ..ScanReport::default() }
     }
 
     #[test]
@@ -320,7 +320,7 @@ mod tests {
         assert_eq!((result.summary.open, result.summary.truncated), (6, false));
 
         let at_cap = result_of(&report_with_open(1, 10_000), 1, 10_000);
-        assert_eq!((at_cap.summary.open, at_cap.summary.truncated), (MAX_OPEN_LISTED, false));
+        assert_eq!((at_cap.summary.open, at_cap.summary.truncated), (10_000, false));
     }
 
     #[test]
@@ -334,5 +334,11 @@ mod tests {
         assert_eq!((result.summary.probes, result.summary.closed), (99_999, 7));
         let json = serde_json::to_value(&result).expect("encodes");
         assert_eq!(json["summary"]["truncated"], true);
+
+        // The scanner kept only some of what it counted: the count is still the scanner's.
+        let kept = ScanReport { n_open: 1_000_000, ..report_with_open(1, 3) };
+        let result = result_of(&kept, 1, 3);
+        assert_eq!((result.summary.open, result.summary.truncated), (1_000_000, true));
+        assert_eq!(result.hosts[0].open.len(), 3);
     }
 }
