@@ -1,7 +1,11 @@
-//! Workers: claim runs, run them, and report under the run's attempt number.
+//! Workers: claim runs, run them, and report under the run's attempt number. A tool that panics
+//! fails its run at once; it never takes the worker down or leaves the run `running`.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
 
 use rampart_core::executions::{Execution, Finish, LogStream};
 use rampart_core::identity::Acting;
@@ -93,11 +97,21 @@ impl Worker {
     }
 }
 
+/// How a run ends when its tool panicked: a failure said for people, naming the tool, never the
+/// panic's message (it may quote parameters or addresses the log should not carry).
+fn internal_error(execution: &Execution) -> Finish {
+    tracing::error!(execution = %execution.id, tool = %execution.tool, "a tool panicked; its run failed");
+    Finish::Failed(format!("internal error in {}", execution.tool))
+}
+
 async fn run_job(engine: Engine, execution: Execution, _permit: OwnedSemaphorePermit, release: CancellationToken) {
     let (id, attempt) = (execution.id, execution.attempt);
-    let finish = match prepare(&engine, &execution).await {
-        Err(reason) => Some(Finish::Failed(reason)),
-        Ok((tool, context, updates, stop)) => {
+    // A panic in the tool's own checks ends the run here, at once, rather than leaving it
+    // running until its lease expires.
+    let finish = match AssertUnwindSafe(prepare(&engine, &execution)).catch_unwind().await {
+        Err(_panic) => Some(internal_error(&execution)),
+        Ok(Err(reason)) => Some(Finish::Failed(reason)),
+        Ok(Ok((tool, context, updates, stop))) => {
             run_tool(&engine, &execution, tool, context, updates, stop, release).await
         }
     };
@@ -173,7 +187,12 @@ async fn run_tool(
 ) -> Option<Finish> {
     let writer = tokio::spawn(write_updates(engine.clone(), execution.id, execution.attempt, updates));
     let cancel = context.cancel.clone();
-    let run = tokio::time::timeout(execution.timeout, tool.run(execution.params.clone(), context));
+    // A panic inside the tool is caught here: the run fails at once with an internal error, and
+    // its last lines are still written before its end.
+    let run = tokio::time::timeout(
+        execution.timeout,
+        AssertUnwindSafe(tool.run(execution.params.clone(), context)).catch_unwind(),
+    );
     let stopped = async {
         loop {
             if stop.changed().await.is_err() {
@@ -187,8 +206,9 @@ async fn run_tool(
     };
     let finish = tokio::select! {
         outcome = run => match outcome {
-            Ok(Ok(result)) => Some(Finish::Succeeded(result)),
-            Ok(Err(reason)) => Some(Finish::Failed(reason)),
+            Ok(Ok(Ok(result))) => Some(Finish::Succeeded(result)),
+            Ok(Ok(Err(reason))) => Some(Finish::Failed(reason)),
+            Ok(Err(_panic)) => Some(internal_error(execution)),
             Err(_) => Some(Finish::TimedOut),
         },
         why = stopped => match why {

@@ -45,8 +45,10 @@ pub trait ExecutionStore: Send + Sync {
     /// The log lines after `after`, in order.
     async fn logs(&self, org: OrgId, id: ExecutionId, after: u32, limit: u32) -> Result<Vec<LogLine>, StoreError>;
 
-    /// Claims the oldest queued run of an organisation with fewer than `per_org` running, for
-    /// `worker`, with a lease of `lease`; its attempt number goes up by one.
+    /// Claims a queued run for `worker`, with a lease of `lease`; its attempt number goes up by
+    /// one. Fair between organisations: the run is the oldest of the organisation with the fewest
+    /// runs running (fewer than `per_org`), ties going to the organisation waiting longest, so one
+    /// organisation's backlog never holds back another's runs.
     async fn claim(&self, worker: &str, lease: Duration, per_org: u32) -> Result<Option<Execution>, StoreError>;
     /// Renews the lease; answers whether a cancel was asked for.
     async fn heartbeat(&self, id: ExecutionId, attempt: u32, lease: Duration) -> Result<bool, StoreError>;
@@ -260,9 +262,9 @@ impl ExecutionStore for SqlStore {
     async fn claim(&self, worker: &str, lease: Duration, per_org: u32) -> Result<Option<Execution>, StoreError> {
         let now = rampart_core::time::now();
         let row = match &self.db {
-            // `rampart_claim` (migration 0005) runs the same UPDATE with `FOR UPDATE SKIP LOCKED`,
-            // after a lock that makes claims take turns, so the per-organisation limit holds
-            // between concurrent workers.
+            // `rampart_claim` (migration 0009) tries the organisations in the same order, each
+            // one's oldest run with `FOR UPDATE SKIP LOCKED`, after a lock that makes claims take
+            // turns, so the per-organisation limit holds between concurrent workers.
             Db::Postgres(pool) => {
                 sqlx::query_as::<_, ExecutionRow>(&format!("SELECT {COLUMNS} FROM rampart_claim($1, $2, $3, $4)"))
                     .bind(worker)
@@ -272,15 +274,24 @@ impl ExecutionStore for SqlStore {
                     .fetch_optional(pool)
                     .await?
             }
-            // One writer at a time: the statement is atomic as it is. The organisations at their
-            // limit are counted once, not once per queued row.
+            // One writer at a time: the statement is atomic as it is. The organisations waiting
+            // are found by skipping through the queued index (one lookup each, not one per run),
+            // and each is ordered by its running count, then by its oldest queued run.
             Db::Sqlite(pool) => {
                 let sql = format!(
                     "UPDATE executions SET status = 'running', attempt = attempt + 1, worker = $1, lease_until = $2, \
                      started_at = COALESCE(started_at, $3), updated_at = $3 \
-                     WHERE status = 'queued' AND id = (WITH busy AS (SELECT org_id FROM executions WHERE status = 'running' \
-                     GROUP BY org_id HAVING COUNT(*) >= $4) SELECT e.id FROM executions e WHERE e.status = 'queued' \
-                     AND e.org_id NOT IN (SELECT org_id FROM busy) ORDER BY e.id LIMIT 1) RETURNING {COLUMNS}"
+                     WHERE status = 'queued' AND id = ( \
+                     WITH RECURSIVE queued_orgs (org_id) AS ( \
+                     SELECT (SELECT org_id FROM executions WHERE status = 'queued' ORDER BY org_id LIMIT 1) \
+                     UNION ALL SELECT (SELECT e.org_id FROM executions e WHERE e.status = 'queued' AND e.org_id > q.org_id \
+                     ORDER BY e.org_id LIMIT 1) FROM queued_orgs q WHERE q.org_id IS NOT NULL), \
+                     running AS (SELECT org_id, COUNT(*) AS n FROM executions WHERE status = 'running' GROUP BY org_id) \
+                     SELECT (SELECT e.id FROM executions e WHERE e.status = 'queued' AND e.org_id = q.org_id \
+                     ORDER BY e.id LIMIT 1) AS oldest \
+                     FROM queued_orgs q LEFT JOIN running r ON r.org_id = q.org_id \
+                     WHERE q.org_id IS NOT NULL AND COALESCE(r.n, 0) < $4 \
+                     ORDER BY COALESCE(r.n, 0), oldest LIMIT 1) RETURNING {COLUMNS}"
                 );
                 sqlx::query_as::<_, ExecutionRow>(&sql)
                     .bind(worker)

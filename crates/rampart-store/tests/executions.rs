@@ -169,6 +169,46 @@ async fn concurrent_workers_claim_each_run_once_within_the_per_organisation_limi
     assert_eq!(seen.len(), 31);
 }
 
+#[rstest]
+#[tokio::test]
+async fn claims_take_turns_between_organisations_so_a_backlog_does_not_starve_a_later_one(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let (store, _db) = store(backend).await;
+    let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
+    let runs = store.executions();
+    // acme queues more runs than four workers could take at once; other queues two, later.
+    let mut acme_runs = Vec::new();
+    for _ in 0..6 {
+        acme_runs.push(runs.enqueue(acme, &job(1)).await.expect("enqueue").id);
+    }
+    let mut other_runs = Vec::new();
+    for _ in 0..2 {
+        other_runs.push(runs.enqueue(other, &job(1)).await.expect("enqueue").id);
+    }
+
+    // The organisation with the fewest running goes first; on a tie, the one waiting longest.
+    let mut claimed = Vec::new();
+    for worker in 0..4 {
+        let run = runs.claim(&format!("w{worker}"), LEASE, 8).await.expect("claim").expect("a run");
+        claimed.push((run.org_id, run.id));
+    }
+    assert_eq!(
+        claimed,
+        vec![(acme, acme_runs[0]), (other, other_runs[0]), (acme, acme_runs[1]), (other, other_runs[1])],
+        "the second claim goes to the later organisation, not to the backlog"
+    );
+
+    // When other's running run ends, its next one would go before acme's third; with none
+    // queued, acme's backlog is drained oldest first, up to its limit.
+    let mut rest = Vec::new();
+    while let Some(run) = runs.claim("w", LEASE, 5).await.expect("claim") {
+        assert_eq!(run.org_id, acme);
+        rest.push(run.id);
+    }
+    assert_eq!(rest, acme_runs[2..5], "acme's oldest first, and no more than 5 running at once");
+}
+
 /// Waits for the next notice about `id`, skipping others; `None` if none comes in time.
 async fn notice_of(changes: &mut tokio::sync::broadcast::Receiver<Change>, id: ExecutionId) -> Option<()> {
     tokio::time::timeout(Duration::from_secs(10), async {

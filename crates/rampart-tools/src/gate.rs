@@ -162,6 +162,9 @@ impl Gate {
     /// The addresses of a target for a tool that probes many ports: an address, every address of
     /// a network, or the addresses a name resolves to (once). The target must be in scope as a
     /// whole; which ports of each address may be probed is for [`Gate::permits`].
+    ///
+    /// `max_addresses` is what is left of the run's address budget: a network or a name with more
+    /// addresses is refused before any list of them is built.
     pub async fn expand(&self, target: &str, max_addresses: u64) -> Result<Vec<IpAddr>, GateError> {
         let target = target.trim();
         if let Ok(rampart_core::targets::TargetValue::Cidr(net)) = rampart_core::targets::TargetValue::parse(target) {
@@ -169,11 +172,9 @@ impl Gate {
             if !verdict.is_in() {
                 return Err(self.refuse(target, None, verdict.reason()).await);
             }
-            let size = 1u128 << (net.max_prefix_len() - net.prefix_len());
-            if size > u128::from(max_addresses) {
-                return Err(self
-                    .refuse(target, None, format!("{net} has {size} addresses; the most is {max_addresses}"))
-                    .await);
+            if rampart_core::targets::address_count(net) > u128::from(max_addresses) {
+                let reason = format!("{net} has more addresses than the {max_addresses} left to this run");
+                return Err(self.refuse(target, None, reason).await);
             }
             return Ok(net
                 .hosts()
@@ -200,6 +201,12 @@ impl Gate {
                 found.into_iter().map(canonical).collect()
             }
         };
+        // What a name resolves to counts against the same budget as a network.
+        if u64::try_from(addresses.len()).unwrap_or(u64::MAX) > max_addresses {
+            let reason =
+                format!("{parsed} names {} addresses, more than the {max_addresses} left to this run", addresses.len());
+            return Err(self.refuse(target, None, reason).await);
+        }
         for ip in &addresses {
             if !self.scope.covers_address(*ip) {
                 let reason = match &parsed {

@@ -69,6 +69,7 @@ async fn every_open_port_is_found_and_closed_ports_are_not_reported() {
     let found: HashSet<SocketAddr> =
         report.open.iter().map(|result| SocketAddr::new(result.address, result.port)).collect();
     assert_eq!(found, open);
+    assert_eq!(report.n_open, open.len() as u64);
     assert!(report.open.iter().all(|result| result.state == PortState::Open && result.banner.is_none()));
     assert!(report.open.windows(2).all(|pair| (pair[0].address, pair[0].port) < (pair[1].address, pair[1].port)));
     assert_eq!(report.closed, closed.len() as u64);
@@ -77,6 +78,26 @@ async fn every_open_port_is_found_and_closed_ports_are_not_reported() {
     let total = (plan.addresses.len() * plan.ports.len()) as u64;
     assert_eq!(report.refused, total - owned.len() as u64);
     assert!(report.probes >= owned.len() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_keeps_at_most_its_limit_of_open_ports_and_counts_them_all() {
+    let mut listeners = Vec::new();
+    let mut open = HashSet::new();
+    for _ in 0..12 {
+        let (listener, local) = listen(loopback(1)).await;
+        listeners.push(listener);
+        open.insert(local);
+    }
+    let mut plan = plan_for(&open);
+    plan.keep_open = 5;
+
+    let report = scan_owned(&plan, &open).await;
+
+    assert_eq!(report.n_open, 12, "every open port is counted");
+    assert_eq!(report.open.len(), 5, "no more are kept than the plan allows");
+    assert!(report.open.iter().all(|result| open.contains(&SocketAddr::new(result.address, result.port))));
+    assert!(report.open.windows(2).all(|pair| (pair[0].address, pair[0].port) < (pair[1].address, pair[1].port)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

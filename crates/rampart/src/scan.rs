@@ -132,4 +132,7 @@ fn print_table(result: &Value) {
         summary["ports"],
         summary["probes"]
     );
+    if summary["truncated"] == Value::Bool(true) {
+        println!("more ports were open than a result lists: the table shows the first of them");
+    }
 }

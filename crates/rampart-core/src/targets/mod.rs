@@ -69,6 +69,16 @@ impl TargetValue {
         }
     }
 
+    /// How many addresses the value names: one for an address, the size of a network, `None`
+    /// for a name or a wildcard (what they resolve to is known only when they are resolved).
+    pub fn address_count(&self) -> Option<u128> {
+        match self {
+            TargetValue::Ip(_) => Some(1),
+            TargetValue::Cidr(net) => Some(address_count(*net)),
+            TargetValue::Host(_) | TargetValue::Wildcard(_) => None,
+        }
+    }
+
     pub fn kind(&self) -> TargetKind {
         match self {
             TargetValue::Ip(_) => TargetKind::Ip,
@@ -77,6 +87,13 @@ impl TargetValue {
             TargetValue::Wildcard(_) => TargetKind::Wildcard,
         }
     }
+}
+
+/// How many addresses a network holds, saturated at `u128::MAX`: an IPv6 `/0` holds 2^128, one
+/// more than a `u128` can say, and a plain shift by its 128 host bits would overflow.
+pub fn address_count(net: IpNet) -> u128 {
+    let host_bits = u32::from(net.max_prefix_len().saturating_sub(net.prefix_len()));
+    1_u128.checked_shl(host_bits).unwrap_or(u128::MAX)
 }
 
 fn max_prefix(address: IpAddr) -> u8 {

@@ -30,6 +30,19 @@ fn each_kind_is_detected_and_normalised() {
 }
 
 #[test]
+fn address_counts_never_overflow_even_for_the_whole_address_space() {
+    assert_eq!(value("10.0.0.1").address_count(), Some(1));
+    assert_eq!(value("10.0.0.0/16").address_count(), Some(65_536));
+    assert_eq!(value("0.0.0.0/0").address_count(), Some(1 << 32));
+    assert_eq!(value("2001:db8::/64").address_count(), Some(1 << 64));
+    assert_eq!(value("::/1").address_count(), Some(1 << 127));
+    // 2^128 does not fit: the count saturates rather than wrapping to one.
+    assert_eq!(value("::/0").address_count(), Some(u128::MAX));
+    assert_eq!(value("example.com").address_count(), None);
+    assert_eq!(value("*.example.com").address_count(), None);
+}
+
+#[test]
 fn ipv4_mapped_ipv6_is_ipv4() {
     assert_eq!(value("::ffff:192.0.2.1"), value("192.0.2.1"));
     assert_eq!(host("[::ffff:c000:201]"), host("192.0.2.1"));

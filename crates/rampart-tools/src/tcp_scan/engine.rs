@@ -40,6 +40,9 @@ pub const MIN_TIMEOUT: Duration = Duration::from_millis(10);
 pub const BANNER_TIMEOUT: Duration = Duration::from_millis(500);
 /// The most of a greeting that is kept.
 pub const BANNER_MAX: usize = 256;
+/// The most open ports a report keeps by default; more are counted, not kept. A network that
+/// answers every port (a SYN proxy) would otherwise grow the report by every probe.
+pub const DEFAULT_KEEP_OPEN: usize = 10_000;
 
 /// How often at most `progress` hears about the scan, unless a whole percent has passed.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
@@ -63,6 +66,9 @@ pub struct ScanPlan {
     pub retries: u8,
     /// Whether to read a greeting from open ports.
     pub banner: bool,
+    /// The most open ports the report keeps (the first by address and port of those each part
+    /// kept); every one is counted in `n_open`.
+    pub keep_open: usize,
 }
 
 impl ScanPlan {
@@ -75,6 +81,7 @@ impl ScanPlan {
             concurrency: DEFAULT_CONCURRENCY,
             retries: DEFAULT_RETRIES,
             banner: false,
+            keep_open: DEFAULT_KEEP_OPEN,
         }
     }
 }
@@ -100,8 +107,10 @@ pub struct PortResult {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScanReport {
-    /// Open ports, sorted by address then port.
+    /// Open ports, sorted by address then port: at most the plan's `keep_open`.
     pub open: Vec<PortResult>,
+    /// Open ports found, kept or not.
+    pub n_open: u64,
     pub closed: u64,
     pub filtered: u64,
     /// Connect attempts sent, retries included.
@@ -186,6 +195,7 @@ pub async fn scan(
     let mut merged = ScanReport::default();
     for report in reports {
         merged.open.extend(report.open);
+        merged.n_open += report.n_open;
         merged.closed += report.closed;
         merged.filtered += report.filtered;
         merged.probes += report.probes;
@@ -194,6 +204,7 @@ pub async fn scan(
         merged.unsent += report.unsent;
     }
     merged.open.sort_by_key(|found| (found.address, found.port));
+    merged.open.truncate(plan.keep_open);
     merged
 }
 
@@ -365,12 +376,15 @@ impl Part<'_> {
             Outcome::Open { rtt, banner } => {
                 host.sample(rtt);
                 self.window.grow();
-                self.report.open.push(PortResult {
-                    address: self.plan.addresses[probe.host],
-                    port: probe.port,
-                    state: PortState::Open,
-                    banner,
-                });
+                self.report.n_open += 1;
+                if self.report.open.len() < self.plan.keep_open {
+                    self.report.open.push(PortResult {
+                        address: self.plan.addresses[probe.host],
+                        port: probe.port,
+                        state: PortState::Open,
+                        banner,
+                    });
+                }
                 self.done += 1;
             }
             Outcome::Closed { rtt } => {

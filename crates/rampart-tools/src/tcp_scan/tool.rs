@@ -14,11 +14,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::tcp_scan::{PortState, ScanPlan, assess, parse_ports, scan, service_name};
+use crate::tcp_scan::{PortState, ScanPlan, ScanReport, assess, parse_ports, scan, service_name};
 use crate::tool::{Tool, ToolContext, ToolInfo, parse_params, schema_of};
 
-/// Most addresses one run may cover.
+/// Most addresses one run may cover, all its targets together: repeats and overlaps count each
+/// time, and a name counts the addresses it resolves to.
 const MAX_ADDRESSES: u64 = 65_536;
+/// Most open ports a result lists (the scanner keeps no more); the summary still counts every one.
+const MAX_OPEN_LISTED: usize = crate::tcp_scan::engine::DEFAULT_KEEP_OPEN;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -68,7 +71,10 @@ pub struct ScanSummary {
     pub addresses: usize,
     pub ports: usize,
     pub probes: u64,
-    pub open: usize,
+    /// Open ports found, all of them, listed or not.
+    pub open: u64,
+    /// True when more ports were open than a result lists (10000): `hosts` holds the first.
+    pub truncated: bool,
     pub closed: u64,
     pub filtered: u64,
     /// Probes the scope or the deny list did not allow: never sent.
@@ -105,19 +111,36 @@ impl TcpScan {
         if params.targets.is_empty() {
             errors.add("params.targets", "name at least one target");
         }
+        // One budget for the whole run, counted before anything is expanded: a name counts as one
+        // address here, and as every address it resolves to when the run expands it.
+        let mut n_addresses: u128 = 0;
+        let mut one_too_large = false;
         for (index, target) in params.targets.iter().enumerate() {
             match TargetValue::parse(target) {
                 Ok(TargetValue::Wildcard(_)) => {
                     errors.add(format!("params.targets[{index}]"), "a wildcard cannot be scanned; name hosts")
                 }
-                Ok(TargetValue::Cidr(net))
-                    if (1u128 << (net.max_prefix_len() - net.prefix_len())) > u128::from(MAX_ADDRESSES) =>
-                {
-                    errors.add(format!("params.targets[{index}]"), format!("at most {MAX_ADDRESSES} addresses a run"))
+                Ok(value) => {
+                    let count = value.address_count().unwrap_or(1);
+                    if count > u128::from(MAX_ADDRESSES) {
+                        one_too_large = true;
+                        errors.add(
+                            format!("params.targets[{index}]"),
+                            format!("has more than {MAX_ADDRESSES} addresses, the most a run may scan"),
+                        );
+                    }
+                    n_addresses = n_addresses.saturating_add(count);
                 }
-                Ok(_) => {}
                 Err(message) => errors.add(format!("params.targets[{index}]"), message),
             }
+        }
+        if n_addresses > u128::from(MAX_ADDRESSES) && !one_too_large {
+            errors.add(
+                "params.targets",
+                format!(
+                    "name {n_addresses} addresses together (repeats included); a run may scan at most {MAX_ADDRESSES}"
+                ),
+            );
         }
         match ports {
             Some(ports) if errors.is_empty() => Ok((ports, Duration::from_millis(timeout), concurrency, retries)),
@@ -148,9 +171,16 @@ impl Tool for TcpScan {
     async fn run(&self, params: Value, context: ToolContext) -> Result<Value, String> {
         let params: TcpScanParams = parse_params(&params).map_err(|errors| errors.to_string())?;
         let (ports, timeout, concurrency, retries) = Self::plan_of(&params).map_err(|errors| errors.to_string())?;
+        // The budget is checked again while expanding: names are resolved only now, and nothing is
+        // listed past what is left of it.
         let mut addresses = Vec::new();
+        let mut left = MAX_ADDRESSES;
         for target in &params.targets {
-            let expanded = context.gate.expand(target, MAX_ADDRESSES).await.map_err(|error| error.to_string())?;
+            let expanded = context.gate.expand(target, left).await.map_err(|error| error.to_string())?;
+            left = u64::try_from(expanded.len())
+                .ok()
+                .and_then(|n| left.checked_sub(n))
+                .ok_or_else(|| format!("the targets name more than {MAX_ADDRESSES} addresses"))?;
             addresses.extend(expanded);
         }
         addresses.sort();
@@ -162,6 +192,7 @@ impl Tool for TcpScan {
             concurrency,
             retries,
             banner: params.banner,
+            keep_open: MAX_OPEN_LISTED,
         };
         context.log(LogStream::Stdout, format!("scanning {} addresses x {} ports", addresses.len(), ports.len()));
 
@@ -186,32 +217,128 @@ impl Tool for TcpScan {
                 .await;
         }
 
-        let mut hosts: BTreeMap<IpAddr, Vec<OpenPort>> = BTreeMap::new();
-        for found in report.open.iter().filter(|found| found.state == PortState::Open) {
-            let (severity, title) = assess(found.port);
-            hosts.entry(found.address).or_default().push(OpenPort {
-                port: found.port,
-                service: service_name(found.port),
-                banner: found.banner.clone(),
-                severity: severity.as_str(),
-                title,
-            });
-            context.log(LogStream::Stdout, format!("{}:{} open", found.address, found.port));
+        let result = result_of(&report, addresses.len(), ports.len());
+        for host in &result.hosts {
+            for open in &host.open {
+                context.log(LogStream::Stdout, format!("{}:{} open", host.address, open.port));
+            }
         }
-        let open = hosts.values().map(Vec::len).sum();
-        let result = TcpScanResult {
-            hosts: hosts.into_iter().map(|(address, open)| HostResult { address: address.to_string(), open }).collect(),
-            summary: ScanSummary {
-                addresses: addresses.len(),
-                ports: ports.len(),
-                probes: report.probes,
-                open,
-                closed: report.closed,
-                filtered: report.filtered,
-                refused: report.refused,
-                unsent: report.unsent,
-            },
-        };
+        if result.summary.truncated {
+            context.log(
+                LogStream::Stdout,
+                format!("{} open ports found; the first {MAX_OPEN_LISTED} are listed", result.summary.open),
+            );
+        }
         serde_json::to_value(result).map_err(|_| "cannot encode the result".to_owned())
+    }
+}
+
+/// The result of a scan: hosts with their open ports, at most [`MAX_OPEN_LISTED`] ports listed
+/// (the first by address and port of those the scanner kept), and a summary whose counts are
+/// exact whatever was listed.
+fn result_of(report: &ScanReport, n_addresses: usize, n_ports: usize) -> TcpScanResult {
+    let mut n_listed: u64 = 0;
+    let mut hosts: BTreeMap<IpAddr, Vec<OpenPort>> = BTreeMap::new();
+    for found in report.open.iter().filter(|found| found.state == PortState::Open).take(MAX_OPEN_LISTED) {
+        n_listed += 1;
+        let (severity, title) = assess(found.port);
+        hosts.entry(found.address).or_default().push(OpenPort {
+            port: found.port,
+            service: service_name(found.port),
+            banner: found.banner.clone(),
+            severity: severity.as_str(),
+            title,
+        });
+    }
+    TcpScanResult {
+        hosts: hosts.into_iter().map(|(address, open)| HostResult { address: address.to_string(), open }).collect(),
+        summary: ScanSummary {
+            addresses: n_addresses,
+            ports: n_ports,
+            probes: report.probes,
+            open: report.n_open.max(n_listed),
+            truncated: report.n_open > n_listed,
+            closed: report.closed,
+            filtered: report.filtered,
+            refused: report.refused,
+            unsent: report.unsent,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tcp_scan::PortResult;
+
+    fn refused_fields(targets: &[&str]) -> Vec<String> {
+        match TcpScan.check(&serde_json::json!({ "targets": targets })) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.iter().map(|error| error.field.clone()).collect(),
+        }
+    }
+
+    #[test]
+    fn one_address_budget_covers_every_target_of_a_run_repeats_included() {
+        assert!(refused_fields(&["10.0.0.0/16"]).is_empty(), "one /16 is the whole budget");
+        assert!(refused_fields(&["10.0.0.0/17", "10.1.0.0/17"]).is_empty());
+        assert_eq!(refused_fields(&["10.0.0.0/16", "10.0.0.0/16"]), ["params.targets"], "a repeat counts again");
+        assert_eq!(refused_fields(&["10.0.0.0/16", "10.0.0.1"]), ["params.targets"], "an overlap counts again");
+        assert_eq!(refused_fields(&["10.0.0.0/16", "scan.example"]), ["params.targets"], "a name counts at least one");
+        assert!(refused_fields(&["10.0.0.0/17", "scan.example"]).is_empty());
+        let repeated = vec!["1.2.0.0/16"; 75_000];
+        assert_eq!(refused_fields(&repeated), ["params.targets"]);
+    }
+
+    #[test]
+    fn a_target_larger_than_the_budget_is_named_and_counted_without_overflow() {
+        assert_eq!(refused_fields(&["::/0"]), ["params.targets[0]"]);
+        assert_eq!(refused_fields(&["10.0.0.1", "0.0.0.0/0"]), ["params.targets[1]"]);
+        assert_eq!(refused_fields(&["::/0", "::/0", "2001:db8::/1"]).len(), 3, "each is named");
+    }
+
+    fn report_with_open(n_hosts: u8, ports_per_host: u16) -> ScanReport {
+        let open: Vec<PortResult> = (0..n_hosts)
+            .flat_map(|host| {
+                (1..=ports_per_host).map(move |port| PortResult {
+                    address: IpAddr::from([127, 0, 0, host]),
+                    port,
+                    state: PortState::Open,
+                    banner: None,
+                })
+            })
+            .collect();
+        let n_open = u64::try_from(open.len()).expect("a small count");
+        ScanReport { open, n_open, probes: 99_999, closed: 7, ..ScanReport::default() }
+    }
+
+    #[test]
+    fn a_result_lists_every_open_port_up_to_the_cap() {
+        let result = result_of(&report_with_open(2, 3), 2, 3);
+        assert_eq!(result.hosts.len(), 2);
+        assert_eq!(result.hosts[0].open.len(), 3);
+        assert_eq!((result.summary.open, result.summary.truncated), (6, false));
+
+        let at_cap = result_of(&report_with_open(1, 10_000), 1, 10_000);
+        assert_eq!((at_cap.summary.open, at_cap.summary.truncated), (10_000, false));
+    }
+
+    #[test]
+    fn a_result_with_more_open_ports_than_the_cap_lists_the_cap_and_counts_them_all() {
+        // Three hosts of 5000 open ports: 15000 open, 10000 listed (the first two hosts).
+        let result = result_of(&report_with_open(3, 5_000), 3, 5_000);
+        let listed: usize = result.hosts.iter().map(|host| host.open.len()).sum();
+        assert_eq!(listed, MAX_OPEN_LISTED);
+        assert_eq!(result.hosts.len(), 2, "the first hosts by address are listed");
+        assert_eq!((result.summary.open, result.summary.truncated), (15_000, true), "the count stays exact");
+        assert_eq!((result.summary.probes, result.summary.closed), (99_999, 7));
+        let json = serde_json::to_value(&result).expect("encodes");
+        assert_eq!(json["summary"]["truncated"], true);
+
+        // The scanner kept only some of what it counted: the count is still the scanner's.
+        let kept = ScanReport { n_open: 1_000_000, ..report_with_open(1, 3) };
+        let result = result_of(&kept, 1, 3);
+        assert_eq!((result.summary.open, result.summary.truncated), (1_000_000, true));
+        assert_eq!(result.hosts[0].open.len(), 3);
     }
 }

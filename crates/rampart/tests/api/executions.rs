@@ -292,3 +292,36 @@ async fn any_server_streams_a_run_that_another_servers_worker_runs() {
     );
     assert!(events.iter().any(|(name, line)| name == "log" && line["line"] == "waiting 1200 ms"), "{events:?}");
 }
+
+#[rstest]
+#[tokio::test]
+async fn a_scan_past_the_address_budget_is_refused_at_submit_naming_the_field(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = spawn(backend, |_| {}).await;
+    let ada = app.register("ada").await;
+    let token = Some(ada.access.as_str());
+    // In scope, so that nothing but the size of the run can refuse it.
+    for value in ["1.2.0.0/16", "2001:db8::/32"] {
+        assert_eq!(app.call("POST", "/api/v1/targets", token, Some(&json!({"value": value}))).await.status(), 201);
+    }
+
+    // The same /16 75,000 times: each fits the budget, together they are billions of addresses.
+    let repeated = json!({"tool": "tcp_scan", "params": {"targets": vec!["1.2.0.0/16"; 75_000], "ports": "22"}});
+    assert!(serde_json::to_vec(&repeated).expect("JSON").len() < 1024 * 1024, "the body fits the default limit");
+    let cases = [
+        (repeated, "params.targets"),
+        (json!({"tool": "tcp_scan", "params": {"targets": ["1.2.0.0/16", "1.2.3.4"]}}), "params.targets"),
+        (json!({"tool": "tcp_scan", "params": {"targets": ["::/0"]}}), "params.targets[0]"),
+        (json!({"tool": "tcp_scan", "params": {"targets": ["1.2.3.4", "2001:db8::/32"]}}), "params.targets[1]"),
+    ];
+    for (body, field) in cases {
+        let refused = problem(app.call("POST", "/api/v1/executions", token, Some(&body)).await, 422).await;
+        assert_eq!(refused["errors"].as_array().map(Vec::len), Some(1), "{refused}");
+        assert_eq!(refused["errors"][0]["field"], field, "{refused}");
+        assert!(refused["errors"][0]["message"].as_str().is_some_and(|m| m.contains("65536")), "{refused}");
+    }
+
+    let runs = json_of(app.call("GET", "/api/v1/executions", token, None).await).await;
+    assert_eq!(runs["items"].as_array().map(Vec::len), Some(0), "nothing was queued");
+}
