@@ -117,7 +117,7 @@ impl Identity {
             said.push(if superuser { "made superuser" } else { "superuser removed" });
         }
         if changes.password.is_some() {
-            said.push("password set");
+            said.push("password set, sessions ended");
         }
         let detail = (!said.is_empty()).then(|| said.join(", "));
         self.audit(

@@ -4,7 +4,8 @@
 //!
 //! Every request's credential goes through [`Identity::authenticate`], which checks the database
 //! each time, so a deactivated user, a removed membership, a revoked session or a deleted key
-//! stops working at once rather than when a token expires.
+//! stops working at once rather than when a token expires. An API key acts with at most its
+//! creator's current role in its organisation, and stops when its creator loses access.
 #![forbid(unsafe_code)]
 
 mod admin;

@@ -22,7 +22,7 @@ pub mod watch;
 
 use async_trait::async_trait;
 
-pub use api_keys::ApiKeyStore;
+pub use api_keys::{ApiKeyStore, KeyForAuth};
 pub use audit::{AuditFilter, AuditStore};
 pub use changes::Change;
 pub use db::{Backend, ConnectOptions, Location, PoolStats, SqlStore};

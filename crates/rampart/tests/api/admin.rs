@@ -57,6 +57,36 @@ async fn superusers_manage_accounts(#[values(Backend::Sqlite, Backend::Postgres)
 
 #[rstest]
 #[tokio::test]
+async fn a_password_reset_by_a_superuser_ends_the_users_sessions(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let root = app.superuser("root").await;
+    let ada = app.register("ada").await;
+    let second = json_of(app.login("ada", &ada.password, None).await).await;
+    let second_access = second["access_token"].as_str().expect("token").to_owned();
+    let second_refresh = second["refresh_token"].as_str().expect("token").to_owned();
+    crate::helpers::remember_secret(second_access.clone());
+    crate::helpers::remember_secret(second_refresh.clone());
+
+    let patch = json!({"password": "a brand new passphrase for ada"});
+    let reset = app.call("PATCH", &format!("/api/v1/users/{}", ada.id), Some(&root.access), Some(&patch)).await;
+    assert_eq!(reset.status(), 200);
+
+    for access in [&ada.access, &second_access] {
+        problem(app.call("GET", "/api/v1/auth/me", Some(access), None).await, 401).await;
+    }
+    for refresh in [&ada.refresh, &second_refresh] {
+        let refreshed = app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": refresh})).await;
+        problem(refreshed, 401).await;
+    }
+    problem(app.login("ada", &ada.password, None).await, 401).await;
+    assert_eq!(app.login("ada", "a brand new passphrase for ada", None).await.status(), 200);
+    assert_eq!(app.call("GET", "/api/v1/auth/me", Some(&root.access), None).await.status(), 200, "others go on");
+}
+
+#[rstest]
+#[tokio::test]
 async fn admins_manage_their_organisation_and_members(#[values(Backend::Sqlite, Backend::Postgres)] backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let ada = app.register("ada").await;
