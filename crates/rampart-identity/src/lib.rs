@@ -26,6 +26,7 @@ use rampart_store::Store;
 
 pub use admin::AccountChanges;
 pub use error::IdentityError;
+pub use passwords::PasswordWork;
 pub use principal::{Credential, Principal};
 pub use rampart_core::identity::RequestContext;
 pub use rate::RateLimits;
@@ -75,6 +76,11 @@ impl Identity {
 
     pub fn config(&self) -> &IdentityConfig {
         &self.config
+    }
+
+    /// How busy password hashing is, and has been.
+    pub fn password_work(&self) -> PasswordWork {
+        self.passwords.work()
     }
 
     /// Hashes a password for storage (for the command line's `user create`).
