@@ -11,6 +11,7 @@
 mod admin;
 mod api_keys;
 mod error;
+mod invitations;
 pub mod opaque;
 mod passwords;
 mod principal;

@@ -67,7 +67,7 @@ pub(crate) const USER_COLUMNS: &str = "id, email, username, full_name, is_active
 
 const LAST_ADMIN: &str = "an organisation must keep at least one admin";
 
-const INSERT_MEMBERSHIP: &str =
+pub(crate) const INSERT_MEMBERSHIP: &str =
     "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)";
 
 const INSERT_ORG: &str =

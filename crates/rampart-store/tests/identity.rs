@@ -281,3 +281,48 @@ async fn the_audit_log_is_filtered_paged_and_append_only(
     }
     assert_eq!(audit.list(org, &AuditFilter::default(), None, 10).await.expect("list").len(), 3);
 }
+
+#[rstest]
+#[tokio::test]
+async fn invitations_are_accepted_once_by_their_addressee_and_expire(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use rampart_core::identity::{Email, NewInvitation};
+
+    let f = store(backend).await;
+    let (ada, org) = user(&f.store, "ada").await;
+    let (bob, other) = user(&f.store, "bob").await;
+    let invitations = f.store.invitations();
+    let now = Utc::now();
+    let bob_email = Email::parse("bob@example.com").expect("email");
+    let new = NewInvitation::parse("bob@example.com", "viewer", now).expect("valid");
+
+    let first = invitations.invite(org, &new, Some(ada)).await.expect("invite");
+    let renewed = NewInvitation { role: Role::Analyst, ..new.clone() };
+    let second = invitations.invite(org, &renewed, Some(ada)).await.expect("renew");
+    assert_eq!((second.id, second.role), (first.id, Role::Analyst), "one open invitation per address");
+    assert_eq!(invitations.list(org, now).await.expect("list").len(), 1);
+    assert!(invitations.list(other, now).await.expect("list").is_empty());
+    assert_eq!(invitations.list_for(&bob_email, now).await.expect("mine").len(), 1);
+    assert!(matches!(invitations.revoke(other, first.id).await, Err(StoreError::NotFound)), "scoped");
+    let ada_email = Email::parse("ada@example.com").expect("email");
+    assert!(matches!(invitations.accept(first.id, ada, &ada_email, now).await, Err(StoreError::NotFound)));
+
+    let accepted = invitations.accept(first.id, bob, &bob_email, now).await.expect("accept");
+    assert_eq!(accepted.org_id, org);
+    assert_eq!(f.store.members().role_of(org, bob).await.expect("role"), Some(Role::Analyst));
+    assert!(matches!(invitations.accept(first.id, bob, &bob_email, now).await, Err(StoreError::NotFound)));
+    assert!(matches!(invitations.invite(org, &new, Some(ada)).await, Err(StoreError::Conflict { what: "member" })));
+
+    let lapsed = NewInvitation {
+        email: Email::parse("carol@example.com").expect("email"),
+        role: Role::Viewer,
+        expires_at: now - chrono::Duration::seconds(1),
+    };
+    let expired = invitations.invite(org, &lapsed, Some(ada)).await.expect("invite");
+    assert!(invitations.list(org, now).await.expect("list").is_empty());
+    assert!(invitations.list_for(&lapsed.email, now).await.expect("mine").is_empty());
+    assert!(matches!(invitations.accept(expired.id, bob, &lapsed.email, now).await, Err(StoreError::NotFound)));
+    invitations.decline(expired.id, &lapsed.email).await.expect("decline");
+    assert!(matches!(invitations.decline(expired.id, &lapsed.email).await, Err(StoreError::NotFound)));
+}
