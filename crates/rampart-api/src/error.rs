@@ -159,6 +159,8 @@ impl From<IdentityError> for ApiError {
             IdentityError::RateLimited { retry_after } => {
                 ApiError::TooManyRequests { retry_after: retry_after.as_secs().max(1) }
             }
+            IdentityError::Busy { retry_after } => ApiError::Overloaded { retry_after: retry_after.as_secs().max(1) },
+            IdentityError::Conflict(reason) => ApiError::Conflict(reason),
             IdentityError::Invalid(errors) => ApiError::Validation(errors),
             IdentityError::Store(error) => error.into(),
         }

@@ -51,6 +51,7 @@ pub struct Metrics {
     pool: Family<PoolLabels, Gauge>,
     events: Family<OutcomeLabels, Counter>,
     model_fallbacks: Family<ReasonLabels, Gauge>,
+    password_hashes: Family<PoolLabels, Gauge>,
 }
 
 impl Metrics {
@@ -77,7 +78,13 @@ impl Metrics {
             "Events the external model did not score, so the built-in scorer did, by reason",
             model_fallbacks.clone(),
         );
-        Arc::new(Self { registry, requests, latency, pool, events, model_fallbacks })
+        let password_hashes = Family::<PoolLabels, Gauge>::default();
+        registry.register(
+            "password_hashes",
+            "Password hashes (Argon2id) by state (in_flight, max_in_flight since start, slots)",
+            password_hashes.clone(),
+        );
+        Arc::new(Self { registry, requests, latency, pool, events, model_fallbacks, password_hashes })
     }
 
     pub(crate) fn record(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
@@ -121,6 +128,12 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     app.metrics.pool.get_or_create(&PoolLabels { state: "idle" }).set(i64::from(stats.idle));
     app.metrics.pool.get_or_create(&PoolLabels { state: "in_use" }).set(i64::from(in_use));
     app.metrics.pool.get_or_create(&PoolLabels { state: "max" }).set(i64::from(stats.max));
+    let work = app.identity.password_work();
+    for (state, value) in [("in_flight", work.in_flight), ("max_in_flight", work.max_in_flight), ("slots", work.slots)]
+    {
+        let value = i64::try_from(value).unwrap_or(i64::MAX);
+        app.metrics.password_hashes.get_or_create(&PoolLabels { state }).set(value);
+    }
     if let Some(model) = app.watch.model() {
         for (reason, count) in model.fallbacks() {
             let count = i64::try_from(count).unwrap_or(i64::MAX);

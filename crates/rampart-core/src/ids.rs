@@ -68,6 +68,10 @@ id_type!(
     SessionId
 );
 id_type!(
+    /// An invitation to join an organisation.
+    InvitationId
+);
+id_type!(
     /// One access token, so that it can be revoked before it expires.
     TokenId
 );

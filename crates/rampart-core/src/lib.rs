@@ -16,6 +16,7 @@ pub mod validation;
 pub mod watch;
 
 pub use ids::{
-    AlertId, ApiKeyId, AuditEventId, EventId, ExecutionId, NodeId, OrgId, SessionId, TargetId, TokenId, UserId,
+    AlertId, ApiKeyId, AuditEventId, EventId, ExecutionId, InvitationId, NodeId, OrgId, SessionId, TargetId, TokenId,
+    UserId,
 };
 pub use validation::{FieldError, ValidationErrors};

@@ -1,9 +1,7 @@
 //! Managing users (superusers), organisations and their members (org admins). Each change is
 //! audited; the store keeps every organisation with at least one admin.
 
-use rampart_core::identity::{
-    AuditAction, Email, NewAuditEvent, NewUser, Outcome, Role, User, UserPatch, check_password,
-};
+use rampart_core::identity::{AuditAction, NewAuditEvent, NewUser, Outcome, Role, User, UserPatch, check_password};
 use rampart_core::orgs::{NewOrganisation, Organisation, Slug};
 use rampart_core::{OrgId, UserId, ValidationErrors};
 use rampart_store::{Member, StoreError};
@@ -117,7 +115,7 @@ impl Identity {
             said.push(if superuser { "made superuser" } else { "superuser removed" });
         }
         if changes.password.is_some() {
-            said.push("password set");
+            said.push("password set, sessions ended");
         }
         let detail = (!said.is_empty()).then(|| said.join(", "));
         self.audit(
@@ -167,34 +165,6 @@ impl Identity {
         self.audit(context, change(principal, Some(org.id), AuditAction::OrgUpdate, format!("org:{}", org.id), None))
             .await?;
         Ok(org)
-    }
-
-    /// Adds an existing user, found by email, to the caller's organisation.
-    pub async fn add_member(
-        &self,
-        principal: &Principal,
-        email: &str,
-        role: Role,
-        context: &RequestContext,
-    ) -> Result<Member, IdentityError> {
-        principal.require(Role::Admin)?;
-        let email = Email::parse(email).map_err(|message| ValidationErrors::single("email", message))?;
-        let user = self.store.users().find_by_email(&email).await?.ok_or_else(|| {
-            ValidationErrors::single("email", "no user has this email; they must have an account first")
-        })?;
-        let member = match self.store.members().add(principal.org, user.id, role).await {
-            Err(StoreError::Conflict { .. }) => {
-                return Err(ValidationErrors::single("email", "is already a member").into());
-            }
-            other => other?,
-        };
-        let detail = Some(format!("role {role}"));
-        self.audit(
-            context,
-            change(principal, Some(principal.org), AuditAction::MemberAdd, format!("user:{}", user.id), detail),
-        )
-        .await?;
-        Ok(member)
     }
 
     pub async fn set_member_role(

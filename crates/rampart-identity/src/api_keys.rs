@@ -7,7 +7,9 @@ use rampart_core::identity::{ApiKey, AuditAction, NewApiKey, NewAuditEvent, Outc
 use crate::{Identity, IdentityError, Principal, RequestContext, opaque};
 
 impl Identity {
-    /// A new key, returned with its secret form, which is never stored or shown again.
+    /// A new key, returned with its secret form, which is never stored or shown again. Only a
+    /// user makes keys: a key (or a token obtained with one) cannot, so a leaked key cannot
+    /// spread into others that outlive its revocation.
     pub async fn create_api_key(
         &self,
         principal: &Principal,
@@ -17,9 +19,12 @@ impl Identity {
         context: &RequestContext,
     ) -> Result<(ApiKey, String), IdentityError> {
         principal.require(Role::Analyst)?;
+        let creator = principal
+            .user_id()
+            .ok_or_else(|| IdentityError::Forbidden("an API key cannot create API keys; a user must".into()))?;
         let new = NewApiKey::parse(name, role, expires_at, principal.role, rampart_core::time::now())?;
         let (secret, prefix, hash) = opaque::new_api_key();
-        let key = self.store.api_keys().insert(principal.org, &new, &prefix, &hash, principal.user_id()).await?;
+        let key = self.store.api_keys().insert(principal.org, &new, &prefix, &hash, Some(creator)).await?;
         self.audit(context, key_event(principal, AuditAction::ApiKeyCreate, key.id, format!("role {}", key.role)))
             .await?;
         Ok((key, secret))

@@ -19,6 +19,12 @@ pub enum IdentityError {
     Forbidden(String),
     #[error("too many attempts; retry in {} s", retry_after.as_secs())]
     RateLimited { retry_after: Duration },
+    /// Every password-hashing slot stayed taken for too long: the server is busy, not the caller wrong.
+    #[error("the server is busy; retry in {} s", retry_after.as_secs())]
+    Busy { retry_after: Duration },
+    /// The request clashes with the present state, such as joining an organisation twice.
+    #[error("{0}")]
+    Conflict(String),
     #[error("invalid fields: {0}")]
     Invalid(ValidationErrors),
     #[error(transparent)]

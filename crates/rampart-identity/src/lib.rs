@@ -4,12 +4,14 @@
 //!
 //! Every request's credential goes through [`Identity::authenticate`], which checks the database
 //! each time, so a deactivated user, a removed membership, a revoked session or a deleted key
-//! stops working at once rather than when a token expires.
+//! stops working at once rather than when a token expires. An API key acts with at most its
+//! creator's current role in its organisation, and stops when its creator loses access.
 #![forbid(unsafe_code)]
 
 mod admin;
 mod api_keys;
 mod error;
+mod invitations;
 pub mod opaque;
 mod passwords;
 mod principal;
@@ -25,6 +27,7 @@ use rampart_store::Store;
 
 pub use admin::AccountChanges;
 pub use error::IdentityError;
+pub use passwords::PasswordWork;
 pub use principal::{Credential, Principal};
 pub use rampart_core::identity::RequestContext;
 pub use rate::RateLimits;
@@ -74,6 +77,11 @@ impl Identity {
 
     pub fn config(&self) -> &IdentityConfig {
         &self.config
+    }
+
+    /// How busy password hashing is, and has been.
+    pub fn password_work(&self) -> PasswordWork {
+        self.passwords.work()
     }
 
     /// Hashes a password for storage (for the command line's `user create`).

@@ -3,7 +3,6 @@
 
 use rampart_core::identity::{Actor, Role};
 use rampart_core::{ApiKeyId, OrgId, SessionId, UserId};
-use rampart_store::StoreError;
 
 use crate::tokens::SubjectKind;
 use crate::{Identity, IdentityError, opaque};
@@ -53,6 +52,8 @@ impl Principal {
 
 const BAD_TOKEN: &str = "the access token is invalid or expired";
 const ENDED: &str = "the session has ended; log in again";
+/// A key whose creator was deleted, deactivated or removed from the organisation.
+const ORPHANED: &str = "the API key's creator no longer has access to this organisation";
 
 impl Identity {
     pub async fn authenticate(&self, credential: Credential<'_>) -> Result<Principal, IdentityError> {
@@ -91,14 +92,13 @@ impl Identity {
             }
             SubjectKind::ApiKey => {
                 let id = ApiKeyId::from_uuid(claims.sub);
-                let key = match self.store.api_keys().get(org, id).await {
-                    Err(StoreError::NotFound) => return Err(IdentityError::Unauthenticated("the API key was revoked")),
-                    other => other?,
-                };
-                if key.is_expired(rampart_core::time::now()) {
+                let found = self.store.api_keys().get_for_auth(org, id).await?;
+                let found = found.ok_or(IdentityError::Unauthenticated("the API key was revoked"))?;
+                if found.key.is_expired(rampart_core::time::now()) {
                     return Err(IdentityError::Unauthenticated("the API key has expired"));
                 }
-                Ok(Principal { actor: Actor::ApiKey(id), org, role: key.role, is_superuser: false, session: None })
+                let role = found.key.acting_role(found.creator_role).ok_or(IdentityError::Unauthenticated(ORPHANED))?;
+                Ok(Principal { actor: Actor::ApiKey(id), org, role, is_superuser: false, session: None })
             }
         }
     }
@@ -106,21 +106,17 @@ impl Identity {
     pub(crate) async fn authenticate_api_key(&self, key: &str) -> Result<Principal, IdentityError> {
         const BAD_KEY: &str = "the API key is invalid, revoked or expired";
         let lookup = opaque::api_key_lookup(key).ok_or(IdentityError::Unauthenticated(BAD_KEY))?;
-        let (stored, hash) =
+        let found =
             self.store.api_keys().find_for_auth(lookup).await?.ok_or(IdentityError::Unauthenticated(BAD_KEY))?;
         let now = rampart_core::time::now();
-        if !opaque::matches(key, &hash) || stored.is_expired(now) {
+        if !opaque::matches(key, &found.key_hash) || found.key.is_expired(now) {
             return Err(IdentityError::Unauthenticated(BAD_KEY));
         }
+        let role = found.key.acting_role(found.creator_role).ok_or(IdentityError::Unauthenticated(ORPHANED))?;
+        let stored = found.key;
         if stored.last_used_at.is_none_or(|used| now - used > chrono::Duration::minutes(1)) {
             self.store.api_keys().touch(stored.id, now).await?;
         }
-        Ok(Principal {
-            actor: Actor::ApiKey(stored.id),
-            org: stored.org_id,
-            role: stored.role,
-            is_superuser: false,
-            session: None,
-        })
+        Ok(Principal { actor: Actor::ApiKey(stored.id), org: stored.org_id, role, is_superuser: false, session: None })
     }
 }

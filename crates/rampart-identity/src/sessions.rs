@@ -44,9 +44,23 @@ fn event(org: Option<OrgId>, actor: Actor, action: AuditAction, outcome: Outcome
 }
 
 impl Identity {
-    /// Counts an attempt against the limits; over them, the refusal is audited.
+    /// Counts an attempt against the limits of the client's address and, when given, of
+    /// `account`; over them, the refusal is audited.
     async fn limit(&self, context: &RequestContext, account: Option<&str>) -> Result<(), IdentityError> {
-        if let Err(retry_after) = self.rate.check(context.ip, account) {
+        self.refuse_over_limit(context, self.rate.check(context.ip, account)).await
+    }
+
+    /// Counts an attempt against the limit of `account` alone.
+    async fn limit_account(&self, context: &RequestContext, account: &str) -> Result<(), IdentityError> {
+        self.refuse_over_limit(context, self.rate.check(None, Some(account))).await
+    }
+
+    async fn refuse_over_limit(
+        &self,
+        context: &RequestContext,
+        checked: Result<(), std::time::Duration>,
+    ) -> Result<(), IdentityError> {
+        if let Err(retry_after) = checked {
             let mut refused = event(None, Actor::Anonymous, AuditAction::RateLimited, Outcome::Denied);
             refused.detail = Some("too many authentication attempts".into());
             self.audit(context, refused).await?;
@@ -79,8 +93,14 @@ impl Identity {
     }
 
     pub async fn login(&self, request: LoginRequest, context: &RequestContext) -> Result<TokenPair, IdentityError> {
-        self.limit(context, Some(&request.login)).await?;
+        self.limit(context, None).await?;
         let found = self.store.users().find_for_login(&request.login).await?;
+        // The account's limit is the account's, however it was spelled (email or username).
+        let account = match &found {
+            Some((user, _)) => format!("user:{}", user.id),
+            None => format!("login:{}", request.login.trim().to_lowercase()),
+        };
+        self.limit_account(context, &account).await?;
         let matches = self.passwords.verify(&request.password, found.as_ref().map(|(_, hash)| hash.as_str())).await?;
         let (user, _) = match found {
             Some(found) if matches && found.0.is_active => found,

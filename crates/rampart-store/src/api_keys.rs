@@ -1,14 +1,26 @@
 //! API keys, stored as a public prefix (to find the key) and a SHA-256 hash of the secret part.
+//! Authentication reads a key together with its creator's current standing in the organisation,
+//! in one query, so that a key never acts beyond what its creator may do now.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rampart_core::identity::{ApiKey, NewApiKey};
+use rampart_core::identity::{ApiKey, NewApiKey, Role};
 use rampart_core::{ApiKeyId, OrgId, UserId};
 use uuid::Uuid;
 
 use crate::db::on_pool;
 use crate::users::parse_role;
 use crate::{SqlStore, StoreError};
+
+/// A key as authentication needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyForAuth {
+    pub key: ApiKey,
+    pub key_hash: String,
+    /// The creator's current role in the key's organisation; `None` when the creator was deleted,
+    /// is deactivated or is no longer a member.
+    pub creator_role: Option<Role>,
+}
 
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync {
@@ -24,8 +36,10 @@ pub trait ApiKeyStore: Send + Sync {
     async fn get(&self, org: OrgId, id: ApiKeyId) -> Result<ApiKey, StoreError>;
     /// Deleting a key revokes it at once.
     async fn delete(&self, org: OrgId, id: ApiKeyId) -> Result<(), StoreError>;
-    /// The key with this prefix and its hash, whatever its organisation: authentication starts here.
-    async fn find_for_auth(&self, prefix: &str) -> Result<Option<(ApiKey, String)>, StoreError>;
+    /// The key with this prefix, whatever its organisation: authentication starts here.
+    async fn find_for_auth(&self, prefix: &str) -> Result<Option<KeyForAuth>, StoreError>;
+    /// The key by id, for a token obtained with it (`client_credentials`).
+    async fn get_for_auth(&self, org: OrgId, id: ApiKeyId) -> Result<Option<KeyForAuth>, StoreError>;
     /// Records a use, at most once a minute per key so that a busy key does not write on every request.
     async fn touch(&self, id: ApiKeyId, now: DateTime<Utc>) -> Result<(), StoreError>;
 }
@@ -66,6 +80,28 @@ struct AuthRow {
     #[sqlx(flatten)]
     key: KeyRow,
     key_hash: String,
+    creator_active: Option<bool>,
+    creator_role: Option<String>,
+}
+
+impl AuthRow {
+    fn into_auth(self) -> Result<KeyForAuth, StoreError> {
+        let creator_role = match (self.creator_active, self.creator_role) {
+            (Some(true), Some(role)) => Some(parse_role(&role)?),
+            _ => None,
+        };
+        Ok(KeyForAuth { key: self.key.into_key()?, key_hash: self.key_hash, creator_role })
+    }
+}
+
+/// A key with its hash and its creator's standing; the caller adds the `WHERE`.
+fn auth_query() -> String {
+    let columns = COLUMNS.split(", ").map(|c| format!("k.{c}")).collect::<Vec<_>>().join(", ");
+    format!(
+        "SELECT {columns}, k.key_hash, u.is_active AS creator_active, m.role AS creator_role FROM api_keys k \
+         LEFT JOIN users u ON u.id = k.created_by \
+         LEFT JOIN memberships m ON m.user_id = k.created_by AND m.org_id = k.org_id"
+    )
 }
 
 #[async_trait]
@@ -128,11 +164,19 @@ impl ApiKeyStore for SqlStore {
         if done == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
-    async fn find_for_auth(&self, prefix: &str) -> Result<Option<(ApiKey, String)>, StoreError> {
-        let sql = format!("SELECT {COLUMNS}, key_hash FROM api_keys WHERE prefix = $1");
+    async fn find_for_auth(&self, prefix: &str) -> Result<Option<KeyForAuth>, StoreError> {
+        let sql = format!("{} WHERE k.prefix = $1", auth_query());
         let row =
             on_pool!(&self.db, |pool| sqlx::query_as::<_, AuthRow>(&sql).bind(prefix).fetch_optional(pool).await)?;
-        row.map(|row| Ok((row.key.into_key()?, row.key_hash))).transpose()
+        row.map(AuthRow::into_auth).transpose()
+    }
+
+    async fn get_for_auth(&self, org: OrgId, id: ApiKeyId) -> Result<Option<KeyForAuth>, StoreError> {
+        let sql = format!("{} WHERE k.org_id = $1 AND k.id = $2", auth_query());
+        let row = on_pool!(&self.db, |pool| {
+            sqlx::query_as::<_, AuthRow>(&sql).bind(org.as_uuid()).bind(id.as_uuid()).fetch_optional(pool).await
+        })?;
+        row.map(AuthRow::into_auth).transpose()
     }
 
     async fn touch(&self, id: ApiKeyId, now: DateTime<Utc>) -> Result<(), StoreError> {

@@ -17,8 +17,8 @@ use tracing::log::LevelFilter;
 
 use crate::changes::{Change, Changes};
 use crate::{
-    ApiKeyStore, AuditStore, ExecutionStore, MemberStore, NodeStore, OrgStore, SecretStore, SessionStore, SettingStore,
-    Store, StoreError, TargetStore, UserStore, WatchStore,
+    ApiKeyStore, AuditStore, ExecutionStore, InvitationStore, MemberStore, NodeStore, OrgStore, SecretStore,
+    SessionStore, SettingStore, Store, StoreError, TargetStore, UserStore, WatchStore,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -296,6 +296,10 @@ impl Store for SqlStore {
     }
 
     fn api_keys(&self) -> &dyn ApiKeyStore {
+        self
+    }
+
+    fn invitations(&self) -> &dyn InvitationStore {
         self
     }
 

@@ -11,6 +11,7 @@ pub mod changes;
 mod db;
 mod error;
 pub mod executions;
+pub mod invitations;
 pub mod nodes;
 pub mod orgs;
 pub mod secrets;
@@ -22,12 +23,13 @@ pub mod watch;
 
 use async_trait::async_trait;
 
-pub use api_keys::ApiKeyStore;
+pub use api_keys::{ApiKeyStore, KeyForAuth};
 pub use audit::{AuditFilter, AuditStore};
 pub use changes::Change;
 pub use db::{Backend, ConnectOptions, Location, PoolStats, SqlStore};
 pub use error::StoreError;
 pub use executions::{ExecutionFilter, ExecutionStore};
+pub use invitations::InvitationStore;
 pub use nodes::{NodeFilter, NodePatch, NodeStore};
 pub use orgs::OrgStore;
 pub use secrets::SecretStore;
@@ -62,6 +64,7 @@ pub trait Store: Send + Sync {
     fn secrets(&self) -> &dyn SecretStore;
     fn users(&self) -> &dyn UserStore;
     fn members(&self) -> &dyn MemberStore;
+    fn invitations(&self) -> &dyn InvitationStore;
     fn sessions(&self) -> &dyn SessionStore;
     fn api_keys(&self) -> &dyn ApiKeyStore;
     fn audit(&self) -> &dyn AuditStore;

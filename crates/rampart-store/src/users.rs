@@ -36,6 +36,8 @@ pub trait UserStore: Send + Sync {
     /// Users by id, after `after`; for superusers.
     async fn list(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>, StoreError>;
     async fn update(&self, id: UserId, patch: &UserPatch) -> Result<User, StoreError>;
+    /// Sets the password and ends every session of the user (their refresh tokens and the access
+    /// tokens of those sessions stop working), together.
     async fn set_password(&self, id: UserId, password_hash: &str) -> Result<(), StoreError>;
     /// Refused when the user is the last admin of an organisation that has other members; their
     /// personal organisations (where nobody else is a member) go with them.
@@ -65,7 +67,7 @@ pub(crate) const USER_COLUMNS: &str = "id, email, username, full_name, is_active
 
 const LAST_ADMIN: &str = "an organisation must keep at least one admin";
 
-const INSERT_MEMBERSHIP: &str =
+pub(crate) const INSERT_MEMBERSHIP: &str =
     "INSERT INTO memberships (org_id, user_id, role, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)";
 
 const INSERT_ORG: &str =
@@ -295,13 +297,21 @@ impl UserStore for SqlStore {
     async fn set_password(&self, id: UserId, password_hash: &str) -> Result<(), StoreError> {
         let now = rampart_core::time::now();
         let done = on_pool!(&self.db, |pool| {
-            sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+            let mut tx = pool.begin_write().await?;
+            let done = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
                 .bind(id.as_uuid())
                 .bind(password_hash)
                 .bind(now)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+                .bind(id.as_uuid())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(done)
         })?;
         if done == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }

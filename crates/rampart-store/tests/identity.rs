@@ -164,8 +164,11 @@ async fn api_keys_are_scoped_and_found_by_prefix(#[values(Backend::Sqlite, Backe
     let key = keys.insert(org, &new, "abcd1234", "sha256-of-secret", Some(ada)).await.expect("insert");
 
     assert_eq!(key.role, Role::Analyst);
-    let (found, hash) = keys.find_for_auth("abcd1234").await.expect("find").expect("exists");
-    assert_eq!((found.id, hash.as_str()), (key.id, "sha256-of-secret"));
+    let found = keys.find_for_auth("abcd1234").await.expect("find").expect("exists");
+    assert_eq!((found.key.id, found.key_hash.as_str()), (key.id, "sha256-of-secret"));
+    assert_eq!(found.creator_role, Some(Role::Admin));
+    assert_eq!(keys.get_for_auth(org, key.id).await.expect("get").map(|found| found.key.id), Some(key.id));
+    assert_eq!(keys.get_for_auth(other, key.id).await.expect("get"), None);
     assert_eq!(keys.list(org).await.expect("list").len(), 1);
     assert!(keys.list(other).await.expect("list").is_empty());
     assert!(matches!(keys.get(other, key.id).await, Err(StoreError::NotFound)));
@@ -174,6 +177,55 @@ async fn api_keys_are_scoped_and_found_by_prefix(#[values(Backend::Sqlite, Backe
     assert!(keys.get(org, key.id).await.expect("get").last_used_at.is_some());
     keys.delete(org, key.id).await.expect("delete");
     assert!(keys.find_for_auth("abcd1234").await.expect("find").is_none());
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_key_is_read_with_its_creators_current_standing(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let f = store(backend).await;
+    let (_, org) = user(&f.store, "ada").await;
+    let (bob, _) = user(&f.store, "bob").await;
+    f.store.members().add(org, bob, Role::Admin).await.expect("add");
+    let new = NewApiKey::parse("ci", "admin", None, Role::Admin, Utc::now()).expect("valid");
+    f.store.api_keys().insert(org, &new, "bobskey12345", "hash", Some(bob)).await.expect("insert");
+    let creator_role = || async {
+        f.store.api_keys().find_for_auth("bobskey12345").await.expect("find").expect("exists").creator_role
+    };
+
+    assert_eq!(creator_role().await, Some(Role::Admin));
+    f.store.members().set_role(org, bob, Role::Viewer).await.expect("demote");
+    assert_eq!(creator_role().await, Some(Role::Viewer), "demoted");
+    f.store.users().update(bob, &UserPatch { is_active: Some(false), ..UserPatch::default() }).await.expect("off");
+    assert_eq!(creator_role().await, None, "deactivated");
+    f.store.users().update(bob, &UserPatch { is_active: Some(true), ..UserPatch::default() }).await.expect("on");
+    f.store.members().remove(org, bob).await.expect("remove");
+    assert_eq!(creator_role().await, None, "removed");
+    f.store.members().add(org, bob, Role::Analyst).await.expect("add again");
+    assert_eq!(creator_role().await, Some(Role::Analyst));
+    f.store.users().delete(bob).await.expect("delete");
+    assert_eq!(creator_role().await, None, "deleted");
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_new_password_ends_every_session_of_the_user(#[values(Backend::Sqlite, Backend::Postgres)] backend: Backend) {
+    let f = store(backend).await;
+    let (ada, org) = user(&f.store, "ada").await;
+    let sessions = f.store.sessions();
+    let expires = Utc::now() + chrono::Duration::days(1);
+    let first = sessions.start(org, ada, "rt-one", expires).await.expect("start");
+    let second = sessions.start(org, ada, "rt-two", expires).await.expect("start");
+
+    f.store.users().set_password(ada, "$argon2id$new").await.expect("set");
+
+    for session in [first, second] {
+        let state = sessions.access_state(ada, org, session).await.expect("state").expect("exists");
+        assert!(!state.session_live);
+    }
+    let rotated = sessions.rotate("rt-one", "rt-three", expires).await.expect("rotate");
+    assert_eq!(rotated, Rotation::Invalid);
 }
 
 #[rstest]
@@ -228,4 +280,49 @@ async fn the_audit_log_is_filtered_paged_and_append_only(
         }
     }
     assert_eq!(audit.list(org, &AuditFilter::default(), None, 10).await.expect("list").len(), 3);
+}
+
+#[rstest]
+#[tokio::test]
+async fn invitations_are_accepted_once_by_their_addressee_and_expire(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use rampart_core::identity::{Email, NewInvitation};
+
+    let f = store(backend).await;
+    let (ada, org) = user(&f.store, "ada").await;
+    let (bob, other) = user(&f.store, "bob").await;
+    let invitations = f.store.invitations();
+    let now = Utc::now();
+    let bob_email = Email::parse("bob@example.com").expect("email");
+    let new = NewInvitation::parse("bob@example.com", "viewer", now).expect("valid");
+
+    let first = invitations.invite(org, &new, Some(ada)).await.expect("invite");
+    let renewed = NewInvitation { role: Role::Analyst, ..new.clone() };
+    let second = invitations.invite(org, &renewed, Some(ada)).await.expect("renew");
+    assert_eq!((second.id, second.role), (first.id, Role::Analyst), "one open invitation per address");
+    assert_eq!(invitations.list(org, now).await.expect("list").len(), 1);
+    assert!(invitations.list(other, now).await.expect("list").is_empty());
+    assert_eq!(invitations.list_for(&bob_email, now).await.expect("mine").len(), 1);
+    assert!(matches!(invitations.revoke(other, first.id).await, Err(StoreError::NotFound)), "scoped");
+    let ada_email = Email::parse("ada@example.com").expect("email");
+    assert!(matches!(invitations.accept(first.id, ada, &ada_email, now).await, Err(StoreError::NotFound)));
+
+    let accepted = invitations.accept(first.id, bob, &bob_email, now).await.expect("accept");
+    assert_eq!(accepted.org_id, org);
+    assert_eq!(f.store.members().role_of(org, bob).await.expect("role"), Some(Role::Analyst));
+    assert!(matches!(invitations.accept(first.id, bob, &bob_email, now).await, Err(StoreError::NotFound)));
+    assert!(matches!(invitations.invite(org, &new, Some(ada)).await, Err(StoreError::Conflict { what: "member" })));
+
+    let lapsed = NewInvitation {
+        email: Email::parse("carol@example.com").expect("email"),
+        role: Role::Viewer,
+        expires_at: now - chrono::Duration::seconds(1),
+    };
+    let expired = invitations.invite(org, &lapsed, Some(ada)).await.expect("invite");
+    assert!(invitations.list(org, now).await.expect("list").is_empty());
+    assert!(invitations.list_for(&lapsed.email, now).await.expect("mine").is_empty());
+    assert!(matches!(invitations.accept(expired.id, bob, &lapsed.email, now).await, Err(StoreError::NotFound)));
+    invitations.decline(expired.id, &lapsed.email).await.expect("decline");
+    assert!(matches!(invitations.decline(expired.id, &lapsed.email).await, Err(StoreError::NotFound)));
 }

@@ -1,5 +1,8 @@
 //! `/api/v1/orgs`: organisations and their members. A credential works in one organisation: the
-//! `{id}` of these routes must be that one (others are 404; switch organisation first).
+//! `{id}` of these routes must be that one (others are 404; switch organisation first). People
+//! join by invitation (see [`invitations`]); only a superuser adds a member directly.
+
+pub mod invitations;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -13,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::dto::{MembershipView, OrgView, UserView};
-use crate::auth::{Admin, Caller, Context};
+use crate::auth::dto::{MembershipView, OrgView};
+use crate::auth::{Admin, Caller, Context, Superuser};
 use crate::error::{ApiError, Problem};
 use crate::{ApiJson, AppState};
 
@@ -35,6 +38,16 @@ pub struct NewMemberBody {
     pub role: String,
 }
 
+/// A member's account as the organisation sees it: never whether they are a superuser.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberUserView {
+    pub id: Uuid,
+    pub email: String,
+    pub username: String,
+    pub full_name: String,
+    pub is_active: bool,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"role": "viewer"}))]
 pub struct MemberPatchBody {
@@ -42,15 +55,31 @@ pub struct MemberPatchBody {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "user": {"id": "0193a1f0-7c1e-7d3a-9f6b-2b1c8d9e0f12", "email": "grace@example.com", "username": "grace",
+             "full_name": "Grace Hopper", "is_active": true},
+    "role": "analyst", "since": "2026-11-24T20:00:00Z"
+}))]
 pub struct MemberView {
-    pub user: UserView,
+    pub user: MemberUserView,
     pub role: &'static str,
     pub since: DateTime<Utc>,
 }
 
 impl From<Member> for MemberView {
     fn from(member: Member) -> Self {
-        Self { user: member.user.into(), role: member.role.as_str(), since: member.since }
+        let user = member.user;
+        Self {
+            user: MemberUserView {
+                id: user.id.as_uuid(),
+                email: user.email.as_str().to_owned(),
+                username: user.username.as_str().to_owned(),
+                full_name: user.full_name,
+                is_active: user.is_active,
+            },
+            role: member.role.as_str(),
+            since: member.since,
+        }
     }
 }
 
@@ -59,7 +88,7 @@ fn parse_role(role: &str) -> Result<Role, ApiError> {
 }
 
 /// The organisation of the path, which must be the caller's own.
-fn own_org(caller_org: OrgId, id: Uuid) -> Result<OrgId, ApiError> {
+pub(crate) fn own_org(caller_org: OrgId, id: Uuid) -> Result<OrgId, ApiError> {
     if caller_org.as_uuid() == id { Ok(caller_org) } else { Err(ApiError::NotFound) }
 }
 
@@ -167,31 +196,58 @@ pub async fn members(
     Ok(Json(app.store.members().list(org).await?.into_iter().map(MemberView::from).collect()))
 }
 
-/// Add an existing user, by email, with a role.
+/// Add an existing user, by email, with a role, without an invitation: for superusers only,
+/// in any organisation. Everyone else invites (`POST /api/v1/orgs/{id}/invitations`).
 #[utoipa::path(
     post,
     path = "/api/v1/orgs/{id}/members",
     tag = "orgs",
-    security(("bearer" = ["admin"])),
+    security(("bearer" = ["superuser"])),
     params(("id" = Uuid, Path, description = "The organisation's id")),
     request_body = NewMemberBody,
     responses(
         (status = 201, description = "Added", body = MemberView),
-        (status = 404, description = "Not the caller's organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a superuser", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No such account, already a member, or a bad role", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn add_member(
-    caller: Caller<Admin>,
+    caller: Caller<Superuser>,
     State(app): State<AppState>,
     Context(context): Context,
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<NewMemberBody>,
 ) -> Result<(StatusCode, Json<MemberView>), ApiError> {
-    own_org(caller.org, id)?;
     let role = parse_role(&body.role)?;
-    let member = app.identity.add_member(&caller, &body.email, role, &context).await?;
+    let member = app.identity.add_member(&caller, OrgId::from_uuid(id), &body.email, role, &context).await?;
     Ok((StatusCode::CREATED, Json(member.into())))
+}
+
+/// Leave the organisation: the calling user stops being a member, and their sessions in it end.
+/// Its last admin cannot leave.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{id}/leave",
+    tag = "orgs",
+    security(("bearer" = ["viewer"])),
+    params(("id" = Uuid, Path, description = "The organisation's id")),
+    responses(
+        (status = 204, description = "Left"),
+        (status = 403, description = "Not a user (an API key belongs to its organisation)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not the caller's organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last admin cannot leave", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn leave(
+    caller: Caller,
+    State(app): State<AppState>,
+    Context(context): Context,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    own_org(caller.org, id)?;
+    app.identity.leave_org(&caller, &context).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Change a member's role. The last admin cannot be demoted.

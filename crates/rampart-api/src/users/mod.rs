@@ -107,7 +107,7 @@ pub async fn get(
 }
 
 /// Change a user's name, status, superuser flag or password. A deactivated user is refused on
-/// their very next request.
+/// their very next request; a new password ends every session of the user.
 #[utoipa::path(
     patch,
     path = "/api/v1/users/{id}",

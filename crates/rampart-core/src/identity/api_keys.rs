@@ -27,6 +27,13 @@ impl ApiKey {
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.expires_at.is_some_and(|expires| expires <= now)
     }
+
+    /// What the key may do now: its own role, bounded by its creator's current role in the
+    /// organisation (`creator_role`, `None` when the creator is gone, inactive or no longer a
+    /// member, and then the key does nothing). A key never outlives or outranks its creator.
+    pub fn acting_role(&self, creator_role: Option<Role>) -> Option<Role> {
+        creator_role.map(|creator| self.role.min(creator))
+    }
 }
 
 /// A validated request for a key.
@@ -76,6 +83,27 @@ mod tests {
         assert_eq!(errors.iter().next().map(|e| e.field.as_str()), Some("role"));
         assert!(NewApiKey::parse("ci", "analyst", None, Role::Analyst, now).is_ok());
         assert!(NewApiKey::parse("ci", "viewer", None, Role::Admin, now).is_ok());
+    }
+
+    #[test]
+    fn a_key_acts_with_at_most_its_creators_current_role() {
+        let now = crate::time::now();
+        let key = ApiKey {
+            id: crate::ApiKeyId::new(),
+            org_id: OrgId::new(),
+            name: "ci".into(),
+            prefix: "abcdefghijkl".into(),
+            role: Role::Admin,
+            created_by: Some(UserId::new()),
+            created_at: now,
+            last_used_at: None,
+            expires_at: None,
+        };
+        assert_eq!(key.acting_role(Some(Role::Admin)), Some(Role::Admin));
+        assert_eq!(key.acting_role(Some(Role::Viewer)), Some(Role::Viewer), "creator demoted");
+        assert_eq!(key.acting_role(None), None, "creator gone");
+        let viewer_key = ApiKey { role: Role::Viewer, ..key };
+        assert_eq!(viewer_key.acting_role(Some(Role::Admin)), Some(Role::Viewer));
     }
 
     #[test]

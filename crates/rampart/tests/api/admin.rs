@@ -57,6 +57,36 @@ async fn superusers_manage_accounts(#[values(Backend::Sqlite, Backend::Postgres)
 
 #[rstest]
 #[tokio::test]
+async fn a_password_reset_by_a_superuser_ends_the_users_sessions(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let root = app.superuser("root").await;
+    let ada = app.register("ada").await;
+    let second = json_of(app.login("ada", &ada.password, None).await).await;
+    let second_access = second["access_token"].as_str().expect("token").to_owned();
+    let second_refresh = second["refresh_token"].as_str().expect("token").to_owned();
+    crate::helpers::remember_secret(second_access.clone());
+    crate::helpers::remember_secret(second_refresh.clone());
+
+    let patch = json!({"password": "a brand new passphrase for ada"});
+    let reset = app.call("PATCH", &format!("/api/v1/users/{}", ada.id), Some(&root.access), Some(&patch)).await;
+    assert_eq!(reset.status(), 200);
+
+    for access in [&ada.access, &second_access] {
+        problem(app.call("GET", "/api/v1/auth/me", Some(access), None).await, 401).await;
+    }
+    for refresh in [&ada.refresh, &second_refresh] {
+        let refreshed = app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": refresh})).await;
+        problem(refreshed, 401).await;
+    }
+    problem(app.login("ada", &ada.password, None).await, 401).await;
+    assert_eq!(app.login("ada", "a brand new passphrase for ada", None).await.status(), 200);
+    assert_eq!(app.call("GET", "/api/v1/auth/me", Some(&root.access), None).await.status(), 200, "others go on");
+}
+
+#[rstest]
+#[tokio::test]
 async fn admins_manage_their_organisation_and_members(#[values(Backend::Sqlite, Backend::Postgres)] backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let ada = app.register("ada").await;
@@ -73,20 +103,18 @@ async fn admins_manage_their_organisation_and_members(#[values(Backend::Sqlite, 
     assert_eq!(problem(taken, 422).await["errors"][0]["field"], "slug");
 
     let members = format!("{org_path}/members");
-    let unknown =
-        app.call("POST", &members, token, Some(&json!({"email": "nobody@example.com", "role": "viewer"}))).await;
-    assert_eq!(problem(unknown, 422).await["errors"][0]["field"], "email");
-    let bad_role = app.call("POST", &members, token, Some(&json!({"email": "bob@example.com", "role": "root"}))).await;
-    assert_eq!(problem(bad_role, 422).await["errors"][0]["field"], "role");
-    assert_eq!(
-        app.call("POST", &members, token, Some(&json!({"email": "bob@example.com", "role": "analyst"}))).await.status(),
-        201
-    );
-    problem(
-        app.call("POST", &members, token, Some(&json!({"email": "bob@example.com", "role": "analyst"}))).await,
-        422,
-    )
-    .await;
+    let direct = app.call("POST", &members, token, Some(&json!({"email": "bob@example.com", "role": "analyst"}))).await;
+    problem(direct, 403).await;
+    let invitations = format!("{org_path}/invitations");
+    let bad = app.call("POST", &invitations, token, Some(&json!({"email": "bob", "role": "root"}))).await;
+    let bad = problem(bad, 422).await;
+    let fields: Vec<&str> =
+        bad["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
+    assert_eq!(fields, ["email", "role"]);
+    app.join(&ada, &bob, "analyst").await;
+    let again =
+        app.call("POST", &invitations, token, Some(&json!({"email": "bob@example.com", "role": "viewer"}))).await;
+    assert_eq!(problem(again, 422).await["errors"][0]["field"], "email", "already a member");
     let listed = json_of(app.call("GET", &members, token, None).await).await;
     assert_eq!(listed.as_array().map(Vec::len), Some(2));
 
@@ -115,7 +143,7 @@ async fn the_audit_log_is_for_admins_filtered_and_paged(
 
     let actions: Vec<&str> =
         all["items"].as_array().expect("items").iter().filter_map(|e| e["action"].as_str()).collect();
-    assert!(actions.contains(&"member.add") && actions.contains(&"auth.login"), "{actions:?}");
+    assert!(actions.contains(&"invitation.accept") && actions.contains(&"auth.login"), "{actions:?}");
     let first = &all["items"][0];
     assert!(first["ip"].as_str().is_some_and(|ip| ip.starts_with("127.")), "{first}");
     assert!(first["request_id"].is_string());

@@ -274,3 +274,71 @@ async fn the_oauth2_password_grant_logs_in(#[values(Backend::Sqlite, Backend::Po
     problem(unsupported, 400).await;
     assert_eq!(problem(missing, 422).await["errors"][0]["field"], "grant_type");
 }
+
+#[rstest]
+#[tokio::test]
+async fn the_login_limit_is_the_accounts_however_it_is_spelled(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn_with(TestDatabase::create(backend).await, |config| {
+        config.auth.attempts_per_minute = 3;
+        // Each attempt names another client, so only the account's limit is at play.
+        config.http.trusted_proxies = vec!["127.0.0.1".parse().expect("an address")];
+    })
+    .await;
+    let ada = app.register("ada").await;
+    let attempt = |n: u8, login: &'static str| {
+        let body = json!({"login": login, "password": "not her passphrase at all"});
+        app.client.post(app.url("/api/v1/auth/login")).header("x-forwarded-for", format!("203.0.113.{n}")).json(&body)
+    };
+
+    let mut statuses = Vec::new();
+    for (n, login) in [(1, "ada@example.com"), (2, "ada"), (3, "ADA@example.com"), (4, "Ada"), (5, "ada")] {
+        statuses.push(attempt(n, login).send().await.expect("sent").status().as_u16());
+    }
+
+    assert_eq!(statuses, [401, 401, 401, 429, 429], "email and username share one limit");
+    let other = app.client.post(app.url("/api/v1/auth/login")).header("x-forwarded-for", "203.0.113.9");
+    let right = other.json(&json!({"login": "nobody", "password": ada.password})).send().await.expect("sent");
+    assert_eq!(right.status(), 401, "another account has its own limit");
+}
+
+/// The value of a gauge of `/metrics` with these labels.
+async fn gauge(app: &TestApp, series: &str) -> i64 {
+    let text = app.get("/metrics").await.text().await.expect("metrics");
+    let line = text.lines().find(|line| line.starts_with(series)).unwrap_or_else(|| panic!("no {series} in {text}"));
+    line.rsplit(' ').next().and_then(|value| value.parse().ok()).expect("a number")
+}
+
+#[rstest]
+#[tokio::test]
+async fn concurrent_logins_never_hash_more_passwords_at_once_than_the_bound(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    let slots = gauge(&app, r#"rampart_password_hashes{state="slots"}"#).await;
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    assert_eq!(slots, i64::try_from(cores).expect("few cores"));
+
+    let logins = (0..64).map(|n| {
+        let password = if n % 2 == 0 { ada.password.clone() } else { "not her passphrase at all".to_owned() };
+        app.client.post(app.url("/api/v1/auth/login")).json(&json!({"login": "ada", "password": password})).send()
+    });
+    let responses = futures_util::future::join_all(logins).await;
+
+    let mut answered = std::collections::BTreeMap::<u16, usize>::new();
+    for response in responses {
+        let response = response.expect("answered");
+        let status = response.status().as_u16();
+        if status == 503 {
+            assert!(response.headers().contains_key("retry-after"), "a busy answer says when to retry");
+        }
+        *answered.entry(status).or_default() += 1;
+    }
+    assert!(answered.keys().all(|status| [200, 401, 503].contains(status)), "{answered:?}");
+    assert!(answered.get(&200).is_some_and(|n| *n > 0), "{answered:?}");
+    let max_in_flight = gauge(&app, r#"rampart_password_hashes{state="max_in_flight"}"#).await;
+    assert!((1..=slots).contains(&max_in_flight), "{max_in_flight} hashes ran at once; the bound is {slots}");
+    assert_eq!(gauge(&app, r#"rampart_password_hashes{state="in_flight"}"#).await, 0);
+}

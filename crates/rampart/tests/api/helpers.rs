@@ -121,17 +121,25 @@ impl TestApp {
         self.post_json("/api/v1/auth/login", &body).await
     }
 
-    /// A new user with `role` in `admin`'s organisation, logged in there.
+    /// A new user with `role` in `admin`'s organisation (invited and accepting), logged in there.
     pub async fn member_of(&self, admin: &TestUser, name: &str, role: &str) -> TestUser {
         let user = self.register(name).await;
-        let path = format!("/api/v1/orgs/{}/members", admin.org);
-        let added =
-            self.call("POST", &path, Some(&admin.access), Some(&json!({"email": user.email, "role": role}))).await;
-        assert_eq!(added.status(), 201, "add {name} as {role}");
+        self.join(admin, &user, role).await;
         let response = self.login(&user.username, &user.password, Some(admin.org)).await;
         assert_eq!(response.status(), 200);
         let tokens: Value = response.json().await.expect("JSON");
         TestUser::from_tokens(name, user.password, &tokens, &user.id.to_string())
+    }
+
+    /// `admin` invites `user` to their organisation with `role`, and `user` accepts.
+    pub async fn join(&self, admin: &TestUser, user: &TestUser, role: &str) {
+        let path = format!("/api/v1/orgs/{}/invitations", admin.org);
+        let body = json!({"email": user.email, "role": role});
+        let invited = self.call("POST", &path, Some(&admin.access), Some(&body)).await;
+        assert_eq!(invited.status(), 201, "invite {} as {role}", user.username);
+        let invitation: Value = invited.json().await.expect("JSON");
+        let accept = format!("/api/v1/invitations/{}/accept", invitation["id"].as_str().expect("id"));
+        assert_eq!(self.call("POST", &accept, Some(&user.access), None).await.status(), 200, "accept");
     }
 
     /// Starts a graceful shutdown and waits for the server to finish draining.

@@ -36,6 +36,7 @@ struct Fixtures {
     execution: String,
     node: String,
     alert: String,
+    invitation: String,
 }
 
 /// The concrete path for a template, or `None` when the template is not described here.
@@ -64,6 +65,14 @@ fn concrete(template: &str, f: &Fixtures) -> Option<String> {
         "/api/v1/orgs/{id}" => format!("/api/v1/orgs/{}", f.org),
         "/api/v1/orgs/{id}/members" => format!("/api/v1/orgs/{}/members", f.org),
         "/api/v1/orgs/{id}/members/{user_id}" => format!("/api/v1/orgs/{}/members/{}", f.org, f.member),
+        "/api/v1/orgs/{id}/leave" => format!("/api/v1/orgs/{}/leave", f.org),
+        "/api/v1/orgs/{id}/invitations" => format!("/api/v1/orgs/{}/invitations", f.org),
+        "/api/v1/orgs/{id}/invitations/{invitation_id}" => {
+            format!("/api/v1/orgs/{}/invitations/{}", f.org, f.invitation)
+        }
+        // An invitation is its addressee's: to anyone else it does not exist.
+        "/api/v1/invitations/{id}/accept" => format!("/api/v1/invitations/{}/accept", f.invitation),
+        "/api/v1/invitations/{id}/decline" => format!("/api/v1/invitations/{}/decline", f.invitation),
         "/api/v1/users/{id}" => format!("/api/v1/users/{}", f.member),
         "/api/v1/users/{id}/deactivate" => format!("/api/v1/users/{}/deactivate", f.member),
         "/docs/{file}" => "/docs/init.js".to_owned(),
@@ -120,6 +129,15 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
     let node =
         app.call("POST", "/api/v1/nodes", Some(&ada.access), Some(&json!({"name": "trap", "kind": "agent"}))).await;
     let node: Value = node.json().await.expect("JSON");
+    let invitation = app
+        .call(
+            "POST",
+            &format!("/api/v1/orgs/{}/invitations", ada.org),
+            Some(&ada.access),
+            Some(&json!({"email": "carol@example.com", "role": "viewer"})),
+        )
+        .await;
+    let invitation: Value = invitation.json().await.expect("JSON");
     let decoy = json!({"kind": "decoy", "decoy_name": "aws-keys.txt", "source_ip": "203.0.113.9"});
     let ingested = app.sensor_call("/api/v1/ingest/events", node["key"].as_str().expect("key"), &decoy).await;
     let ingested: Value = ingested.json().await.expect("JSON");
@@ -134,6 +152,7 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
             .as_str()
             .unwrap_or_else(|| panic!("a decoy raises an alert: {ingested}"))
             .to_owned(),
+        invitation: invitation["id"].as_str().expect("id").to_owned(),
     };
     let spec: Value = app.get("/api/v1/openapi.json").await.json().await.expect("JSON");
 
@@ -193,6 +212,13 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
         .await
         .expect("JSON");
     assert_eq!(members.as_array().map(Vec::len), Some(2));
+    let invitations: Value = app
+        .call("GET", &format!("/api/v1/orgs/{}/invitations", ada.org), Some(&ada.access), None)
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(invitations.as_array().map(Vec::len), Some(1));
     let keys: Value = app.call("GET", "/api/v1/api-keys", Some(&ada.access), None).await.json().await.expect("JSON");
     assert_eq!(keys.as_array().map(Vec::len), Some(1));
     let targets: Value = app.call("GET", "/api/v1/targets", Some(&ada.access), None).await.json().await.expect("JSON");
