@@ -8,6 +8,7 @@ pub mod executions;
 pub mod findings;
 pub mod identity;
 pub mod ids;
+pub mod json;
 pub mod orgs;
 pub mod settings;
 pub mod targets;

@@ -28,7 +28,7 @@ use crate::settings::SettingsCache;
 use crate::signals::Tracker;
 
 /// Most events in one request.
-pub const BATCH_MAX: usize = 1000;
+pub const BATCH_MAX: usize = rampart_core::watch::BATCH_MAX;
 /// Events of one request scored at once (the model's calls overlap).
 const MODEL_CONCURRENCY: usize = 32;
 
