@@ -4,6 +4,7 @@
 //! inputs, so the rules can be tested without a server and reused by every other crate.
 #![forbid(unsafe_code)]
 
+pub mod cursor;
 pub mod executions;
 pub mod findings;
 pub mod identity;
