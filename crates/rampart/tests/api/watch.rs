@@ -492,6 +492,52 @@ async fn a_full_pipeline_answers_503_with_retry_after_instead_of_queueing(
 
 #[rstest]
 #[tokio::test]
+async fn a_flooding_organisation_is_refused_its_share_while_another_is_still_taken(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = Arc::new(
+        TestApp::spawn_with(TestDatabase::create(backend).await, |config| config.watch.queue_events = 1000).await,
+    );
+    let ada = app.register("ada").await;
+    let bob = app.register("bob").await;
+    let (_, ada_key) = node(&app, &ada, "trap", "honeypot").await;
+    let (_, bob_key) = node(&app, &bob, "trap", "honeypot").await;
+    let batch: Vec<Value> = (0..1000).map(|i| honeypot(&format!("198.51.100.{}", i % 250))).collect();
+    let batch = Arc::new(json!(batch));
+    let post = |key: &str| {
+        let (app, key, batch) = (app.clone(), key.to_owned(), batch.clone());
+        async move { app.sensor_call("/api/v1/ingest/events", &key, &batch).await.status().as_u16() }
+    };
+
+    // While the writer waits for the lock, ada's organisation fills its share (half the queue):
+    // of its two batches, one waits and the other is refused at once.
+    let lock = block_writes(app.database()).await;
+    let mut ada_posts = tokio::task::JoinSet::new();
+    ada_posts.spawn(post(&ada_key));
+    ada_posts.spawn(post(&ada_key));
+    let refused = tokio::time::timeout(Duration::from_secs(20), ada_posts.join_next()).await;
+    let refused = refused.expect("one of ada's batches is answered at once").expect("a post").expect("joined");
+    assert_eq!(refused, 503, "past its share");
+
+    // Bob's batch is taken: it waits in the queue beside ada's.
+    let bob_org = OrgId::from_uuid(bob.org);
+    let bob_post = tokio::spawn(post(&bob_key));
+    let taken = tokio::time::timeout(Duration::from_secs(20), async {
+        while app.watch.waiting(bob_org) == 0 && !bob_post.is_finished() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(taken.is_ok(), "bob's batch is neither waiting nor answered");
+    assert!(!bob_post.is_finished() && app.watch.waiting(bob_org) > 0, "bob's batch waits, it is not refused");
+    drop(lock);
+    assert_eq!(bob_post.await.expect("joined"), 200, "committed once the lock is gone");
+    let ada_taken = ada_posts.join_next().await.expect("ada's other post").expect("joined");
+    assert_eq!(ada_taken, 200);
+}
+
+#[rstest]
+#[tokio::test]
 async fn an_address_that_keeps_sending_refused_keys_is_told_to_wait(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {
