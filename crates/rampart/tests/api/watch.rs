@@ -547,19 +547,25 @@ async fn an_address_that_keeps_sending_refused_keys_is_told_to_wait(
     let (other, _) = node(&app, &ada, "other", "honeypot").await;
     // The right key, naming another node: refused (403) and audited, 60 times a minute at most.
     let log = json!({"node_id": other, "service": "ssh", "source_ip": "203.0.113.8"});
-    let mut statuses = Vec::new();
-    for _ in 0..65 {
+    // The quota refills one a second: on a slow machine a few more than 60 may pass, never fewer.
+    let mut refused = 0;
+    let mut told_to_wait = false;
+    for _ in 0..200 {
         let response = app.sensor_call("/api/honeypot-log", &key, &log).await;
-        if response.status() == 429 {
-            assert!(response.headers().contains_key("retry-after"));
+        match response.status().as_u16() {
+            403 => refused += 1,
+            429 => {
+                assert!(response.headers().contains_key("retry-after"));
+                told_to_wait = true;
+                break;
+            }
+            status => panic!("a refusal or a wait, not {status}"),
         }
-        statuses.push(response.status().as_u16());
     }
-    assert_eq!(statuses.iter().filter(|status| **status == 403).count(), 60, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|status| **status == 429).count(), 5, "{statuses:?}");
+    assert!(told_to_wait && refused >= 60, "{refused} refusals before the wait");
     let audit =
         json_of(app.call("GET", "/api/v1/audit?action=node.refused&limit=500", Some(&ada.access), None).await).await;
-    assert_eq!(audit["items"].as_array().map(Vec::len), Some(60), "past the limit nothing more is written");
+    assert_eq!(audit["items"].as_array().map(Vec::len), Some(refused), "past the limit nothing more is written");
     // A sensor whose key is right is not limited.
     ingest(&app, &key, &honeypot("203.0.113.8")).await;
 }
