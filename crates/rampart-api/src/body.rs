@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use rampart_core::ValidationErrors;
+use rampart_core::json::{self, JsonError, field_of, without_value};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -67,71 +68,10 @@ fn is_json(req: &Request) -> bool {
 
 /// Syntax errors are the client's malformed JSON (400); type errors name the field (422).
 pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        if inner.is_data() {
-            let message = without_value(&without_position(&inner));
-            ApiError::Validation(ValidationErrors::single(field_of(&path, &message), message))
-        } else {
-            malformed(&inner)
-        }
-    })?;
-    deserializer.end().map_err(|error| malformed(&error))?;
-    Ok(value)
-}
-
-/// Reads one JSON value already parsed (an element of a batch) into `T`, naming the bad field.
-pub(crate) fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ValidationErrors> {
-    serde_path_to_error::deserialize(value).map_err(|error| {
-        let path = error.path().to_string();
-        let message = without_value(&error.into_inner().to_string());
-        ValidationErrors::single(field_of(&path, &message), message)
+    json::from_slice(bytes).map_err(|error| match error {
+        JsonError::Malformed(message) => ApiError::BadRequest(format!("malformed JSON: {message}")),
+        JsonError::Invalid(errors) => ApiError::Validation(errors),
     })
-}
-
-fn malformed(error: &serde_json::Error) -> ApiError {
-    ApiError::BadRequest(format!("malformed JSON: {}", without_position(error)))
-}
-
-/// The path of the bad value; for a missing field, the path of that field itself.
-fn field_of(path: &str, message: &str) -> String {
-    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
-    match (path, missing) {
-        (".", Some(name)) => name.to_owned(),
-        (".", None) => "body".to_owned(),
-        (path, Some(name)) => format!("{path}.{name}"),
-        (path, None) => path.to_owned(),
-    }
-}
-
-/// serde quotes the offending value ("invalid type: string \"hunter2\", expected u8"); a value
-/// sent in the wrong field may be a secret, so the message keeps only its kind.
-fn without_value(message: &str) -> String {
-    const KINDS: [&str; 9] =
-        ["string", "integer", "floating point", "boolean", "char", "byte array", "map", "sequence", "null"];
-    for prefix in ["invalid type: ", "invalid value: "] {
-        if let Some(rest) = message.strip_prefix(prefix) {
-            let kind = KINDS.iter().find(|kind| rest.starts_with(*kind)).copied().unwrap_or("value");
-            let expected = rest.rfind(", expected ").map(|at| &rest[at..]).unwrap_or_default();
-            return format!("{prefix}{kind}{expected}");
-        }
-    }
-    if let Some(rest) = message.strip_prefix("unknown variant `") {
-        let expected = rest.rfind(", expected ").map(|at| &rest[at..]).unwrap_or_default();
-        return format!("unknown variant{expected}");
-    }
-    message.to_owned()
-}
-
-/// serde_json appends " at line L column C"; the field path says more, and a message stays stable.
-fn without_position(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    match text.rfind(" at line ") {
-        Some(at) => text[..at].to_owned(),
-        None => text,
-    }
 }
 
 #[cfg(test)]

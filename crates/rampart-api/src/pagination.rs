@@ -2,9 +2,8 @@
 //! `?cursor=` from the previous page's `next_cursor`. Most cursors name the last item seen; lists
 //! the store pages by position (attackers, whose order changes as they act) carry the position.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rampart_core::ValidationErrors;
+use rampart_core::cursor;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -33,7 +32,7 @@ impl PageQuery {
         let after = match &self.cursor {
             None => None,
             Some(cursor) => {
-                let decoded = URL_SAFE_NO_PAD.decode(cursor).ok().and_then(|bytes| Uuid::from_slice(&bytes).ok());
+                let decoded = rampart_core::cursor::decode_item(cursor);
                 if decoded.is_none() {
                     errors.add("cursor", "is not a cursor this server gave out");
                 }
@@ -53,10 +52,7 @@ impl PageQuery {
         let offset = match &self.cursor {
             None => Some(0),
             Some(cursor) => {
-                let decoded = URL_SAFE_NO_PAD.decode(cursor).ok().and_then(|bytes| match bytes.as_slice() {
-                    [OFFSET_MARK, rest @ ..] => rest.try_into().ok().map(u32::from_be_bytes),
-                    _ => None,
-                });
+                let decoded = rampart_core::cursor::decode_offset(cursor);
                 if decoded.is_none() {
                     errors.add("cursor", "is not a cursor this server gave out");
                 }
@@ -66,9 +62,6 @@ impl PageQuery {
         errors.into_result(|| (limit, offset.unwrap_or(0))).map_err(ApiError::from)
     }
 }
-
-/// The first byte of a position cursor, so that an item cursor is never read as one.
-const OFFSET_MARK: u8 = b'o';
 
 /// Reads an optional query filter, naming the parameter when it is not a value it can be.
 pub fn parse_filter<T: std::str::FromStr<Err = String>>(
@@ -93,8 +86,7 @@ impl<T> Page<T> {
     pub fn new(mut items: Vec<T>, limit: u32, id_of: impl Fn(&T) -> Uuid) -> Self {
         let more = items.len() > limit as usize;
         items.truncate(limit as usize);
-        let next_cursor =
-            if more { items.last().map(|last| URL_SAFE_NO_PAD.encode(id_of(last).as_bytes())) } else { None };
+        let next_cursor = if more { items.last().map(|last| cursor::encode_item(id_of(last))) } else { None };
         Self { items, next_cursor }
     }
 
@@ -102,11 +94,7 @@ impl<T> Page<T> {
     pub fn at_offset(mut items: Vec<T>, limit: u32, offset: u32) -> Self {
         let more = items.len() > limit as usize;
         items.truncate(limit as usize);
-        let next_cursor = more.then(|| {
-            let mut bytes = vec![OFFSET_MARK];
-            bytes.extend_from_slice(&offset.saturating_add(limit).to_be_bytes());
-            URL_SAFE_NO_PAD.encode(bytes)
-        });
+        let next_cursor = more.then(|| cursor::encode_offset(offset.saturating_add(limit)));
         Self { items, next_cursor }
     }
 }

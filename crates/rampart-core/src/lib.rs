@@ -4,10 +4,12 @@
 //! inputs, so the rules can be tested without a server and reused by every other crate.
 #![forbid(unsafe_code)]
 
+pub mod cursor;
 pub mod executions;
 pub mod findings;
 pub mod identity;
 pub mod ids;
+pub mod json;
 pub mod orgs;
 pub mod settings;
 pub mod targets;

@@ -28,7 +28,7 @@ use crate::settings::SettingsCache;
 use crate::signals::Tracker;
 
 /// Most events in one request.
-pub const BATCH_MAX: usize = 1000;
+pub const BATCH_MAX: usize = rampart_core::watch::BATCH_MAX;
 /// Events of one request scored at once (the model's calls overlap).
 const MODEL_CONCURRENCY: usize = 32;
 
@@ -37,11 +37,13 @@ const MODEL_CONCURRENCY: usize = 32;
 pub struct WatchConfig {
     pub scoring: ScoringRules,
     pub model: Option<ModelConfig>,
-    /// Events waiting to be committed at most; past it, requests are refused with [`Busy`].
+    /// Events waiting to be committed at most; past it, requests are refused with [`Busy`]. One
+    /// organisation may hold at most half of it, and an equal part when others have events waiting.
     pub queue_events: usize,
     /// Events committed in one transaction at most.
     pub group_max: usize,
-    /// Sources remembered for the multi-node and burst rules.
+    /// Sources remembered for the multi-node and burst rules; when full, the quietest source of
+    /// the organisation that has the most is forgotten.
     pub sources_tracked: usize,
 }
 
@@ -144,6 +146,11 @@ impl Watch {
         &self.inner.store
     }
 
+    /// Events of `org` waiting to be committed (each organisation has its share of the queue).
+    pub fn waiting(&self, org: rampart_core::OrgId) -> usize {
+        self.inner.pipeline.waiting(org)
+    }
+
     /// The external model, when one is configured (for its counters).
     pub fn model(&self) -> Option<&ModelScorer> {
         self.inner.model.as_ref()
@@ -194,7 +201,8 @@ impl Watch {
         }
         let summary: Vec<(EventId, Score, &'static str)> =
             scored.iter().map(|event| (event.id, event.score.clone(), event.scorer)).collect();
-        let committed: Vec<Committed> = self.inner.pipeline.commit(scored).await.map_err(|Busy| WatchError::Busy)??;
+        let committed: Vec<Committed> =
+            self.inner.pipeline.commit(node.org_id, scored).await.map_err(|Busy| WatchError::Busy)??;
         ingested.accepted = indexes
             .into_iter()
             .zip(summary)

@@ -70,48 +70,56 @@ impl Watch {
         Ok((node, key))
     }
 
-    /// The node a sensor's key belongs to; `claimed` is the node the request names, when it
-    /// names one. Every refusal is audited (in the key's organisation when it is known), until
-    /// the client's address has been refused more than 60 times in a minute: then it is told to
-    /// wait, and nothing more is written for it.
-    pub async fn authenticate(
-        &self,
-        key: &str,
-        claimed: Option<NodeId>,
-        context: &RequestContext,
-    ) -> Result<Node, WatchError> {
+    /// The node a sensor's key belongs to, from the key alone (so that it is checked before the
+    /// request's body is read). Every refusal is audited (in the key's organisation when it is
+    /// known), until the client's address has been refused more than 60 times in a minute: then
+    /// it is told to wait, and nothing more is written for it.
+    pub async fn authenticate(&self, key: &str, context: &RequestContext) -> Result<Node, WatchError> {
         let found = match opaque::key_lookup(NODE_KEY_PREFIX, key) {
             Some(prefix) => self.store().nodes().find_by_key(prefix).await?,
             None => None,
         };
-        let (node, why) = match found {
+        match found {
             Some((node, hash)) if opaque::matches(key, &hash) => {
-                if claimed.is_some_and(|claimed| claimed != node.id) {
-                    (Some(node), NodeRefusal::OtherNode)
-                } else if node.status == NodeStatus::Inactive {
-                    (Some(node), NodeRefusal::Inactive)
+                if node.status == NodeStatus::Inactive {
+                    Err(self.refuse(Some(&node), NodeRefusal::Inactive, context).await)
                 } else {
-                    return Ok(node);
+                    Ok(node)
                 }
             }
-            _ => (None, NodeRefusal::Unknown),
-        };
+            _ => Err(self.refuse(None, NodeRefusal::Unknown, context).await),
+        }
+    }
+
+    /// Checks that the node a request names is the one its key belongs to; another node is
+    /// refused, audited and limited as every refusal is.
+    pub async fn check_claim(&self, node: &Node, claimed: NodeId, context: &RequestContext) -> Result<(), WatchError> {
+        if claimed == node.id {
+            return Ok(());
+        }
+        Err(self.refuse(Some(node), NodeRefusal::OtherNode, context).await)
+    }
+
+    /// Audits a refusal and answers it, or answers "wait" once the address is past its limit.
+    async fn refuse(&self, node: Option<&Node>, why: NodeRefusal, context: &RequestContext) -> WatchError {
         if let Err(retry_after) = self.inner.refusals.check(context.ip, None) {
-            return Err(WatchError::RateLimited { retry_after });
+            return WatchError::RateLimited { retry_after };
         }
         let mut event = NewAuditEvent::new(
-            node.as_ref().map(|node| node.org_id),
+            node.map(|node| node.org_id),
             Actor::Anonymous,
             AuditAction::NodeRefused,
             Outcome::Denied,
             context,
         )
         .detail(why.to_string());
-        if let Some(node) = &node {
+        if let Some(node) = node {
             event = event.target(format!("node:{}", node.id));
         }
-        self.store().audit().append(&event).await?;
-        Err(WatchError::Refused(why))
+        match self.store().audit().append(&event).await {
+            Ok(_) => WatchError::Refused(why),
+            Err(error) => error.into(),
+        }
     }
 
     async fn audit(&self, acting: &Acting, action: AuditAction, id: NodeId, detail: String) -> Result<(), WatchError> {

@@ -2,12 +2,16 @@
 //! what is waiting — everything that arrived while the previous group was being committed — and
 //! commits it in one transaction; each request is answered once its own events are committed.
 //! The events waiting are bounded: past the bound a request is refused at once ([`Busy`]) rather
-//! than queued without limit.
+//! than queued without limit. Each organisation has its share of the bound — at most half of it,
+//! and an equal part when several have events waiting — so one tenant's flood is refused while
+//! the others are still taken.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::FutureExt;
+use rampart_core::OrgId;
 use rampart_store::{Committed, ScoredEvent, Store, StoreError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
@@ -18,7 +22,37 @@ pub struct Busy;
 struct Job {
     events: Vec<ScoredEvent>,
     done: oneshot::Sender<Result<Vec<Committed>, StoreError>>,
+    _room: Reservation,
+}
+
+/// Events waiting, by organisation.
+type Waiting = Arc<Mutex<HashMap<OrgId, usize>>>;
+
+/// A request's room in the queue and in its organisation's share, given back when it is answered.
+struct Reservation {
+    waiting: Waiting,
+    org: OrgId,
+    events: usize,
     _room: OwnedSemaphorePermit,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = waiting.get_mut(&self.org) {
+            *count = count.saturating_sub(self.events);
+            if *count == 0 {
+                waiting.remove(&self.org);
+            }
+        }
+    }
+}
+
+/// The most events one organisation may have waiting in a queue of `capacity` while `active`
+/// organisations (itself included) have some: an equal part, and never more than half, so that
+/// one tenant's flood always leaves room for another.
+pub(crate) fn share(capacity: usize, active: usize) -> usize {
+    (capacity / active.max(2)).max(1)
 }
 
 #[derive(Clone)]
@@ -26,6 +60,7 @@ pub struct Pipeline {
     jobs: mpsc::UnboundedSender<Job>,
     room: Arc<Semaphore>,
     capacity: usize,
+    waiting: Waiting,
 }
 
 impl Pipeline {
@@ -34,16 +69,43 @@ impl Pipeline {
     pub fn start(store: Arc<dyn Store>, capacity: usize, group_max: usize) -> Self {
         let (jobs, receiver) = mpsc::unbounded_channel();
         tokio::spawn(write(store, receiver, group_max.max(1)));
-        Self { jobs, room: Arc::new(Semaphore::new(capacity)), capacity }
+        Self { jobs, room: Arc::new(Semaphore::new(capacity)), capacity, waiting: Arc::default() }
     }
 
-    /// Commits `events` with whatever else is waiting; answers in order once they are committed.
-    pub async fn commit(&self, events: Vec<ScoredEvent>) -> Result<Result<Vec<Committed>, StoreError>, Busy> {
+    /// Events of `org` waiting to be committed.
+    pub fn waiting(&self, org: OrgId) -> usize {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner).get(&org).copied().unwrap_or(0)
+    }
+
+    /// Takes room for `events` events of `org`, or refuses: past the organisation's share, or
+    /// past the queue's bound. A request larger than its share takes all of it (one request's
+    /// events always go together), so it is taken when its organisation has nothing waiting.
+    fn reserve(&self, org: OrgId, events: usize) -> Result<Reservation, Busy> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        let active = waiting.len() + usize::from(!waiting.contains_key(&org));
+        let share = share(self.capacity, active);
+        let wanted = events.min(share);
+        let already = waiting.get(&org).copied().unwrap_or(0);
+        if already + wanted > share {
+            return Err(Busy);
+        }
+        let permits = u32::try_from(wanted).map_err(|_| Busy)?;
+        let room = self.room.clone().try_acquire_many_owned(permits).map_err(|_| Busy)?;
+        *waiting.entry(org).or_default() += wanted;
+        Ok(Reservation { waiting: self.waiting.clone(), org, events: wanted, _room: room })
+    }
+
+    /// Commits `events` of `org` with whatever else is waiting; answers in order once they are
+    /// committed.
+    pub async fn commit(
+        &self,
+        org: OrgId,
+        events: Vec<ScoredEvent>,
+    ) -> Result<Result<Vec<Committed>, StoreError>, Busy> {
         if events.is_empty() {
             return Ok(Ok(Vec::new()));
         }
-        let wanted = u32::try_from(events.len().min(self.capacity)).map_err(|_| Busy)?;
-        let room = self.room.clone().try_acquire_many_owned(wanted).map_err(|_| Busy)?;
+        let room = self.reserve(org, events.len())?;
         let (done, answer) = oneshot::channel();
         self.jobs.send(Job { events, done, _room: room }).map_err(|_| Busy)?;
         // The writer answers every job it takes; a writer gone is a store that cannot write.
@@ -107,5 +169,18 @@ async fn commit_group(store: &dyn Store, mut group: Vec<Job>) {
                 let _ = job.done.send(result);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_organisation_gets_at_most_half_and_an_equal_part_when_others_wait() {
+        assert_eq!(share(1000, 1), 500);
+        assert_eq!(share(1000, 2), 500);
+        assert_eq!(share(1000, 4), 250);
+        assert_eq!(share(1, 5), 1, "never nothing");
     }
 }

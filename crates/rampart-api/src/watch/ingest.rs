@@ -2,24 +2,30 @@
 //! event, a JSON array or NDJSON of up to 1,000; `POST /api/honeypot-log` and
 //! `POST /api/agent-alert` take the single-event bodies deployed sensors already send, and answer
 //! as the system they replace did. An answer is sent only once its events are committed.
+//!
+//! The key is checked from the headers before a byte of the body is read: a request without a
+//! valid key is answered 401, 403 or 429 with its body unread. Only then is the body read, frame
+//! by frame up to the route's limit, and its events read one by one (core's `read_batch`), never
+//! into a tree of the whole body.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
-use rampart_core::NodeId;
+use futures_util::StreamExt;
 use rampart_core::ValidationErrors;
-use rampart_core::watch::{EventInput, EventKind, Node};
-use rampart_watch::{BATCH_MAX, Ingested};
+use rampart_core::json::{self, JsonError};
+use rampart_core::watch::{BatchError, BatchFormat, EventInput, EventKind, Node, read_batch};
+use rampart_core::{NodeId, identity::RequestContext};
+use rampart_watch::Ingested;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::dto::{AcceptedView, IngestView, RejectedView};
 use crate::AppState;
 use crate::auth::Context;
-use crate::body::{from_value, parse};
 use crate::error::{ApiError, FieldErrorView, Problem};
 
 pub const NODE_KEY_HEADER: &str = "x-node-key";
@@ -32,53 +38,64 @@ fn node_key(headers: &HeaderMap) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::Unauthorized("send the node's key as X-Node-Key".into()))
 }
 
-async fn authenticate(
-    app: &AppState,
-    headers: &HeaderMap,
-    context: &rampart_core::identity::RequestContext,
-    claimed: Option<&str>,
-) -> Result<Node, ApiError> {
-    let key = node_key(headers)?;
-    // A node id that is not even an id names no node this key could belong to.
-    let claimed = claimed.map(|text| text.parse::<NodeId>().unwrap_or_else(|_| NodeId::from_uuid(Uuid::nil())));
-    Ok(app.watch.authenticate(key, claimed, context).await?)
+/// The node whose key the headers carry; nothing of the body is read before this answers.
+async fn authenticate(app: &AppState, headers: &HeaderMap, context: &RequestContext) -> Result<Node, ApiError> {
+    Ok(app.watch.authenticate(node_key(headers)?, context).await?)
 }
 
-/// The events of a body — a JSON object, a JSON array, or NDJSON (one object per line) — and
-/// whether it was a single object rather than a batch.
-fn events_of(headers: &HeaderMap, body: &[u8]) -> Result<(Vec<Value>, bool), ApiError> {
+/// The lower-cased media type of the body, without parameters.
+fn media_type(headers: &HeaderMap) -> String {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default();
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    let (values, single) = match essence.as_str() {
-        "application/x-ndjson" | "application/jsonl" | "application/json-seq" => {
-            let mut values = Vec::new();
-            for (number, line) in body.split(|byte| *byte == b'\n').enumerate() {
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                let value = serde_json::from_slice::<Value>(line)
-                    .map_err(|_| ApiError::BadRequest(format!("line {} is not JSON", number + 1)))?;
-                values.push(value);
+    content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
+}
+
+/// How the events of the body are written, from its content type.
+fn batch_format(headers: &HeaderMap) -> Result<BatchFormat, ApiError> {
+    match media_type(headers).as_str() {
+        "application/x-ndjson" | "application/jsonl" | "application/json-seq" => Ok(BatchFormat::Ndjson),
+        "application/json" => Ok(BatchFormat::Json),
+        _ => Err(ApiError::UnsupportedMediaType(
+            "send application/json (an event or an array of events) or application/x-ndjson".into(),
+        )),
+    }
+}
+
+/// Reads the body frame by frame. The route's body limit counts the bytes as they arrive: past
+/// it the reading ends with a 413, so no more than the limit is ever held.
+async fn read_body(body: Body) -> Result<Vec<u8>, ApiError> {
+    let mut frames = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(frame) = frames.next().await {
+        let frame = frame.map_err(|error| {
+            if is_over_limit(&error) {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest("the request body could not be read".into())
             }
-            (values, false)
-        }
-        "application/json" => match parse::<Value>(body)? {
-            Value::Array(values) => (values, false),
-            value => (vec![value], true),
-        },
-        _ => {
-            return Err(ApiError::UnsupportedMediaType(
-                "send application/json (an event or an array of events) or application/x-ndjson".into(),
-            ));
-        }
-    };
-    if values.is_empty() {
-        return Err(ValidationErrors::single("body", "holds no event").into());
+        })?;
+        bytes.extend_from_slice(&frame);
     }
-    if values.len() > BATCH_MAX {
-        return Err(ApiError::PayloadTooLarge);
+    Ok(bytes)
+}
+
+/// Whether a body's error is its limit's (the limit layer's error, however deeply wrapped).
+fn is_over_limit(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        current = error.source();
     }
-    Ok((values, single))
+    false
+}
+
+fn batch_refused(error: BatchError) -> ApiError {
+    match error {
+        BatchError::Malformed(message) => ApiError::BadRequest(message),
+        BatchError::TooMany => ApiError::PayloadTooLarge,
+        BatchError::Empty => ValidationErrors::single("body", "holds no event").into(),
+    }
 }
 
 fn field_errors(errors: ValidationErrors) -> Vec<FieldErrorView> {
@@ -123,15 +140,15 @@ fn refuse_if_empty(ingested: &mut Ingested, single: bool) -> Result<(), ApiError
 pub async fn events(
     State(app): State<AppState>,
     Context(context): Context,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<Json<IngestView>, ApiError> {
-    let node = authenticate(&app, &headers, &context, None).await?;
-    let (values, single) = events_of(&headers, &body)?;
-    let inputs = values.into_iter().map(from_value::<EventInput>).collect();
-    let mut ingested = app.watch.ingest(&node, inputs).await?;
+    let (parts, body) = request.into_parts();
+    let node = authenticate(&app, &parts.headers, &context).await?;
+    let format = batch_format(&parts.headers)?;
+    let batch = read_batch(format, &read_body(body).await?).map_err(batch_refused)?;
+    let mut ingested = app.watch.ingest(&node, batch.events).await?;
     app.metrics.events_ingested(ingested.accepted.len(), ingested.rejected.len());
-    refuse_if_empty(&mut ingested, single)?;
+    refuse_if_empty(&mut ingested, batch.single)?;
     Ok(Json(IngestView {
         accepted: ingested.accepted.into_iter().map(AcceptedView::from).collect(),
         rejected: ingested
@@ -185,22 +202,47 @@ pub struct LegacyReceipt {
     pub alert_created: bool,
 }
 
-/// Reads a legacy body, checks the node key against the `node_id` it names, and ingests it.
-async fn legacy(
+/// A body of the replaced system's sensors: one JSON object, which may name the node that sent it.
+trait LegacyBody: DeserializeOwned {
+    fn into_input(self) -> EventInput;
+}
+
+/// The node a legacy body names, read on its own so that a claim is checked before the fields.
+#[derive(Deserialize)]
+struct NodeClaim {
+    node_id: Option<String>,
+}
+
+/// Checks the node key from the headers, then reads the body, checks the `node_id` it names
+/// against the key's node, and ingests it. Any content type is read as JSON, as before.
+async fn legacy<T: LegacyBody>(
     app: &AppState,
-    context: &rampart_core::identity::RequestContext,
-    headers: &HeaderMap,
-    body: &[u8],
-    node_id: impl FnOnce(&Value) -> Option<String>,
-    to_input: impl FnOnce(Value) -> Result<EventInput, ValidationErrors>,
+    context: &RequestContext,
+    request: Request,
     message: &'static str,
 ) -> Result<Json<LegacyReceipt>, ApiError> {
-    let value = parse::<Value>(body)?;
-    if !value.is_object() {
+    let (parts, body) = request.into_parts();
+    let node = authenticate(app, &parts.headers, context).await?;
+    let bytes = read_body(body).await?;
+    let claim = match json::from_slice::<NodeClaim>(&bytes) {
+        Ok(claim) => claim.node_id,
+        Err(JsonError::Malformed(message)) => return Err(ApiError::BadRequest(format!("malformed JSON: {message}"))),
+        Err(JsonError::Invalid(_)) => None,
+    };
+    if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ValidationErrors::single("body", "must be a JSON object").into());
     }
-    let node = authenticate(app, headers, context, node_id(&value).as_deref()).await?;
-    let mut ingested = app.watch.ingest(&node, vec![to_input(value)]).await?;
+    if let Some(claimed) = claim {
+        // A node id that is not even an id names no node this key could belong to.
+        let claimed = claimed.parse::<NodeId>().unwrap_or_else(|_| NodeId::from_uuid(Uuid::nil()));
+        app.watch.check_claim(&node, claimed, context).await?;
+    }
+    let input = match json::from_slice::<T>(&bytes) {
+        Ok(sent) => Ok(sent.into_input()),
+        Err(JsonError::Invalid(errors)) => Err(errors),
+        Err(JsonError::Malformed(message)) => return Err(ApiError::BadRequest(format!("malformed JSON: {message}"))),
+    };
+    let mut ingested = app.watch.ingest(&node, vec![input]).await?;
     app.metrics.events_ingested(ingested.accepted.len(), ingested.rejected.len());
     refuse_if_empty(&mut ingested, true)?;
     let accepted = ingested.accepted.remove(0);
@@ -214,8 +256,35 @@ async fn legacy(
     }))
 }
 
-fn node_id_of(value: &Value) -> Option<String> {
-    value.get("node_id").and_then(Value::as_str).map(str::to_owned)
+impl LegacyBody for HoneypotLog {
+    fn into_input(self) -> EventInput {
+        EventInput {
+            kind: Some(EventKind::Honeypot.as_str().into()),
+            timestamp: self.timestamp,
+            source_ip: self.source_ip,
+            service: self.service,
+            activity: self.activity,
+            payload: self.payload,
+            ..EventInput::default()
+        }
+    }
+}
+
+/// A `file_accessed` is a decoy touched.
+impl LegacyBody for AgentAlert {
+    fn into_input(self) -> EventInput {
+        let kind = if self.file_accessed.is_some() { EventKind::Decoy } else { EventKind::Agent };
+        EventInput {
+            kind: Some(kind.as_str().into()),
+            timestamp: self.timestamp,
+            hostname: self.hostname,
+            username: self.username,
+            decoy_name: self.file_accessed,
+            file_path: self.file_path,
+            action: self.action,
+            ..EventInput::default()
+        }
+    }
 }
 
 /// The honeypot path of the replaced system: one event, `node_id` in the body and `X-Node-Key`.
@@ -236,22 +305,9 @@ fn node_id_of(value: &Value) -> Option<String> {
 pub async fn honeypot_log(
     State(app): State<AppState>,
     Context(context): Context,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<Json<LegacyReceipt>, ApiError> {
-    let to_input = |value: Value| {
-        let log: HoneypotLog = from_value(value)?;
-        Ok(EventInput {
-            kind: Some(EventKind::Honeypot.as_str().into()),
-            timestamp: log.timestamp,
-            source_ip: log.source_ip,
-            service: log.service,
-            activity: log.activity,
-            payload: log.payload,
-            ..EventInput::default()
-        })
-    };
-    legacy(&app, &context, &headers, &body, node_id_of, to_input, "Honeypot log received").await
+    legacy::<HoneypotLog>(&app, &context, request, "Honeypot log received").await
 }
 
 /// The agent path of the replaced system: one event, `node_id` in the body and `X-Node-Key`. A
@@ -273,22 +329,7 @@ pub async fn honeypot_log(
 pub async fn agent_alert(
     State(app): State<AppState>,
     Context(context): Context,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<Json<LegacyReceipt>, ApiError> {
-    let to_input = |value: Value| {
-        let alert: AgentAlert = from_value(value)?;
-        let kind = if alert.file_accessed.is_some() { EventKind::Decoy } else { EventKind::Agent };
-        Ok(EventInput {
-            kind: Some(kind.as_str().into()),
-            timestamp: alert.timestamp,
-            hostname: alert.hostname,
-            username: alert.username,
-            decoy_name: alert.file_accessed,
-            file_path: alert.file_path,
-            action: alert.action,
-            ..EventInput::default()
-        })
-    };
-    legacy(&app, &context, &headers, &body, node_id_of, to_input, "Agent event received").await
+    legacy::<AgentAlert>(&app, &context, request, "Agent event received").await
 }

@@ -45,9 +45,11 @@ pub struct EventInput {
     pub service: Option<String>,
     pub activity: Option<String>,
     pub payload: Option<String>,
-    #[serde(default)]
+    /// At most one more than [`CREDENTIALS_MAX`] is kept (so that the check names the excess);
+    /// the rest is skipped as it is read, so a body of a million names never becomes a million strings.
+    #[serde(default, deserialize_with = "bounded_names")]
     pub usernames: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "bounded_names")]
     pub passwords: Vec<String>,
     pub hostname: Option<String>,
     pub username: Option<String>,
@@ -56,6 +58,33 @@ pub struct EventInput {
     pub action: Option<String>,
     pub decoy_name: Option<String>,
     pub decoy_type: Option<String>,
+}
+
+/// Reads a list of strings, keeping the first `CREDENTIALS_MAX + 1` and skipping the rest.
+fn bounded_names<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    struct Bounded;
+
+    impl<'de> serde::de::Visitor<'de> for Bounded {
+        type Value = Vec<String>;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("a sequence")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut names = Vec::new();
+            while names.len() <= CREDENTIALS_MAX {
+                match seq.next_element::<String>()? {
+                    Some(name) => names.push(name),
+                    None => return Ok(names),
+                }
+            }
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(names)
+        }
+    }
+
+    deserializer.deserialize_seq(Bounded)
 }
 
 /// A valid event, ready to be scored and stored.
@@ -299,6 +328,18 @@ impl EventInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_of_credentials_is_read_only_one_past_its_limit() {
+        let names = vec![""; 100_000];
+        let text = serde_json::json!({"kind": "honeypot", "usernames": names, "passwords": ["a", "b"]}).to_string();
+        let input: EventInput = serde_json::from_str(&text).expect("an event");
+        assert_eq!((input.usernames.len(), input.passwords.len()), (CREDENTIALS_MAX + 1, 2));
+        let errors = input.parse(None, Utc::now()).expect_err("too many usernames");
+        assert!(errors.iter().any(|error| error.field == "usernames"), "{errors}");
+        let wrong = serde_json::from_str::<EventInput>(r#"{"usernames": ["a", 5]}"#).expect_err("a number");
+        assert!(wrong.to_string().contains("invalid type: integer"), "{wrong}");
+    }
 
     fn honeypot() -> EventInput {
         EventInput {

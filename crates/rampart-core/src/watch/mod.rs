@@ -3,12 +3,14 @@
 
 pub mod alerts;
 pub mod attackers;
+pub mod batch;
 pub mod events;
 pub mod nodes;
 pub mod scoring;
 
 pub use alerts::{Alert, AlertStatus, DEFAULT_THRESHOLD, DEFAULT_WINDOW};
 pub use attackers::{Attacker, AttackerOrder, AttackerProfile};
+pub use batch::{BATCH_MAX, Batch, BatchError, BatchFormat, read_batch};
 pub use events::{Event, EventDetail, EventInput, EventKind, NewEvent};
 pub use nodes::{Decoy, NewNode, Node, NodeKind, NodeStatus};
 pub use scoring::{Reason, Score, ScoringRules, Signals};

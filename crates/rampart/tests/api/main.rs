@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod http;
 mod ingest_crash;
+mod ingest_limits;
 mod invitations;
 mod logs;
 mod matrix;
