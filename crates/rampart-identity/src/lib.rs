@@ -9,6 +9,7 @@
 
 mod admin;
 mod api_keys;
+mod client_key;
 mod error;
 pub mod opaque;
 mod passwords;
