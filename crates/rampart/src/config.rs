@@ -561,6 +561,30 @@ mod tests {
     }
 
     #[test]
+    fn a_wildcard_listener_denies_its_port_on_every_address_of_the_host() {
+        // The host's own address toward TEST-NET-2: a UDP socket's `connect` sends nothing.
+        let socket = std::net::UdpSocket::bind("0.0.0.0:0").expect("a UDP socket");
+        socket.connect("198.51.100.1:9").expect("the host has a route (nothing is sent)");
+        let host = socket.local_addr().expect("a local address").ip();
+        let config = from_toml("listen = \"0.0.0.0:8080\"\n[scope]\nallow = [\"0.0.0.0/0\"]\n").expect("valid");
+        let deny = config.deny_list(config.listen);
+        let at = |ip: &str, port: u16| SocketAddr::new(ip.parse().expect("ip"), port);
+
+        for own in [
+            SocketAddr::new(host, 8080),
+            at("127.0.0.1", 8080),
+            at("127.9.9.9", 8080),
+            at("0.0.0.0", 8080),
+            at("64:ff9b::7f00:1", 8080),
+        ] {
+            assert!(deny.denies(own).is_some(), "{own}");
+        }
+        assert!(deny.denies(SocketAddr::new(host, 8081)).is_none(), "another port of the host");
+        assert!(deny.denies(at("198.51.100.1", 8080)).is_none(), "the same port elsewhere");
+        assert!(deny.denies(at("2001:db8::1", 80)).is_some(), "outside scope.allow");
+    }
+
+    #[test]
     fn scope_allow_and_metrics_token_are_validated() {
         let config = from_toml("[scope]\nallow = [\"192.0.2.0/24\", \"*.example.com\"]\n").expect("valid");
         assert_eq!(config.scope.allow.len(), 2);
