@@ -65,6 +65,11 @@ impl TargetValue {
             let net = IpNet::new(address, prefix)
                 .map_err(|_| format!("the prefix length must be at most {}", max_prefix(address)))?;
             let net = embedded::canonical_net(net.trunc());
+            // An IPv6 network that holds IPv4 spellings (NAT64, 6to4, Teredo, mapped or
+            // compatible) without being one of them would be judged two ways: refused.
+            if net.max_prefix_len() == 128 && embedded::reachable(net).len() > 1 {
+                return Err(EMBEDDING_IN_PART.into());
+            }
             // A /32 (or /128) is one address: store it as one.
             return Ok(if net.prefix_len() == net.max_prefix_len() {
                 TargetValue::Ip(net.addr())
@@ -87,6 +92,9 @@ impl TargetValue {
         }
     }
 }
+
+const EMBEDDING_IN_PART: &str = "reaches IPv4 in part (it overlaps ::ffff:0:0/96, ::/96, 64:ff9b::/96, \
+    2002::/16 or 2001::/32 without lying inside one): write the IPv4 network, or a narrower IPv6 one";
 
 fn max_prefix(address: IpAddr) -> u8 {
     if address.is_ipv4() { 32 } else { 128 }

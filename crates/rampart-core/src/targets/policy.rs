@@ -145,9 +145,7 @@ mod tests {
         ] {
             assert!(!policy.allows_address(ip(spelling)), "{spelling}");
         }
-        for target in
-            ["10.0.0.0/16", "64:ff9b::a00:0/120", "2002:a00::/24", "2002::/16", "2000::/3", "0.0.0.0/0", "::/0"]
-        {
+        for target in ["10.0.0.0/16", "64:ff9b::a00:0/120", "2002:a00::/24", "2002::/16", "0.0.0.0/0"] {
             assert!(!policy.permits_target(&value(target), false), "{target}");
         }
         assert!(policy.permits_target(&value("10.0.0.0/16"), true), "an exclusion narrows, it is always permitted");
