@@ -60,13 +60,14 @@ load() {
 }
 
 # start_rampart NAME [ENV...]: starts serve (with the flags in SERVE_FLAGS, such as --no-workers);
-# sets PORT, PID and READY_MS (start to first ready answer)
+# sets PORT, PID and READY_MS (start to first ready answer). Registration is opened: the benches
+# make their users that way.
 start_rampart() {
     local name=$1; shift
     PORT=$(free_port)
     mkdir -p "$work/$name"
     # shellcheck disable=SC2086 # SERVE_FLAGS is a list of flags
-    (cd "$work/$name" && exec env RAMPART_LISTEN="127.0.0.1:$PORT" "$@" "$bin" serve ${SERVE_FLAGS:-} >"$work/$name/serve.log" 2>&1) &
+    (cd "$work/$name" && exec env RAMPART_LISTEN="127.0.0.1:$PORT" RAMPART_AUTH__REGISTRATION=open "$@" "$bin" serve ${SERVE_FLAGS:-} >"$work/$name/serve.log" 2>&1) &
     PID=$!
     pids+=("$PID")
     READY_MS=$(wait_ok "http://127.0.0.1:$PORT/api/v1/health/ready")

@@ -1,11 +1,14 @@
 //! Prometheus metrics: requests by route and status, latency histograms, and the database pool.
-//! Labels are bounded: the matched route template (never the raw path) and known methods only.
+//! Labels are bounded: the matched route template (never the raw path) and known methods only;
+//! no label names an organisation, a user or an address, so the server's whole traffic shows and
+//! no tenant's own. With `metrics.token` set, only a scraper bearing that token reads them; only
+//! its SHA-256 digest is kept, compared in constant time.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -13,6 +16,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::AppState;
 
@@ -45,6 +50,8 @@ struct ReasonLabels {
 }
 
 pub struct Metrics {
+    /// The digest of the bearer token a scraper must send; `None`: metrics are open.
+    token_digest: Option<[u8; 32]>,
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
@@ -55,7 +62,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Arc<Self> {
+    /// Metrics readable by anyone (`token: None`) or only with `Authorization: Bearer <token>`.
+    pub fn new(token: Option<&str>) -> Arc<Self> {
         let mut registry = Registry::with_prefix("rampart");
         let requests = Family::<RequestLabels, Counter>::default();
         // 0.5 ms to about 16 s.
@@ -84,7 +92,8 @@ impl Metrics {
             "Password hashes (Argon2id) by state (in_flight, max_in_flight since start, slots)",
             password_hashes.clone(),
         );
-        Arc::new(Self { registry, requests, latency, pool, events, model_fallbacks, password_hashes })
+        let token_digest = token.map(digest);
+        Arc::new(Self { token_digest, registry, requests, latency, pool, events, model_fallbacks, password_hashes })
     }
 
     pub(crate) fn record(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
@@ -101,6 +110,26 @@ impl Metrics {
     }
 }
 
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl Metrics {
+    /// True when the request may read the metrics: none are required, or it bears the token.
+    fn admits(&self, headers: &HeaderMap) -> bool {
+        let Some(expected) = &self.token_digest else { return true };
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        // Digests of equal length, compared in constant time: neither the token nor its length
+        // can be learned from the time an answer takes.
+        presented.is_some_and(|token| bool::from(digest(token).ct_eq(expected)))
+    }
+}
+
 fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
@@ -114,15 +143,20 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition. With `metrics.token` set, only `Authorization: Bearer <token>` reads it.
 #[utoipa::path(
     get,
     path = "/metrics",
     tag = "observability",
     responses((status = 200, description = "Metrics in the Prometheus text format", content_type = "text/plain", body = String,
-        example = "# TYPE rampart_http_requests counter\nrampart_http_requests_total{method=\"GET\",route=\"/api/v1/health/live\",status=\"200\"} 1\n"))
+        example = "# TYPE rampart_http_requests counter\nrampart_http_requests_total{method=\"GET\",route=\"/api/v1/health/live\",status=\"200\"} 1\n"),
+        (status = 401, description = "`metrics.token` is set and the request does not bear it", body = crate::error::Problem, content_type = "application/problem+json"))
 )]
-pub async fn metrics(State(app): State<AppState>) -> Response {
+pub async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    if !app.metrics.admits(&headers) {
+        return crate::error::ApiError::Unauthorized("the metrics need the scraper's bearer token".into())
+            .into_response();
+    }
     let stats = app.store.pool_stats();
     let in_use = stats.size.saturating_sub(stats.idle);
     app.metrics.pool.get_or_create(&PoolLabels { state: "idle" }).set(i64::from(stats.idle));

@@ -39,6 +39,8 @@ pub struct StateOptions {
     pub deny: DenyList,
     pub identity: IdentityConfig,
     pub trusted_proxies: Vec<IpAddr>,
+    /// The bearer token `/metrics` requires; `None`: metrics are open.
+    pub metrics_token: Option<String>,
     pub engine: EngineConfig,
     pub watch: WatchConfig,
 }
@@ -57,7 +59,7 @@ impl AppState {
             watch,
             store,
             identity,
-            metrics: Metrics::new(),
+            metrics: Metrics::new(options.metrics_token.as_deref()),
             signing_key,
             started: Instant::now(),
             health_timeout: options.health_timeout,

@@ -10,6 +10,7 @@
 
 mod admin;
 mod api_keys;
+mod client_key;
 mod error;
 mod invitations;
 pub mod opaque;

@@ -26,7 +26,7 @@ impl RateLimits {
     pub fn check(&self, ip: Option<IpAddr>, account: Option<&str>) -> Result<(), Duration> {
         self.prune();
         if let Some(ip) = ip
-            && let Err(until) = self.by_ip.check_key(&ip)
+            && let Err(until) = self.by_ip.check_key(&crate::client_key::client_key(ip))
         {
             return Err(until.wait_time_from(self.clock.now()));
         }

@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ipnet::IpNet;
-use rampart_core::targets::{Host, Scope, Verdict, parse_host_port};
+use rampart_core::targets::{Host, Scope, ServerPolicy, Verdict, canonical, parse_host_port};
 use tokio::net::TcpStream;
 
 /// Turns a name into addresses.
@@ -29,10 +28,14 @@ impl Resolver for SystemResolver {
     }
 }
 
-/// What the server never lets a tool reach, whatever the targets say.
+/// What a refusal by the server's policy says, without the rule that refused.
+pub const DENIED: &str = "denied by the server's policy";
+
+/// What the server never lets a tool reach, whatever the targets say: whatever its policy does
+/// not allow (see [`ServerPolicy`]), and its own listening sockets.
 #[derive(Clone, Debug, Default)]
 pub struct DenyList {
-    networks: Vec<IpNet>,
+    policy: ServerPolicy,
     /// The server's own listening sockets: a tool must not be turned against Rampart's API.
     sockets: Vec<SocketAddr>,
 }
@@ -41,30 +44,42 @@ impl DenyList {
     /// Cloud metadata services: the classic way from a scanner to a cloud account's credentials.
     pub const METADATA: [&'static str; 3] = ["169.254.169.254/32", "fd00:ec2::254/128", "100.100.100.200/32"];
 
-    pub fn new(networks: Vec<IpNet>, sockets: Vec<SocketAddr>) -> Self {
-        Self { networks, sockets }
+    pub fn new(policy: ServerPolicy, sockets: Vec<SocketAddr>) -> Self {
+        Self { policy, sockets }
     }
 
-    /// Why `address` is denied, if it is.
+    /// The policy organisations' targets are held to.
+    pub fn policy(&self) -> &ServerPolicy {
+        &self.policy
+    }
+
+    /// Why `address` is refused, if it is. The reason names the address asked about and never
+    /// the rule, so that neither the deny list nor the server's sockets are told to a tenant.
     pub fn denies(&self, address: SocketAddr) -> Option<String> {
         let ip = canonical(address.ip());
-        if let Some(net) = self.networks.iter().find(|net| net.contains(&ip)) {
-            return Some(format!("{ip} is on the server's deny list ({net})"));
-        }
-        let own = self.sockets.iter().any(|socket| {
-            socket.port() == address.port()
+        let refused = !self.policy.allows_address(ip) || self.is_own(ip, address.port());
+        refused.then(|| format!("{ip} is {DENIED}"))
+    }
+
+    /// True when `ip:port` reaches one of the server's own sockets: the socket's address itself,
+    /// or, for a socket on a wildcard address, every address of this host on its port.
+    fn is_own(&self, ip: IpAddr, port: u16) -> bool {
+        self.sockets.iter().any(|socket| {
+            socket.port() == port
                 && (canonical(socket.ip()) == ip
-                    || (socket.ip().is_unspecified() && (ip.is_loopback() || ip.is_unspecified())))
-        });
-        own.then(|| format!("{ip}:{} is Rampart's own API", address.port()))
+                    || (socket.ip().is_unspecified() && (ip.is_unspecified() || is_local(ip))))
+        })
     }
 }
 
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
-    }
+/// True when `ip` is an address of this host: loopback, or one a socket can be bound to (binding
+/// sends nothing). A host whose addresses cannot be told apart counts every address as its own.
+fn is_local(ip: IpAddr) -> bool {
+    ip.is_loopback()
+        || match std::net::UdpSocket::bind(SocketAddr::new(ip, 0)) {
+            Ok(_) => true,
+            Err(error) => error.kind() != io::ErrorKind::AddrNotAvailable,
+        }
 }
 
 /// A refused attempt, for the audit log.
@@ -120,6 +135,9 @@ impl Gate {
         };
         let addresses = match &parsed {
             Host::Ip(ip) => vec![*ip],
+            Host::Name(name) if !self.deny.policy().allows_name(name) => {
+                return Err(self.refuse(host, Some(port), format!("{name} is {DENIED}")).await);
+            }
             Host::Name(name) => {
                 let verdict = self.scope.check(&parsed, Some(port));
                 if !verdict.is_in() {
@@ -190,6 +208,9 @@ impl Gate {
         };
         let addresses = match &parsed {
             Host::Ip(ip) => vec![canonical(*ip)],
+            Host::Name(name) if !self.deny.policy().allows_name(name) => {
+                return Err(self.refuse(target, None, format!("{name} is {DENIED}")).await);
+            }
             Host::Name(name) => {
                 if !self.scope.covers_name(name) {
                     return Err(self.refuse(target, None, self.scope.check(&parsed, None).reason()).await);
@@ -253,10 +274,12 @@ impl Gate {
 /// The verdict of the scope and the deny list together, for a host as written (names are not
 /// resolved here; the gate checks their addresses when a tool connects).
 pub fn check_host(scope: &Scope, deny: &DenyList, host: &Host, port: Option<u16>) -> (bool, String) {
-    if let Host::Ip(ip) = host
-        && let Some(reason) = deny.denies(SocketAddr::new(*ip, port.unwrap_or(0)))
-    {
-        return (false, format!("out of scope: {reason}"));
+    let refused = match host {
+        Host::Ip(ip) => deny.denies(SocketAddr::new(*ip, port.unwrap_or(0))).is_some(),
+        Host::Name(name) => !deny.policy().allows_name(name),
+    };
+    if refused {
+        return (false, format!("out of scope: {DENIED}"));
     }
     let verdict: Verdict = scope.check(host, port);
     (verdict.is_in(), verdict.reason())

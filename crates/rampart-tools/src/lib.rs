@@ -12,6 +12,6 @@ pub mod scope;
 pub mod tcp_scan;
 pub mod tool;
 
-pub use gate::{DenyList, Gate, GateError, Refusal, RefusalSink, Resolver, SystemResolver, check_host};
-pub use scope::{BULK_MAX, BulkImport, CheckResult, ScopeService};
+pub use gate::{DENIED, DenyList, Gate, GateError, Refusal, RefusalSink, Resolver, SystemResolver, check_host};
+pub use scope::{BULK_MAX, BulkImport, CheckResult, ScopeService, TargetError};
 pub use tool::{Registry, Tool, ToolContext, ToolInfo, Update, parse_params, schema_of};

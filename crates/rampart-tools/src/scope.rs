@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use rampart_core::identity::{Acting, AuditAction, NewAuditEvent, Outcome};
-use rampart_core::targets::{Host, NewTarget, Scope, TargetValue, parse_host_port};
-use rampart_core::{OrgId, TargetId};
+use rampart_core::targets::{Host, NewTarget, POLICY_REFUSAL, Scope, TargetValue, parse_host_port};
+use rampart_core::{OrgId, TargetId, ValidationErrors};
 use rampart_store::{Store, StoreError, StoredTarget, TargetPatch};
 
-use crate::gate::{DenyList, Gate, Refusal, RefusalSink, Resolver, check_host};
+use crate::gate::{DENIED, DenyList, Gate, Refusal, RefusalSink, Resolver, check_host};
 
 /// Most lines a bulk import takes.
 pub const BULK_MAX: usize = 10_000;
@@ -31,6 +31,16 @@ pub struct CheckResult {
     pub reason: String,
 }
 
+/// Why a target cannot be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// A field is refused (the server's policy does not allow the value).
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 #[derive(Clone)]
 pub struct ScopeService {
     store: Arc<dyn Store>,
@@ -42,7 +52,9 @@ impl ScopeService {
         Self { store, deny }
     }
 
-    pub async fn create(&self, acting: &Acting, target: NewTarget) -> Result<StoredTarget, StoreError> {
+    /// Stores a target the server's policy allows; 422 on `value` otherwise.
+    pub async fn create(&self, acting: &Acting, target: NewTarget) -> Result<StoredTarget, TargetError> {
+        self.permit(&target.value, target.exclude)?;
         let stored = self.store.targets().insert(acting.org, &target, acting.user()).await?;
         self.audit(
             acting
@@ -54,13 +66,27 @@ impl ScopeService {
         Ok(stored)
     }
 
-    pub async fn update(&self, acting: &Acting, id: TargetId, patch: TargetPatch) -> Result<StoredTarget, StoreError> {
+    /// Changes a target; an exclusion turned into an inclusion is held to the policy.
+    pub async fn update(&self, acting: &Acting, id: TargetId, patch: TargetPatch) -> Result<StoredTarget, TargetError> {
+        if patch.exclude == Some(false) {
+            let current = self.store.targets().get(acting.org, id).await?;
+            self.permit(&current.target.value, false)?;
+        }
         let stored = self.store.targets().update(acting.org, id, &patch).await?;
         self.audit(
             acting.event(AuditAction::TargetUpdate).target(format!("target:{id}")).detail(describe(&stored.target)),
         )
         .await?;
         Ok(stored)
+    }
+
+    /// `Ok` when the server's policy lets an organisation authorise `value`.
+    fn permit(&self, value: &TargetValue, exclude: bool) -> Result<(), ValidationErrors> {
+        if self.deny.policy().permits_target(value, exclude) {
+            Ok(())
+        } else {
+            Err(ValidationErrors::single("value", POLICY_REFUSAL))
+        }
     }
 
     pub async fn delete(&self, acting: &Acting, id: TargetId) -> Result<(), StoreError> {
@@ -91,6 +117,9 @@ impl ScopeService {
             match rampart_core::targets::TargetValue::parse(text) {
                 Err(message) => report.errors.push((index + 1, text.to_owned(), message)),
                 // The same value twice in one import is a duplicate too.
+                Ok(value) if self.permit(&value, template.exclude).is_err() => {
+                    report.errors.push((index + 1, text.to_owned(), POLICY_REFUSAL.to_owned()))
+                }
                 Ok(value) if !seen.insert(value.clone()) => report.duplicates.push((index + 1, text.to_owned())),
                 Ok(value) => candidates.push((index + 1, text.to_owned(), NewTarget { value, ..template.clone() })),
             }
@@ -126,6 +155,15 @@ impl ScopeService {
                         && let Ok(TargetValue::Cidr(net)) = TargetValue::parse(input) =>
                 {
                     let verdict = scope.check_network(net);
+                    if !self.deny.policy().permits_target(&TargetValue::Cidr(net), false) {
+                        return CheckResult {
+                            input: input.clone(),
+                            host: None,
+                            port: None,
+                            in_scope: false,
+                            reason: format!("out of scope: {DENIED}"),
+                        };
+                    }
                     CheckResult {
                         input: input.clone(),
                         host: None,

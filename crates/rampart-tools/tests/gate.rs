@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use rampart_core::identity::Acting;
 use rampart_core::identity::{Actor, AuditAction, RequestContext};
 use rampart_core::orgs::NewOrganisation;
-use rampart_core::targets::{NewTarget, Scope, ScopeTarget, TargetValue};
+use rampart_core::targets::{NewTarget, Scope, ScopeTarget, ServerPolicy, TargetValue};
 use rampart_store::{AuditFilter, ConnectOptions, Location, SqlStore, Store};
 use rampart_testkit::{Backend, TestDatabase};
 use rampart_tools::{DenyList, Gate, GateError, Refusal, RefusalSink, Resolver, ScopeService};
@@ -124,7 +124,8 @@ async fn a_name_resolving_outside_the_scope_is_refused_before_any_packet() {
 #[tokio::test]
 async fn the_deny_list_and_the_servers_own_socket_win_over_any_target() {
     let own: SocketAddr = "127.0.0.1:8080".parse().expect("addr");
-    let deny = DenyList::new(vec!["169.254.169.254/32".parse().expect("net")], vec![own]);
+    let deny =
+        DenyList::new(ServerPolicy::new(Vec::new(), vec!["169.254.169.254/32".parse().expect("net")]), vec![own]);
     let resolver = ScriptedResolver::new(&[("metadata.example.test", &[&["169.254.169.254"]])]);
     let targets = vec![target("169.254.0.0/16", false), target("127.0.0.0/8", false), target("*.example.test", false)];
     let (gate, refusals) = gate(targets, deny, resolver);
@@ -140,6 +141,55 @@ async fn the_deny_list_and_the_servers_own_socket_win_over_any_target() {
         assert!(matches!(gate.resolve(bad, 80).await, Err(GateError::Refused(_))), "{bad}");
     }
     assert_eq!(refusals.0.lock().expect("lock").len(), 8);
+}
+
+/// An address of this host other than loopback: the source of a route to TEST-NET-2 (a UDP
+/// socket's `connect` sends nothing).
+fn host_address() -> IpAddr {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").expect("a UDP socket");
+    socket.connect("198.51.100.1:9").expect("the host has a route (nothing is sent)");
+    socket.local_addr().expect("a local address").ip()
+}
+
+#[tokio::test]
+async fn a_server_on_a_wildcard_address_is_denied_on_every_address_of_the_host() {
+    let host = host_address();
+    assert!(!host.is_loopback() && !host.is_unspecified(), "{host}");
+    let targets = vec![target("0.0.0.0/1", false), target("128.0.0.0/1", false), target("::1", false)];
+    for own in ["0.0.0.0:8080", "[::]:8080"] {
+        let own: SocketAddr = own.parse().expect("addr");
+        let (gate, _refusals) =
+            gate(targets.clone(), DenyList::new(ServerPolicy::default(), vec![own]), ScriptedResolver::new(&[]));
+        for (address, port) in [
+            ("127.0.0.1", 8080),
+            ("127.0.0.53", 8080),
+            (&host.to_string(), 8080),
+            ("0.0.0.0", 8080),
+            ("0.0.0.0", 22),
+            ("::ffff:127.0.0.1", 8080),
+            ("64:ff9b::7f00:1", 8080),
+            ("2002:7f00:1::", 8080),
+            ("2001:0:4136:e378:8000:63bf:80ff:fffe", 8080),
+            ("64:ff9b::a9fe:a9fe", 80),
+            ("2002:a9fe:a9fe::1", 80),
+        ] {
+            let result = gate.resolve(address, port).await;
+            assert!(
+                matches!(&result, Err(GateError::Refused(reason)) if reason.contains("denied by the server's policy")),
+                "{own}: {address}:{port}: {result:?}"
+            );
+            let socket = SocketAddr::new(address.parse().expect("ip"), port);
+            assert!(!gate.permits(socket), "{own}: {socket}");
+        }
+        assert!(gate.resolve(&host.to_string(), 8081).await.is_ok(), "{own}: another port of the host");
+        assert!(gate.resolve("198.51.100.1", 8080).await.is_ok(), "{own}: the same port elsewhere");
+    }
+    let (gate, _refusals) = gate(
+        targets,
+        DenyList::new(ServerPolicy::default(), vec!["[::]:8080".parse().expect("addr")]),
+        ScriptedResolver::new(&[]),
+    );
+    assert!(!gate.permits("[::1]:8080".parse().expect("addr")), "IPv6 loopback of a server on [::]");
 }
 
 #[rstest]

@@ -10,8 +10,11 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-/// Keys whose values are secrets: `config check` prints them redacted.
-const SECRET_KEYS: &[&str] = &["database_url", "bootstrap_admin_password", "watch.model.url"];
+/// Keys whose values are secrets: `config check` prints them redacted, whatever their form.
+const SECRET_KEYS: &[&str] = &["bootstrap_admin_password", "metrics.token"];
+
+/// Keys whose values are URLs: `config check` hides their user-info and query values.
+const URL_KEYS: &[&str] = &["database_url", "watch.model.url"];
 
 /// `RAMPART_*` variables that are not configuration keys.
 const NOT_KEYS: &[&str] = &["config", "test_database_url"];
@@ -39,8 +42,17 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub scope: ScopeConfig,
+    pub metrics: MetricsConfig,
     pub engine: EngineSettings,
     pub watch: WatchSettings,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// When set, `/metrics` answers only requests bearing `Authorization: Bearer <token>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -97,14 +109,22 @@ impl Default for EngineSettings {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScopeConfig {
-    /// Addresses and networks no tool may reach, whatever an organisation's targets say. The
-    /// server's own listening socket is always added.
+    /// What organisations may authorise and reach: addresses, networks, host names and
+    /// `*.domain` wildcards. Empty: everything the deny list does not deny.
+    pub allow: Vec<String>,
+    /// Addresses and networks no tool may reach, whatever an organisation's targets say. This
+    /// network, unspecified, link-local, multicast and broadcast addresses and the server's own
+    /// listening socket (on every address of the host when it listens on a wildcard) are always
+    /// added.
     pub deny: Vec<String>,
 }
 
 impl Default for ScopeConfig {
     fn default() -> Self {
-        Self { deny: rampart_tools::DenyList::METADATA.iter().map(|net| (*net).to_owned()).collect() }
+        Self {
+            allow: Vec::new(),
+            deny: rampart_tools::DenyList::METADATA.iter().map(|net| (*net).to_owned()).collect(),
+        }
     }
 }
 
@@ -147,7 +167,8 @@ pub enum Registration {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// `open`: anyone may register and gets a personal organisation; `closed`: admins add users.
+    /// `closed` (the default): only superusers create accounts; `open`: anyone may register and
+    /// gets a personal organisation.
     pub registration: Registration,
     #[serde(with = "humantime_serde")]
     pub access_token_ttl: Duration,
@@ -160,7 +181,7 @@ pub struct AuthConfig {
 impl Default for AuthConfig {
     fn default() -> Self {
         Self {
-            registration: Registration::Open,
+            registration: Registration::Closed,
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             attempts_per_minute: 10,
@@ -198,6 +219,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             auth: AuthConfig::default(),
             scope: ScopeConfig::default(),
+            metrics: MetricsConfig::default(),
             engine: EngineSettings::default(),
             watch: WatchSettings::default(),
         }
@@ -315,6 +337,20 @@ impl Config {
                 &format!("{net:?} is not an address or a network such as 169.254.169.254/32"),
             );
         }
+        for entry in &self.scope.allow {
+            check(
+                "scope.allow",
+                rampart_core::targets::TargetValue::parse(entry).is_ok(),
+                &format!("{entry:?} is not an address, a network, a host name or a *.domain wildcard"),
+            );
+        }
+        if let Some(token) = &self.metrics.token {
+            check(
+                "metrics.token",
+                token.len() >= 16 && token.bytes().all(|b| b.is_ascii_graphic()),
+                "must be at least 16 printable characters, without spaces",
+            );
+        }
         for origin in &self.http.cors_origins {
             check(
                 "http.cors_origins",
@@ -333,10 +369,13 @@ impl Config {
         }
     }
 
-    /// The deny list: the configured networks and the server's own listening socket.
+    /// The server's policy (`scope.allow` less `scope.deny` and the networks always denied) and
+    /// its own listening socket.
     pub fn deny_list(&self, listening: std::net::SocketAddr) -> rampart_tools::DenyList {
         let networks = self.scope.deny.iter().filter_map(|net| parse_net(net)).collect();
-        rampart_tools::DenyList::new(networks, vec![listening])
+        let allow =
+            self.scope.allow.iter().filter_map(|entry| rampart_core::targets::TargetValue::parse(entry).ok()).collect();
+        rampart_tools::DenyList::new(rampart_core::targets::ServerPolicy::new(allow, networks), vec![listening])
     }
 
     pub fn engine_config(&self) -> rampart_engine::EngineConfig {
@@ -371,10 +410,11 @@ impl Config {
     /// The effective configuration as TOML, with every secret redacted.
     pub fn to_redacted_toml(&self) -> String {
         let mut value = toml::Value::try_from(self).expect("the configuration serialises");
-        for key in SECRET_KEYS {
+        let keys = SECRET_KEYS.iter().map(|key| (key, false)).chain(URL_KEYS.iter().map(|key| (key, true)));
+        for (key, is_url) in keys {
             let found = key.split('.').try_fold(&mut value, |value, part| value.as_table_mut()?.get_mut(part));
             if let Some(toml::Value::String(secret)) = found {
-                *secret = redact_url(secret);
+                *secret = if is_url { redact_url(secret) } else { REDACTED.to_owned() };
             }
         }
         toml::to_string_pretty(&value).expect("TOML values serialise")
@@ -409,21 +449,31 @@ fn is_origin(origin: &str) -> bool {
     })
 }
 
-/// Keeps the scheme, host and database of a URL and hides the password wherever it is.
+const REDACTED: &str = "<redacted>";
+
+/// Keeps the scheme, host, port and path of a URL and hides its user-info and every query value
+/// (any of them may be a credential: `?token=`, `?api_key=`, `?sslpassword=`); a value that is not
+/// a URL with a host is hidden whole.
 fn redact_url(value: &str) -> String {
-    let Ok(mut url) = url::Url::parse(value) else { return "<redacted>".into() };
-    if url.password().is_some() {
-        let _ = url.set_password(Some("<redacted>"));
+    let Ok(mut url) = url::Url::parse(value) else { return REDACTED.into() };
+    if !url.has_host() {
+        return REDACTED.into();
     }
-    let pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    if pairs.iter().any(|(k, _)| k.contains("password") || k.contains("secret")) {
+    if !url.username().is_empty() && url.set_username(REDACTED).is_err() {
+        return REDACTED.into();
+    }
+    if url.password().is_some() && url.set_password(Some(REDACTED)).is_err() {
+        return REDACTED.into();
+    }
+    let keys: Vec<String> = url.query_pairs().map(|(key, _)| key.into_owned()).collect();
+    if url.query().is_some() {
         let mut query = url.query_pairs_mut();
         query.clear();
-        for (key, value) in &pairs {
-            let sensitive = key.contains("password") || key.contains("secret");
-            query.append_pair(key, if sensitive { "<redacted>" } else { value });
+        for key in &keys {
+            query.append_pair(key, REDACTED);
         }
     }
+    url.set_fragment(None);
     url.to_string()
 }
 
@@ -468,10 +518,80 @@ mod tests {
     }
 
     #[test]
-    fn passwords_in_urls_are_redacted() {
-        let redacted = redact_url("postgres://rampart:hunter2@db.internal:5432/rampart?sslmode=require&password=x2");
-        assert!(!redacted.contains("hunter2") && !redacted.contains("x2"), "{redacted}");
-        assert!(redacted.contains("db.internal:5432/rampart") && redacted.contains("sslmode=require"));
+    fn user_info_and_every_query_value_in_urls_are_redacted() {
+        let redacted = redact_url("postgres://rampart:hunter2@db.internal:5432/rampart?sslmode=require&password=x2y");
+        assert!(!redacted.contains("hunter2") && !redacted.contains("x2y"), "{redacted}");
+        assert!(!redacted.contains("rampart:"), "the user name is user-info too: {redacted}");
+        assert!(redacted.contains("db.internal:5432/rampart") && redacted.contains("sslmode="), "{redacted}");
+        for url in [
+            "https://model.internal/score?token=tok3n-value",
+            "https://model.internal/score?api_key=tok3n-value&x=1",
+            "https://model.internal/score?secret=tok3n-value",
+            "https://model.internal/score?anything=tok3n-value",
+            "https://tok3n-value@model.internal/score",
+            "https://user:tok3n-value@model.internal/score#tok3n-value",
+        ] {
+            let redacted = redact_url(url);
+            assert!(!redacted.contains("tok3n-value"), "{url}: {redacted}");
+            assert!(redacted.starts_with("https://") && redacted.contains("model.internal/score"), "{redacted}");
+        }
+        assert_eq!(redact_url("word:rest-of-a-secret"), REDACTED, "not a URL with a host: hidden whole");
+    }
+
+    #[test]
+    fn secrets_are_redacted_whatever_their_form() {
+        let mut config = Config {
+            bootstrap_admin_password: Some("correct:horse-battery".into()),
+            database_url: Some("postgres://u:pw-9911@db.internal/rampart?sslpassword=pw-9912".into()),
+            ..Config::default()
+        };
+        config.metrics.token = Some("m3trics-token-value-1234".into());
+        let text = config.to_redacted_toml();
+        for secret in ["horse-battery", "m3trics-token-value-1234", "pw-9911", "pw-9912"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+
+    #[test]
+    fn registration_is_closed_unless_opened() {
+        assert_eq!(Config::default().auth.registration, Registration::Closed);
+        let config = from_toml("[auth]\nregistration = \"open\"\n").expect("valid");
+        assert!(config.identity().registration_open);
+        assert!(!Config::default().identity().registration_open);
+    }
+
+    #[test]
+    fn a_wildcard_listener_denies_its_port_on_every_address_of_the_host() {
+        // The host's own address toward TEST-NET-2: a UDP socket's `connect` sends nothing.
+        let socket = std::net::UdpSocket::bind("0.0.0.0:0").expect("a UDP socket");
+        socket.connect("198.51.100.1:9").expect("the host has a route (nothing is sent)");
+        let host = socket.local_addr().expect("a local address").ip();
+        let config = from_toml("listen = \"0.0.0.0:8080\"\n[scope]\nallow = [\"0.0.0.0/0\"]\n").expect("valid");
+        let deny = config.deny_list(config.listen);
+        let at = |ip: &str, port: u16| SocketAddr::new(ip.parse().expect("ip"), port);
+
+        for own in [
+            SocketAddr::new(host, 8080),
+            at("127.0.0.1", 8080),
+            at("127.9.9.9", 8080),
+            at("0.0.0.0", 8080),
+            at("64:ff9b::7f00:1", 8080),
+        ] {
+            assert!(deny.denies(own).is_some(), "{own}");
+        }
+        assert!(deny.denies(SocketAddr::new(host, 8081)).is_none(), "another port of the host");
+        assert!(deny.denies(at("198.51.100.1", 8080)).is_none(), "the same port elsewhere");
+        assert!(deny.denies(at("2001:db8::1", 80)).is_some(), "outside scope.allow");
+    }
+
+    #[test]
+    fn scope_allow_and_metrics_token_are_validated() {
+        let config = from_toml("[scope]\nallow = [\"192.0.2.0/24\", \"*.example.com\"]\n").expect("valid");
+        assert_eq!(config.scope.allow.len(), 2);
+        let error = from_toml("[scope]\nallow = [\"10.0.0.0/33\"]\n[metrics]\ntoken = \"short\"\n").expect_err("bad");
+        let text = error.to_string();
+        assert!(text.contains("scope.allow (RAMPART_SCOPE__ALLOW)") && text.contains("metrics.token"), "{text}");
+        assert!(!text.contains("short"), "the token is not repeated: {text}");
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub fn state_options(config: &Config, listening: SocketAddr) -> StateOptions {
         watch: config.watch_config(),
         identity: config.identity(),
         trusted_proxies: config.http.trusted_proxies.clone(),
+        metrics_token: config.metrics.token.clone(),
     }
 }
 

@@ -184,7 +184,7 @@ impl From<CheckResult> for ScopeCheckView {
 #[schema(example = json!({"results": [
     {"input": "10.0.4.2:22", "host": "10.0.4.2", "port": 22, "in_scope": true, "reason": "in scope: covered by target 10.0.0.0/16"},
     {"input": "169.254.169.254:80", "host": "169.254.169.254", "port": 80, "in_scope": false,
-     "reason": "out of scope: 169.254.169.254 is on the server's deny list (169.254.169.254/32)"}
+     "reason": "out of scope: denied by the server's policy"}
 ]}))]
 pub struct ScopeCheckResponse {
     pub results: Vec<ScopeCheckView>,

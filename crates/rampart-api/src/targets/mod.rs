@@ -20,8 +20,18 @@ use crate::error::{ApiError, Problem};
 use crate::pagination::{Page, PageQuery, parse_filter};
 use crate::{ApiJson, AppState};
 
+impl From<rampart_tools::TargetError> for ApiError {
+    fn from(error: rampart_tools::TargetError) -> Self {
+        match error {
+            rampart_tools::TargetError::Invalid(errors) => errors.into(),
+            rampart_tools::TargetError::Store(error) => error.into(),
+        }
+    }
+}
+
 /// Authorise a target: an address, a network, a host name or `*.domain`, optionally limited to
-/// ports, or excluded (a hole in what is included).
+/// ports, or excluded (a hole in what is included). The server's policy decides what may be
+/// authorised at all: a value outside it is refused on `value`.
 #[utoipa::path(
     post,
     path = "/api/v1/targets",

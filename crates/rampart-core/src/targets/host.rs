@@ -1,5 +1,5 @@
 //! Host names and addresses, normalised: lowercase ASCII (punycode) names without a trailing dot,
-//! IPv4-mapped IPv6 as IPv4. Spellings that resolvers read as addresses but that are not plainly
+//! IPv4 written as IPv6 (mapped, compatible, NAT64, 6to4, Teredo) as IPv4. Spellings that resolvers read as addresses but that are not plainly
 //! addresses (`127.1`, `0x7f.0.0.1`, `0177.0.0.1`, `2130706433`) are refused rather than guessed.
 
 use std::fmt;
@@ -46,10 +46,7 @@ pub(crate) fn parse_host(text: &str) -> Result<Host, String> {
 }
 
 fn normalise_v6(address: Ipv6Addr) -> IpAddr {
-    match address.to_ipv4_mapped() {
-        Some(v4) => IpAddr::V4(v4),
-        None => IpAddr::V6(address),
-    }
+    super::embedded::canonical(IpAddr::V6(address))
 }
 
 /// A host name: IDNA to ASCII, lowercase, one trailing dot dropped, every label checked.

@@ -5,11 +5,15 @@
 //! Parsing normalises every spelling to one form and refuses the ambiguous ones, so that what is
 //! checked is exactly what a tool would reach.
 
+mod embedded;
 mod host;
+mod policy;
 mod ports;
 mod scope;
 
+pub use embedded::{canonical, canonical_net, embedded_ipv4, reachable};
 pub use host::{Host, parse_host_port};
+pub use policy::{ALWAYS_DENIED, POLICY_REFUSAL, ServerPolicy};
 pub use ports::PortRanges;
 pub use scope::{Scope, ScopeTarget, Verdict};
 
@@ -50,17 +54,27 @@ impl TargetValue {
         }
         if value.contains('/') {
             let (address, prefix) = value.rsplit_once('/').expect("contains '/'");
-            let Host::Ip(address) = host::parse_host(address)? else {
+            let Host::Ip(_) = host::parse_host(address)? else {
                 return Err("a network is written as an address and a prefix length, such as 10.0.0.0/16".into());
             };
+            // The address as written: an IPv6 network's IPv4 image is taken as a whole below.
+            let literal = address.trim();
+            let literal = literal.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')).unwrap_or(literal);
+            let address: IpAddr = literal.parse().map_err(|_| "is not a valid address".to_owned())?;
             let prefix: u8 = prefix.parse().map_err(|_| "the prefix length must be a number".to_owned())?;
             let net = IpNet::new(address, prefix)
                 .map_err(|_| format!("the prefix length must be at most {}", max_prefix(address)))?;
+            let net = embedded::canonical_net(net.trunc());
+            // An IPv6 network that holds IPv4 spellings (NAT64, 6to4, Teredo, mapped or
+            // compatible) without being one of them would be judged two ways: refused.
+            if net.max_prefix_len() == 128 && embedded::reachable(net).len() > 1 {
+                return Err(EMBEDDING_IN_PART.into());
+            }
             // A /32 (or /128) is one address: store it as one.
             return Ok(if net.prefix_len() == net.max_prefix_len() {
-                TargetValue::Ip(address)
+                TargetValue::Ip(net.addr())
             } else {
-                TargetValue::Cidr(net.trunc())
+                TargetValue::Cidr(net)
             });
         }
         match host::parse_host(value)? {
@@ -95,6 +109,9 @@ pub fn address_count(net: IpNet) -> u128 {
     let host_bits = u32::from(net.max_prefix_len().saturating_sub(net.prefix_len()));
     1_u128.checked_shl(host_bits).unwrap_or(u128::MAX)
 }
+
+const EMBEDDING_IN_PART: &str = "reaches IPv4 in part (it overlaps ::ffff:0:0/96, ::/96, 64:ff9b::/96, \
+    2002::/16 or 2001::/32 without lying inside one): write the IPv4 network, or a narrower IPv6 one";
 
 fn max_prefix(address: IpAddr) -> u8 {
     if address.is_ipv4() { 32 } else { 128 }

@@ -57,13 +57,13 @@ impl Verdict {
 }
 
 /// A segment of one address family: from `start` up to the next segment's start.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Segment {
     start: u128,
     targets: Vec<u32>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Family {
     segments: Vec<Segment>,
 }
@@ -127,7 +127,7 @@ impl Family {
 }
 
 /// An organisation's targets, indexed for checks.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Scope {
     targets: Vec<ScopeTarget>,
     v4: Family,
@@ -194,7 +194,7 @@ impl Scope {
     /// inclusion and none carved out by an exclusion of every port. Which ports of each address
     /// may be probed is checked probe by probe.
     pub fn check_network(&self, net: ipnet::IpNet) -> Verdict {
-        let (family, start, end) = match net {
+        let (family, start, end) = match crate::targets::canonical_net(net) {
             ipnet::IpNet::V4(net) => (&self.v4, v4_key(net.network()), v4_key(net.broadcast())),
             ipnet::IpNet::V6(net) => (&self.v6, u128::from(net.network()), u128::from(net.broadcast())),
         };
@@ -241,7 +241,7 @@ impl Scope {
     fn covering_address(&self, address: IpAddr) -> &[u32] {
         match address {
             IpAddr::V4(v4) => self.v4.covering(v4_key(v4)),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            IpAddr::V6(v6) => match crate::targets::embedded_ipv4(v6) {
                 Some(v4) => self.v4.covering(v4_key(v4)),
                 None => self.v6.covering(u128::from(v6)),
             },

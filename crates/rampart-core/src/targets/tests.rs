@@ -49,6 +49,27 @@ fn ipv4_mapped_ipv6_is_ipv4() {
 }
 
 #[test]
+fn every_ipv6_spelling_of_ipv4_is_stored_as_ipv4() {
+    for spelling in ["::192.0.2.1", "64:ff9b::c000:201", "2002:c000:201::", "[2001:0:4136:e378:8000:63bf:3fff:fdfe]"] {
+        assert_eq!(value(spelling), value("192.0.2.1"), "{spelling}");
+    }
+    assert_eq!(value("64:ff9b::c000:200/120").to_string(), "192.0.2.0/24");
+    assert_eq!(value("2002:c000:200::/40").to_string(), "192.0.2.0/24");
+    assert_eq!(value("::1"), TargetValue::Ip("::1".parse().expect("ip")), "IPv6 loopback is IPv6's own");
+}
+
+#[test]
+fn an_ipv6_network_holding_ipv4_spellings_in_part_is_refused() {
+    for network in ["::/0", "2000::/3", "2001::/64", "64:ff9b::/64", "::/64", "2002::/15"] {
+        let error = TargetValue::parse(network).expect_err(network);
+        assert!(error.contains("IPv4"), "{network}: {error}");
+    }
+    for network in ["2001:db8::/32", "fd00::/8", "2003::/16", "::/127"] {
+        assert!(TargetValue::parse(network).is_ok(), "{network}");
+    }
+}
+
+#[test]
 fn ambiguous_address_spellings_are_refused() {
     for spelling in [
         "127.1",

@@ -64,6 +64,38 @@ fn config_check_redacts_secrets() {
     assert!(stdout.contains("listen = \"127.0.0.1:8080\""), "{stdout}");
 }
 
+#[test]
+fn config_check_redacts_secrets_whatever_their_form() {
+    let dir = temp_dir();
+    let (output, stdout, stderr) = run(rampart(dir.path())
+        .args(["config", "check"])
+        .env("RAMPART_BOOTSTRAP_ADMIN_EMAIL", "admin@example.com")
+        // A password that reads as a URL (`scheme:path`) is a password all the same.
+        .env("RAMPART_BOOTSTRAP_ADMIN_PASSWORD", "swordfish:tuna-42-abc")
+        .env(
+            "RAMPART_DATABASE_URL",
+            "postgres://db.example:5432/rampart?sslmode=require&token=db-tok-77&api_key=db-key-78",
+        )
+        .env("RAMPART_WATCH__MODEL__URL", "https://scorer:model-pw-79@model.example/score?api_key=model-key-80")
+        .env("RAMPART_METRICS__TOKEN", "metrics-token-value-81"));
+
+    assert!(output.status.success(), "{stderr}");
+    for secret in [
+        "swordfish",
+        "tuna-42-abc",
+        "db-tok-77",
+        "db-key-78",
+        "model-pw-79",
+        "scorer",
+        "model-key-80",
+        "metrics-token-value-81",
+    ] {
+        assert!(!stdout.contains(secret), "{secret}: {stdout}");
+    }
+    assert!(stdout.contains("db.example:5432/rampart") && stdout.contains("model.example/score"), "{stdout}");
+    assert!(stdout.contains("registration = \"closed\""), "closed unless opened: {stdout}");
+}
+
 #[rstest]
 #[case::bad_number("RAMPART_HTTP__BODY_LIMIT", "lots", "http.body_limit")]
 #[case::zero("RAMPART_HTTP__BODY_LIMIT", "0", "http.body_limit")]

@@ -202,6 +202,8 @@ pub fn test_config(database: &TestDatabase) -> Config {
     };
     // Tests log in far more often than a person; the limit has a test of its own.
     config.auth.attempts_per_minute = 10_000;
+    // Users come from registration here; that registration is closed by default has its own test.
+    config.auth.registration = rampart::config::Registration::Open;
     match database {
         TestDatabase::Sqlite { .. } => config.data_dir = database.data_dir().expect("SQLite has a directory"),
         TestDatabase::Postgres { .. } => config.database_url = Some(database.url()),

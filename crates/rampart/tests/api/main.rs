@@ -8,6 +8,7 @@ mod crash;
 mod docs;
 mod errors;
 mod executions;
+mod exposure;
 mod health;
 mod helpers;
 mod http;
