@@ -1,7 +1,9 @@
 //! What the live streams share (a run's progress, an organisation's alerts): waiting for the
 //! store's change notice that says "read again", with a fallback period so that a lost notice
 //! costs only latency, and sending a stream of updates over a WebSocket until it ends or the
-//! client goes. A stream reads the database itself; a notice never carries the new value.
+//! client goes. A notice never carries the new value: a reader reads the database.
+//!
+//! Every stream is counted and checked again while it runs ([`access`]).
 
 use std::time::Duration;
 
@@ -13,6 +15,8 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::error::ApiError;
+
+pub(crate) mod access;
 
 /// How long a follower waits for a notice before it reads again anyway.
 pub(crate) const FALLBACK: Duration = Duration::from_secs(2);

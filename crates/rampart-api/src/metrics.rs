@@ -51,6 +51,10 @@ pub struct Metrics {
     pool: Family<PoolLabels, Gauge>,
     events: Family<OutcomeLabels, Counter>,
     model_fallbacks: Family<ReasonLabels, Gauge>,
+    /// Live streams open (server-sent events and WebSockets).
+    pub(crate) live_streams: Gauge,
+    /// Readers of the database behind the live streams: one per organisation followed.
+    pub(crate) live_readers: Gauge,
 }
 
 impl Metrics {
@@ -77,7 +81,19 @@ impl Metrics {
             "Events the external model did not score, so the built-in scorer did, by reason",
             model_fallbacks.clone(),
         );
-        Arc::new(Self { registry, requests, latency, pool, events, model_fallbacks })
+        let live_streams = Gauge::default();
+        registry.register(
+            "live_streams",
+            "Live streams open (server-sent events and WebSockets)",
+            live_streams.clone(),
+        );
+        let live_readers = Gauge::default();
+        registry.register(
+            "live_readers",
+            "Database readers behind the live alert streams, shared by the followers of one organisation",
+            live_readers.clone(),
+        );
+        Arc::new(Self { registry, requests, latency, pool, events, model_fallbacks, live_streams, live_readers })
     }
 
     pub(crate) fn record(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {

@@ -13,7 +13,9 @@ use rampart_store::{Store, StoreError};
 use rampart_tools::{DenyList, Registry, ScopeService};
 use rampart_watch::{Watch, WatchConfig};
 
+use crate::live::access::{StreamOptions, Streams};
 use crate::metrics::Metrics;
+use crate::watch::live::Feeds;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -29,6 +31,10 @@ pub struct AppState {
     pub health_timeout: Duration,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<[IpAddr]>,
+    /// The live streams open, counted against their caps.
+    pub(crate) streams: Arc<Streams>,
+    /// The readers behind the live alert streams, one per organisation followed.
+    pub(crate) alert_feeds: Arc<Feeds>,
 }
 
 /// The settings the state is built from.
@@ -41,6 +47,8 @@ pub struct StateOptions {
     pub trusted_proxies: Vec<IpAddr>,
     pub engine: EngineConfig,
     pub watch: WatchConfig,
+    /// Limits and re-checks of live streams.
+    pub streams: StreamOptions,
 }
 
 impl AppState {
@@ -51,13 +59,16 @@ impl AppState {
         let scope = ScopeService::new(store.clone(), Arc::new(options.deny));
         let engine = Engine::new(store.clone(), Arc::new(Registry::builtin()), scope.clone(), options.engine);
         let watch = Watch::new(store.clone(), options.watch).map_err(StoreError::Internal)?;
+        let metrics = Metrics::new();
         Ok(Self {
+            streams: Streams::new(options.streams, metrics.clone()),
+            alert_feeds: Feeds::new(store.clone(), metrics.clone()),
             scope,
             engine,
             watch,
             store,
             identity,
-            metrics: Metrics::new(),
+            metrics,
             signing_key,
             started: Instant::now(),
             health_timeout: options.health_timeout,

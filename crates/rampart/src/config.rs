@@ -135,6 +135,13 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     /// Addresses of reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// How often an open live stream authenticates its caller again (at most 30 s).
+    #[serde(with = "humantime_serde")]
+    pub stream_recheck: Duration,
+    /// Live streams (server-sent events and WebSockets) open at once on the server.
+    pub max_streams: usize,
+    /// Live streams open at once per user (all sessions together) or per API key.
+    pub max_streams_per_user: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,6 +221,9 @@ impl Default for HttpConfig {
             shutdown_grace: Duration::from_secs(30),
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            stream_recheck: Duration::from_secs(30),
+            max_streams: 1000,
+            max_streams_per_user: 10,
         }
     }
 }
@@ -277,6 +287,17 @@ impl Config {
             "http.ingest_body_limit",
             (1..=1 << 30).contains(&self.http.ingest_body_limit),
             "must be between 1 byte and 1 GiB",
+        );
+        check(
+            "http.stream_recheck",
+            !self.http.stream_recheck.is_zero() && self.http.stream_recheck <= Duration::from_secs(30),
+            "must be longer than zero and at most 30s",
+        );
+        check("http.max_streams", (1..=1_000_000).contains(&self.http.max_streams), "must be between 1 and 1000000");
+        check(
+            "http.max_streams_per_user",
+            (1..=self.http.max_streams.max(1)).contains(&self.http.max_streams_per_user),
+            "must be at least 1 and at most http.max_streams",
         );
         check("watch.queue_events", self.watch.queue_events >= 1000, "must be at least 1000 (one full batch)");
         check("watch.group_max", self.watch.group_max >= 1, "must be at least 1");

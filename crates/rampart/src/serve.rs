@@ -37,6 +37,11 @@ pub fn state_options(config: &Config, listening: SocketAddr) -> StateOptions {
         watch: config.watch_config(),
         identity: config.identity(),
         trusted_proxies: config.http.trusted_proxies.clone(),
+        streams: rampart_api::StreamOptions {
+            recheck: config.http.stream_recheck,
+            max_streams: config.http.max_streams,
+            max_streams_per_user: config.http.max_streams_per_user,
+        },
     }
 }
 

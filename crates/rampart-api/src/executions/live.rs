@@ -4,6 +4,7 @@
 //! database again whenever the store's change notices say it changed (PostgreSQL's
 //! `LISTEN/NOTIFY` when several servers share it), so any server can stream any run, whichever
 //! worker runs it; it also reads again every few seconds, so a lost notice costs only latency.
+//! Each stream is counted and its caller checked again while it runs (`live::access`).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -23,7 +24,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use super::{ExecutionView, LogLineView};
-use crate::auth::Caller;
+use crate::auth::StreamCaller;
 use crate::error::{ApiError, Problem};
 use crate::{AppState, live};
 
@@ -85,18 +86,21 @@ async fn follow(store: Arc<dyn Store>, org: OrgId, id: ExecutionId) -> impl Stre
     security(("bearer" = ["viewer"])),
     params(("id" = Uuid, Path, description = "The run's id")),
     responses(
-        (status = 200, description = "A text/event-stream of `state` and `log` events; the first is the current state", content_type = "text/event-stream", body = String),
+        (status = 200, description = "A text/event-stream of `state` and `log` events; the first is the current state. It ends after the final state, or when the caller's access does (checked again periodically)", content_type = "text/event-stream", body = String),
         (status = 404, description = "No such run in this organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many live streams open for this user or key, or on the server", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn events(
-    caller: Caller,
+    caller: StreamCaller,
     State(app): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let id = ExecutionId::from_uuid(id);
-    app.store.executions().get(caller.org, id).await?;
-    let events = follow(app.store.clone(), caller.org, id).await.map(|update| {
+    let org = caller.principal.org;
+    app.store.executions().get(org, id).await?;
+    let access = app.streams.open(&caller, &app.identity)?;
+    let events = access.guard(follow(app.store.clone(), org, id).await).map(|update| {
         let (name, data) = match &update {
             Update::State(run) => ("state", serde_json::to_string(run)),
             Update::Log(line) => ("log", serde_json::to_string(line)),
@@ -116,21 +120,25 @@ pub async fn events(
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
         (status = 404, description = "No such run in this organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many live streams open for this user or key, or on the server", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn stream(
-    caller: Caller,
+    caller: StreamCaller,
     State(app): State<AppState>,
     Path(id): Path<Uuid>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let id = ExecutionId::from_uuid(id);
+    let org = caller.principal.org;
     // The run first: another organisation's run is a 404 whatever the request looks like.
-    app.store.executions().get(caller.org, id).await?;
+    app.store.executions().get(org, id).await?;
     let upgrade: WebSocketUpgrade = live::upgrade(upgrade)?;
+    let access = app.streams.open(&caller, &app.identity)?;
     let store = app.store.clone();
-    let org = caller.org;
     Ok(upgrade
-        .on_upgrade(move |socket| async move { live::send_json(socket, follow(store, org, id).await).await })
+        .on_upgrade(
+            move |socket| async move { live::send_json(socket, access.guard(follow(store, org, id).await)).await },
+        )
         .into_response())
 }

@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod http;
 mod ingest_crash;
+mod live;
 mod logs;
 mod matrix;
 mod metrics;
