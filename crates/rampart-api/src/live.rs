@@ -38,11 +38,17 @@ async fn notice(changes: &mut broadcast::Receiver<Change>, wanted: Change) {
     }
 }
 
-/// The upgrade of a WebSocket route, or a 400 for a plain request.
+/// The largest message (and frame) a client may send on a WebSocket; a larger one closes it.
+pub(crate) const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+
+/// The upgrade of a WebSocket route, or a 400 for a plain request. What the client may send is
+/// capped at [`MAX_CLIENT_MESSAGE`].
 pub(crate) fn upgrade(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<WebSocketUpgrade, ApiError> {
-    upgrade.map_err(|_| ApiError::BadRequest("this is a WebSocket endpoint: send an upgrade request".into()))
+    let upgrade =
+        upgrade.map_err(|_| ApiError::BadRequest("this is a WebSocket endpoint: send an upgrade request".into()))?;
+    Ok(upgrade.max_message_size(MAX_CLIENT_MESSAGE).max_frame_size(MAX_CLIENT_MESSAGE))
 }
 
 /// Sends every update as one JSON text message, then a close. Stops as soon as the client
@@ -59,7 +65,8 @@ pub(crate) async fn send_json<T: Serialize>(mut socket: WebSocket, updates: impl
                 }
             }
             message = socket.recv() => match message {
-                // What the client sends is not read; pings are answered by the socket itself.
+                // What the client sends is not read; pings are answered by the socket itself. A
+                // message over the cap is an error: the socket is closed.
                 Some(Ok(Message::Close(_)) | Err(_)) | None => return,
                 Some(Ok(_)) => {}
             },

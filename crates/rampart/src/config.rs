@@ -128,6 +128,11 @@ pub struct HttpConfig {
     /// A client must send its request head within this time.
     #[serde(with = "humantime_serde")]
     pub header_read_timeout: Duration,
+    /// Connections served at once; beyond, new connections wait to be accepted until one closes.
+    pub max_connections: usize,
+    /// A connection with no request in progress for this long is closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
     /// How long in-flight requests may finish after SIGINT or SIGTERM.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -218,6 +223,8 @@ impl Default for HttpConfig {
             ingest_body_limit: 16 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            idle_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
@@ -293,6 +300,11 @@ impl Config {
             !self.http.stream_recheck.is_zero() && self.http.stream_recheck <= Duration::from_secs(30),
             "must be longer than zero and at most 30s",
         );
+        check(
+            "http.max_connections",
+            (1..=1_000_000).contains(&self.http.max_connections),
+            "must be between 1 and 1000000",
+        );
         check("http.max_streams", (1..=1_000_000).contains(&self.http.max_streams), "must be between 1 and 1000000");
         check(
             "http.max_streams_per_user",
@@ -308,6 +320,7 @@ impl Config {
         for (key, value) in [
             ("http.request_timeout", self.http.request_timeout),
             ("http.header_read_timeout", self.http.header_read_timeout),
+            ("http.idle_timeout", self.http.idle_timeout),
             ("database.acquire_timeout", self.database.acquire_timeout),
             ("database.health_timeout", self.database.health_timeout),
             ("auth.access_token_ttl", self.auth.access_token_ttl),
@@ -477,6 +490,19 @@ mod tests {
 
         let error = from_toml("log_format = \"xml\"\n").expect_err("unknown variant");
         assert!(error.to_string().contains("log_format"), "{error}");
+    }
+
+    #[test]
+    fn limits_of_streams_and_connections_are_validated() {
+        let text = "[http]\nstream_recheck = \"31s\"\nmax_streams = 5\nmax_streams_per_user = 6\nmax_connections = 0\n\
+                    idle_timeout = \"0s\"\n";
+        let error = from_toml(text).expect_err("bad limits").to_string();
+        for key in ["http.stream_recheck", "http.max_streams_per_user", "http.max_connections", "http.idle_timeout"] {
+            assert!(error.contains(key), "{key}: {error}");
+        }
+        let config = from_toml("[http]\nstream_recheck = \"200ms\"\nmax_connections = 2\n").expect("valid");
+        assert_eq!(config.http.stream_recheck, Duration::from_millis(200));
+        assert_eq!(config.http.max_connections, 2);
     }
 
     #[test]

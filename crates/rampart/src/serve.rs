@@ -89,6 +89,8 @@ impl Server {
         let options = ServeOptions {
             header_read_timeout: config.http.header_read_timeout,
             shutdown_grace: config.http.shutdown_grace,
+            max_connections: config.http.max_connections,
+            idle_timeout: config.http.idle_timeout,
         };
         Ok(Self { listener, app, options, store, engine, watch, workers: config.engine.workers })
     }

@@ -1,9 +1,10 @@
 //! Live streams under attack: a stream ends when its caller's access does, streams are capped per
-//! user, and the followers of one organisation share one reader.
+//! user, the followers of one organisation share one reader, and a WebSocket client cannot send
+//! an unbounded message.
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use rstest::rstest;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -188,4 +189,68 @@ async fn followers_of_one_organisation_share_one_reader(
     drop((by_token, by_key, bobs));
     gauge_becomes(&app, "rampart_live_readers", 0).await;
     gauge_becomes(&app, "rampart_live_streams", 0).await;
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_websocket_message_over_64_kib_closes_the_socket(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = spawn(backend, |_| {}).await;
+    let ada = app.register("ada").await;
+    let mut request =
+        format!("ws://{}/api/v1/alerts/stream", app.addr).into_client_request().expect("a WebSocket request");
+    request.headers_mut().insert("authorization", format!("Bearer {}", ada.access).parse().expect("a header"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("the upgrade succeeds");
+
+    // A message within the cap is read and ignored: the socket stays open for the next.
+    socket.send(Message::Text("x".repeat(1024).into())).await.expect("sent");
+    socket.send(Message::Ping(b"still there?".to_vec().into())).await.expect("sent");
+    let pong = tokio::time::timeout(PATIENCE, socket.next()).await.expect("an answer");
+    assert!(matches!(pong, Some(Ok(Message::Pong(_)))), "{pong:?}");
+
+    // One over it closes the socket. The send itself may already fail as the server hangs up.
+    let _ = socket.send(Message::Text("x".repeat(64 * 1024 + 1).into())).await;
+    let closed = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the socket is still open");
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_stream_is_not_cut_by_the_idle_timeout_of_its_connection(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = spawn(backend, |config| config.http.idle_timeout = Duration::from_millis(200)).await;
+    let ada = app.register("ada").await;
+    let body = json!({"name": "trap", "kind": "agent"});
+    let node: Value =
+        app.call("POST", "/api/v1/nodes", Some(&ada.access), Some(&body)).await.json().await.expect("JSON");
+    let mut events = follow_alerts(&app, &ada.access).await;
+    assert_eq!(events.status(), 200);
+
+    // Five idle timeouts pass with nothing to send: the response is still in progress.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let decoy = json!({"kind": "decoy", "decoy_name": "aws-keys.txt", "source_ip": "203.0.113.9"});
+    let ingested = app.sensor_call("/api/v1/ingest/events", node["key"].as_str().expect("key"), &decoy).await;
+    assert!(ingested.status().is_success(), "{}", ingested.status());
+
+    let arrived = tokio::time::timeout(PATIENCE, async {
+        let mut text = String::new();
+        while !text.contains("event: alert") {
+            let chunk = events.chunk().await.expect("the stream is open").expect("the stream does not end");
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        text
+    })
+    .await
+    .expect("the alert arrives");
+    assert!(arrived.contains("203.0.113.9"), "{arrived}");
 }
