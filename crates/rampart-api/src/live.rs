@@ -17,6 +17,7 @@ use tokio::sync::broadcast;
 use crate::error::ApiError;
 
 pub(crate) mod access;
+pub(crate) mod feeds;
 
 /// How long a follower waits for a notice before it reads again anyway.
 pub(crate) const FALLBACK: Duration = Duration::from_secs(2);

@@ -53,7 +53,7 @@ pub struct Metrics {
     model_fallbacks: Family<ReasonLabels, Gauge>,
     /// Live streams open (server-sent events and WebSockets).
     pub(crate) live_streams: Gauge,
-    /// Readers of the database behind the live streams: one per organisation followed.
+    /// Readers of the database behind the live streams: one per organisation or run followed.
     pub(crate) live_readers: Gauge,
 }
 
@@ -90,7 +90,7 @@ impl Metrics {
         let live_readers = Gauge::default();
         registry.register(
             "live_readers",
-            "Database readers behind the live alert streams, shared by the followers of one organisation",
+            "Database readers behind the live streams, one per organisation (alerts) or run followed",
             live_readers.clone(),
         );
         Arc::new(Self { registry, requests, latency, pool, events, model_fallbacks, live_streams, live_readers })

@@ -14,8 +14,8 @@ use rampart_tools::{DenyList, Registry, ScopeService};
 use rampart_watch::{Watch, WatchConfig};
 
 use crate::live::access::{StreamOptions, Streams};
+use crate::live::feeds::Feeds;
 use crate::metrics::Metrics;
-use crate::watch::live::Feeds;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -34,7 +34,9 @@ pub struct AppState {
     /// The live streams open, counted against their caps.
     pub(crate) streams: Arc<Streams>,
     /// The readers behind the live alert streams, one per organisation followed.
-    pub(crate) alert_feeds: Arc<Feeds>,
+    pub(crate) alert_feeds: Arc<crate::watch::live::AlertFeeds>,
+    /// The readers behind the live streams of runs, one per run followed.
+    pub(crate) run_feeds: Arc<crate::executions::live::RunFeeds>,
 }
 
 /// The settings the state is built from.
@@ -62,7 +64,8 @@ impl AppState {
         let metrics = Metrics::new();
         Ok(Self {
             streams: Streams::new(options.streams, metrics.clone()),
-            alert_feeds: Feeds::new(store.clone(), metrics.clone()),
+            alert_feeds: Feeds::new(metrics.clone()),
+            run_feeds: Feeds::new(metrics.clone()),
             scope,
             engine,
             watch,

@@ -3,7 +3,7 @@
 //! is acknowledged, resolved). A new follower gets nothing old: it starts with what changes after
 //! it subscribed (the dashboard reads `/api/v1/alerts/recent` for the past).
 //!
-//! The followers of one organisation share one reader ([`Feeds`]): it starts with the first
+//! The followers of one organisation share one reader (`live::feeds`): it starts with the first
 //! follower, ends with the last, and hands every alert to all of them through a broadcast
 //! channel, so the database is read once per organisation however many follow it. A follower too
 //! slow to keep up is closed (it reconnects and reads `/api/v1/alerts/recent`), never stalls the
@@ -18,7 +18,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
@@ -31,21 +31,18 @@ use rampart_core::watch::Alert;
 use rampart_core::{AlertId, OrgId};
 use rampart_store::{Change, Store, StoreError};
 use serde::Serialize;
-use tokio::sync::{broadcast, watch};
-use tokio::task::AbortHandle;
+use tokio::sync::broadcast;
 
 use super::dto::AlertView;
 use crate::auth::StreamCaller;
 use crate::error::{ApiError, Problem};
-use crate::metrics::Metrics;
+use crate::live::feeds::{Feeds, Reader};
 use crate::{AppState, live};
 
 /// How far before the latest change seen each read starts again.
 const LOOKBACK: Duration = Duration::seconds(10);
 /// Alerts read at once; a full page is followed by the next at once.
 const PAGE: u32 = 200;
-/// Alerts a follower may fall behind the reader before it is closed.
-const BACKLOG: usize = 1024;
 
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
@@ -93,82 +90,28 @@ impl Follow {
     }
 }
 
-/// The shared readers of the organisations being followed.
-pub(crate) struct Feeds {
-    store: Arc<dyn Store>,
-    metrics: Arc<Metrics>,
-    feeds: Mutex<HashMap<OrgId, Weak<Feed>>>,
-}
+/// The readers of the organisations followed, one each.
+pub(crate) type AlertFeeds = Feeds<OrgId, Alert>;
 
-/// One organisation's reader, alive while a follower holds it.
-struct Feed {
-    org: OrgId,
-    alerts: broadcast::Sender<Alert>,
-    /// True once the reader has taken its starting point: what changes after is sent.
-    ready: watch::Receiver<bool>,
-    reader: AbortHandle,
-    feeds: Arc<Feeds>,
-}
-
-impl Drop for Feed {
-    fn drop(&mut self) {
-        self.reader.abort();
-        self.feeds.metrics.live_readers.dec();
-        let mut feeds = self.feeds.feeds.lock().expect("the feeds are never poisoned");
-        // A follower may have started a new reader for the organisation meanwhile: that one stays.
-        if feeds.get(&self.org).is_some_and(|feed| feed.strong_count() == 0) {
-            feeds.remove(&self.org);
-        }
-    }
-}
-
-impl Feeds {
-    pub(crate) fn new(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Arc<Self> {
-        Arc::new(Self { store, metrics, feeds: Mutex::new(HashMap::new()) })
-    }
-
-    /// The organisation's alerts as they are raised or change, from now on; ends only if the
-    /// follower falls too far behind.
-    async fn follow(self: &Arc<Self>, org: OrgId) -> impl Stream<Item = Update> + Send + use<> {
-        let (feed, alerts) = {
-            let mut feeds = self.feeds.lock().expect("the feeds are never poisoned");
-            let feed = match feeds.get(&org).and_then(Weak::upgrade) {
-                Some(feed) => feed,
-                None => {
-                    let feed = self.start(org);
-                    feeds.insert(org, Arc::downgrade(&feed));
-                    feed
-                }
-            };
-            let alerts = feed.alerts.subscribe();
-            (feed, alerts)
-        };
-        // Once the reader has its starting point, nothing raised after this returns can be missed.
-        let _ = feed.ready.clone().wait_for(|ready| *ready).await;
-        stream::unfold((feed, alerts), |(feed, mut alerts)| async move {
-            match alerts.recv().await {
-                Ok(alert) => Some((Update::Alert(Box::new(alert.into())), (feed, alerts))),
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::debug!(missed, "a live follower of alerts fell behind: closing it");
-                    None
-                }
-                Err(broadcast::error::RecvError::Closed) => None,
+/// The organisation's alerts as they are raised or change, from now on; ends only if the follower
+/// falls too far behind.
+async fn follow(app: &AppState, org: OrgId) -> impl Stream<Item = Update> + Send + use<> {
+    let store = app.store.clone();
+    let (feed, alerts) = app.alert_feeds.follow(org, move |reader| read(store, org, reader)).await;
+    stream::unfold((feed, alerts), |(feed, mut alerts)| async move {
+        match alerts.recv().await {
+            Ok(alert) => Some((Update::Alert(Box::new(alert.into())), (feed, alerts))),
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::debug!(missed, "a live follower of alerts fell behind: closing it");
+                None
             }
-        })
-    }
-
-    /// Starts the organisation's reader.
-    fn start(self: &Arc<Self>, org: OrgId) -> Arc<Feed> {
-        let (alerts, _) = broadcast::channel(BACKLOG);
-        let (ready_tx, ready) = watch::channel(false);
-        let reader = tokio::spawn(read(self.store.clone(), org, alerts.clone(), ready_tx)).abort_handle();
-        self.metrics.live_readers.inc();
-        Arc::new(Feed { org, alerts, ready, reader, feeds: self.clone() })
-    }
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    })
 }
 
 /// Reads the organisation's changed alerts and hands each to every follower; runs until aborted.
-async fn read(store: Arc<dyn Store>, org: OrgId, alerts: broadcast::Sender<Alert>, ready: watch::Sender<bool>) {
+async fn read(store: Arc<dyn Store>, org: OrgId, reader: Reader<Alert>) {
     // Subscribed before the first read, so no change can fall between the two.
     let changes = store.subscribe().await;
     let mut follow = Follow {
@@ -181,14 +124,14 @@ async fn read(store: Arc<dyn Store>, org: OrgId, alerts: broadcast::Sender<Alert
     };
     // What changed just before is not news; a failed read leaves it to be sent.
     let _ = follow.read(false).await;
-    let _ = ready.send(true);
+    let _ = reader.ready.send(true);
     loop {
         live::next_read(&mut follow.changes, Change::Alerts(follow.org)).await;
         // A failed read is tried again at the next notice or period: the streams stay open.
         let _ = follow.read(true).await;
         for alert in follow.pending.drain(..) {
             // No follower at this instant is not an error: the last one is leaving.
-            let _ = alerts.send(alert);
+            let _ = reader.sender.send(alert);
         }
     }
 }
@@ -209,7 +152,7 @@ pub async fn events(
     State(app): State<AppState>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let access = app.streams.open(&caller, &app.identity)?;
-    let updates = access.guard(app.alert_feeds.follow(caller.principal.org).await);
+    let updates = access.guard(follow(&app, caller.principal.org).await);
     let events = updates.map(|Update::Alert(alert)| {
         Ok(Event::default().event("alert").data(serde_json::to_string(&alert).unwrap_or_default()))
     });
@@ -236,6 +179,6 @@ pub async fn stream(
     let upgrade = live::upgrade(upgrade)?;
     let access = app.streams.open(&caller, &app.identity)?;
     // Following starts before the answer, so nothing raised after the upgrade can be missed.
-    let updates = access.guard(app.alert_feeds.follow(caller.principal.org).await);
+    let updates = access.guard(follow(&app, caller.principal.org).await);
     Ok(upgrade.on_upgrade(move |socket| live::send_json(socket, updates)).into_response())
 }

@@ -254,3 +254,32 @@ async fn a_stream_is_not_cut_by_the_idle_timeout_of_its_connection(
     .expect("the alert arrives");
     assert!(arrived.contains("203.0.113.9"), "{arrived}");
 }
+
+#[rstest]
+#[tokio::test]
+async fn followers_of_one_run_share_one_reader_and_all_see_its_end(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = spawn(backend, |_| {}).await;
+    let ada = app.register("ada").await;
+    let body = json!({"tool": "noop", "params": {"sleep_ms": 600_000}});
+    let created = app.call("POST", "/api/v1/executions", Some(&ada.access), Some(&body)).await;
+    assert!(created.status().is_success(), "{}", created.status());
+    let run: Value = created.json().await.expect("JSON");
+    let id = run["id"].as_str().expect("id");
+    let path = format!("/api/v1/executions/{id}/events");
+
+    let first = app.call("GET", &path, Some(&ada.access), None).await;
+    let second = app.call("GET", &path, Some(&ada.access), None).await;
+    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+    assert_eq!(gauge(&app, "rampart_live_readers").await, 1, "two followers of one run, one reader");
+
+    let cancelled = app.call("POST", &format!("/api/v1/executions/{id}/cancel"), Some(&ada.access), None).await;
+    assert!(cancelled.status().is_success(), "{}", cancelled.status());
+    for follower in [first, second] {
+        let text = tokio::time::timeout(PATIENCE, follower.text()).await.expect("the stream ends with the run");
+        let text = text.expect("the whole stream");
+        assert!(text.contains("\"status\":\"cancelled\""), "{text}");
+    }
+    gauge_becomes(&app, "rampart_live_readers", 0).await;
+}
