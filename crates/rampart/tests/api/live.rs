@@ -143,6 +143,30 @@ async fn streams_beyond_the_per_user_cap_are_refused_with_429(
 
 #[rstest]
 #[tokio::test]
+async fn streams_beyond_the_server_cap_are_refused_with_429(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = spawn(backend, |config| {
+        config.http.max_streams = 1;
+        config.http.max_streams_per_user = 1;
+    })
+    .await;
+    let ada = app.register("ada").await;
+    let bob = app.register("bob").await;
+
+    let held = follow_alerts(&app, &ada.access).await;
+    let refused = follow_alerts(&app, &bob.access).await;
+
+    assert_eq!(held.status(), 200);
+    problem(refused, 429).await;
+    // A stream that ends gives its place back.
+    drop(held);
+    gauge_becomes(&app, "rampart_live_streams", 0).await;
+    assert_eq!(follow_alerts(&app, &bob.access).await.status(), 200);
+}
+
+#[rstest]
+#[tokio::test]
 async fn followers_of_one_organisation_share_one_reader(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {
@@ -260,7 +284,8 @@ async fn a_stream_is_not_cut_by_the_idle_timeout_of_its_connection(
 async fn followers_of_one_run_share_one_reader_and_all_see_its_end(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {
-    let app = spawn(backend, |_| {}).await;
+    // Leases renewed quickly, so the worker hears the cancel soon.
+    let app = spawn(backend, |config| config.engine.lease = Duration::from_secs(1)).await;
     let ada = app.register("ada").await;
     let body = json!({"tool": "noop", "params": {"sleep_ms": 600_000}});
     let created = app.call("POST", "/api/v1/executions", Some(&ada.access), Some(&body)).await;
