@@ -41,6 +41,7 @@ use utoipa_axum::routes;
 
 pub use body::{ApiForm, ApiJson};
 pub use error::{ApiError, Problem};
+pub use live::access::StreamOptions;
 pub use middleware::{API_VERSION, API_VERSION_HEADER, REQUEST_ID_HEADER};
 pub use server::{ServeOptions, serve};
 pub use state::{AppState, SigningKey, StateOptions};

@@ -1,7 +1,9 @@
 //! What the live streams share (a run's progress, an organisation's alerts): waiting for the
 //! store's change notice that says "read again", with a fallback period so that a lost notice
 //! costs only latency, and sending a stream of updates over a WebSocket until it ends or the
-//! client goes. A stream reads the database itself; a notice never carries the new value.
+//! client goes. A notice never carries the new value: a reader reads the database.
+//!
+//! Every stream is counted and checked again while it runs ([`access`]).
 
 use std::time::Duration;
 
@@ -13,6 +15,9 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::error::ApiError;
+
+pub(crate) mod access;
+pub(crate) mod feeds;
 
 /// How long a follower waits for a notice before it reads again anyway.
 pub(crate) const FALLBACK: Duration = Duration::from_secs(2);
@@ -34,11 +39,17 @@ async fn notice(changes: &mut broadcast::Receiver<Change>, wanted: Change) {
     }
 }
 
-/// The upgrade of a WebSocket route, or a 400 for a plain request.
+/// The largest message (and frame) a client may send on a WebSocket; a larger one closes it.
+pub(crate) const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+
+/// The upgrade of a WebSocket route, or a 400 for a plain request. What the client may send is
+/// capped at [`MAX_CLIENT_MESSAGE`].
 pub(crate) fn upgrade(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<WebSocketUpgrade, ApiError> {
-    upgrade.map_err(|_| ApiError::BadRequest("this is a WebSocket endpoint: send an upgrade request".into()))
+    let upgrade =
+        upgrade.map_err(|_| ApiError::BadRequest("this is a WebSocket endpoint: send an upgrade request".into()))?;
+    Ok(upgrade.max_message_size(MAX_CLIENT_MESSAGE).max_frame_size(MAX_CLIENT_MESSAGE))
 }
 
 /// Sends every update as one JSON text message, then a close. Stops as soon as the client
@@ -55,7 +66,8 @@ pub(crate) async fn send_json<T: Serialize>(mut socket: WebSocket, updates: impl
                 }
             }
             message = socket.recv() => match message {
-                // What the client sends is not read; pings are answered by the socket itself.
+                // What the client sends is not read; pings are answered by the socket itself. A
+                // message over the cap is an error: the socket is closed.
                 Some(Ok(Message::Close(_)) | Err(_)) | None => return,
                 Some(Ok(_)) => {}
             },

@@ -59,6 +59,10 @@ pub struct Metrics {
     events: Family<OutcomeLabels, Counter>,
     model_fallbacks: Family<ReasonLabels, Gauge>,
     password_hashes: Family<PoolLabels, Gauge>,
+    /// Live streams open (server-sent events and WebSockets).
+    pub(crate) live_streams: Gauge,
+    /// Readers of the database behind the live streams: one per organisation or run followed.
+    pub(crate) live_readers: Gauge,
 }
 
 impl Metrics {
@@ -93,7 +97,30 @@ impl Metrics {
             password_hashes.clone(),
         );
         let token_digest = token.map(digest);
-        Arc::new(Self { token_digest, registry, requests, latency, pool, events, model_fallbacks, password_hashes })
+        let live_streams = Gauge::default();
+        registry.register(
+            "live_streams",
+            "Live streams open (server-sent events and WebSockets)",
+            live_streams.clone(),
+        );
+        let live_readers = Gauge::default();
+        registry.register(
+            "live_readers",
+            "Database readers behind the live streams, one per organisation (alerts) or run followed",
+            live_readers.clone(),
+        );
+        Arc::new(Self {
+            token_digest,
+            registry,
+            requests,
+            latency,
+            pool,
+            events,
+            model_fallbacks,
+            password_hashes,
+            live_streams,
+            live_readers,
+        })
     }
 
     pub(crate) fn record(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {

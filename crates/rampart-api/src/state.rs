@@ -13,6 +13,8 @@ use rampart_store::{Store, StoreError};
 use rampart_tools::{DenyList, Registry, ScopeService};
 use rampart_watch::{Watch, WatchConfig};
 
+use crate::live::access::{StreamOptions, Streams};
+use crate::live::feeds::Feeds;
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
@@ -29,6 +31,12 @@ pub struct AppState {
     pub health_timeout: Duration,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<[IpAddr]>,
+    /// The live streams open, counted against their caps.
+    pub(crate) streams: Arc<Streams>,
+    /// The readers behind the live alert streams, one per organisation followed.
+    pub(crate) alert_feeds: Arc<crate::watch::live::AlertFeeds>,
+    /// The readers behind the live streams of runs, one per run followed.
+    pub(crate) run_feeds: Arc<crate::executions::live::RunFeeds>,
 }
 
 /// The settings the state is built from.
@@ -43,6 +51,8 @@ pub struct StateOptions {
     pub metrics_token: Option<String>,
     pub engine: EngineConfig,
     pub watch: WatchConfig,
+    /// Limits and re-checks of live streams.
+    pub streams: StreamOptions,
 }
 
 impl AppState {
@@ -53,13 +63,17 @@ impl AppState {
         let scope = ScopeService::new(store.clone(), Arc::new(options.deny));
         let engine = Engine::new(store.clone(), Arc::new(Registry::builtin()), scope.clone(), options.engine);
         let watch = Watch::new(store.clone(), options.watch).map_err(StoreError::Internal)?;
+        let metrics = Metrics::new(options.metrics_token.as_deref());
         Ok(Self {
+            streams: Streams::new(options.streams, metrics.clone()),
+            alert_feeds: Feeds::new(metrics.clone()),
+            run_feeds: Feeds::new(metrics.clone()),
             scope,
             engine,
             watch,
             store,
             identity,
-            metrics: Metrics::new(options.metrics_token.as_deref()),
+            metrics,
             signing_key,
             started: Instant::now(),
             health_timeout: options.health_timeout,

@@ -148,6 +148,11 @@ pub struct HttpConfig {
     /// A client must send its request head within this time.
     #[serde(with = "humantime_serde")]
     pub header_read_timeout: Duration,
+    /// Connections served at once; beyond, new connections wait to be accepted until one closes.
+    pub max_connections: usize,
+    /// A connection with no request in progress for this long is closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
     /// How long in-flight requests may finish after SIGINT or SIGTERM.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -155,6 +160,13 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     /// Addresses of reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// How often an open live stream authenticates its caller again (at most 30 s).
+    #[serde(with = "humantime_serde")]
+    pub stream_recheck: Duration,
+    /// Live streams (server-sent events and WebSockets) open at once on the server.
+    pub max_streams: usize,
+    /// Live streams open at once per user (all sessions together) or per API key.
+    pub max_streams_per_user: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -233,9 +245,14 @@ impl Default for HttpConfig {
             ingest_body_limit: 16 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            idle_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            stream_recheck: Duration::from_secs(30),
+            max_streams: 1000,
+            max_streams_per_user: 10,
         }
     }
 }
@@ -300,6 +317,22 @@ impl Config {
             (1..=1 << 30).contains(&self.http.ingest_body_limit),
             "must be between 1 byte and 1 GiB",
         );
+        check(
+            "http.stream_recheck",
+            !self.http.stream_recheck.is_zero() && self.http.stream_recheck <= Duration::from_secs(30),
+            "must be longer than zero and at most 30s",
+        );
+        check(
+            "http.max_connections",
+            (1..=1_000_000).contains(&self.http.max_connections),
+            "must be between 1 and 1000000",
+        );
+        check("http.max_streams", (1..=1_000_000).contains(&self.http.max_streams), "must be between 1 and 1000000");
+        check(
+            "http.max_streams_per_user",
+            (1..=self.http.max_streams.max(1)).contains(&self.http.max_streams_per_user),
+            "must be at least 1 and at most http.max_streams",
+        );
         check("watch.queue_events", self.watch.queue_events >= 1000, "must be at least 1000 (one full batch)");
         check("watch.group_max", self.watch.group_max >= 1, "must be at least 1");
         if let Some(model) = &self.watch.model {
@@ -309,6 +342,7 @@ impl Config {
         for (key, value) in [
             ("http.request_timeout", self.http.request_timeout),
             ("http.header_read_timeout", self.http.header_read_timeout),
+            ("http.idle_timeout", self.http.idle_timeout),
             ("database.acquire_timeout", self.database.acquire_timeout),
             ("database.health_timeout", self.database.health_timeout),
             ("auth.access_token_ttl", self.auth.access_token_ttl),
@@ -506,6 +540,19 @@ mod tests {
 
         let error = from_toml("log_format = \"xml\"\n").expect_err("unknown variant");
         assert!(error.to_string().contains("log_format"), "{error}");
+    }
+
+    #[test]
+    fn limits_of_streams_and_connections_are_validated() {
+        let text = "[http]\nstream_recheck = \"31s\"\nmax_streams = 5\nmax_streams_per_user = 6\nmax_connections = 0\n\
+                    idle_timeout = \"0s\"\n";
+        let error = from_toml(text).expect_err("bad limits").to_string();
+        for key in ["http.stream_recheck", "http.max_streams_per_user", "http.max_connections", "http.idle_timeout"] {
+            assert!(error.contains(key), "{key}: {error}");
+        }
+        let config = from_toml("[http]\nstream_recheck = \"200ms\"\nmax_connections = 2\n").expect("valid");
+        assert_eq!(config.http.stream_recheck, Duration::from_millis(200));
+        assert_eq!(config.http.max_connections, 2);
     }
 
     #[test]

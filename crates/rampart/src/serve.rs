@@ -38,6 +38,11 @@ pub fn state_options(config: &Config, listening: SocketAddr) -> StateOptions {
         identity: config.identity(),
         trusted_proxies: config.http.trusted_proxies.clone(),
         metrics_token: config.metrics.token.clone(),
+        streams: rampart_api::StreamOptions {
+            recheck: config.http.stream_recheck,
+            max_streams: config.http.max_streams,
+            max_streams_per_user: config.http.max_streams_per_user,
+        },
     }
 }
 
@@ -85,6 +90,8 @@ impl Server {
         let options = ServeOptions {
             header_read_timeout: config.http.header_read_timeout,
             shutdown_grace: config.http.shutdown_grace,
+            max_connections: config.http.max_connections,
+            idle_timeout: config.http.idle_timeout,
         };
         Ok(Self { listener, app, options, store, engine, watch, workers: config.engine.workers })
     }

@@ -5,6 +5,7 @@
 //! Credentials are read from `Authorization: Bearer …` or `X-API-Key` only — never from the query
 //! string, where they would end up in access logs and browser history.
 
+use std::fmt;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 
@@ -84,6 +85,53 @@ impl<R: Requirement> FromRequestParts<AppState> for Caller<R> {
         let principal = state.identity.authenticate(credential).await?;
         R::check(&principal)?;
         Ok(Self { principal, _requirement: PhantomData })
+    }
+}
+
+/// A viewer opening a live stream, with the credential it sent: the stream authenticates it again
+/// with that credential while it runs, exactly as this extractor did, and ends when that fails.
+pub struct StreamCaller {
+    pub principal: Principal,
+    pub(crate) credential: SentCredential,
+}
+
+impl FromRequestParts<AppState> for StreamCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let credential = credential(&parts.headers)?;
+        let principal = state.identity.authenticate(credential).await?;
+        Viewer::check(&principal)?;
+        Ok(Self { principal, credential: SentCredential::from_sent(credential) })
+    }
+}
+
+/// A credential as sent, kept to authenticate with again. Its `Debug` output is redacted.
+#[derive(Clone)]
+pub(crate) enum SentCredential {
+    Bearer(String),
+    ApiKey(String),
+}
+
+impl SentCredential {
+    fn from_sent(credential: Credential<'_>) -> Self {
+        match credential {
+            Credential::Bearer(token) => SentCredential::Bearer(token.to_owned()),
+            Credential::ApiKey(key) => SentCredential::ApiKey(key.to_owned()),
+        }
+    }
+
+    pub(crate) fn as_sent(&self) -> Credential<'_> {
+        match self {
+            SentCredential::Bearer(token) => Credential::Bearer(token),
+            SentCredential::ApiKey(key) => Credential::ApiKey(key),
+        }
+    }
+}
+
+impl fmt::Debug for SentCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SentCredential(<redacted>)")
     }
 }
 

@@ -6,6 +6,7 @@ mod extract;
 mod handlers;
 mod openapi;
 
-pub use extract::{Admin, Analyst, Caller, Context, Requirement, Superuser, Viewer};
+pub(crate) use extract::SentCredential;
+pub use extract::{Admin, Analyst, Caller, Context, Requirement, StreamCaller, Superuser, Viewer};
 pub use handlers::*;
 pub(crate) use openapi::SecuritySchemes;

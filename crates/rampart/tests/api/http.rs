@@ -180,3 +180,97 @@ async fn after_the_grace_period_remaining_connections_are_closed() {
 
     assert!(stuck.await.expect("joined").is_err(), "the stuck request's connection was closed");
 }
+
+/// Waits until the server closes `stream`, reading (and discarding) whatever it says first.
+async fn closed_by_the_server(mut stream: TcpStream) -> Result<(), tokio::time::error::Elapsed> {
+    let mut buffer = Vec::new();
+    // End of stream or a reset: either way the server let go.
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut buffer)).await.map(|_| ())
+}
+
+#[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed_within_the_header_read_timeout() {
+    let app = spawn(|config| config.http.header_read_timeout = Duration::from_millis(300)).await;
+
+    let silent = TcpStream::connect(app.addr).await.expect("connect");
+
+    closed_by_the_server(silent).await.expect("the server closes a silent connection instead of waiting forever");
+}
+
+#[tokio::test]
+async fn a_half_sent_http2_preface_is_closed_within_the_header_read_timeout() {
+    let app = spawn(|config| config.http.header_read_timeout = Duration::from_millis(300)).await;
+
+    let mut half = TcpStream::connect(app.addr).await.expect("connect");
+    half.write_all(b"PRI * HTTP/2.0\r\n").await.expect("write");
+
+    closed_by_the_server(half).await.expect("the server closes a half-sent preface instead of waiting forever");
+}
+
+/// Sends a keep-alive request for the liveness check and reads until its answer has come.
+async fn served(stream: &mut TcpStream) -> String {
+    stream.write_all(b"GET /api/v1/health/live HTTP/1.1\r\nHost: test\r\n\r\n").await.expect("write");
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("\r\n\r\n") {
+        let n = stream.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "closed before answering: {}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn beyond_max_connections_a_new_connection_waits_until_one_closes() {
+    let app = spawn(|config| config.http.max_connections = 2).await;
+    let mut first = TcpStream::connect(app.addr).await.expect("connect");
+    let mut second = TcpStream::connect(app.addr).await.expect("connect");
+    assert!(served(&mut first).await.starts_with("HTTP/1.1 200"));
+    assert!(served(&mut second).await.starts_with("HTTP/1.1 200"));
+
+    // The third is let into the kernel's queue, but not served while the two stay open.
+    let mut third = TcpStream::connect(app.addr).await.expect("connect");
+    let waiting = tokio::time::timeout(Duration::from_millis(500), served(&mut third)).await;
+    assert!(waiting.is_err(), "a third connection was served beyond the cap: {waiting:?}");
+
+    drop(first);
+    let answer = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !String::from_utf8_lossy(&answer).contains("\r\n\r\n") {
+            let n = third.read(&mut chunk).await.expect("read");
+            assert!(n > 0, "closed before answering");
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    })
+    .await
+    .expect("served once another connection closed");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(second);
+}
+
+#[tokio::test]
+async fn a_keep_alive_connection_idle_beyond_the_idle_timeout_is_closed() {
+    let app = spawn(|config| {
+        config.http.idle_timeout = Duration::from_millis(300);
+        // Longer than the wait below: only the idle limit can close it in time.
+        config.http.header_read_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let mut idle = TcpStream::connect(app.addr).await.expect("connect");
+    assert!(served(&mut idle).await.starts_with("HTTP/1.1 200"));
+
+    closed_by_the_server(idle).await.expect("the server closes an idle connection instead of keeping it forever");
+}
+
+#[tokio::test]
+async fn a_request_in_progress_keeps_its_connection_past_the_idle_timeout() {
+    let app = spawn(|config| config.http.idle_timeout = Duration::from_millis(200)).await;
+
+    // Answered after a second: five idle timeouts, yet never idle.
+    let response = app.client.get(app.url("/api/v1/test/slow?ms=1000")).send().await.expect("answered");
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.expect("the whole body"), "done");
+}

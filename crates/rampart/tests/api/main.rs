@@ -15,6 +15,7 @@ mod http;
 mod ingest_crash;
 mod ingest_limits;
 mod invitations;
+mod live;
 mod logs;
 mod matrix;
 mod metrics;
