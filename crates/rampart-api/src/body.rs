@@ -108,7 +108,7 @@ fn field_of(path: &str, message: &str) -> String {
 
 /// serde quotes the offending value ("invalid type: string \"hunter2\", expected u8"); a value
 /// sent in the wrong field may be a secret, so the message keeps only its kind.
-fn without_value(message: &str) -> String {
+pub(crate) fn without_value(message: &str) -> String {
     const KINDS: [&str; 9] =
         ["string", "integer", "floating point", "boolean", "char", "byte array", "map", "sequence", "null"];
     for prefix in ["invalid type: ", "invalid value: "] {

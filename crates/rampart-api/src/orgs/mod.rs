@@ -32,12 +32,14 @@ pub struct OrgBody {
 pub struct NewMemberBody {
     /// The email of an existing account.
     pub email: String,
+    #[schema(schema_with = crate::schemas::roles)]
     pub role: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"role": "viewer"}))]
 pub struct MemberPatchBody {
+    #[schema(schema_with = crate::schemas::roles)]
     pub role: String,
 }
 
