@@ -98,6 +98,36 @@ mod tests {
         assert_eq!(query, Query { limit: Some(5), cursor: Some("abc=".into()), exclude: None });
     }
 
+    /// axum's `Query` rejects `?cursor=` and answers a plain 400 the document does not declare;
+    /// every handler reads its query string through `ApiQuery`.
+    #[test]
+    fn no_handler_reads_the_query_string_another_way() {
+        let mut offenders = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("the sources are readable") {
+                let path = entry.expect("a directory entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                if path.ends_with("query.rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("a source file");
+                for (number, line) in text.lines().enumerate() {
+                    let bare = line.match_indices("Query<").any(|(at, _)| !line[..at].ends_with("Api"));
+                    let imported = line.trim_start().starts_with("use axum")
+                        && line.split(|c: char| !c.is_alphanumeric()).any(|word| word == "Query");
+                    if bare || imported {
+                        offenders.push(format!("{}:{}: {}", path.display(), number + 1, line.trim()));
+                    }
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "use ApiQuery: {offenders:#?}");
+    }
+
     #[test]
     fn a_value_of_the_wrong_shape_names_its_parameter() {
         assert_eq!(field_of(parse::<Query>("limit=ten").expect_err("not a number")), "limit");
