@@ -19,6 +19,9 @@ pub mod metrics;
 mod middleware;
 pub mod orgs;
 pub mod pagination;
+pub mod query;
+mod responses;
+mod schemas;
 pub mod server;
 pub mod settings;
 mod state;
@@ -43,6 +46,7 @@ pub use body::{ApiForm, ApiJson};
 pub use error::{ApiError, Problem};
 pub use live::access::StreamOptions;
 pub use middleware::{API_VERSION, API_VERSION_HEADER, REQUEST_ID_HEADER};
+pub use query::ApiQuery;
 pub use server::{ServeOptions, serve};
 pub use state::{AppState, SigningKey, StateOptions};
 
@@ -143,7 +147,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(executions::tool, executions::update_tool))
         .routes(routes!(executions::execute))
         .routes(routes!(executions::create, executions::list))
-        .routes(routes!(executions::get, executions::delete))
+        .routes(routes!(executions::get))
         .routes(routes!(executions::logs))
         .routes(routes!(executions::cancel))
         .routes(routes!(executions::live::events))
@@ -173,6 +177,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut spec = routes().split_for_parts().1;
     // After the routes are in, so that it sees every operation.
     utoipa::Modify::modify(&auth::SecuritySchemes, &mut spec);
+    utoipa::Modify::modify(&responses::ProblemResponses, &mut spec);
+    utoipa::Modify::modify(&query::EmptyIsAbsent, &mut spec);
     spec.info.version = env!("CARGO_PKG_VERSION").to_owned();
     spec
 }

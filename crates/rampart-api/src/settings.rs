@@ -22,10 +22,11 @@ use crate::{ApiJson, AppState};
 pub struct SettingView {
     pub key: &'static str,
     pub description: &'static str,
-    /// The value in force.
-    #[schema(value_type = Object)]
+    /// The value in force (every setting is a number).
+    #[schema(value_type = f64)]
     pub value: Value,
-    #[schema(value_type = Object)]
+    /// The value when the organisation sets nothing.
+    #[schema(value_type = f64)]
     pub default: Value,
     /// Whether the organisation has set nothing (or reset it), so that the default is in force.
     pub is_default: bool,
@@ -52,7 +53,7 @@ impl From<AlertSetting> for SettingView {
 pub struct SettingBody {
     /// `alerts.threshold`: a number from 0 to 10; `alerts.window_seconds`: a whole number from 60
     /// to 604800.
-    #[schema(value_type = Object)]
+    #[schema(value_type = f64)]
     pub value: Value,
 }
 

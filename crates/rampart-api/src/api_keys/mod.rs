@@ -17,8 +17,10 @@ use crate::{ApiJson, AppState};
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"name": "ci pipeline", "role": "analyst", "expires_at": "2027-01-01T00:00:00Z"}))]
 pub struct NewApiKeyBody {
+    #[schema(schema_with = crate::schemas::key_name)]
     pub name: String,
     /// `admin`, `analyst` or `viewer`; no higher than your own role.
+    #[schema(schema_with = crate::schemas::roles)]
     pub role: String,
     /// When the key stops working; never by default.
     #[serde(default)]

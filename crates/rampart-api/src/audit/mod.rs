@@ -1,7 +1,7 @@
 //! `/api/v1/audit`: the organisation's audit log, newest first, for its admins.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use rampart_core::AuditEventId;
 use rampart_core::identity::{Actor, AuditAction, AuditEvent};
@@ -10,14 +10,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::AppState;
 use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, Problem};
 use crate::pagination::{Page, PageQuery, parse_filter};
+use crate::{ApiQuery, AppState};
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only this action, such as `auth.login`.
+    #[param(schema_with = crate::schemas::audit_actions)]
     pub action: Option<String>,
     /// Only events by this user or API key id.
     pub actor: Option<Uuid>,
@@ -26,8 +28,10 @@ pub struct AuditQuery {
     /// Only events before this time (RFC 3339).
     pub until: Option<DateTime<Utc>>,
     /// How many events, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
 }
 
@@ -89,7 +93,7 @@ impl From<AuditEvent> for AuditEventView {
 pub async fn list(
     caller: Caller<Admin>,
     State(app): State<AppState>,
-    Query(query): Query<AuditQuery>,
+    ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<Page<AuditEventView>>, ApiError> {
     let (limit, before) = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.parse()?;
     let action = parse_filter::<AuditAction>("action", query.action.as_deref())?;

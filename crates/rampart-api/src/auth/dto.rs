@@ -19,8 +19,10 @@ use uuid::Uuid;
 pub struct RegisterBody {
     pub email: String,
     /// 3 to 32 letters, digits, `.`, `_` or `-`.
+    #[schema(schema_with = crate::schemas::username)]
     pub username: String,
     /// 8 to 128 characters, not a common password.
+    #[schema(schema_with = crate::schemas::password)]
     pub password: String,
     #[serde(default)]
     pub full_name: String,

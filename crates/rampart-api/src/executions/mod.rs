@@ -3,7 +3,7 @@
 pub mod live;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use rampart_core::executions::{Execution, ExecutionStatus, LogLine};
@@ -12,14 +12,14 @@ use rampart_core::{ExecutionId, ValidationErrors};
 use rampart_store::ExecutionFilter;
 use rampart_tools::ToolInfo;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{Admin, Analyst, Caller, Context};
 use crate::error::{ApiError, Problem};
 use crate::pagination::{Page, PageQuery, parse_filter};
-use crate::{ApiJson, AppState};
+use crate::{ApiJson, ApiQuery, AppState};
 
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
@@ -54,6 +54,7 @@ fn tool_view(info: ToolInfo, enabled: bool) -> ToolView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ToolQuery {
     pub category: Option<String>,
     pub enabled: Option<bool>,
@@ -71,7 +72,7 @@ pub struct ToolQuery {
 pub async fn tools(
     caller: Caller,
     State(app): State<AppState>,
-    Query(query): Query<ToolQuery>,
+    ApiQuery(query): ApiQuery<ToolQuery>,
 ) -> Result<Json<Vec<ToolView>>, ApiError> {
     let disabled = app.engine.disabled_tools(caller.org).await?;
     let mut views = Vec::new();
@@ -144,20 +145,17 @@ pub async fn update_tool(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-#[schema(example = json!({"tool": "noop", "params": {"sleep_ms": 100, "targets": ["10.0.4.2:22"]}}))]
+#[schema(example = json!({"tool": "noop", "params": {"sleep_ms": 100}}))]
 pub struct NewExecutionBody {
     pub tool: String,
-    /// The tool's parameters, as its `params_schema` describes.
-    #[serde(default = "empty_object")]
+    /// The tool's parameters, as its `params_schema` describes: an object.
+    #[serde(default)]
     #[schema(value_type = Object)]
-    pub params: Value,
+    pub params: Map<String, Value>,
     /// A time limit for this run, 1 to 86400 seconds; the tool's default when absent.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 86400)]
     pub timeout_seconds: Option<u64>,
-}
-
-fn empty_object() -> Value {
-    Value::Object(serde_json::Map::new())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -260,8 +258,11 @@ pub async fn create(
         Some(_) => return Err(ValidationErrors::single("timeout_seconds", "must be between 1 and 86400").into()),
         None => None,
     };
-    let execution =
-        app.engine.submit(&caller.acting(context), &body.tool, body.params, timeout).await.map_err(engine_error)?;
+    let execution = app
+        .engine
+        .submit(&caller.acting(context), &body.tool, Value::Object(body.params), timeout)
+        .await
+        .map_err(engine_error)?;
     Ok((StatusCode::ACCEPTED, Json(execution.into())))
 }
 
@@ -272,10 +273,11 @@ pub async fn create(
     tag = "executions",
     security(("bearer" = ["analyst"])),
     params(("name" = String, Path, description = "The tool's name")),
-    request_body(content = Object, description = "The tool's parameters", example = json!({"sleep_ms": 100})),
+    request_body(content = Object, description = "The tool's parameters: an object, as its `params_schema` describes", example = json!({"sleep_ms": 100})),
     responses(
         (status = 202, description = "Queued", body = ExecutionView),
-        (status = 422, description = "Unknown or disabled tool, bad parameters, or targets out of scope; nothing was queued", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tool", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A disabled tool, parameters that are not an object or are bad, or targets out of scope; nothing was queued", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn execute(
@@ -283,21 +285,31 @@ pub async fn execute(
     State(app): State<AppState>,
     Context(context): Context,
     Path(name): Path<String>,
-    ApiJson(params): ApiJson<Value>,
+    ApiJson(params): ApiJson<Map<String, Value>>,
 ) -> Result<(StatusCode, Json<ExecutionView>), ApiError> {
-    let execution = app.engine.submit(&caller.acting(context), &name, params, None).await.map_err(engine_error)?;
+    // The tool is the resource this path names: one the server does not have is not found.
+    app.engine.tools().get(&name).ok_or(ApiError::NotFound)?;
+    let execution =
+        app.engine.submit(&caller.acting(context), &name, Value::Object(params), None).await.map_err(engine_error)?;
     Ok((StatusCode::ACCEPTED, Json(execution.into())))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExecutionQuery {
     pub tool: Option<String>,
+    /// `queued`, `running`, `succeeded`, `failed`, `cancelled` or `timed_out`.
+    #[param(schema_with = crate::schemas::execution_statuses)]
     pub status: Option<String>,
     /// Runs asked for by this user or API key.
     pub user: Option<Uuid>,
     /// Runs created at or after this time (RFC 3339).
     pub since: Option<DateTime<Utc>>,
+    /// How many, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
 }
 
@@ -316,7 +328,7 @@ pub struct ExecutionQuery {
 pub async fn list(
     caller: Caller,
     State(app): State<AppState>,
-    Query(query): Query<ExecutionQuery>,
+    ApiQuery(query): ApiQuery<ExecutionQuery>,
 ) -> Result<Json<Page<ExecutionView>>, ApiError> {
     let (limit, before) = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.parse()?;
     let status = parse_filter::<ExecutionStatus>("status", query.status.as_deref())?;
@@ -347,10 +359,13 @@ pub async fn get(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// Lines after this number (0 for the first page).
+    #[param(value_type = Option<u64>, maximum = 4294967295.0)]
     pub after: Option<u32>,
     /// How many lines, 1 to 1000 (default 200).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -395,7 +410,7 @@ pub async fn logs(
     caller: Caller,
     State(app): State<AppState>,
     Path(id): Path<Uuid>,
-    Query(query): Query<LogQuery>,
+    ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<Json<LogPage>, ApiError> {
     let limit = query.limit.unwrap_or(200);
     if !(1..=1000).contains(&limit) {
@@ -431,25 +446,4 @@ pub async fn cancel(
     let execution =
         app.engine.cancel(&caller.acting(context), ExecutionId::from_uuid(id)).await.map_err(engine_error)?;
     Ok((StatusCode::ACCEPTED, Json(execution.into())))
-}
-
-/// The same as `POST …/cancel`.
-#[utoipa::path(
-    delete,
-    path = "/api/v1/executions/{id}",
-    tag = "executions",
-    security(("bearer" = ["analyst"])),
-    params(("id" = Uuid, Path, description = "The run's id")),
-    responses(
-        (status = 202, description = "Cancelled, or asked to stop", body = ExecutionView),
-        (status = 404, description = "No such run in this organisation", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn delete(
-    caller: Caller<Analyst>,
-    state: State<AppState>,
-    context: Context,
-    id: Path<Uuid>,
-) -> Result<(StatusCode, Json<ExecutionView>), ApiError> {
-    cancel(caller, state, context, id).await
 }

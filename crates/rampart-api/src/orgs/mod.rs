@@ -35,6 +35,7 @@ pub struct OrgBody {
 pub struct NewMemberBody {
     /// The email of an existing account.
     pub email: String,
+    #[schema(schema_with = crate::schemas::roles)]
     pub role: String,
 }
 
@@ -51,6 +52,7 @@ pub struct MemberUserView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"role": "viewer"}))]
 pub struct MemberPatchBody {
+    #[schema(schema_with = crate::schemas::roles)]
     pub role: String,
 }
 

@@ -24,6 +24,7 @@ pub struct NewTargetBody {
     #[serde(default)]
     pub note: String,
     #[serde(default)]
+    #[schema(schema_with = crate::schemas::tags)]
     pub tags: Vec<String>,
 }
 
@@ -37,6 +38,7 @@ pub struct TargetPatchBody {
     pub ports: Option<Option<String>>,
     pub exclude: Option<bool>,
     pub note: Option<String>,
+    #[schema(schema_with = crate::schemas::tags_or_null)]
     pub tags: Option<Vec<String>>,
 }
 
@@ -84,8 +86,10 @@ impl From<StoredTarget> for TargetView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TargetQuery {
     /// `ip`, `cidr`, `host` or `wildcard`.
+    #[param(schema_with = crate::schemas::target_kinds)]
     pub kind: Option<String>,
     pub exclude: Option<bool>,
     /// Targets with this tag.
@@ -93,12 +97,15 @@ pub struct TargetQuery {
     /// Targets whose value contains this text.
     pub q: Option<String>,
     /// How many, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BulkQuery {
     /// Ports for every imported target, such as `80,443`.
     pub ports: Option<String>,
@@ -155,6 +162,7 @@ impl From<BulkImport> for BulkReport {
 #[schema(example = json!({"targets": ["10.0.4.2:22", "10.0.5.9", "www.example.com:443", "example.com", "169.254.169.254:80"]}))]
 pub struct ScopeCheckBody {
     /// `host`, `host:port`, `address:port` or `[ipv6]:port`; up to 1,000.
+    #[schema(min_items = 1, max_items = 1000)]
     pub targets: Vec<String>,
 }
 

@@ -5,7 +5,7 @@ mod dto;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use rampart_core::targets::{NewTarget, PortRanges, TargetKind, parse_note, parse_tags};
 use rampart_core::{TargetId, ValidationErrors};
@@ -18,7 +18,7 @@ pub use dto::*;
 use crate::auth::{Analyst, Caller, Context};
 use crate::error::{ApiError, Problem};
 use crate::pagination::{Page, PageQuery, parse_filter};
-use crate::{ApiJson, AppState};
+use crate::{ApiJson, ApiQuery, AppState};
 
 impl From<rampart_tools::TargetError> for ApiError {
     fn from(error: rampart_tools::TargetError) -> Self {
@@ -70,7 +70,7 @@ pub async fn create(
 pub async fn list(
     caller: Caller,
     State(app): State<AppState>,
-    Query(query): Query<TargetQuery>,
+    ApiQuery(query): ApiQuery<TargetQuery>,
 ) -> Result<Json<Page<TargetView>>, ApiError> {
     let (limit, after) = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.parse()?;
     let kind = parse_filter::<TargetKind>("kind", query.kind.as_deref())?;
@@ -181,7 +181,7 @@ pub async fn bulk(
     caller: Caller<Analyst>,
     State(app): State<AppState>,
     Context(context): Context,
-    Query(query): Query<BulkQuery>,
+    ApiQuery(query): ApiQuery<BulkQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<BulkReport>, ApiError> {

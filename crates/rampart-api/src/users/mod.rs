@@ -1,7 +1,7 @@
 //! `/api/v1/users`: every account of the server, for superusers.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use rampart_core::UserId;
 use rampart_core::identity::{NewUser, UserPatch};
@@ -14,7 +14,7 @@ use crate::auth::dto::UserView;
 use crate::auth::{Caller, Context, Superuser};
 use crate::error::{ApiError, Problem};
 use crate::pagination::{Page, PageQuery};
-use crate::{ApiJson, AppState};
+use crate::{ApiJson, ApiQuery, AppState};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({
@@ -23,7 +23,9 @@ use crate::{ApiJson, AppState};
 }))]
 pub struct NewUserBody {
     pub email: String,
+    #[schema(schema_with = crate::schemas::username)]
     pub username: String,
+    #[schema(schema_with = crate::schemas::password)]
     pub password: String,
     #[serde(default)]
     pub full_name: String,
@@ -35,10 +37,12 @@ pub struct NewUserBody {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"full_name": "Grace B. Hopper", "is_active": true}))]
 pub struct UserPatchBody {
+    #[schema(schema_with = crate::schemas::full_name_or_null)]
     pub full_name: Option<String>,
     pub is_active: Option<bool>,
     pub is_superuser: Option<bool>,
     /// A new password for the account.
+    #[schema(schema_with = crate::schemas::password_or_null)]
     pub password: Option<String>,
 }
 
@@ -54,7 +58,7 @@ pub struct UserPatchBody {
 pub async fn list(
     _caller: Caller<Superuser>,
     State(app): State<AppState>,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<UserView>>, ApiError> {
     let (limit, after) = page.parse()?;
     let users = app.store.users().list(after.map(UserId::from_uuid), limit + 1).await?;

@@ -2,7 +2,7 @@
 //! them along `open → acknowledged → resolved`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use rampart_core::watch::{AlertStatus, Event, EventDetail};
 use rampart_core::{AlertId, NodeId, ValidationErrors};
@@ -15,23 +15,32 @@ use super::dto::{AlertView, ReasonView};
 use crate::auth::{Analyst, Caller, Context};
 use crate::error::{ApiError, Problem};
 use crate::pagination::{Page, PageQuery, parse_filter};
-use crate::{ApiJson, AppState};
+use crate::{ApiJson, ApiQuery, AppState};
 
 /// Most events shown with an alert.
 const ALERT_EVENTS: u32 = 100;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AlertQuery {
     /// `open`, `acknowledged` or `resolved`.
+    #[param(schema_with = crate::schemas::alert_statuses)]
     pub status: Option<String>,
     /// Alerts whose highest score is at least this.
+    #[param(minimum = 0, maximum = 10)]
     pub min_score: Option<f64>,
+    /// Alerts raised by this source address.
+    #[param(schema_with = crate::schemas::ip_address)]
     pub source_ip: Option<String>,
     /// The node of the event that raised it.
     pub node: Option<Uuid>,
     /// Last seen at or after this time (RFC 3339).
     pub since: Option<DateTime<Utc>>,
+    /// How many, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
 }
 
@@ -72,7 +81,7 @@ impl AlertQuery {
 pub async fn list(
     caller: Caller,
     State(app): State<AppState>,
-    Query(query): Query<AlertQuery>,
+    ApiQuery(query): ApiQuery<AlertQuery>,
 ) -> Result<Json<Page<AlertView>>, ApiError> {
     let (limit, before) = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.parse()?;
     let filter = query.filter()?;
@@ -204,6 +213,7 @@ pub async fn get(
 #[schema(example = json!({"status": "acknowledged", "note": "looking into it"}))]
 pub struct AlertPatchBody {
     /// `open`, `acknowledged` or `resolved`.
+    #[schema(schema_with = crate::schemas::alert_statuses)]
     pub status: String,
     /// Why, for the record (at most 1,000 characters).
     #[serde(default)]

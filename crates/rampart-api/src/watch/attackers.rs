@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use rampart_core::ValidationErrors;
 use rampart_core::watch::AttackerOrder;
 use serde::{Deserialize, Serialize};
@@ -13,18 +13,22 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::dto::AttackerView;
-use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::pagination::{Page, PageQuery};
+use crate::{ApiQuery, AppState};
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AttackerQuery {
     /// `risk` (highest score first, the default) or `recency` (last seen first).
+    #[param(pattern = "^(risk|recency)$")]
     pub sort: Option<String>,
     /// How many, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^b[w-z0-9_-][A-Za-z0-9_-]{4}[AEIMQUYcgkosw048]$")]
     pub cursor: Option<String>,
 }
 
@@ -34,6 +38,16 @@ fn parse_order(sort: Option<&str>) -> Result<AttackerOrder, String> {
         Some("recency") => Ok(AttackerOrder::Recency),
         Some(_) => Err("must be one of risk, recency".into()),
     }
+}
+
+/// The address a path names.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct IpPath {
+    /// The source address, IPv4 or IPv6.
+    #[param(schema_with = crate::schemas::ip_address)]
+    #[allow(dead_code)]
+    pub ip: String,
 }
 
 /// Reads an address given in a path, naming `field` when it is not one.
@@ -56,7 +70,7 @@ pub(crate) fn parse_ip(field: &str, text: &str) -> Result<IpAddr, ApiError> {
 pub async fn list(
     caller: Caller,
     State(app): State<AppState>,
-    Query(query): Query<AttackerQuery>,
+    ApiQuery(query): ApiQuery<AttackerQuery>,
 ) -> Result<Json<Page<AttackerView>>, ApiError> {
     let mut errors = ValidationErrors::new();
     let order = errors.check("sort", parse_order(query.sort.as_deref()));
@@ -120,7 +134,7 @@ pub struct AttackerProfileView {
     path = "/api/v1/attackers/{ip}",
     tag = "attackers",
     security(("bearer" = ["viewer"])),
-    params(("ip" = String, Path, description = "The source address, IPv4 or IPv6")),
+    params(crate::watch::attackers::IpPath),
     responses(
         (status = 200, description = "The profile", body = AttackerProfileView),
         (status = 404, description = "The organisation never saw this address", body = Problem, content_type = "application/problem+json"),

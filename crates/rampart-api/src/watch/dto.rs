@@ -14,8 +14,10 @@ use crate::error::FieldErrorView;
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "ssh-trap-1", "kind": "honeypot", "metadata": {"site": "lab"}}))]
 pub struct NewNodeBody {
+    #[schema(schema_with = crate::schemas::node_name)]
     pub name: String,
     /// `honeypot`, `agent` or `network`.
+    #[schema(schema_with = crate::schemas::node_kinds)]
     pub kind: String,
     /// Free JSON object, at most 4 KB.
     #[serde(default)]
@@ -27,18 +29,27 @@ pub struct NewNodeBody {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"status": "inactive"}))]
 pub struct NodePatchBody {
+    #[schema(schema_with = crate::schemas::node_name_or_null)]
     pub name: Option<String>,
     /// `active` or `inactive`; an inactive node's events are refused.
+    #[schema(schema_with = crate::schemas::node_statuses_or_null)]
     pub status: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NodeQuery {
     /// `honeypot`, `agent` or `network`.
+    #[param(schema_with = crate::schemas::node_kinds)]
     pub kind: Option<String>,
     /// `active` or `inactive`.
+    #[param(schema_with = crate::schemas::node_statuses)]
     pub status: Option<String>,
+    /// How many, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
 }
 

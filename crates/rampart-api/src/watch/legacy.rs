@@ -163,7 +163,7 @@ pub async fn alerts(caller: Caller, State(app): State<AppState>) -> Result<Json<
     path = "/api/attacker-profile/{ip}",
     tag = "legacy",
     security(("bearer" = ["viewer"])),
-    params(("ip" = String, Path, description = "The source address, IPv4 or IPv6")),
+    params(crate::watch::attackers::IpPath),
     responses(
         (status = 200, description = "The profile", body = LegacyProfile),
         (status = 404, description = "The organisation never saw this address", body = Problem, content_type = "application/problem+json"),

@@ -2,7 +2,7 @@
 //! everyone reads. A node's key is shown once, when it is created or rotated.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use rampart_core::watch::{NewNode, Node, NodeKind, NodeStatus, nodes::parse_name};
 use rampart_core::{NodeId, ValidationErrors};
@@ -13,7 +13,7 @@ use super::dto::{DecoyView, NewNodeBody, NodePatchBody, NodeQuery, NodeView, Nod
 use crate::auth::{Admin, Caller, Context};
 use crate::error::{ApiError, Problem};
 use crate::pagination::{Page, PageQuery, parse_filter};
-use crate::{ApiJson, AppState};
+use crate::{ApiJson, ApiQuery, AppState};
 
 /// Register a sensor; the answer carries its key, shown this once.
 #[utoipa::path(
@@ -54,7 +54,7 @@ pub async fn create(
 pub async fn list(
     caller: Caller,
     State(app): State<AppState>,
-    Query(query): Query<NodeQuery>,
+    ApiQuery(query): ApiQuery<NodeQuery>,
 ) -> Result<Json<Page<NodeView>>, ApiError> {
     let (limit, after) = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.parse()?;
     let filter = NodeFilter {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use rampart_core::watch::{AttackerOrder, NodeStatus};
 use rampart_core::{NodeId, ValidationErrors};
@@ -15,9 +15,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::dto::{AlertView, AttackerView};
-use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
+use crate::{ApiQuery, AppState};
 
 /// Hours in the hourly series: the current hour and the 23 before it.
 pub const HOURS: i64 = 24;
@@ -211,8 +211,10 @@ pub async fn stats(caller: Caller, State(app): State<AppState>) -> Result<Json<S
 pub const RECENT_MAX: u32 = 100;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RecentQuery {
     /// How many, 1 to 100 (default 10).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
@@ -237,7 +239,7 @@ pub(crate) async fn latest(app: &AppState, org: rampart_core::OrgId, limit: u32)
 pub async fn recent(
     caller: Caller,
     State(app): State<AppState>,
-    Query(query): Query<RecentQuery>,
+    ApiQuery(query): ApiQuery<RecentQuery>,
 ) -> Result<Json<Vec<AlertView>>, ApiError> {
     let limit = query.limit.unwrap_or(10);
     if !(1..=RECENT_MAX).contains(&limit) {

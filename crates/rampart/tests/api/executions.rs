@@ -135,8 +135,8 @@ async fn a_queued_run_and_a_running_run_can_be_cancelled(
     let cancelled = app.call("POST", &format!("/api/v1/executions/{queued_id}/cancel"), Some(&ada.access), None).await;
     assert_eq!(cancelled.status(), 202);
     assert_eq!(json_of(cancelled).await["status"], "cancelled", "a queued run ends at once");
-    let asked =
-        json_of(app.call("DELETE", &format!("/api/v1/executions/{running_id}"), Some(&ada.access), None).await).await;
+    let asked = app.call("POST", &format!("/api/v1/executions/{running_id}/cancel"), Some(&ada.access), None).await;
+    let asked = json_of(asked).await;
     assert_eq!(asked["cancel_requested"], true);
     let ended = wait_for(&app, &ada, &running_id, is_final).await;
     assert_eq!(ended["status"], "cancelled", "{ended}");

@@ -4,6 +4,7 @@ mod admin;
 mod api_keys;
 mod auth;
 mod cli;
+mod contract;
 mod crash;
 mod docs;
 mod errors;

@@ -1,0 +1,127 @@
+//! Schemas the derive macros cannot infer, for `#[param(schema_with = …)]` and
+//! `#[schema(schema_with = …)]`: the closed sets of words a parameter takes, read from the domain's
+//! own lists so that the document names exactly the values the server accepts, and addresses.
+
+use rampart_core::executions::ExecutionStatus;
+use rampart_core::identity::{AuditAction, Role};
+use rampart_core::targets::TargetKind;
+use rampart_core::watch::{AlertStatus, NodeKind, NodeStatus};
+use utoipa::openapi::schema::{
+    Array, ArrayBuilder, KnownFormat, Object, ObjectBuilder, OneOfBuilder, SchemaFormat, Type,
+};
+use utoipa::openapi::{RefOr, Schema};
+
+/// A string that is one of `values`.
+fn words(values: impl IntoIterator<Item = &'static str>) -> Object {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values)).build()
+}
+
+pub(crate) fn target_kinds() -> Object {
+    words(TargetKind::ALL.map(TargetKind::as_str))
+}
+
+pub(crate) fn node_kinds() -> Object {
+    words(NodeKind::ALL.iter().map(|kind| kind.as_str()))
+}
+
+pub(crate) fn node_statuses() -> Object {
+    words(NodeStatus::ALL.iter().map(|status| status.as_str()))
+}
+
+pub(crate) fn alert_statuses() -> Object {
+    words(AlertStatus::ALL.iter().map(|status| status.as_str()))
+}
+
+pub(crate) fn execution_statuses() -> Object {
+    words(ExecutionStatus::ALL.map(ExecutionStatus::as_str))
+}
+
+pub(crate) fn audit_actions() -> Object {
+    words(AuditAction::ALL.iter().map(|action| action.as_str()))
+}
+
+pub(crate) fn roles() -> Object {
+    words(Role::ALL.map(Role::as_str))
+}
+
+/// An IPv4 or IPv6 address.
+pub(crate) fn ip_address() -> Schema {
+    let format = |known| ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(known)));
+    Schema::OneOf(OneOfBuilder::new().item(format(KnownFormat::Ipv4)).item(format(KnownFormat::Ipv6)).build())
+}
+
+/// Unicode white space, which the server trims from both ends of names and tags.
+const SPACE: &str = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+/// Control characters, which no name or tag may hold once trimmed.
+const CONTROL: &str = r"\x00-\x1f\x7f-\x9f";
+
+/// Text of 1 to `max` characters once trimmed, holding no control character nor any of `banned`.
+fn trimmed(max: usize, banned: &str) -> String {
+    format!(
+        "^[{SPACE}]*[^{SPACE}{CONTROL}{banned}](?:[^{CONTROL}{banned}]{{0,{middle}}}[^{SPACE}{CONTROL}{banned}])?[{SPACE}]*$",
+        middle = max.saturating_sub(2)
+    )
+}
+
+/// A name of 1 to `max` characters that is not blank and holds no control character (it is
+/// trimmed when stored).
+fn printable(max: usize) -> Object {
+    ObjectBuilder::new().schema_type(Type::String).pattern(Some(trimmed(max, ""))).build()
+}
+
+/// `schema`, or `null` (an optional field of a patch).
+fn or_null(schema: impl Into<RefOr<Schema>>) -> Schema {
+    Schema::OneOf(OneOfBuilder::new().item(schema).item(Object::with_type(Type::Null)).build())
+}
+
+pub(crate) fn key_name() -> Object {
+    printable(rampart_core::identity::KEY_NAME_MAX)
+}
+
+pub(crate) fn node_name() -> Object {
+    printable(rampart_core::watch::nodes::NAME_MAX)
+}
+
+pub(crate) fn node_name_or_null() -> Schema {
+    or_null(node_name())
+}
+
+pub(crate) fn node_statuses_or_null() -> Schema {
+    or_null(node_statuses())
+}
+
+/// A person's name: at most `FULL_NAME_MAX` characters once trimmed, no control character.
+pub(crate) fn full_name_or_null() -> Schema {
+    // The most `parse_full_name` keeps (rampart-core does not export its constant).
+    const FULL_NAME_MAX: usize = 200;
+    let before_last = FULL_NAME_MAX - 1;
+    let pattern = format!("^[{SPACE}]*(?:[^{CONTROL}]{{0,{before_last}}}[^{SPACE}{CONTROL}])?[{SPACE}]*$");
+    or_null(ObjectBuilder::new().schema_type(Type::String).pattern(Some(pattern)))
+}
+
+/// A password: its length (that it is not a common one the document cannot say).
+pub(crate) fn password() -> Object {
+    use rampart_core::identity::{PASSWORD_MAX, PASSWORD_MIN};
+    ObjectBuilder::new().schema_type(Type::String).min_length(Some(PASSWORD_MIN)).max_length(Some(PASSWORD_MAX)).build()
+}
+
+pub(crate) fn password_or_null() -> Schema {
+    or_null(password())
+}
+
+/// A login name, as `Username::parse` reads it (lowercased and trimmed first).
+pub(crate) fn username() -> Object {
+    ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$")).build()
+}
+
+/// A target's tags: up to `TAGS_MAX`, each 1 to `TAG_MAX` characters once trimmed, without
+/// commas or control characters.
+pub(crate) fn tags() -> Array {
+    use rampart_core::targets::{TAG_MAX, TAGS_MAX};
+    let tag = ObjectBuilder::new().schema_type(Type::String).pattern(Some(trimmed(TAG_MAX, ",")));
+    ArrayBuilder::new().items(tag).max_items(Some(TAGS_MAX)).build()
+}
+
+pub(crate) fn tags_or_null() -> Schema {
+    or_null(tags())
+}
