@@ -8,7 +8,7 @@ mod roles;
 mod users;
 
 pub use api_keys::{ApiKey, KEY_NAME_MAX, NewApiKey};
-pub use audit::{Acting, Actor, AuditAction, AuditEvent, NewAuditEvent, Outcome, RequestContext};
+pub use audit::{Acting, Actor, AuditAction, AuditEvent, DETAIL_MAX, NewAuditEvent, Outcome, RequestContext};
 pub use passwords::{PASSWORD_MAX, PASSWORD_MIN, check_password};
 pub use roles::Role;
 pub use users::{Email, Membership, NewUser, User, UserPatch, Username, parse_full_name};
