@@ -233,9 +233,7 @@ pub async fn update(
 ) -> Result<Json<AlertView>, ApiError> {
     let mut errors = ValidationErrors::new();
     let status = errors.check("status", body.status.parse::<AlertStatus>());
-    if body.note.chars().count() > 1000 {
-        errors.add("note", "must be at most 1000 characters");
-    }
+    errors.check("note", rampart_core::validation::check_free_text(&body.note, 1000));
     let Some(status) = status.filter(|_| errors.is_empty()) else { return Err(errors.into()) };
     let alert = app.watch.set_alert_status(&caller.acting(context), AlertId::from_uuid(id), status, &body.note).await?;
     Ok(Json(alert.into()))

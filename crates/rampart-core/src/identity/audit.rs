@@ -185,9 +185,13 @@ impl NewAuditEvent {
     }
 
     /// Sets the explanation, cut to [`DETAIL_MAX`] characters (ending with `…` when cut): it may
-    /// quote what a client sent, and one request must not store more than a line of audit.
+    /// quote what a client sent, and one request must not store more than a line of audit. A NUL
+    /// it quotes is written `\u{FFFD}`: PostgreSQL cannot store it in text.
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         let mut detail = detail.into();
+        if detail.contains('\0') {
+            detail = detail.replace('\0', "\u{FFFD}");
+        }
         if let Some((cut, _)) = detail.char_indices().nth(DETAIL_MAX - 1)
             && detail.chars().count() > DETAIL_MAX
         {
@@ -248,5 +252,6 @@ mod tests {
         assert_eq!(long.chars().count(), DETAIL_MAX);
         assert!(long.ends_with('…'), "a cut detail says so");
         assert_eq!(detail_of("short"), "short");
+        assert_eq!(detail_of("a\0b"), "a\u{FFFD}b", "a NUL is never stored");
     }
 }

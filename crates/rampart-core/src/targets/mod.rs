@@ -181,11 +181,8 @@ impl NewTarget {
 }
 
 pub fn parse_note(note: &str) -> Result<String, String> {
-    if note.chars().count() > NOTE_MAX {
-        Err(format!("must be at most {NOTE_MAX} characters"))
-    } else {
-        Ok(note.trim().to_owned())
-    }
+    crate::validation::check_free_text(note, NOTE_MAX)?;
+    Ok(note.trim().to_owned())
 }
 
 /// Tags: lowercase, trimmed, unique, sorted.

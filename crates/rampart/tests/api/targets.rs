@@ -179,3 +179,35 @@ async fn the_scope_check_says_in_or_out_and_why(#[values(Backend::Sqlite, Backen
     let too_many: Vec<String> = (0..1001).map(|i| format!("10.0.0.{}", i % 250)).collect();
     problem(app.call("POST", "/api/v1/scope/check", token, Some(&json!({"targets": too_many}))).await, 422).await;
 }
+
+/// PostgreSQL cannot store a NUL in text or JSON: free text with one is refused with the field
+/// named on both backends, and a refusal that quotes one is still recorded, never a 500.
+#[rstest]
+#[tokio::test]
+async fn text_with_a_nul_is_refused_by_field_on_both_backends(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    let token = Some(ada.access.as_str());
+
+    let cases = [
+        ("/api/v1/targets", json!({"value": "10.0.0.1", "note": "a\u{0}b"}), "note"),
+        ("/api/v1/targets", json!({"value": "10.0.0.2", "note": "\u{1b}[2J"}), "note"),
+        ("/api/v1/nodes", json!({"name": "n1", "kind": "honeypot", "metadata": {"site": "b\u{0}"}}), "metadata"),
+        ("/api/v1/nodes", json!({"name": "n2", "kind": "honeypot", "metadata": {"a\u{0}": "b"}}), "metadata"),
+        ("/api/v1/executions", json!({"tool": "noop", "params": {"targets": ["a\u{0}b"]}}), "params.targets[0]"),
+    ];
+    for (path, body, field) in cases {
+        let refused = problem(app.call("POST", path, token, Some(&body)).await, 422).await;
+        assert_eq!(refused["errors"][0]["field"], field, "{path} {body}: {refused}");
+    }
+    let audit = json_of(app.call("GET", "/api/v1/audit?action=scope.refused", token, None).await).await;
+    let detail = audit["items"][0]["detail"].as_str().expect("the refusal is recorded");
+    assert!(detail.contains("a\u{FFFD}b"), "{detail}");
+
+    let kept = app
+        .call("POST", "/api/v1/targets", token, Some(&json!({"value": "10.0.0.3", "note": "line\nbreak\ttab"})))
+        .await;
+    assert_eq!(kept.status(), 201, "line breaks and tabs are text");
+}
