@@ -17,7 +17,7 @@ pub use dto::*;
 
 use crate::auth::{Analyst, Caller, Context};
 use crate::error::{ApiError, Problem};
-use crate::pagination::{Page, PageQuery, parse_filter};
+use crate::pagination::{Page, PageQuery, parse_filter, text_filter};
 use crate::{ApiJson, AppState};
 
 /// Authorise a target: an address, a network, a host name or `*.domain`, optionally limited to
@@ -64,7 +64,9 @@ pub async fn list(
 ) -> Result<Json<Page<TargetView>>, ApiError> {
     let (limit, after) = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.parse()?;
     let kind = parse_filter::<TargetKind>("kind", query.kind.as_deref())?;
-    let filter = TargetFilter { kind, exclude: query.exclude, tag: query.tag.clone(), search: query.q.clone() };
+    let tag = text_filter("tag", query.tag.as_deref())?;
+    let search = text_filter("q", query.q.as_deref())?;
+    let filter = TargetFilter { kind, exclude: query.exclude, tag, search };
     let targets = app.store.targets().list(caller.org, &filter, after.map(TargetId::from_uuid), limit + 1).await?;
     let views = targets.into_iter().map(TargetView::from).collect();
     Ok(Json(Page::new(views, limit, |target: &TargetView| target.id)))

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::dto::{AlertView, ReasonView};
 use crate::auth::{Analyst, Caller, Context};
 use crate::error::{ApiError, Problem};
-use crate::pagination::{Page, PageQuery, parse_filter};
+use crate::pagination::{Page, PageQuery, parse_filter, time_filter};
 use crate::{ApiJson, AppState};
 
 /// Most events shown with an alert.
@@ -52,7 +52,7 @@ impl AlertQuery {
             min_score: self.min_score,
             source_ip,
             node_id: self.node.map(NodeId::from_uuid),
-            since: self.since,
+            since: time_filter("since", self.since)?,
         })
     }
 }

@@ -211,3 +211,33 @@ async fn text_with_a_nul_is_refused_by_field_on_both_backends(
         .await;
     assert_eq!(kept.status(), 201, "line breaks and tabs are text");
 }
+
+/// A filter neither database can compare (a NUL, a time before year 1 or after 9999) is a 422
+/// naming the parameter on both backends, never a 500.
+#[rstest]
+#[tokio::test]
+async fn filters_a_database_cannot_compare_are_refused_by_parameter(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    let token = Some(ada.access.as_str());
+
+    let long = "x".repeat(201);
+    let cases = [
+        ("/api/v1/targets?q=%00".to_owned(), "q"),
+        ("/api/v1/targets?tag=a%00".to_owned(), "tag"),
+        (format!("/api/v1/targets?q={long}"), "q"),
+        ("/api/v1/executions?tool=%00".to_owned(), "tool"),
+        ("/api/v1/executions?since=-200000-01-01T00:00:00Z".to_owned(), "since"),
+        ("/api/v1/alerts?since=-200000-01-01T00:00:00Z".to_owned(), "since"),
+        ("/api/v1/audit?since=-200000-01-01T00:00:00Z".to_owned(), "since"),
+        ("/api/v1/audit?until=%2B200000-01-01T00:00:00Z".to_owned(), "until"),
+    ];
+    for (path, field) in cases {
+        let refused = problem(app.call("GET", &path, token, None).await, 422).await;
+        assert_eq!(refused["errors"][0]["field"], field, "{path}: {refused}");
+    }
+    let listed = app.call("GET", "/api/v1/executions?since=2026-01-01T00:00:00Z&tool=noop", token, None).await;
+    assert_eq!(listed.status(), 200);
+}
