@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use rampart_store::StoredTarget;
+use rampart_tools::BULK_MAX;
 use rampart_tools::{BulkImport, CheckResult};
+use serde::de::{IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -108,6 +110,54 @@ pub struct BulkQuery {
     pub tags: Option<String>,
 }
 
+/// The lines of a bulk import: at most [`BULK_MAX`] kept, the rest only counted, so that a body
+/// of a million empty lines is refused without a million strings made first.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BulkLines {
+    pub lines: Vec<String>,
+    /// Every line sent, kept or not.
+    pub total: usize,
+}
+
+impl BulkLines {
+    /// The lines of a text, one target a line.
+    pub fn of_text(text: &str) -> Self {
+        let mut lines = text.lines();
+        let kept: Vec<String> = lines.by_ref().take(BULK_MAX).map(str::to_owned).collect();
+        let total = kept.len() + lines.count();
+        Self { lines: kept, total }
+    }
+}
+
+impl<'de> Deserialize<'de> for BulkLines {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Lines;
+        impl<'de> Visitor<'de> for Lines {
+            type Value = BulkLines;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of strings")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BulkLines, A::Error> {
+                let mut bulk = BulkLines::default();
+                while bulk.lines.len() < BULK_MAX {
+                    match seq.next_element::<String>()? {
+                        Some(line) => bulk.lines.push(line),
+                        None => break,
+                    }
+                }
+                bulk.total = bulk.lines.len();
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    bulk.total += 1;
+                }
+                Ok(bulk)
+            }
+        }
+        deserializer.deserialize_seq(Lines)
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LineView {
     /// The line number, from 1.
@@ -188,4 +238,21 @@ impl From<CheckResult> for ScopeCheckView {
 ]}))]
 pub struct ScopeCheckResponse {
     pub results: Vec<ScopeCheckView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bulk_import_keeps_at_most_its_bound_of_lines_and_counts_them_all() {
+        let many: Vec<String> = (0..BULK_MAX + 5).map(|i| i.to_string()).collect();
+        let json: BulkLines = serde_json::from_value(serde_json::json!(many)).expect("an array of strings");
+        assert_eq!((json.lines.len(), json.total), (BULK_MAX, BULK_MAX + 5));
+        assert_eq!(json.lines[0], "0");
+        let text = BulkLines::of_text(&"\n".repeat(BULK_MAX * 3));
+        assert_eq!((text.lines.len(), text.total), (BULK_MAX, BULK_MAX * 3));
+        assert_eq!(BulkLines::of_text("a\nb"), BulkLines { lines: vec!["a".into(), "b".into()], total: 2 });
+        assert!(serde_json::from_value::<BulkLines>(serde_json::json!(["a", 1])).is_err());
+    }
 }

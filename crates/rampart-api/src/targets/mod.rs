@@ -179,22 +179,21 @@ pub async fn bulk(
 ) -> Result<Json<BulkReport>, ApiError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    let lines: Vec<String> = match essence.as_str() {
-        "application/json" => crate::body::parse::<Vec<String>>(&body)?,
-        "text/plain" => std::str::from_utf8(&body)
-            .map_err(|_| ApiError::BadRequest("the text is not UTF-8".into()))?
-            .lines()
-            .map(str::to_owned)
-            .collect(),
+    let bulk = match essence.as_str() {
+        "application/json" => crate::body::parse::<BulkLines>(&body)?,
+        "text/plain" => BulkLines::of_text(
+            std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("the text is not UTF-8".into()))?,
+        ),
         _ => {
             return Err(ApiError::UnsupportedMediaType(
                 "send application/json (an array of strings) or text/plain (one target a line)".into(),
             ));
         }
     };
-    if lines.len() > BULK_MAX {
+    if bulk.total > BULK_MAX {
         return Err(ApiError::PayloadTooLarge);
     }
+    let lines = bulk.lines;
     let tags: Vec<String> =
         query.tags.as_deref().map(|t| t.split(',').map(str::to_owned).collect()).unwrap_or_default();
     // The template's value is a placeholder: each line brings its own.

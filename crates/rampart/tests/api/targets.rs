@@ -241,3 +241,40 @@ async fn filters_a_database_cannot_compare_are_refused_by_parameter(
     let listed = app.call("GET", "/api/v1/executions?since=2026-01-01T00:00:00Z&tool=noop", token, None).await;
     assert_eq!(listed.status(), 200);
 }
+
+/// The peak resident memory of this process so far, in bytes (Linux).
+fn peak_resident() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("Linux's /proc");
+    let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("a VmHWM line");
+    line.split_whitespace().nth(1).and_then(|kib| kib.parse::<usize>().ok()).expect("a size in kB") * 1024
+}
+
+/// A bulk import past its 10,000 lines is refused without a string made for every line: a body
+/// of a million empty lines (or array entries) takes no more memory than a few of them.
+#[rstest]
+#[tokio::test]
+async fn a_bulk_import_of_a_million_lines_is_refused_in_bounded_memory(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    let text = "\n".repeat((1 << 20) - 1);
+    let array = format!("[{}\"\"]", "\"\",".repeat(((1 << 20) - 8) / 3));
+    let before = peak_resident();
+
+    for (content_type, body) in [("text/plain", text), ("application/json", array)] {
+        let sent = app
+            .client()
+            .post(app.url("/api/v1/targets/bulk"))
+            .bearer_auth(&ada.access)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("sent");
+        problem(sent, 413).await;
+    }
+
+    let grown = peak_resident().saturating_sub(before);
+    assert!(grown < 12 << 20, "refusing the imports grew the peak resident memory by {grown} bytes");
+}
