@@ -17,7 +17,7 @@ pub const CHECK_MAX: usize = 1000;
 pub struct NewTargetBody {
     /// An IPv4 or IPv6 address, a network (`10.0.0.0/16`), a host name, or `*.example.com`.
     pub value: String,
-    /// Ports and ranges such as `80,443,8000-8100`; every port when absent.
+    /// Ports and ranges such as `80,443,8000-8100` (at most 1,000 characters); every port when absent.
     #[serde(default)]
     pub ports: Option<String>,
     /// Carves this target out of what other targets include.
@@ -102,7 +102,7 @@ pub struct TargetQuery {
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct BulkQuery {
-    /// Ports for every imported target, such as `80,443`.
+    /// Ports for every imported target, such as `80,443` (at most 1,000 characters).
     pub ports: Option<String>,
     /// Import as exclusions.
     pub exclude: Option<bool>,

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use rampart_core::targets::{NewTarget, PortRanges, TargetKind, parse_note, parse_tags};
+use rampart_core::targets::{NewTarget, TargetKind, parse_note, parse_ports, parse_tags};
 use rampart_core::{TargetId, ValidationErrors};
 use rampart_store::{TargetFilter, TargetPatch};
 use rampart_tools::BULK_MAX;
@@ -118,7 +118,7 @@ pub async fn update(
     let ports = match body.ports {
         None => None,
         Some(None) => Some(None),
-        Some(Some(text)) => errors.check("ports", PortRanges::parse(&text)).map(Some),
+        Some(Some(text)) => errors.check("ports", parse_ports(&text)).map(Some),
     };
     let note = body.note.as_deref().and_then(|note| errors.check("note", parse_note(note)));
     let tags = body.tags.as_deref().and_then(|tags| errors.check("tags", parse_tags(tags)));

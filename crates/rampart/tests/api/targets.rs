@@ -278,3 +278,43 @@ async fn a_bulk_import_of_a_million_lines_is_refused_in_bounded_memory(
     let grown = peak_resident().saturating_sub(before);
     assert!(grown < 12 << 20, "refusing the imports grew the peak resident memory by {grown} bytes");
 }
+
+/// A target's ports are bounded: a bulk import stores them once for every line.
+#[rstest]
+#[tokio::test]
+async fn a_targets_ports_are_bounded_where_they_are_written(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    let token = Some(ada.access.as_str());
+    // Every other port: more than 1,000 characters that merge to nothing shorter.
+    let mut ports = String::from("1");
+    let mut port = 1;
+    while ports.len() <= 1000 {
+        port += 2;
+        ports.push_str(&format!(",{port}"));
+    }
+
+    let refused = problem(
+        app.call("POST", "/api/v1/targets", token, Some(&json!({"value": "10.0.0.1", "ports": ports}))).await,
+        422,
+    )
+    .await;
+    assert_eq!(refused["errors"][0]["field"], "ports", "{refused}");
+    let bulk = app
+        .client()
+        .post(app.url(&format!("/api/v1/targets/bulk?ports={ports}")))
+        .bearer_auth(&ada.access)
+        .header("content-type", "text/plain")
+        .body("10.0.0.2\n10.0.0.3");
+    let refused = problem(bulk.send().await.expect("sent"), 422).await;
+    assert_eq!(refused["errors"][0]["field"], "ports", "{refused}");
+
+    let created = json_of(app.call("POST", "/api/v1/targets", token, Some(&json!({"value": "10.0.0.4"}))).await).await;
+    let path = format!("/api/v1/targets/{}", created["id"].as_str().expect("id"));
+    let refused = problem(app.call("PATCH", &path, token, Some(&json!({"ports": ports}))).await, 422).await;
+    assert_eq!(refused["errors"][0]["field"], "ports", "{refused}");
+    let total = json_of(app.call("GET", "/api/v1/targets", token, None).await).await;
+    assert_eq!(total["items"].as_array().map(Vec::len), Some(1), "nothing else stored");
+}
