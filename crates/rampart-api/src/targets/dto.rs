@@ -110,51 +110,54 @@ pub struct BulkQuery {
     pub tags: Option<String>,
 }
 
-/// The lines of a bulk import: at most [`BULK_MAX`] kept, the rest only counted, so that a body
-/// of a million empty lines is refused without a million strings made first.
+/// A list of strings from a client, at most `MAX` of them kept while reading and the rest only
+/// counted, so that a body of a million empty strings is refused without a million made first.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct BulkLines {
-    pub lines: Vec<String>,
-    /// Every line sent, kept or not.
+pub struct Capped<const MAX: usize> {
+    pub kept: Vec<String>,
+    /// Every entry sent, kept or not.
     pub total: usize,
 }
 
-impl BulkLines {
-    /// The lines of a text, one target a line.
+/// The lines of a bulk import.
+pub type BulkLines = Capped<BULK_MAX>;
+
+impl<const MAX: usize> Capped<MAX> {
+    /// The lines of a text, one entry a line.
     pub fn of_text(text: &str) -> Self {
         let mut lines = text.lines();
-        let kept: Vec<String> = lines.by_ref().take(BULK_MAX).map(str::to_owned).collect();
+        let kept: Vec<String> = lines.by_ref().take(MAX).map(str::to_owned).collect();
         let total = kept.len() + lines.count();
-        Self { lines: kept, total }
+        Self { kept, total }
     }
 }
 
-impl<'de> Deserialize<'de> for BulkLines {
+impl<'de, const MAX: usize> Deserialize<'de> for Capped<MAX> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Lines;
-        impl<'de> Visitor<'de> for Lines {
-            type Value = BulkLines;
+        struct Entries<const MAX: usize>;
+        impl<'de, const MAX: usize> Visitor<'de> for Entries<MAX> {
+            type Value = Capped<MAX>;
 
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an array of strings")
             }
 
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BulkLines, A::Error> {
-                let mut bulk = BulkLines::default();
-                while bulk.lines.len() < BULK_MAX {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Capped<MAX>, A::Error> {
+                let mut capped = Capped::default();
+                while capped.kept.len() < MAX {
                     match seq.next_element::<String>()? {
-                        Some(line) => bulk.lines.push(line),
+                        Some(entry) => capped.kept.push(entry),
                         None => break,
                     }
                 }
-                bulk.total = bulk.lines.len();
+                capped.total = capped.kept.len();
                 while seq.next_element::<IgnoredAny>()?.is_some() {
-                    bulk.total += 1;
+                    capped.total += 1;
                 }
-                Ok(bulk)
+                Ok(capped)
             }
         }
-        deserializer.deserialize_seq(Lines)
+        deserializer.deserialize_seq(Entries::<MAX>)
     }
 }
 
@@ -205,7 +208,8 @@ impl From<BulkImport> for BulkReport {
 #[schema(example = json!({"targets": ["10.0.4.2:22", "10.0.5.9", "www.example.com:443", "example.com", "169.254.169.254:80"]}))]
 pub struct ScopeCheckBody {
     /// `host`, `host:port`, `address:port` or `[ipv6]:port`; up to 1,000.
-    pub targets: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub targets: Capped<CHECK_MAX>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -248,11 +252,15 @@ mod tests {
     fn a_bulk_import_keeps_at_most_its_bound_of_lines_and_counts_them_all() {
         let many: Vec<String> = (0..BULK_MAX + 5).map(|i| i.to_string()).collect();
         let json: BulkLines = serde_json::from_value(serde_json::json!(many)).expect("an array of strings");
-        assert_eq!((json.lines.len(), json.total), (BULK_MAX, BULK_MAX + 5));
-        assert_eq!(json.lines[0], "0");
+        assert_eq!((json.kept.len(), json.total), (BULK_MAX, BULK_MAX + 5));
+        assert_eq!(json.kept[0], "0");
         let text = BulkLines::of_text(&"\n".repeat(BULK_MAX * 3));
-        assert_eq!((text.lines.len(), text.total), (BULK_MAX, BULK_MAX * 3));
-        assert_eq!(BulkLines::of_text("a\nb"), BulkLines { lines: vec!["a".into(), "b".into()], total: 2 });
+        assert_eq!((text.kept.len(), text.total), (BULK_MAX, BULK_MAX * 3));
+        assert_eq!(BulkLines::of_text("a\nb"), BulkLines { kept: vec!["a".into(), "b".into()], total: 2 });
         assert!(serde_json::from_value::<BulkLines>(serde_json::json!(["a", 1])).is_err());
+
+        let check: ScopeCheckBody =
+            serde_json::from_value(serde_json::json!({ "targets": vec![""; CHECK_MAX * 100] })).expect("a body");
+        assert_eq!((check.targets.kept.len(), check.targets.total), (CHECK_MAX, CHECK_MAX * 100));
     }
 }

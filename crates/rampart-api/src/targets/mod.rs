@@ -193,7 +193,7 @@ pub async fn bulk(
     if bulk.total > BULK_MAX {
         return Err(ApiError::PayloadTooLarge);
     }
-    let lines = bulk.lines;
+    let lines = bulk.kept;
     let tags: Vec<String> =
         query.tags.as_deref().map(|t| t.split(',').map(str::to_owned).collect()).unwrap_or_default();
     // The template's value is a placeholder: each line brings its own.
@@ -221,9 +221,9 @@ pub async fn check(
     State(app): State<AppState>,
     ApiJson(body): ApiJson<ScopeCheckBody>,
 ) -> Result<Json<ScopeCheckResponse>, ApiError> {
-    if body.targets.is_empty() || body.targets.len() > CHECK_MAX {
+    if !(1..=CHECK_MAX).contains(&body.targets.total) {
         return Err(ValidationErrors::single("targets", format!("give 1 to {CHECK_MAX} entries")).into());
     }
-    let results = app.scope.check(caller.org, &body.targets).await?;
+    let results = app.scope.check(caller.org, &body.targets.kept).await?;
     Ok(Json(ScopeCheckResponse { results: results.into_iter().map(ScopeCheckView::from).collect() }))
 }
