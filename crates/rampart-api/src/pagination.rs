@@ -2,6 +2,7 @@
 //! `?cursor=` from the previous page's `next_cursor`. Most cursors name the last item seen; lists
 //! the store pages by position (attackers, whose order changes as they act) carry the position.
 
+use chrono::{DateTime, Datelike, Utc};
 use rampart_core::ValidationErrors;
 use rampart_core::cursor;
 use serde::{Deserialize, Serialize};
@@ -76,6 +77,33 @@ pub fn parse_filter<T: std::str::FromStr<Err = String>>(
         .transpose()
 }
 
+/// Most characters of a text filter (`?q=`, `?tag=`, `?tool=`).
+pub const FILTER_TEXT_MAX: usize = 200;
+
+/// Reads an optional text filter: at most [`FILTER_TEXT_MAX`] characters and no control
+/// characters (PostgreSQL cannot even compare a NUL), or a 422 naming the parameter.
+pub fn text_filter(field: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(text) = value else { return Ok(None) };
+    if text.chars().count() > FILTER_TEXT_MAX {
+        Err(ValidationErrors::single(field, format!("must be at most {FILTER_TEXT_MAX} characters")).into())
+    } else if text.chars().any(char::is_control) {
+        Err(ValidationErrors::single(field, "must not contain control characters").into())
+    } else {
+        Ok(Some(text.to_owned()))
+    }
+}
+
+/// Reads an optional time filter: a time both databases can compare, from year 1 to 9999 (the
+/// years RFC 3339 writes), or a 422 naming the parameter.
+pub fn time_filter(field: &str, value: Option<DateTime<Utc>>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    match value {
+        Some(time) if !(1..=9999).contains(&time.year()) => {
+            Err(ValidationErrors::single(field, "must be a time from year 1 to 9999").into())
+        }
+        _ => Ok(value),
+    }
+}
+
 /// One page of a list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {
@@ -117,5 +145,20 @@ mod tests {
         let item_cursor = Page::new(vec![Uuid::nil(), Uuid::nil()], 1, |id| *id).next_cursor;
         assert!(PageQuery { limit: None, cursor: item_cursor }.parse_offset().is_err());
         assert!(PageQuery { limit: Some(0), cursor: None }.parse_offset().is_err());
+    }
+
+    #[test]
+    fn filters_refuse_what_a_database_cannot_compare() {
+        assert_eq!(text_filter("q", Some("10.0.")).expect("plain text"), Some("10.0.".to_owned()));
+        assert_eq!(text_filter("q", None).expect("absent"), None);
+        assert!(text_filter("q", Some("a\0b")).is_err());
+        assert!(text_filter("q", Some(&"x".repeat(FILTER_TEXT_MAX + 1))).is_err());
+
+        let now = Utc::now();
+        assert_eq!(time_filter("since", Some(now)).expect("a time"), Some(now));
+        let far: DateTime<Utc> = "+200000-01-01T00:00:00Z".parse().expect("chrono reads it");
+        assert!(time_filter("since", Some(far)).is_err());
+        let before: DateTime<Utc> = "-200000-01-01T00:00:00Z".parse().expect("chrono reads it");
+        assert!(time_filter("since", Some(before)).is_err());
     }
 }

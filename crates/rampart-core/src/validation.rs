@@ -68,11 +68,39 @@ impl fmt::Display for ValidationErrors {
 
 impl std::error::Error for ValidationErrors {}
 
+/// Checks free text a person wrote (a note, a reason): at most `max` characters, and no control
+/// characters but line breaks and tabs. PostgreSQL cannot store a NUL in text at all, and the
+/// other controls only disguise what is shown.
+pub fn check_free_text(text: &str, max: usize) -> Result<(), String> {
+    if text.chars().count() > max {
+        Err(format!("must be at most {max} characters"))
+    } else if text.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        Err("must not contain control characters other than line breaks and tabs".into())
+    } else {
+        Ok(())
+    }
+}
+
 impl IntoIterator for ValidationErrors {
     type Item = FieldError;
     type IntoIter = std::vec::IntoIter<FieldError>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_text_takes_line_breaks_and_tabs_but_no_other_control() {
+        assert!(check_free_text("two\nlines\r\n\twith a tab", 100).is_ok());
+        assert!(check_free_text(&"é".repeat(10), 10).is_ok());
+        assert!(check_free_text(&"é".repeat(11), 10).is_err());
+        for bad in ["a\0b", "\u{1b}[31mred", "bell\u{7}"] {
+            assert!(check_free_text(bad, 100).is_err(), "{bad:?} should be refused");
+        }
     }
 }

@@ -14,6 +14,8 @@ use crate::tool::{Tool, ToolContext, ToolInfo, parse_params, schema_of};
 
 /// Longest wait a noop run accepts.
 const SLEEP_MAX_MS: u64 = 600_000;
+/// Most targets a noop run names, as many as one scope check takes.
+pub const TARGETS_MAX: usize = 1000;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -21,7 +23,7 @@ pub struct NoopParams {
     /// How long to wait, in milliseconds (at most 600000).
     #[serde(default)]
     pub sleep_ms: u64,
-    /// Targets to check against the scope; nothing is sent to them.
+    /// Targets to check against the scope (at most 1000); nothing is sent to them.
     #[serde(default)]
     pub targets: Vec<String>,
     /// End as failed instead of succeeded.
@@ -52,10 +54,15 @@ impl Tool for Noop {
 
     fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors> {
         let params: NoopParams = parse_params(params)?;
+        let mut errors = ValidationErrors::new();
         if params.sleep_ms > SLEEP_MAX_MS {
-            return Err(ValidationErrors::single("params.sleep_ms", format!("must be at most {SLEEP_MAX_MS}")));
+            errors.add("params.sleep_ms", format!("must be at most {SLEEP_MAX_MS}"));
         }
-        Ok(params.targets)
+        // Bounded before any is checked: each refused target is named in the answer and the audit.
+        if params.targets.len() > TARGETS_MAX {
+            errors.add("params.targets", format!("name at most {TARGETS_MAX} targets"));
+        }
+        errors.into_result(|| params.targets)
     }
 
     async fn run(&self, params: Value, context: ToolContext) -> Result<Value, String> {
@@ -78,5 +85,29 @@ impl Tool for Noop {
         }
         let result = NoopResult { slept_ms: params.sleep_ms, targets: params.targets };
         serde_json::to_value(result).map_err(|_| "cannot encode the result".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn refused_fields(params: Value) -> Vec<String> {
+        match Noop.check(&params) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.into_iter().map(|error| error.field).collect(),
+        }
+    }
+
+    #[test]
+    fn the_number_of_targets_is_bounded_before_any_is_checked() {
+        let most = vec!["x"; TARGETS_MAX];
+        assert_eq!(Noop.check(&json!({ "targets": most })).map(|targets| targets.len()), Ok(TARGETS_MAX));
+        let too_many = vec!["x"; TARGETS_MAX + 1];
+        assert_eq!(
+            refused_fields(json!({ "targets": too_many, "sleep_ms": 600_001 })),
+            ["params.sleep_ms", "params.targets"]
+        );
     }
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, Problem};
-use crate::pagination::{Page, PageQuery, parse_filter};
+use crate::pagination::{Page, PageQuery, parse_filter, time_filter};
 use crate::{ApiQuery, AppState};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -97,7 +97,8 @@ pub async fn list(
 ) -> Result<Json<Page<AuditEventView>>, ApiError> {
     let (limit, before) = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.parse()?;
     let action = parse_filter::<AuditAction>("action", query.action.as_deref())?;
-    let filter = AuditFilter { action, actor_id: query.actor, since: query.since, until: query.until };
+    let (since, until) = (time_filter("since", query.since)?, time_filter("until", query.until)?);
+    let filter = AuditFilter { action, actor_id: query.actor, since, until };
     let events = app.store.audit().list(caller.org, &filter, before.map(AuditEventId::from_uuid), limit + 1).await?;
     let views = events.into_iter().map(AuditEventView::from).collect();
     Ok(Json(Page::new(views, limit, |event: &AuditEventView| event.id)))

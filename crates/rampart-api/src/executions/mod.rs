@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::auth::{Admin, Analyst, Caller, Context};
 use crate::error::{ApiError, Problem};
-use crate::pagination::{Page, PageQuery, parse_filter};
+use crate::pagination::{Page, PageQuery, parse_filter, text_filter, time_filter};
 use crate::{ApiJson, ApiQuery, AppState};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -332,7 +332,9 @@ pub async fn list(
 ) -> Result<Json<Page<ExecutionView>>, ApiError> {
     let (limit, before) = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.parse()?;
     let status = parse_filter::<ExecutionStatus>("status", query.status.as_deref())?;
-    let filter = ExecutionFilter { tool: query.tool.clone(), status, actor_id: query.user, since: query.since };
+    let tool = text_filter("tool", query.tool.as_deref())?;
+    let since = time_filter("since", query.since)?;
+    let filter = ExecutionFilter { tool, status, actor_id: query.user, since };
     let runs = app.store.executions().list(caller.org, &filter, before.map(ExecutionId::from_uuid), limit + 1).await?;
     let views = runs.into_iter().map(ExecutionView::from).collect();
     Ok(Json(Page::new(views, limit, |run: &ExecutionView| run.id)))

@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use rampart_store::StoredTarget;
+use rampart_tools::BULK_MAX;
 use rampart_tools::{BulkImport, CheckResult};
+use serde::de::{IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -15,7 +17,7 @@ pub const CHECK_MAX: usize = 1000;
 pub struct NewTargetBody {
     /// An IPv4 or IPv6 address, a network (`10.0.0.0/16`), a host name, or `*.example.com`.
     pub value: String,
-    /// Ports and ranges such as `80,443,8000-8100`; every port when absent.
+    /// Ports and ranges such as `80,443,8000-8100` (at most 1,000 characters); every port when absent.
     #[serde(default)]
     pub ports: Option<String>,
     /// Carves this target out of what other targets include.
@@ -107,12 +109,63 @@ pub struct TargetQuery {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct BulkQuery {
-    /// Ports for every imported target, such as `80,443`.
+    /// Ports for every imported target, such as `80,443` (at most 1,000 characters).
     pub ports: Option<String>,
     /// Import as exclusions.
     pub exclude: Option<bool>,
     /// Comma-separated tags for every imported target.
     pub tags: Option<String>,
+}
+
+/// A list of strings from a client, at most `MAX` of them kept while reading and the rest only
+/// counted, so that a body of a million empty strings is refused without a million made first.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Capped<const MAX: usize> {
+    pub kept: Vec<String>,
+    /// Every entry sent, kept or not.
+    pub total: usize,
+}
+
+/// The lines of a bulk import.
+pub type BulkLines = Capped<BULK_MAX>;
+
+impl<const MAX: usize> Capped<MAX> {
+    /// The lines of a text, one entry a line.
+    pub fn of_text(text: &str) -> Self {
+        let mut lines = text.lines();
+        let kept: Vec<String> = lines.by_ref().take(MAX).map(str::to_owned).collect();
+        let total = kept.len() + lines.count();
+        Self { kept, total }
+    }
+}
+
+impl<'de, const MAX: usize> Deserialize<'de> for Capped<MAX> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries<const MAX: usize>;
+        impl<'de, const MAX: usize> Visitor<'de> for Entries<MAX> {
+            type Value = Capped<MAX>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of strings")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Capped<MAX>, A::Error> {
+                let mut capped = Capped::default();
+                while capped.kept.len() < MAX {
+                    match seq.next_element::<String>()? {
+                        Some(entry) => capped.kept.push(entry),
+                        None => break,
+                    }
+                }
+                capped.total = capped.kept.len();
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    capped.total += 1;
+                }
+                Ok(capped)
+            }
+        }
+        deserializer.deserialize_seq(Entries::<MAX>)
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -162,8 +215,8 @@ impl From<BulkImport> for BulkReport {
 #[schema(example = json!({"targets": ["10.0.4.2:22", "10.0.5.9", "www.example.com:443", "example.com", "169.254.169.254:80"]}))]
 pub struct ScopeCheckBody {
     /// `host`, `host:port`, `address:port` or `[ipv6]:port`; up to 1,000.
-    #[schema(min_items = 1, max_items = 1000)]
-    pub targets: Vec<String>,
+    #[schema(value_type = Vec<String>, min_items = 1, max_items = 1000)]
+    pub targets: Capped<CHECK_MAX>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -196,4 +249,25 @@ impl From<CheckResult> for ScopeCheckView {
 ]}))]
 pub struct ScopeCheckResponse {
     pub results: Vec<ScopeCheckView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bulk_import_keeps_at_most_its_bound_of_lines_and_counts_them_all() {
+        let many: Vec<String> = (0..BULK_MAX + 5).map(|i| i.to_string()).collect();
+        let json: BulkLines = serde_json::from_value(serde_json::json!(many)).expect("an array of strings");
+        assert_eq!((json.kept.len(), json.total), (BULK_MAX, BULK_MAX + 5));
+        assert_eq!(json.kept[0], "0");
+        let text = BulkLines::of_text(&"\n".repeat(BULK_MAX * 3));
+        assert_eq!((text.kept.len(), text.total), (BULK_MAX, BULK_MAX * 3));
+        assert_eq!(BulkLines::of_text("a\nb"), BulkLines { kept: vec!["a".into(), "b".into()], total: 2 });
+        assert!(serde_json::from_value::<BulkLines>(serde_json::json!(["a", 1])).is_err());
+
+        let check: ScopeCheckBody =
+            serde_json::from_value(serde_json::json!({ "targets": vec![""; CHECK_MAX * 100] })).expect("a body");
+        assert_eq!((check.targets.kept.len(), check.targets.total), (CHECK_MAX, CHECK_MAX * 100));
+    }
 }

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use rampart_core::targets::{NewTarget, PortRanges, TargetKind, parse_note, parse_tags};
+use rampart_core::targets::{NewTarget, TargetKind, parse_note, parse_ports, parse_tags};
 use rampart_core::{TargetId, ValidationErrors};
 use rampart_store::{TargetFilter, TargetPatch};
 use rampart_tools::BULK_MAX;
@@ -17,7 +17,7 @@ pub use dto::*;
 
 use crate::auth::{Analyst, Caller, Context};
 use crate::error::{ApiError, Problem};
-use crate::pagination::{Page, PageQuery, parse_filter};
+use crate::pagination::{Page, PageQuery, parse_filter, text_filter};
 use crate::{ApiJson, ApiQuery, AppState};
 
 impl From<rampart_tools::TargetError> for ApiError {
@@ -74,7 +74,9 @@ pub async fn list(
 ) -> Result<Json<Page<TargetView>>, ApiError> {
     let (limit, after) = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.parse()?;
     let kind = parse_filter::<TargetKind>("kind", query.kind.as_deref())?;
-    let filter = TargetFilter { kind, exclude: query.exclude, tag: query.tag.clone(), search: query.q.clone() };
+    let tag = text_filter("tag", query.tag.as_deref())?;
+    let search = text_filter("q", query.q.as_deref())?;
+    let filter = TargetFilter { kind, exclude: query.exclude, tag, search };
     let targets = app.store.targets().list(caller.org, &filter, after.map(TargetId::from_uuid), limit + 1).await?;
     let views = targets.into_iter().map(TargetView::from).collect();
     Ok(Json(Page::new(views, limit, |target: &TargetView| target.id)))
@@ -126,7 +128,7 @@ pub async fn update(
     let ports = match body.ports {
         None => None,
         Some(None) => Some(None),
-        Some(Some(text)) => errors.check("ports", PortRanges::parse(&text)).map(Some),
+        Some(Some(text)) => errors.check("ports", parse_ports(&text)).map(Some),
     };
     let note = body.note.as_deref().and_then(|note| errors.check("note", parse_note(note)));
     let tags = body.tags.as_deref().and_then(|tags| errors.check("tags", parse_tags(tags)));
@@ -187,22 +189,21 @@ pub async fn bulk(
 ) -> Result<Json<BulkReport>, ApiError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    let lines: Vec<String> = match essence.as_str() {
-        "application/json" => crate::body::parse::<Vec<String>>(&body)?,
-        "text/plain" => std::str::from_utf8(&body)
-            .map_err(|_| ApiError::BadRequest("the text is not UTF-8".into()))?
-            .lines()
-            .map(str::to_owned)
-            .collect(),
+    let bulk = match essence.as_str() {
+        "application/json" => crate::body::parse::<BulkLines>(&body)?,
+        "text/plain" => BulkLines::of_text(
+            std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("the text is not UTF-8".into()))?,
+        ),
         _ => {
             return Err(ApiError::UnsupportedMediaType(
                 "send application/json (an array of strings) or text/plain (one target a line)".into(),
             ));
         }
     };
-    if lines.len() > BULK_MAX {
+    if bulk.total > BULK_MAX {
         return Err(ApiError::PayloadTooLarge);
     }
+    let lines = bulk.kept;
     let tags: Vec<String> =
         query.tags.as_deref().map(|t| t.split(',').map(str::to_owned).collect()).unwrap_or_default();
     // The template's value is a placeholder: each line brings its own.
@@ -230,9 +231,9 @@ pub async fn check(
     State(app): State<AppState>,
     ApiJson(body): ApiJson<ScopeCheckBody>,
 ) -> Result<Json<ScopeCheckResponse>, ApiError> {
-    if body.targets.is_empty() || body.targets.len() > CHECK_MAX {
+    if !(1..=CHECK_MAX).contains(&body.targets.total) {
         return Err(ValidationErrors::single("targets", format!("give 1 to {CHECK_MAX} entries")).into());
     }
-    let results = app.scope.check(caller.org, &body.targets).await?;
+    let results = app.scope.check(caller.org, &body.targets.kept).await?;
     Ok(Json(ScopeCheckResponse { results: results.into_iter().map(ScopeCheckView::from).collect() }))
 }

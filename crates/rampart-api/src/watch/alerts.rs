@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::dto::{AlertView, ReasonView};
 use crate::auth::{Analyst, Caller, Context};
 use crate::error::{ApiError, Problem};
-use crate::pagination::{Page, PageQuery, parse_filter};
+use crate::pagination::{Page, PageQuery, parse_filter, time_filter};
 use crate::{ApiJson, ApiQuery, AppState};
 
 /// Most events shown with an alert.
@@ -61,7 +61,7 @@ impl AlertQuery {
             min_score: self.min_score,
             source_ip,
             node_id: self.node.map(NodeId::from_uuid),
-            since: self.since,
+            since: time_filter("since", self.since)?,
         })
     }
 }
@@ -243,9 +243,7 @@ pub async fn update(
 ) -> Result<Json<AlertView>, ApiError> {
     let mut errors = ValidationErrors::new();
     let status = errors.check("status", body.status.parse::<AlertStatus>());
-    if body.note.chars().count() > 1000 {
-        errors.add("note", "must be at most 1000 characters");
-    }
+    errors.check("note", rampart_core::validation::check_free_text(&body.note, 1000));
     let Some(status) = status.filter(|_| errors.is_empty()) else { return Err(errors.into()) };
     let alert = app.watch.set_alert_status(&caller.acting(context), AlertId::from_uuid(id), status, &body.note).await?;
     Ok(Json(alert.into()))

@@ -189,11 +189,27 @@ impl NewAuditEvent {
         self
     }
 
+    /// Sets the explanation, cut to [`DETAIL_MAX`] characters (ending with `…` when cut): it may
+    /// quote what a client sent, and one request must not store more than a line of audit. A NUL
+    /// it quotes is written `\u{FFFD}`: PostgreSQL cannot store it in text.
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
+        let mut detail = detail.into();
+        if detail.contains('\0') {
+            detail = detail.replace('\0', "\u{FFFD}");
+        }
+        if let Some((cut, _)) = detail.char_indices().nth(DETAIL_MAX - 1)
+            && detail.chars().count() > DETAIL_MAX
+        {
+            detail.truncate(cut);
+            detail.push('…');
+        }
+        self.detail = Some(detail);
         self
     }
 }
+
+/// Most characters of an event's detail.
+pub const DETAIL_MAX: usize = 2000;
 
 /// An event to record. `org` is empty when no organisation is involved yet (a failed login).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -216,4 +232,31 @@ pub struct AuditEvent {
     pub id: AuditEventId,
     pub at: DateTime<Utc>,
     pub event: NewAuditEvent,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detail_of(text: &str) -> String {
+        let event = NewAuditEvent::new(
+            None,
+            Actor::System,
+            AuditAction::ScopeRefused,
+            Outcome::Denied,
+            &RequestContext::default(),
+        );
+        event.detail(text).detail.expect("a detail")
+    }
+
+    #[test]
+    fn a_detail_is_cut_to_its_bound_on_a_character_boundary() {
+        let exact = "é".repeat(DETAIL_MAX);
+        assert_eq!(detail_of(&exact), exact, "a detail at the bound is kept whole");
+        let long = detail_of(&"é".repeat(DETAIL_MAX * 100));
+        assert_eq!(long.chars().count(), DETAIL_MAX);
+        assert!(long.ends_with('…'), "a cut detail says so");
+        assert_eq!(detail_of("short"), "short");
+        assert_eq!(detail_of("a\0b"), "a\u{FFFD}b", "a NUL is never stored");
+    }
 }

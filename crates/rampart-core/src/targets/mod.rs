@@ -158,6 +158,9 @@ impl std::str::FromStr for TargetKind {
 }
 
 pub const NOTE_MAX: usize = 1000;
+/// Most characters of a target's ports: a bulk import gives every line the same ports, so they
+/// are stored up to 10,000 times over.
+pub const PORTS_MAX: usize = 1000;
 pub const TAG_MAX: usize = 50;
 pub const TAGS_MAX: usize = 20;
 
@@ -183,7 +186,7 @@ impl NewTarget {
         let mut errors = ValidationErrors::new();
         let value = errors.check("value", TargetValue::parse(value));
         let ports = match ports {
-            Some(ports) => errors.check("ports", PortRanges::parse(ports)).map(Some),
+            Some(ports) => errors.check("ports", parse_ports(ports)).map(Some),
             None => Some(None),
         };
         let note = errors.check("note", parse_note(note));
@@ -198,11 +201,16 @@ impl NewTarget {
 }
 
 pub fn parse_note(note: &str) -> Result<String, String> {
-    if note.chars().count() > NOTE_MAX {
-        Err(format!("must be at most {NOTE_MAX} characters"))
-    } else {
-        Ok(note.trim().to_owned())
+    crate::validation::check_free_text(note, NOTE_MAX)?;
+    Ok(note.trim().to_owned())
+}
+
+/// A target's ports as a person writes them (`22,80,8000-8100`), at most [`PORTS_MAX`] characters.
+pub fn parse_ports(text: &str) -> Result<PortRanges, String> {
+    if text.chars().count() > PORTS_MAX {
+        return Err(format!("must be at most {PORTS_MAX} characters"));
     }
+    PortRanges::parse(text)
 }
 
 /// Tags: lowercase, trimmed, unique, sorted.

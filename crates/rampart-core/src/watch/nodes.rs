@@ -76,6 +76,9 @@ impl NewNode {
             errors.add("metadata", "must be a JSON object");
         } else if metadata.to_string().len() > METADATA_MAX {
             errors.add("metadata", format!("must be at most {METADATA_MAX} bytes of JSON"));
+        } else if metadata.to_string().contains("\\u0000") {
+            // JSON writes NUL only as this escape; PostgreSQL cannot store it in a key or a string.
+            errors.add("metadata", "must not contain NUL characters");
         }
         match (name, kind) {
             (Some(name), Some(kind)) if errors.is_empty() => Ok(Self { name, kind, metadata }),

@@ -9,23 +9,39 @@ pub const NAMED: [&str; 2] = ["top-100", "top-1000"];
 
 /// Parses a port list. Parts are separated by commas and may each be a port, a range `low-high`
 /// or a named set (`top-100`, `top-1000`). The error is a sentence fit for a field error.
+///
+/// Parts are merged as ranges before any is expanded, so the work and memory are bounded by the
+/// length of the text and the 65,535 ports there are, however often a part repeats.
 pub fn parse_ports(text: &str) -> Result<Vec<u16>, String> {
-    let mut ports = Vec::new();
+    let mut ranges = Vec::new();
+    let (mut top_100, mut top_1000) = (false, false);
     for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
         match part.to_ascii_lowercase().as_str() {
-            "top-100" => ports.extend_from_slice(&TOP_100),
-            "top-1000" => ports.extend_from_slice(&TOP_1000),
+            "top-100" => top_100 = true,
+            "top-1000" => top_1000 = true,
             lower if lower.starts_with("top-") => {
                 return Err(format!("{part:?} is not a named port set; use top-100 or top-1000"));
             }
-            _ => {
-                let ranges = PortRanges::parse(part)?;
-                ports.extend(ranges.ranges().iter().flat_map(|range| range.clone()));
-            }
+            _ => ranges.extend_from_slice(PortRanges::parse(part)?.ranges()),
         }
     }
-    if ports.is_empty() {
+    if ranges.is_empty() && !top_100 && !top_1000 {
         return Err("must name at least one port".into());
+    }
+    ranges.sort_unstable_by_key(|range| *range.start());
+    let mut ports = Vec::new();
+    // The first port not listed yet: each port is pushed at most once.
+    let mut next: u32 = 0;
+    for range in ranges {
+        let start = u32::from(*range.start()).max(next);
+        let end = u32::from(*range.end());
+        ports.extend((start..=end).filter_map(|port| u16::try_from(port).ok()));
+        next = next.max(end + 1);
+    }
+    if top_1000 {
+        ports.extend_from_slice(&TOP_1000);
+    } else if top_100 {
+        ports.extend_from_slice(&TOP_100);
     }
     ports.sort_unstable();
     ports.dedup();
@@ -138,6 +154,8 @@ mod tests {
         assert_eq!(ports, vec![22, 80, 443, 8000, 8001, 8002]);
         let mixed = parse_ports("top-100,50000").expect("valid");
         assert_eq!(mixed.len(), 101);
+        assert_eq!(parse_ports("top-100,top-1000,22").expect("valid").len(), 1000);
+        assert_eq!(parse_ports("1-10,5-20,3,20-21").expect("valid"), (1..=21).collect::<Vec<u16>>());
     }
 
     #[test]

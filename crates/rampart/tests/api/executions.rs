@@ -119,6 +119,40 @@ async fn bad_requests_and_out_of_scope_targets_queue_nothing(
 
 #[rstest]
 #[tokio::test]
+async fn a_run_names_a_bounded_number_of_targets_and_a_refusal_stores_a_bounded_detail(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = spawn(backend, |_| {}).await;
+    let ada = app.register("ada").await;
+    let token = Some(ada.access.as_str());
+
+    let too_many: Vec<String> = (0..1001).map(|i| format!("192.0.2.{}", i % 250)).collect();
+    let refused = problem(
+        app.call("POST", "/api/v1/executions", token, Some(&json!({"tool": "noop", "params": {"targets": too_many}})))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(refused["errors"].as_array().map(Vec::len), Some(1), "one error, not one per target");
+    assert_eq!(refused["errors"][0]["field"], "params.targets", "{refused}");
+
+    // As many as a run may name, none in scope: each is named in the answer, but the audit keeps a line.
+    let most: Vec<String> = (0..1000).map(|i| format!("192.0.2.{}", i % 250)).collect();
+    let refused = problem(
+        app.call("POST", "/api/v1/executions", token, Some(&json!({"tool": "noop", "params": {"targets": most}})))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(refused["errors"].as_array().map(Vec::len), Some(1000));
+    let audit = json_of(app.call("GET", "/api/v1/audit?action=scope.refused", token, None).await).await;
+    let detail = audit["items"][0]["detail"].as_str().expect("a detail");
+    assert!(detail.chars().count() <= rampart_core::identity::DETAIL_MAX, "{} characters", detail.len());
+    assert!(detail.starts_with("params.targets[0]: 192.0.2.0"), "{detail}");
+}
+
+#[rstest]
+#[tokio::test]
 async fn a_queued_run_and_a_running_run_can_be_cancelled(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {

@@ -180,3 +180,142 @@ async fn the_scope_check_says_in_or_out_and_why(#[values(Backend::Sqlite, Backen
     let too_many: Vec<String> = (0..1001).map(|i| format!("10.0.0.{}", i % 250)).collect();
     problem(app.call("POST", "/api/v1/scope/check", token, Some(&json!({"targets": too_many}))).await, 422).await;
 }
+
+/// PostgreSQL cannot store a NUL in text or JSON: free text with one is refused with the field
+/// named on both backends, and a refusal that quotes one is still recorded, never a 500.
+#[rstest]
+#[tokio::test]
+async fn text_with_a_nul_is_refused_by_field_on_both_backends(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    let token = Some(ada.access.as_str());
+
+    let cases = [
+        ("/api/v1/targets", json!({"value": "10.0.0.1", "note": "a\u{0}b"}), "note"),
+        ("/api/v1/targets", json!({"value": "10.0.0.2", "note": "\u{1b}[2J"}), "note"),
+        ("/api/v1/nodes", json!({"name": "n1", "kind": "honeypot", "metadata": {"site": "b\u{0}"}}), "metadata"),
+        ("/api/v1/nodes", json!({"name": "n2", "kind": "honeypot", "metadata": {"a\u{0}": "b"}}), "metadata"),
+        ("/api/v1/executions", json!({"tool": "noop", "params": {"targets": ["a\u{0}b"]}}), "params.targets[0]"),
+    ];
+    for (path, body, field) in cases {
+        let refused = problem(app.call("POST", path, token, Some(&body)).await, 422).await;
+        assert_eq!(refused["errors"][0]["field"], field, "{path} {body}: {refused}");
+    }
+    let audit = json_of(app.call("GET", "/api/v1/audit?action=scope.refused", token, None).await).await;
+    let detail = audit["items"][0]["detail"].as_str().expect("the refusal is recorded");
+    assert!(detail.contains("a\u{FFFD}b"), "{detail}");
+
+    let kept = app
+        .call("POST", "/api/v1/targets", token, Some(&json!({"value": "10.0.0.3", "note": "line\nbreak\ttab"})))
+        .await;
+    assert_eq!(kept.status(), 201, "line breaks and tabs are text");
+}
+
+/// A filter neither database can compare (a NUL, a time before year 1 or after 9999) is a 422
+/// naming the parameter on both backends, never a 500.
+#[rstest]
+#[tokio::test]
+async fn filters_a_database_cannot_compare_are_refused_by_parameter(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    let token = Some(ada.access.as_str());
+
+    let long = "x".repeat(201);
+    let cases = [
+        ("/api/v1/targets?q=%00".to_owned(), "q"),
+        ("/api/v1/targets?tag=a%00".to_owned(), "tag"),
+        (format!("/api/v1/targets?q={long}"), "q"),
+        ("/api/v1/executions?tool=%00".to_owned(), "tool"),
+        ("/api/v1/executions?since=-200000-01-01T00:00:00Z".to_owned(), "since"),
+        ("/api/v1/alerts?since=-200000-01-01T00:00:00Z".to_owned(), "since"),
+        ("/api/v1/audit?since=-200000-01-01T00:00:00Z".to_owned(), "since"),
+        ("/api/v1/audit?until=%2B200000-01-01T00:00:00Z".to_owned(), "until"),
+    ];
+    for (path, field) in cases {
+        let refused = problem(app.call("GET", &path, token, None).await, 422).await;
+        assert_eq!(refused["errors"][0]["field"], field, "{path}: {refused}");
+    }
+    let listed = app.call("GET", "/api/v1/executions?since=2026-01-01T00:00:00Z&tool=noop", token, None).await;
+    assert_eq!(listed.status(), 200);
+}
+
+/// The peak resident memory of this process so far, in bytes (Linux).
+fn peak_resident() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("Linux's /proc");
+    let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("a VmHWM line");
+    line.split_whitespace().nth(1).and_then(|kib| kib.parse::<usize>().ok()).expect("a size in kB") * 1024
+}
+
+/// A bulk import past its 10,000 lines is refused without a string made for every line: a body
+/// of a million empty lines (or array entries) takes no more memory than a few of them.
+#[rstest]
+#[tokio::test]
+async fn a_bulk_import_of_a_million_lines_is_refused_in_bounded_memory(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    let text = "\n".repeat((1 << 20) - 1);
+    let array = format!("[{}\"\"]", "\"\",".repeat(((1 << 20) - 8) / 3));
+    let before = peak_resident();
+
+    for (content_type, body) in [("text/plain", text), ("application/json", array)] {
+        let sent = app
+            .client()
+            .post(app.url("/api/v1/targets/bulk"))
+            .bearer_auth(&ada.access)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("sent");
+        problem(sent, 413).await;
+    }
+
+    let grown = peak_resident().saturating_sub(before);
+    assert!(grown < 12 << 20, "refusing the imports grew the peak resident memory by {grown} bytes");
+}
+
+/// A target's ports are bounded: a bulk import stores them once for every line.
+#[rstest]
+#[tokio::test]
+async fn a_targets_ports_are_bounded_where_they_are_written(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    let token = Some(ada.access.as_str());
+    // Every other port: more than 1,000 characters that merge to nothing shorter.
+    let mut ports = String::from("1");
+    let mut port = 1;
+    while ports.len() <= 1000 {
+        port += 2;
+        ports.push_str(&format!(",{port}"));
+    }
+
+    let refused = problem(
+        app.call("POST", "/api/v1/targets", token, Some(&json!({"value": "10.0.0.1", "ports": ports}))).await,
+        422,
+    )
+    .await;
+    assert_eq!(refused["errors"][0]["field"], "ports", "{refused}");
+    let bulk = app
+        .client()
+        .post(app.url(&format!("/api/v1/targets/bulk?ports={ports}")))
+        .bearer_auth(&ada.access)
+        .header("content-type", "text/plain")
+        .body("10.0.0.2\n10.0.0.3");
+    let refused = problem(bulk.send().await.expect("sent"), 422).await;
+    assert_eq!(refused["errors"][0]["field"], "ports", "{refused}");
+
+    let created = json_of(app.call("POST", "/api/v1/targets", token, Some(&json!({"value": "10.0.0.4"}))).await).await;
+    let path = format!("/api/v1/targets/{}", created["id"].as_str().expect("id"));
+    let refused = problem(app.call("PATCH", &path, token, Some(&json!({"ports": ports}))).await, 422).await;
+    assert_eq!(refused["errors"][0]["field"], "ports", "{refused}");
+    let total = json_of(app.call("GET", "/api/v1/targets", token, None).await).await;
+    assert_eq!(total["items"].as_array().map(Vec::len), Some(1), "nothing else stored");
+}

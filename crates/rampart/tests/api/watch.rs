@@ -274,6 +274,14 @@ async fn repeats_group_into_one_alert_and_each_organisation_sets_its_threshold(
         )
         .await;
     assert_eq!(json_of(resolved).await["status"], "resolved");
+    // PostgreSQL cannot store a NUL: refused by field on both backends, never a 500.
+    let nul = json!({"status": "open", "note": "a\u{0}b"});
+    let refused = problem(
+        app.call("PATCH", &format!("/api/v1/alerts/{}", alert_ids[0]), Some(&ada.access), Some(&nul)).await,
+        422,
+    )
+    .await;
+    assert_eq!(refused["errors"][0]["field"], "note", "{refused}");
     let again = ingest(&app, &key, &decoy("203.0.113.20")).await;
     assert_eq!(again["accepted"][0]["alert_raised"], true);
     let audit = json_of(app.call("GET", "/api/v1/audit?action=alert.update", Some(&ada.access), None).await).await;
