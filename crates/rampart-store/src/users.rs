@@ -250,6 +250,11 @@ impl UserStore for SqlStore {
 
     async fn find_for_login(&self, login: &str) -> Result<Option<(User, String)>, StoreError> {
         let login = login.trim().to_lowercase();
+        // No email or username holds a control character, and PostgreSQL refuses a NUL in text:
+        // such a login names nobody, as an unknown one does.
+        if login.chars().any(char::is_control) {
+            return Ok(None);
+        }
         let column = if login.contains('@') { "email" } else { "username" };
         let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE {column} = $1");
         let row =

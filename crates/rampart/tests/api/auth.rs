@@ -70,6 +70,8 @@ async fn login_takes_an_email_or_a_username_and_refuses_alike_otherwise(
     let by_name = app.login("ada", &ada.password, None).await;
     let wrong = app.login("ada", "not her passphrase at all", None).await;
     let unknown = app.login("nobody", &ada.password, None).await;
+    // A NUL cannot be compared in PostgreSQL's text: it must still read as nobody, not as a 500.
+    let control = app.login("ada\u{0}", &ada.password, None).await;
 
     assert_eq!(by_email.status(), 200);
     assert_eq!(json_of(by_name).await["token_type"], "bearer");
@@ -77,6 +79,7 @@ async fn login_takes_an_email_or_a_username_and_refuses_alike_otherwise(
     let wrong = problem(wrong, 401).await;
     let unknown = problem(unknown, 401).await;
     assert_eq!(wrong["detail"], unknown["detail"], "no hint whether the account exists");
+    assert_eq!(problem(control, 401).await["detail"], unknown["detail"]);
 }
 
 #[rstest]
