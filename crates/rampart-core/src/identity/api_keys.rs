@@ -36,6 +36,9 @@ impl ApiKey {
     }
 }
 
+/// The longest a key may be made to last: ten years.
+pub const KEY_LIFETIME_MAX_DAYS: i64 = 3653;
+
 /// A validated request for a key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewApiKey {
@@ -62,8 +65,12 @@ impl NewApiKey {
         if let Some(role) = role.filter(|role| !creator_role.allows(*role)) {
             errors.add("role", format!("cannot exceed your own role ({creator_role}); asked for {role}"));
         }
+        // Bounded so that every stored time compares the same on both databases (SQLite
+        // compares text, which a year past 9999 would break).
         if expires_at.is_some_and(|expires| expires <= now) {
             errors.add("expires_at", "must be in the future");
+        } else if expires_at.is_some_and(|expires| expires > now + chrono::Duration::days(KEY_LIFETIME_MAX_DAYS)) {
+            errors.add("expires_at", format!("must be within {KEY_LIFETIME_MAX_DAYS} days"));
         }
         match role {
             Some(role) if errors.is_empty() => Ok(Self { name: name.to_owned(), role, expires_at }),
@@ -75,6 +82,17 @@ impl NewApiKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_expires_in_the_future_and_within_ten_years() {
+        let now = crate::time::now();
+        let parse = |expires| NewApiKey::parse("ci", "viewer", Some(expires), Role::Admin, now);
+        assert!(parse(now + chrono::Duration::days(365)).is_ok());
+        for bad in [now, now + chrono::Duration::days(KEY_LIFETIME_MAX_DAYS + 1)] {
+            let errors = parse(bad).expect_err("refused");
+            assert_eq!(errors.iter().next().map(|error| error.field.as_str()), Some("expires_at"), "{bad}");
+        }
+    }
 
     #[test]
     fn a_key_cannot_outrank_its_creator() {
