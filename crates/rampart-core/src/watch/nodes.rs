@@ -66,19 +66,31 @@ pub fn parse_name(name: &str) -> Result<String, String> {
     }
 }
 
+/// PostgreSQL cannot store a NUL in JSON: one in a key or a string of a node's metadata is kept
+/// as U+FFFD, as the audit log keeps one. (Parsed JSON is at most 128 levels deep, so the
+/// recursion is bounded.)
+fn without_nul(value: Value) -> Value {
+    let clean = |text: String| if text.contains('\0') { text.replace('\0', "\u{fffd}") } else { text };
+    match value {
+        Value::String(text) => Value::String(clean(text)),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nul).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(key, value)| (clean(key), without_nul(value))).collect())
+        }
+        other => other,
+    }
+}
+
 impl NewNode {
     pub fn parse(name: &str, kind: &str, metadata: Option<Value>) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let name = errors.check("name", parse_name(name));
         let kind = errors.check("kind", kind.parse::<NodeKind>());
-        let metadata = metadata.unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+        let metadata = without_nul(metadata.unwrap_or_else(|| Value::Object(serde_json::Map::new())));
         if !metadata.is_object() {
             errors.add("metadata", "must be a JSON object");
         } else if metadata.to_string().len() > METADATA_MAX {
             errors.add("metadata", format!("must be at most {METADATA_MAX} bytes of JSON"));
-        } else if metadata.to_string().contains("\\u0000") {
-            // JSON writes NUL only as this escape; PostgreSQL cannot store it in a key or a string.
-            errors.add("metadata", "must not contain NUL characters");
         }
         match (name, kind) {
             (Some(name), Some(kind)) if errors.is_empty() => Ok(Self { name, kind, metadata }),
