@@ -29,7 +29,7 @@ where
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
             _ => ApiError::BadRequest("the request body could not be read".into()),
         })?;
-        parse(&bytes).map(ApiJson)
+        parse_object(&bytes).map(ApiJson)
     }
 }
 
@@ -64,6 +64,18 @@ fn is_json(req: &Request) -> bool {
     };
     let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// A body that must be a JSON object, as every body read with `ApiJson` is. serde would also read
+/// a struct from an array of its fields in order (`[null, null]`), which no client means and no
+/// schema says: that is a 422 on `body`, after malformed JSON's 400.
+fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first.is_some_and(|first| *first != b'{') {
+        parse::<serde::de::IgnoredAny>(bytes)?;
+        return Err(ApiError::Validation(ValidationErrors::single("body", "must be a JSON object")));
+    }
+    parse(bytes)
 }
 
 /// Syntax errors are the client's malformed JSON (400); type errors name the field (422).
@@ -110,6 +122,25 @@ mod tests {
             without_value("unknown variant `hunter2`, expected `a` or `b`"),
             "unknown variant, expected `a` or `b`"
         );
+    }
+
+    #[test]
+    fn a_body_is_an_object_never_an_array_of_fields() {
+        #[derive(Debug, Deserialize)]
+        struct Patch {
+            #[allow(dead_code)]
+            name: Option<String>,
+        }
+        for not_an_object in [&b"[null]"[..], b" [\"x\"]", b"1", b"\"x\"", b"null"] {
+            match parse_object::<Patch>(not_an_object) {
+                Err(ApiError::Validation(errors)) => {
+                    assert_eq!(errors.iter().next().map(|e| e.field.as_str()), Some("body"))
+                }
+                other => panic!("{}: {other:?}", String::from_utf8_lossy(not_an_object)),
+            }
+        }
+        assert!(matches!(parse_object::<Patch>(b"[null"), Err(ApiError::BadRequest(_))));
+        assert!(parse_object::<Patch>(b" {\"name\": null}").is_ok());
     }
 
     #[test]
