@@ -69,6 +69,26 @@ fn printable(max: usize) -> Object {
     ObjectBuilder::new().schema_type(Type::String).pattern(Some(trimmed(max, ""))).build()
 }
 
+/// Control characters but line breaks and tabs: what free text may not hold.
+const CONTROL_IN_TEXT: &str = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f";
+
+/// Free text a person wrote (a note): at most `NOTE_MAX` characters, no control character but
+/// line breaks and tabs (`check_free_text`).
+pub(crate) fn note() -> Object {
+    let max = rampart_core::targets::NOTE_MAX;
+    ObjectBuilder::new().schema_type(Type::String).pattern(Some(format!("^[^{CONTROL_IN_TEXT}]{{0,{max}}}$"))).build()
+}
+
+pub(crate) fn note_or_null() -> Schema {
+    or_null(note())
+}
+
+/// The text of a list filter: at most `FILTER_TEXT_MAX` characters, no control character.
+pub(crate) fn filter_text() -> Object {
+    let max = crate::pagination::FILTER_TEXT_MAX;
+    ObjectBuilder::new().schema_type(Type::String).pattern(Some(format!("^[^{CONTROL}]{{0,{max}}}$"))).build()
+}
+
 /// `schema`, or `null` (an optional field of a patch).
 fn or_null(schema: impl Into<RefOr<Schema>>) -> Schema {
     Schema::OneOf(OneOfBuilder::new().item(schema).item(Object::with_type(Type::Null)).build())

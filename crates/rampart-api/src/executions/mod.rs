@@ -297,6 +297,7 @@ pub async fn execute(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExecutionQuery {
+    #[param(schema_with = crate::schemas::filter_text)]
     pub tool: Option<String>,
     /// `queued`, `running`, `succeeded`, `failed`, `cancelled` or `timed_out`.
     #[param(schema_with = crate::schemas::execution_statuses)]

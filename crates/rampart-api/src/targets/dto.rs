@@ -24,6 +24,7 @@ pub struct NewTargetBody {
     #[serde(default)]
     pub exclude: bool,
     #[serde(default)]
+    #[schema(schema_with = crate::schemas::note)]
     pub note: String,
     #[serde(default)]
     #[schema(schema_with = crate::schemas::tags)]
@@ -39,6 +40,7 @@ pub struct TargetPatchBody {
     #[schema(value_type = Option<String>)]
     pub ports: Option<Option<String>>,
     pub exclude: Option<bool>,
+    #[schema(schema_with = crate::schemas::note_or_null)]
     pub note: Option<String>,
     #[schema(schema_with = crate::schemas::tags_or_null)]
     pub tags: Option<Vec<String>>,
@@ -95,8 +97,10 @@ pub struct TargetQuery {
     pub kind: Option<String>,
     pub exclude: Option<bool>,
     /// Targets with this tag.
+    #[param(schema_with = crate::schemas::filter_text)]
     pub tag: Option<String>,
     /// Targets whose value contains this text.
+    #[param(schema_with = crate::schemas::filter_text)]
     pub q: Option<String>,
     /// How many, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]

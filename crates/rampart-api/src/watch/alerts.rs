@@ -217,6 +217,7 @@ pub struct AlertPatchBody {
     pub status: String,
     /// Why, for the record (at most 1,000 characters).
     #[serde(default)]
+    #[schema(schema_with = crate::schemas::note)]
     pub note: String,
 }
 
@@ -243,7 +244,7 @@ pub async fn update(
 ) -> Result<Json<AlertView>, ApiError> {
     let mut errors = ValidationErrors::new();
     let status = errors.check("status", body.status.parse::<AlertStatus>());
-    errors.check("note", rampart_core::validation::check_free_text(&body.note, 1000));
+    errors.check("note", rampart_core::validation::check_free_text(&body.note, rampart_core::targets::NOTE_MAX));
     let Some(status) = status.filter(|_| errors.is_empty()) else { return Err(errors.into()) };
     let alert = app.watch.set_alert_status(&caller.acting(context), AlertId::from_uuid(id), status, &body.note).await?;
     Ok(Json(alert.into()))

@@ -134,6 +134,7 @@ fn refuse_if_empty(ingested: &mut Ingested, single: bool) -> Result<(), ApiError
         (status = 403, description = "The node is inactive", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "More than 1,000 events, or too large a body", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No event was valid", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "This address sent too many refused node keys: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The pipeline is full: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -299,6 +300,7 @@ impl LegacyBody for AgentAlert {
         (status = 401, description = "No or unknown node key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key is another node's, or the node is inactive", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "This address sent too many refused node keys: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The pipeline is full: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -323,6 +325,7 @@ pub async fn honeypot_log(
         (status = 401, description = "No or unknown node key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key is another node's, or the node is inactive", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "This address sent too many refused node keys: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The pipeline is full: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     )
 )]
