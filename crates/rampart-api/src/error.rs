@@ -127,6 +127,9 @@ impl ApiError {
 
     fn detail(&self) -> String {
         match self {
+            ApiError::Validation(errors) if errors.left_out() > 0 => {
+                format!("the request has invalid fields; {} more are not listed", errors.left_out())
+            }
             ApiError::Validation(_) => "the request has invalid fields".into(),
             ApiError::Internal(_) => "internal error".into(),
             ApiError::NotFound => "no such resource".into(),

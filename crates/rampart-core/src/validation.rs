@@ -10,9 +10,16 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// A non-empty collection of field errors.
+/// The most errors kept: past it they are only counted, so that a request naming 65,536 bad
+/// targets makes neither an answer nor the memory behind it of one error each.
+pub const ERRORS_MAX: usize = 1000;
+
+/// A non-empty collection of field errors: the first [`ERRORS_MAX`], and a count of the rest.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ValidationErrors(Vec<FieldError>);
+pub struct ValidationErrors {
+    errors: Vec<FieldError>,
+    left_out: usize,
+}
 
 impl ValidationErrors {
     pub fn new() -> Self {
@@ -26,7 +33,16 @@ impl ValidationErrors {
     }
 
     pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError { field: field.into(), message: message.into() });
+        if self.errors.len() < ERRORS_MAX {
+            self.errors.push(FieldError { field: field.into(), message: message.into() });
+        } else {
+            self.left_out += 1;
+        }
+    }
+
+    /// How many errors were counted past the first [`ERRORS_MAX`] and not kept.
+    pub fn left_out(&self) -> usize {
+        self.left_out
     }
 
     /// Records the error of `result`, if any, under `field`, and gives back the value otherwise.
@@ -41,11 +57,11 @@ impl ValidationErrors {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.errors.is_empty()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &FieldError> {
-        self.0.iter()
+        self.errors.iter()
     }
 
     /// `Ok(value)` when nothing was recorded, the errors otherwise.
@@ -56,11 +72,14 @@ impl ValidationErrors {
 
 impl fmt::Display for ValidationErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, error) in self.0.iter().enumerate() {
+        for (i, error) in self.errors.iter().enumerate() {
             if i > 0 {
                 f.write_str("; ")?;
             }
             write!(f, "{}: {}", error.field, error.message)?;
+        }
+        if self.left_out > 0 {
+            write!(f, "; and {} more", self.left_out)?;
         }
         Ok(())
     }
@@ -86,13 +105,25 @@ impl IntoIterator for ValidationErrors {
     type IntoIter = std::vec::IntoIter<FieldError>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
+        self.errors.into_iter()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_past_the_most_kept_are_counted_not_kept() {
+        let mut errors = ValidationErrors::new();
+        for index in 0..ERRORS_MAX + 500 {
+            errors.add(format!("targets[{index}]"), "not in scope");
+        }
+        assert_eq!(errors.iter().count(), ERRORS_MAX);
+        assert_eq!(errors.left_out(), 500);
+        assert!(errors.to_string().ends_with("; and 500 more"));
+        assert_eq!(errors.into_iter().last().map(|error| error.field), Some(format!("targets[{}]", ERRORS_MAX - 1)));
+    }
 
     #[test]
     fn free_text_takes_line_breaks_and_tabs_but_no_other_control() {

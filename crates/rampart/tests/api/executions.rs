@@ -145,6 +145,18 @@ async fn a_run_names_a_bounded_number_of_targets_and_a_refusal_stores_a_bounded_
     )
     .await;
     assert_eq!(refused["errors"].as_array().map(Vec::len), Some(1000));
+
+    // More refused targets than an answer lists: the first are named, the rest counted.
+    let many: Vec<String> = (0..1500).map(|i| format!("192.0.2.{}", i % 250)).collect();
+    let body = json!({"tool": "tcp_scan", "params": {"targets": many, "ports": "22"}});
+    let refused = problem(app.call("POST", "/api/v1/executions", token, Some(&body)).await, 422).await;
+    assert_eq!(
+        refused["errors"].as_array().map(Vec::len),
+        Some(rampart_core::validation::ERRORS_MAX),
+        "{}",
+        refused["detail"]
+    );
+    assert_eq!(refused["detail"], "the request has invalid fields; 500 more are not listed");
     let audit = json_of(app.call("GET", "/api/v1/audit?action=scope.refused", token, None).await).await;
     let detail = audit["items"][0]["detail"].as_str().expect("a detail");
     assert!(detail.chars().count() <= rampart_core::identity::DETAIL_MAX, "{} characters", detail.len());
