@@ -19,6 +19,9 @@ const URL_KEYS: &[&str] = &["database_url", "watch.model.url"];
 /// `RAMPART_*` variables that are not configuration keys.
 const NOT_KEYS: &[&str] = &["config", "test_database_url"];
 
+/// The longest any configured duration may be: a year, with a day to spare.
+const DURATION_MAX: Duration = Duration::from_secs(366 * 24 * 3600);
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -347,8 +350,12 @@ impl Config {
             ("database.health_timeout", self.database.health_timeout),
             ("auth.access_token_ttl", self.auth.access_token_ttl),
             ("auth.refresh_token_ttl", self.auth.refresh_token_ttl),
+            ("http.shutdown_grace", self.http.shutdown_grace),
+            ("engine.lease", self.engine.lease),
         ] {
-            check(key, !value.is_zero(), "must be longer than zero");
+            // Bounded above too: a time added to now (an expiry, a lease) must stay a time the
+            // clock and both databases can hold.
+            check(key, !value.is_zero() && value <= DURATION_MAX, "must be longer than zero and at most 366 days");
         }
         check(
             "database.max_connections",
@@ -553,6 +560,17 @@ mod tests {
         let config = from_toml("[http]\nstream_recheck = \"200ms\"\nmax_connections = 2\n").expect("valid");
         assert_eq!(config.http.stream_recheck, Duration::from_millis(200));
         assert_eq!(config.http.max_connections, 2);
+    }
+
+    #[test]
+    fn durations_are_longer_than_zero_and_at_most_a_year() {
+        let text = "[auth]\nrefresh_token_ttl = \"1000years\"\n[engine]\nlease = \"0s\"\n";
+        let error = from_toml(text).expect_err("bad durations").to_string();
+        for key in ["auth.refresh_token_ttl", "engine.lease"] {
+            assert!(error.contains(key), "{key}: {error}");
+        }
+        assert_eq!(error.matches("at most 366 days").count(), 2, "{error}");
+        assert!(from_toml("[auth]\nrefresh_token_ttl = \"366days\"\n").is_ok());
     }
 
     #[test]
