@@ -351,6 +351,7 @@ impl Config {
             ("auth.access_token_ttl", self.auth.access_token_ttl),
             ("auth.refresh_token_ttl", self.auth.refresh_token_ttl),
             ("http.shutdown_grace", self.http.shutdown_grace),
+            ("database.busy_timeout", self.database.busy_timeout),
             ("engine.lease", self.engine.lease),
         ] {
             // Bounded above too: a time added to now (an expiry, a lease) must stay a time the
