@@ -23,7 +23,7 @@ pub async fn first_admin(config: &Config, identity: &Identity, store: &dyn Store
         }
         _ => tracing::warn!(
             "no user exists yet: create the first admin with `rampart user create --email you@example.com --superuser`, \
-             or set RAMPART_BOOTSTRAP_ADMIN_EMAIL and RAMPART_BOOTSTRAP_ADMIN_PASSWORD, or register at POST /api/v1/auth/register"
+             or set RAMPART_BOOTSTRAP_ADMIN_EMAIL and RAMPART_BOOTSTRAP_ADMIN_PASSWORD"
         ),
     }
     Ok(())
