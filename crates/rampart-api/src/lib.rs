@@ -9,7 +9,6 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod body;
-pub mod client_addr;
 pub mod docs;
 pub mod error;
 pub mod executions;

@@ -7,6 +7,7 @@
 pub mod cursor;
 pub mod executions;
 pub mod findings;
+pub mod forwarded;
 pub mod identity;
 pub mod ids;
 pub mod json;

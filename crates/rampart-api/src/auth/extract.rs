@@ -160,7 +160,13 @@ impl FromRequestParts<AppState> for Context {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
         let forwarded = || parts.headers.get_all("x-forwarded-for").iter();
-        let ip = peer.map(|peer| crate::client_addr::client_ip(peer, forwarded(), &state.trusted_proxies));
+        let ip = peer.map(|peer| {
+            rampart_core::forwarded::client_ip(
+                peer,
+                forwarded().map(|value| value.to_str().ok()),
+                &state.trusted_proxies,
+            )
+        });
         let request_id = REQUEST_ID.try_with(Clone::clone).ok();
         Ok(Context(RequestContext { ip, request_id }))
     }
