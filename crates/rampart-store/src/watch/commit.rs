@@ -1,11 +1,11 @@
 //! The write path of watch data: a group of scored events and everything they change, in one
 //! transaction.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
-use rampart_core::watch::EventDetail;
+use rampart_core::watch::{AlertCandidate, AlertGroup, EventDetail, Grouping, OpenAlert, group_alerts};
 use rampart_core::{AlertId, NodeId, OrgId};
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -23,22 +23,6 @@ const CHUNK: usize = 400;
 
 fn signed(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// An alert's group: organisation, source, attack type.
-type GroupKey = (OrgId, Option<IpAddr>, String);
-
-/// An alert a commit raises (`new`) or grows: the events it adds, their highest score and
-/// their time span.
-struct AlertChange {
-    id: AlertId,
-    key: GroupKey,
-    new: bool,
-    node_id: NodeId,
-    events: u64,
-    max_score: f64,
-    first_seen: DateTime<Utc>,
-    last_seen: DateTime<Utc>,
 }
 
 /// What one source did in a commit.
@@ -152,16 +136,29 @@ impl SqlStore {
             }
 
             // Alerts first: each event over its threshold joins the alert of its group still
-            // within the window after the group's previous event, or raises a new one. The open
-            // alerts of every source in the commit are read at once.
-            let mut order: Vec<usize> = (0..events.len()).filter(|&i| events[i].alert_window.is_some()).collect();
-            order.sort_by_key(|&i| events[i].event.occurred_at);
+            // within the window after the group's previous event, or raises a new one (the rule
+            // is core's). The open alerts of every source in the commit are read at once.
+            let candidates: Vec<Option<AlertCandidate>> = events
+                .iter()
+                .map(|scored| {
+                    scored.alert_window.map(|window| AlertCandidate {
+                        group: AlertGroup {
+                            org_id: scored.org_id,
+                            source_ip: scored.event.source_ip,
+                            attack_type: scored.score.attack_type.clone(),
+                        },
+                        node_id: scored.node_id,
+                        occurred_at: scored.event.occurred_at,
+                        score: scored.score.score,
+                        window,
+                    })
+                })
+                .collect();
             let mut sources: BTreeMap<OrgId, BTreeSet<Option<IpAddr>>> = BTreeMap::new();
-            for &index in &order {
-                sources.entry(events[index].org_id).or_default().insert(events[index].event.source_ip);
+            for candidate in candidates.iter().flatten() {
+                sources.entry(candidate.group.org_id).or_default().insert(candidate.group.source_ip);
             }
-            // (alert, last seen, index in `changes` once it changes)
-            let mut current: HashMap<GroupKey, (AlertId, DateTime<Utc>, Option<usize>)> = HashMap::new();
+            let mut open: Vec<OpenAlert> = Vec::new();
             for (org, ips) in &sources {
                 let addresses: Vec<String> = ips.iter().flatten().map(IpAddr::to_string).collect();
                 let mut lookups: Vec<Option<&[String]>> = addresses.chunks(CHUNK).map(Some).collect();
@@ -189,67 +186,17 @@ impl SqlStore {
                     let found: Vec<(Uuid, Option<String>, String, DateTime<Utc>)> =
                         query.build_query_as().fetch_all(&mut *tx).await?;
                     for (id, ip, attack_type, last_seen) in found {
-                        let key: GroupKey = (*org, ip.as_deref().map(parse_ip).transpose()?, attack_type);
-                        if current.get(&key).is_none_or(|(_, seen, _)| *seen < last_seen) {
-                            current.insert(key, (AlertId::from_uuid(id), last_seen, None));
-                        }
+                        let source_ip = ip.as_deref().map(parse_ip).transpose()?;
+                        open.push(OpenAlert {
+                            group: AlertGroup { org_id: *org, source_ip, attack_type },
+                            id: AlertId::from_uuid(id),
+                            last_seen,
+                        });
                     }
                 }
             }
-            let mut changes: Vec<AlertChange> = Vec::new();
-            let mut committed = vec![Committed { alert: None }; events.len()];
-            for index in order {
-                let scored = &events[index];
-                let window = chrono::Duration::from_std(scored.alert_window.unwrap_or_default())
-                    .unwrap_or(chrono::Duration::hours(1));
-                let (at, score) = (scored.event.occurred_at, scored.score.score);
-                let key: GroupKey = (scored.org_id, scored.event.source_ip, scored.score.attack_type.clone());
-                let joined = match current.get_mut(&key) {
-                    Some((id, last_seen, change)) if at <= *last_seen + window => {
-                        *last_seen = (*last_seen).max(at);
-                        let slot = *change.get_or_insert_with(|| {
-                            changes.push(AlertChange {
-                                id: *id,
-                                key: key.clone(),
-                                new: false,
-                                node_id: scored.node_id,
-                                events: 0,
-                                max_score: score,
-                                first_seen: at,
-                                last_seen: at,
-                            });
-                            changes.len() - 1
-                        });
-                        Some(slot)
-                    }
-                    _ => None,
-                };
-                let slot = match joined {
-                    Some(slot) => slot,
-                    None => {
-                        let id = AlertId::new();
-                        changes.push(AlertChange {
-                            id,
-                            key: key.clone(),
-                            new: true,
-                            node_id: scored.node_id,
-                            events: 0,
-                            max_score: score,
-                            first_seen: at,
-                            last_seen: at,
-                        });
-                        current.insert(key, (id, at, Some(changes.len() - 1)));
-                        changes.len() - 1
-                    }
-                };
-                let change = &mut changes[slot];
-                let raised = change.new && change.events == 0;
-                change.events += 1;
-                change.max_score = change.max_score.max(score);
-                change.first_seen = change.first_seen.min(at);
-                change.last_seen = change.last_seen.max(at);
-                committed[index] = Committed { alert: Some((change.id, raised)) };
-            }
+            let Grouping { alerts, changes } = group_alerts(open, &candidates, AlertId::new);
+            let committed: Vec<Committed> = alerts.into_iter().map(|alert| Committed { alert }).collect();
             // New alerts are inserted; alerts that grow meet their own row and add to it.
             insert_rows!(
                 tx,
@@ -262,9 +209,9 @@ impl SqlStore {
                 changes,
                 |row, alert| row
                     .push_bind(alert.id.as_uuid())
-                    .push_bind(alert.key.0.as_uuid())
-                    .push_bind(alert.key.1.map(|ip| ip.to_string()))
-                    .push_bind(alert.key.2.as_str())
+                    .push_bind(alert.group.org_id.as_uuid())
+                    .push_bind(alert.group.source_ip.map(|ip| ip.to_string()))
+                    .push_bind(alert.group.attack_type.as_str())
                     .push_bind("open")
                     .push_bind(signed(alert.events))
                     .push_bind(alert.max_score)
