@@ -4,6 +4,7 @@
 //! it changes.
 #![forbid(unsafe_code)]
 
+pub mod dashboard;
 pub mod ml;
 mod nodes;
 mod pipeline;
