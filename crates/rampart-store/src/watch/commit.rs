@@ -127,7 +127,7 @@ impl SqlStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let now = rampart_core::time::now();
+        let now = self.now();
         let postgres = matches!(self.db, Db::Postgres(_));
         let (committed, orgs_alerted) = on_pool!(&self.db, |pool| {
             let mut tx = pool.begin_write().await?;

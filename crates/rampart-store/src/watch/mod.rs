@@ -187,7 +187,7 @@ impl WatchStore for SqlStore {
             "UPDATE alerts SET status = $3, status_by = $4, status_note = $5, updated_at = $6 \
              WHERE org_id = $1 AND id = $2 RETURNING {ALERT_COLUMNS}"
         );
-        let now = rampart_core::time::now();
+        let now = self.now();
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, AlertRow>(&sql)
                 .bind(org.as_uuid())
