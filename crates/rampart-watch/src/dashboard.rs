@@ -165,7 +165,7 @@ pub struct Totals {
 impl Watch {
     /// The dashboard of `org` as of now.
     pub async fn dashboard(&self, org: OrgId) -> Result<Dashboard, StoreError> {
-        let now = rampart_core::time::now();
+        let now = self.now();
         let store = self.store();
         let counts = store.watch().counts(org, since(now)).await?;
         let figures = figures(&counts, now);
@@ -200,7 +200,7 @@ impl Watch {
 
     /// The all-time totals of `org`, with its active nodes and the last 24 hours' events.
     pub async fn totals(&self, org: OrgId) -> Result<Totals, StoreError> {
-        let now = rampart_core::time::now();
+        let now = self.now();
         let store = self.store();
         let totals = store.watch().totals(org).await?;
         let counts = store.watch().counts(org, since(now)).await?;
