@@ -14,7 +14,7 @@ use std::time::Duration;
 use rampart_store::Store;
 use rampart_tools::{Registry, ScopeService};
 
-pub use submit::EngineError;
+pub use submit::{EngineError, TIME_LIMITS, check_time_limit};
 pub use worker::Worker;
 
 /// The engine's settings.

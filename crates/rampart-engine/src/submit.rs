@@ -7,9 +7,22 @@ use rampart_core::settings::SettingKey;
 use rampart_core::{ExecutionId, OrgId, ValidationErrors};
 use rampart_store::StoreError;
 use serde_json::Value;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use crate::Engine;
+
+/// The time limits a run may be given in place of its tool's default: 1 second to a day.
+pub const TIME_LIMITS: RangeInclusive<Duration> = Duration::from_secs(1)..=Duration::from_secs(86_400);
+
+/// Checks a run's time limit: within [`TIME_LIMITS`], or the error names `timeout_seconds`.
+pub fn check_time_limit(timeout: Duration) -> Result<(), ValidationErrors> {
+    if TIME_LIMITS.contains(&timeout) {
+        return Ok(());
+    }
+    let (low, high) = (TIME_LIMITS.start().as_secs(), TIME_LIMITS.end().as_secs());
+    Err(ValidationErrors::single("timeout_seconds", format!("must be between {low} and {high}")))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -68,7 +81,7 @@ impl Engine {
     }
 
     /// Validates, checks the scope, and queues; answers the queued run. `timeout` replaces the
-    /// tool's default time limit.
+    /// tool's default time limit; it must be within [`TIME_LIMITS`].
     pub async fn submit(
         &self,
         acting: &Acting,
@@ -76,6 +89,9 @@ impl Engine {
         params: Value,
         timeout: Option<Duration>,
     ) -> Result<Execution, EngineError> {
+        if let Some(timeout) = timeout {
+            check_time_limit(timeout)?;
+        }
         let tool = self
             .tools
             .get(tool_name)
@@ -138,5 +154,20 @@ impl Engine {
         .target(format!("execution:{id}"));
         self.store.audit().append(&event).await?;
         Ok(execution)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_time_limit_is_one_second_to_a_day() {
+        assert!(check_time_limit(Duration::from_secs(1)).is_ok());
+        assert!(check_time_limit(Duration::from_secs(86_400)).is_ok());
+        for refused in [Duration::ZERO, Duration::from_millis(999), Duration::from_secs(86_401)] {
+            let errors = check_time_limit(refused).expect_err("out of range");
+            assert_eq!(errors.to_string(), "timeout_seconds: must be between 1 and 86400", "{refused:?}");
+        }
     }
 }

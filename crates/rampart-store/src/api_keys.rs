@@ -118,7 +118,7 @@ impl ApiKeyStore for SqlStore {
             "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, role, created_by, created_at, last_used_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9) RETURNING {COLUMNS}"
         );
-        let now = rampart_core::time::now();
+        let now = self.now();
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, KeyRow>(&sql)
                 .bind(ApiKeyId::new().as_uuid())

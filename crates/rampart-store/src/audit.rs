@@ -88,7 +88,7 @@ fn actor_id(actor: Actor) -> Option<Uuid> {
 impl AuditStore for SqlStore {
     async fn append(&self, event: &NewAuditEvent) -> Result<AuditEvent, StoreError> {
         let id = AuditEventId::new();
-        let at = rampart_core::time::now();
+        let at = self.now();
         on_pool!(&self.db, |pool| {
             sqlx::query(
                 "INSERT INTO audit_events (id, org_id, at, actor_kind, actor_id, action, target, outcome, ip, request_id, detail) \

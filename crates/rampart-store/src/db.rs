@@ -6,9 +6,12 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rampart_core::time::{self, Clock};
 use sqlx::ConnectOptions as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -139,6 +142,8 @@ pub struct SqlStore {
     pub(crate) db: Db,
     max_connections: u32,
     changes: Changes,
+    /// Where every time the store writes or compares comes from.
+    clock: Arc<dyn Clock>,
 }
 
 impl SqlStore {
@@ -194,7 +199,17 @@ impl SqlStore {
                 Db::Postgres(pool)
             }
         };
-        Ok(Self { db, max_connections: options.max_connections, changes: Changes::new() })
+        Ok(Self { db, max_connections: options.max_connections, changes: Changes::new(), clock: time::system() })
+    }
+
+    /// The same store, taking the time from `clock` (the system's unless given).
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The time now, as the store's clock says.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 }
 
@@ -269,6 +284,10 @@ impl Store for SqlStore {
 
     async fn close(&self) {
         on_pool!(&self.db, |pool| pool.close().await)
+    }
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
     }
 
     fn orgs(&self) -> &dyn OrgStore {

@@ -150,8 +150,8 @@ impl ExecutionRow {
     }
 }
 
-fn lease_end(lease: Duration) -> DateTime<Utc> {
-    rampart_core::time::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30))
+fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30))
 }
 
 fn int(value: u32) -> i32 {
@@ -165,7 +165,7 @@ impl ExecutionStore for SqlStore {
             "INSERT INTO executions ({COLUMNS}) VALUES ($1, $2, $3, $4, 'queued', 0, '', NULL, NULL, $5, $6, 0, $7, $8, \
              NULL, NULL, FALSE, 0, FALSE, $9, NULL, NULL, $9) RETURNING {COLUMNS}"
         );
-        let now = rampart_core::time::now();
+        let now = self.now();
         let timeout_ms = i32::try_from(new.timeout.as_millis()).unwrap_or(i32::MAX);
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, ExecutionRow>(&sql)
@@ -228,7 +228,7 @@ impl ExecutionStore for SqlStore {
              cancel_requested = CASE WHEN status = 'running' THEN TRUE ELSE cancel_requested END, \
              updated_at = $3 WHERE org_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
-        let now = rampart_core::time::now();
+        let now = self.now();
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, ExecutionRow>(&sql)
                 .bind(org.as_uuid())
@@ -260,7 +260,7 @@ impl ExecutionStore for SqlStore {
     }
 
     async fn claim(&self, worker: &str, lease: Duration, per_org: u32) -> Result<Option<Execution>, StoreError> {
-        let now = rampart_core::time::now();
+        let now = self.now();
         let row = match &self.db {
             // `rampart_claim` (migration 0009) tries the organisations in the same order, each
             // one's oldest run with `FOR UPDATE SKIP LOCKED`, after a lock that makes claims take
@@ -268,7 +268,7 @@ impl ExecutionStore for SqlStore {
             Db::Postgres(pool) => {
                 sqlx::query_as::<_, ExecutionRow>(&format!("SELECT {COLUMNS} FROM rampart_claim($1, $2, $3, $4)"))
                     .bind(worker)
-                    .bind(lease_end(lease))
+                    .bind(lease_end(now, lease))
                     .bind(now)
                     .bind(i64::from(per_org))
                     .fetch_optional(pool)
@@ -295,7 +295,7 @@ impl ExecutionStore for SqlStore {
                 );
                 sqlx::query_as::<_, ExecutionRow>(&sql)
                     .bind(worker)
-                    .bind(lease_end(lease))
+                    .bind(lease_end(now, lease))
                     .bind(now)
                     .bind(i64::from(per_org))
                     .fetch_optional(pool)
@@ -310,7 +310,7 @@ impl ExecutionStore for SqlStore {
     }
 
     async fn heartbeat(&self, id: ExecutionId, attempt: u32, lease: Duration) -> Result<bool, StoreError> {
-        let now = rampart_core::time::now();
+        let now = self.now();
         let row: Option<(bool,)> = on_pool!(&self.db, |pool| {
             sqlx::query_as(
                 "UPDATE executions SET lease_until = $3, updated_at = $4 WHERE id = $1 AND attempt = $2 AND status = 'running' \
@@ -318,7 +318,7 @@ impl ExecutionStore for SqlStore {
             )
             .bind(id.as_uuid())
             .bind(int(attempt))
-            .bind(lease_end(lease))
+            .bind(lease_end(now, lease))
             .bind(now)
             .fetch_optional(pool)
             .await
@@ -327,7 +327,7 @@ impl ExecutionStore for SqlStore {
     }
 
     async fn progress(&self, id: ExecutionId, attempt: u32, percent: u8, message: &str) -> Result<(), StoreError> {
-        let now = rampart_core::time::now();
+        let now = self.now();
         let done = on_pool!(&self.db, |pool| {
             sqlx::query(
                 "UPDATE executions SET progress = $3, progress_message = $4, updated_at = $5 \
@@ -356,7 +356,7 @@ impl ExecutionStore for SqlStore {
         lines: &[(LogStream, String)],
         cap: u32,
     ) -> Result<(), StoreError> {
-        let now = rampart_core::time::now();
+        let now = self.now();
         on_pool!(&self.db, |pool| {
             let mut tx = pool.begin_write().await?;
             // Writing first takes the row's lock, so concurrent appends number their lines in turn.
@@ -409,7 +409,7 @@ impl ExecutionStore for SqlStore {
             Finish::Cancelled => (None, Some("cancelled".to_owned())),
             Finish::TimedOut => (None, Some("timed out".to_owned())),
         };
-        let now = rampart_core::time::now();
+        let now = self.now();
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, ExecutionRow>(&sql)
                 .bind(id.as_uuid())
@@ -427,7 +427,7 @@ impl ExecutionStore for SqlStore {
     }
 
     async fn release(&self, id: ExecutionId, attempt: u32) -> Result<(), StoreError> {
-        let now = rampart_core::time::now();
+        let now = self.now();
         let done = on_pool!(&self.db, |pool| {
             sqlx::query(
                 "UPDATE executions SET status = 'queued', worker = NULL, lease_until = NULL, updated_at = $3 \
@@ -448,7 +448,7 @@ impl ExecutionStore for SqlStore {
     }
 
     async fn reap_expired(&self) -> Result<u64, StoreError> {
-        let now = rampart_core::time::now();
+        let now = self.now();
         // On PostgreSQL a row locked by a transaction still in flight (a worker frozen mid-write)
         // is skipped rather than waited for: the reaper never hangs, and takes it next time.
         let candidates = match self.db {

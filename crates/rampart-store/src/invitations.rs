@@ -80,7 +80,7 @@ impl InvitationStore for SqlStore {
         new: &NewInvitation,
         invited_by: Option<UserId>,
     ) -> Result<Invitation, StoreError> {
-        let now = rampart_core::time::now();
+        let now = self.now();
         let select = format!("{SELECT} WHERE i.org_id = $1 AND i.email = $2");
         on_pool!(&self.db, |pool| {
             let mut tx = pool.begin_write().await?;

@@ -59,6 +59,10 @@ pub trait Store: Send + Sync {
     /// Closes every connection; later calls fail with [`StoreError::Unavailable`].
     async fn close(&self);
 
+    /// The clock the store takes the time from; services sharing the store take theirs from it
+    /// too, so a test sets one clock for all of them.
+    fn clock(&self) -> std::sync::Arc<dyn rampart_core::time::Clock>;
+
     fn orgs(&self) -> &dyn OrgStore;
     fn settings(&self) -> &dyn SettingStore;
     fn secrets(&self) -> &dyn SecretStore;

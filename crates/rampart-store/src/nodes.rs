@@ -101,7 +101,7 @@ impl NodeStore for SqlStore {
             "INSERT INTO nodes (id, org_id, name, kind, status, key_prefix, key_hash, metadata, created_at, updated_at, last_seen_at) \
              VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $8, NULL) RETURNING {COLUMNS}"
         );
-        let now = rampart_core::time::now();
+        let now = self.now();
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, NodeRow>(&sql)
                 .bind(NodeId::new().as_uuid())
@@ -156,7 +156,7 @@ impl NodeStore for SqlStore {
             "UPDATE nodes SET name = COALESCE($3, name), status = COALESCE($4, status), updated_at = $5 \
              WHERE org_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
-        let now = rampart_core::time::now();
+        let now = self.now();
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, NodeRow>(&sql)
                 .bind(org.as_uuid())
@@ -187,7 +187,7 @@ impl NodeStore for SqlStore {
         let sql = format!(
             "UPDATE nodes SET key_prefix = $3, key_hash = $4, updated_at = $5 WHERE org_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
-        let now = rampart_core::time::now();
+        let now = self.now();
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, NodeRow>(&sql)
                 .bind(org.as_uuid())

@@ -47,7 +47,7 @@ impl OrgRow {
 impl OrgStore for SqlStore {
     async fn insert(&self, new: &NewOrganisation) -> Result<Organisation, StoreError> {
         let sql = format!("INSERT INTO organisations ({COLUMNS}) VALUES ($1, $2, $3, $4, $4) RETURNING {COLUMNS}");
-        let now = rampart_core::time::now();
+        let now = self.now();
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, OrgRow>(&sql)
                 .bind(OrgId::new().as_uuid())
@@ -71,7 +71,7 @@ impl OrgStore for SqlStore {
     async fn update(&self, id: OrgId, changes: &NewOrganisation) -> Result<Organisation, StoreError> {
         let sql =
             format!("UPDATE organisations SET name = $2, slug = $3, updated_at = $4 WHERE id = $1 RETURNING {COLUMNS}");
-        let now = rampart_core::time::now();
+        let now = self.now();
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, OrgRow>(&sql)
                 .bind(id.as_uuid())

@@ -20,7 +20,7 @@ const SELECT: &str = "SELECT value FROM server_secrets WHERE name = $1";
 #[async_trait]
 impl SecretStore for SqlStore {
     async fn get_or_insert(&self, name: &str, candidate: &str) -> Result<String, StoreError> {
-        let now = rampart_core::time::now();
+        let now = self.now();
         on_pool!(&self.db, |pool| {
             sqlx::query(INSERT).bind(name).bind(candidate).bind(now).execute(pool).await.map(drop)
         })?;

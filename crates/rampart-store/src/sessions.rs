@@ -84,7 +84,7 @@ impl SessionStore for SqlStore {
         refresh_expires: DateTime<Utc>,
     ) -> Result<SessionId, StoreError> {
         let session = SessionId::new();
-        let now = rampart_core::time::now();
+        let now = self.now();
         on_pool!(&self.db, |pool| {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
@@ -109,7 +109,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn rotate(&self, old_hash: &str, new_hash: &str, new_expires: DateTime<Utc>) -> Result<Rotation, StoreError> {
-        let now = rampart_core::time::now();
+        let now = self.now();
         on_pool!(&self.db, |pool| {
             let mut tx = pool.begin_write().await?;
             // Claiming the token is the first statement, so the transaction writes (and locks) at once.
@@ -156,7 +156,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn revoke(&self, session: SessionId) -> Result<(), StoreError> {
-        let now = rampart_core::time::now();
+        let now = self.now();
         on_pool!(&self.db, |pool| {
             sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(session.as_uuid())

@@ -56,7 +56,7 @@ const DELETE: &str = "DELETE FROM settings WHERE org_id = $1 AND key = $2";
 #[async_trait]
 impl SettingStore for SqlStore {
     async fn put(&self, org: OrgId, key: &SettingKey, value: &Value) -> Result<StoredSetting, StoreError> {
-        let now = rampart_core::time::now();
+        let now = self.now();
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, SettingRow>(PUT)
                 .bind(org.as_uuid())

@@ -146,7 +146,7 @@ impl TargetStore for SqlStore {
         let sql = format!(
             "INSERT INTO targets ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {COLUMNS}"
         );
-        let now = rampart_core::time::now();
+        let now = self.now();
         let row = on_pool!(&self.db, |pool| {
             bind_target!(sqlx::query_as::<_, TargetRow>(&sql), org, target, created_by, now).fetch_one(pool).await
         })
@@ -167,7 +167,7 @@ impl TargetStore for SqlStore {
             "INSERT INTO targets ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
              ON CONFLICT (org_id, value, exclude) DO NOTHING RETURNING {COLUMNS}"
         );
-        let now = rampart_core::time::now();
+        let now = self.now();
         let rows = on_pool!(&self.db, |pool| {
             let mut tx = pool.begin_write().await?;
             let mut rows = Vec::with_capacity(targets.len());
@@ -248,7 +248,7 @@ impl TargetStore for SqlStore {
             "UPDATE targets SET ports = $3, exclude = $4, note = $5, tags = $6, updated_at = $7 \
              WHERE org_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
-        let now = rampart_core::time::now();
+        let now = self.now();
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, TargetRow>(&sql)
                 .bind(org.as_uuid())

@@ -191,7 +191,7 @@ impl UserStore for SqlStore {
         password_hash: &str,
         personal_org: &NewOrganisation,
     ) -> Result<(User, Organisation), StoreError> {
-        let now = rampart_core::time::now();
+        let now = self.now();
         let user_id = UserId::new().as_uuid();
         let org_id = OrgId::new().as_uuid();
         let insert_user = format!(
@@ -285,7 +285,7 @@ impl UserStore for SqlStore {
             "UPDATE users SET full_name = COALESCE($2, full_name), is_active = COALESCE($3, is_active), \
              is_superuser = COALESCE($4, is_superuser), updated_at = $5 WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
-        let now = rampart_core::time::now();
+        let now = self.now();
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, UserRow>(&sql)
                 .bind(id.as_uuid())
@@ -300,7 +300,7 @@ impl UserStore for SqlStore {
     }
 
     async fn set_password(&self, id: UserId, password_hash: &str) -> Result<(), StoreError> {
-        let now = rampart_core::time::now();
+        let now = self.now();
         let done = on_pool!(&self.db, |pool| {
             let mut tx = pool.begin_write().await?;
             let done = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
@@ -415,7 +415,7 @@ impl SqlStore {
                 None,
             ),
         };
-        let now = rampart_core::time::now();
+        let now = self.now();
         macro_rules! run {
             ($executor:expr) => {{
                 let query = sqlx::query(&sql).bind(org.as_uuid()).bind(user.as_uuid());
@@ -472,7 +472,7 @@ impl MemberStore for SqlStore {
     }
 
     async fn add(&self, org: OrgId, user: UserId, role: Role) -> Result<Member, StoreError> {
-        let now = rampart_core::time::now();
+        let now = self.now();
         on_pool!(&self.db, |pool| {
             sqlx::query(INSERT_MEMBERSHIP)
                 .bind(org.as_uuid())
@@ -507,7 +507,7 @@ impl MemberStore for SqlStore {
     }
 
     async fn create_org(&self, new: &NewOrganisation, admin: UserId) -> Result<Organisation, StoreError> {
-        let now = rampart_core::time::now();
+        let now = self.now();
         let org_id = OrgId::new();
         on_pool!(&self.db, |pool| async {
             let mut tx = pool.begin_write().await?;

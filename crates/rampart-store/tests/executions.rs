@@ -11,7 +11,7 @@ use rampart_core::{ExecutionId, OrgId};
 use rampart_store::{Change, ExecutionFilter, Store, StoreError};
 use rampart_testkit::Backend;
 
-use crate::common::{follower, org, store};
+use crate::common::{follower, org, store, store_with_clock};
 use rstest::rstest;
 use serde_json::json;
 
@@ -26,6 +26,8 @@ fn job(max_attempts: u32) -> NewExecution {
 }
 
 const LEASE: Duration = Duration::from_secs(30);
+/// The smallest step of the stored clock.
+const MICROSECOND: Duration = Duration::from_micros(1);
 
 #[rstest]
 #[tokio::test]
@@ -66,13 +68,16 @@ async fn a_run_goes_from_queued_to_succeeded_with_progress_and_logs(
 async fn a_lost_lease_requeues_the_run_and_fences_the_old_attempt(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {
-    let (store, _db) = store(backend).await;
+    let (store, clock, _db) = store_with_clock(backend).await;
     let acme = org(&store, "acme").await;
     let runs = store.executions();
     let queued = runs.enqueue(acme, &job(2)).await.expect("enqueue");
 
-    let first = runs.claim("w1", Duration::ZERO, 10).await.expect("claim").expect("a job");
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    let first = runs.claim("w1", LEASE, 10).await.expect("claim").expect("a job");
+    clock.advance(LEASE);
+    assert_eq!(runs.reap_expired().await.expect("reap"), 0, "a lease holds until its very end");
+    assert_eq!(runs.get(acme, queued.id).await.expect("get").status, ExecutionStatus::Running);
+    clock.advance(MICROSECOND);
     assert_eq!(runs.reap_expired().await.expect("reap"), 1);
     assert_eq!(runs.get(acme, queued.id).await.expect("get").status, ExecutionStatus::Queued);
     let second = runs.claim("w2", LEASE, 10).await.expect("claim").expect("again");
@@ -89,9 +94,12 @@ async fn a_lost_lease_requeues_the_run_and_fences_the_old_attempt(
     assert_eq!(runs.get(acme, queued.id).await.expect("get").worker.as_deref(), Some("w2"));
 
     // Out of attempts, a lost worker is a failure, never a run stuck in running.
-    let _ = runs.heartbeat(second.id, 2, Duration::ZERO).await.expect("short lease");
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    runs.reap_expired().await.expect("reap");
+    clock.advance(LEASE / 2);
+    let _ = runs.heartbeat(second.id, 2, LEASE).await.expect("renewed");
+    clock.advance(LEASE);
+    assert_eq!(runs.reap_expired().await.expect("reap"), 0, "a heartbeat renews the lease");
+    clock.advance(MICROSECOND);
+    assert_eq!(runs.reap_expired().await.expect("reap"), 1);
     let failed = runs.get(acme, queued.id).await.expect("get");
     assert_eq!((failed.status, failed.error.as_deref()), (ExecutionStatus::Failed, Some("worker lost")));
 }
@@ -229,7 +237,7 @@ async fn notice_of(changes: &mut tokio::sync::broadcast::Receiver<Change>, id: E
 async fn every_visible_change_of_a_run_is_noticed_once_committed(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {
-    let (store, db) = store(backend).await;
+    let (store, clock, db) = store_with_clock(backend).await;
     let follower = follower(&store, &db, backend).await;
     let mut changes = follower.subscribe().await;
     let acme = org(&store, "acme").await;
@@ -251,9 +259,9 @@ async fn every_visible_change_of_a_run_is_noticed_once_committed(
 
     // A lease that expires is noticed too, whoever reaps it.
     let lost = runs.enqueue(acme, &job(1)).await.expect("enqueue");
-    runs.claim("w1", Duration::ZERO, 10).await.expect("claim").expect("a job");
+    runs.claim("w1", LEASE, 10).await.expect("claim").expect("a job");
     assert!(notice_of(&mut changes, lost.id).await.is_some(), "a claim is noticed");
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    clock.advance(LEASE + MICROSECOND);
     assert_eq!(runs.reap_expired().await.expect("reap"), 1);
     assert!(notice_of(&mut changes, lost.id).await.is_some(), "a reaped run is noticed");
     assert_eq!(runs.get(acme, lost.id).await.expect("run").error.as_deref(), Some("worker lost"));

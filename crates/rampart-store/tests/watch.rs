@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use rampart_core::time::Clock;
 use rampart_core::watch::{AlertStatus, AttackerOrder, EventInput, NewNode, Node, NodeStatus, ScoringRules, Signals};
 use rampart_core::{EventId, OrgId};
 use rampart_store::{
@@ -14,7 +15,7 @@ use rampart_store::{
 };
 use rampart_testkit::Backend;
 
-use crate::common::{follower, org, store};
+use crate::common::{follower, org, store, store_with_clock};
 use rstest::rstest;
 
 async fn node(store: &SqlStore, org: OrgId, name: &str, prefix: &str) -> Node {
@@ -23,9 +24,24 @@ async fn node(store: &SqlStore, org: OrgId, name: &str, prefix: &str) -> Node {
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
+/// The smallest step of the stored clock.
+const MICROSECOND: Duration = Duration::from_micros(1);
 
 /// A scored honeypot event from `ip` at `at`, over the threshold when `alert` is set.
 fn scored(org: OrgId, node: &Node, ip: &str, at: DateTime<Utc>, input: EventInput, alert: bool) -> ScoredEvent {
+    scored_as_of(rampart_core::time::now(), org, node, ip, at, input, alert)
+}
+
+/// [`scored`], received at `now`.
+fn scored_as_of(
+    now: DateTime<Utc>,
+    org: OrgId,
+    node: &Node,
+    ip: &str,
+    at: DateTime<Utc>,
+    input: EventInput,
+    alert: bool,
+) -> ScoredEvent {
     let event = EventInput {
         kind: Some("honeypot".into()),
         source_ip: Some(ip.into()),
@@ -33,14 +49,14 @@ fn scored(org: OrgId, node: &Node, ip: &str, at: DateTime<Utc>, input: EventInpu
         service: input.service.or(Some("ssh".into())),
         ..input
     }
-    .parse(None, rampart_core::time::now())
+    .parse(None, now)
     .expect("valid");
     let score = ScoringRules::default().score(&event, Signals::default());
     ScoredEvent {
         id: EventId::new(),
         org_id: org,
         node_id: node.id,
-        received_at: rampart_core::time::now(),
+        received_at: now,
         event,
         score,
         scorer: "builtin",
@@ -155,6 +171,38 @@ async fn a_commit_groups_alerts_and_keeps_profiles_and_counters_in_step(
         store.watch().attacker(other, "203.0.113.5".parse().expect("ip")).await,
         Err(StoreError::NotFound)
     ));
+}
+
+#[rstest]
+#[tokio::test]
+async fn an_event_joins_its_alert_to_the_end_of_the_window_and_raises_a_new_one_past_it(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let (store, clock, _db) = store_with_clock(backend).await;
+    let acme = org(&store, "acme").await;
+    let trap = node(&store, acme, "trap", "aaaaaaaaaaaa").await;
+    // Each event happens when the clock says, as a sensor's event without a time does.
+    let event = |now: DateTime<Utc>| scored_as_of(now, acme, &trap, "203.0.113.5", now, EventInput::default(), true);
+    let commit = |now: DateTime<Utc>| {
+        let store = store.clone();
+        async move { store.watch().commit(&[event(now)]).await.expect("commit")[0].alert.expect("an alert") }
+    };
+
+    let raised_at = clock.now();
+    let (first, raised) = commit(raised_at).await;
+    assert!(raised);
+    let end_of_window = clock.advance(HOUR);
+    assert_eq!(commit(end_of_window).await, (first, false), "at the very end of the window, it joins");
+    let past = clock.advance(HOUR + MICROSECOND);
+    let (second, raised) = commit(past).await;
+    assert!(raised && second != first, "just past the window after the last event, a new alert");
+
+    // The alerts' own times are the store's clock's.
+    let alert = store.watch().alert(acme, first).await.expect("alert");
+    assert_eq!((alert.events, alert.first_seen, alert.last_seen), (2, raised_at, end_of_window));
+    assert_eq!((alert.created_at, alert.updated_at), (raised_at, end_of_window));
+    let alert = store.watch().alert(acme, second).await.expect("alert");
+    assert_eq!((alert.events, alert.created_at), (1, past));
 }
 
 #[rstest]

@@ -4,6 +4,7 @@
 //! it changes.
 #![forbid(unsafe_code)]
 
+pub mod dashboard;
 pub mod ml;
 mod nodes;
 mod pipeline;
@@ -146,6 +147,11 @@ impl Watch {
         &self.inner.store
     }
 
+    /// The time now, as the store's clock says: events, alerts and dashboards share one clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.store.clock().now()
+    }
+
     /// Events of `org` waiting to be committed (each organisation has its share of the queue).
     pub fn waiting(&self, org: rampart_core::OrgId) -> usize {
         self.inner.pipeline.waiting(org)
@@ -163,7 +169,7 @@ impl Watch {
         node: &Node,
         inputs: Vec<Result<EventInput, ValidationErrors>>,
     ) -> Result<Ingested, WatchError> {
-        let now = rampart_core::time::now();
+        let now = self.now();
         let rules = self.inner.settings.alert_rules(node.org_id).await?;
         let default_kind = nodes::default_kind(node.kind);
         let mut ingested = Ingested::default();

@@ -9,14 +9,13 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
-use rampart_core::watch::NodeStatus;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::attackers::parse_ip;
 use super::dto::AlertView;
-use super::stats::{figures, latest, since};
+use super::stats::latest;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
@@ -116,18 +115,14 @@ pub struct LegacyProfile {
     responses((status = 200, description = "The figures", body = LegacyStats))
 )]
 pub async fn stats(caller: Caller, State(app): State<AppState>) -> Result<Json<LegacyStats>, ApiError> {
-    let now = rampart_core::time::now();
-    let totals = app.store.watch().totals(caller.org).await?;
-    let counts = app.store.watch().counts(caller.org, since(now)).await?;
-    let recent_24h = figures(&counts, now).hourly.iter().map(|bucket| bucket.events).sum();
-    let nodes = super::nodes::all(&app, caller.org).await?;
+    let totals = app.watch.totals(caller.org).await?;
     Ok(Json(LegacyStats {
-        total_attacks: totals.services.iter().map(|(_, events, _)| events).sum(),
-        high_risk_alerts: totals.services.iter().map(|(_, _, alerts)| alerts).sum(),
-        active_nodes: nodes.iter().filter(|node| node.status == NodeStatus::Active).count() as u64,
-        unique_attackers: totals.attackers,
-        attacks_by_service: totals.services.into_iter().map(|(service, events, _)| (service, events)).collect(),
-        recent_24h,
+        total_attacks: totals.events,
+        high_risk_alerts: totals.alerts,
+        active_nodes: totals.active_nodes,
+        unique_attackers: totals.sources,
+        attacks_by_service: totals.events_by_service.into_iter().collect(),
+        recent_24h: totals.events_24h,
     }))
 }
 

@@ -114,14 +114,8 @@ async fn follow(app: &AppState, org: OrgId) -> impl Stream<Item = Update> + Send
 async fn read(store: Arc<dyn Store>, org: OrgId, reader: Reader<Alert>) {
     // Subscribed before the first read, so no change can fall between the two.
     let changes = store.subscribe().await;
-    let mut follow = Follow {
-        store,
-        changes,
-        org,
-        latest: rampart_core::time::now(),
-        seen: HashMap::new(),
-        pending: VecDeque::new(),
-    };
+    let latest = store.clock().now();
+    let mut follow = Follow { store, changes, org, latest, seen: HashMap::new(), pending: VecDeque::new() };
     // What changed just before is not news; a failed read leaves it to be sent.
     let _ = follow.read(false).await;
     let _ = reader.ready.send(true);

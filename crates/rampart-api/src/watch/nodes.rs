@@ -184,15 +184,5 @@ pub async fn decoys(
 
 /// Every node of the organisation, read page by page (the dashboards name them).
 pub(crate) async fn all(app: &AppState, org: rampart_core::OrgId) -> Result<Vec<Node>, ApiError> {
-    const PAGE: u32 = 500;
-    let mut nodes: Vec<Node> = Vec::new();
-    loop {
-        let after = nodes.last().map(|node| node.id);
-        let page = app.store.nodes().list(org, &NodeFilter::default(), after, PAGE).await?;
-        let done = page.len() < PAGE as usize;
-        nodes.extend(page);
-        if done {
-            return Ok(nodes);
-        }
-    }
+    Ok(app.watch.all_nodes(org).await?)
 }

@@ -8,7 +8,10 @@ pub mod events;
 pub mod nodes;
 pub mod scoring;
 
-pub use alerts::{Alert, AlertStatus, DEFAULT_THRESHOLD, DEFAULT_WINDOW};
+pub use alerts::{
+    Alert, AlertCandidate, AlertChange, AlertGroup, AlertStatus, DEFAULT_THRESHOLD, DEFAULT_WINDOW, Grouping,
+    OpenAlert, group_alerts,
+};
 pub use attackers::{Attacker, AttackerOrder, AttackerProfile};
 pub use batch::{BATCH_MAX, Batch, BatchError, BatchFormat, read_batch};
 pub use events::{Event, EventDetail, EventInput, EventKind, NewEvent};

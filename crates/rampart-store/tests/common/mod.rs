@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rampart_core::OrgId;
 use rampart_core::orgs::NewOrganisation;
+use rampart_core::time::ManualClock;
 use rampart_store::{ConnectOptions, Location, SqlStore, Store};
 use rampart_testkit::{Backend, TestDatabase};
 
@@ -28,6 +29,15 @@ pub async fn store(backend: Backend) -> (Arc<SqlStore>, TestDatabase) {
     let store = connect(&db.url(), 10).await;
     store.migrate().await.expect("migrate");
     (Arc::new(store), db)
+}
+
+/// A migrated store over a fresh database whose clock stands still until the test moves it.
+pub async fn store_with_clock(backend: Backend) -> (Arc<SqlStore>, Arc<ManualClock>, TestDatabase) {
+    let db = TestDatabase::create(backend).await;
+    let clock = Arc::new(ManualClock::starting_now());
+    let store = connect(&db.url(), 10).await.with_clock(clock.clone());
+    store.migrate().await.expect("migrate");
+    (Arc::new(store), clock, db)
 }
 
 /// Who follows changes: on PostgreSQL another store, so that notices must cross connections; on
