@@ -10,7 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rampart_engine::{Engine, EngineConfig};
 use rampart_identity::{Identity, IdentityConfig};
 use rampart_store::{Store, StoreError};
-use rampart_tools::{DenyList, Registry, ScopeService};
+use rampart_scope::{DenyList, ScopeService};
+use rampart_tools::Registry;
 use rampart_watch::{Watch, WatchConfig};
 
 use crate::live::access::{StreamOptions, Streams};

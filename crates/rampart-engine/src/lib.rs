@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_store::Store;
-use rampart_tools::{Registry, ScopeService};
+use rampart_scope::ScopeService;
+use rampart_tools::Registry;
 
 pub use submit::EngineError;
 pub use worker::Worker;

@@ -126,7 +126,7 @@ impl Default for ScopeConfig {
     fn default() -> Self {
         Self {
             allow: Vec::new(),
-            deny: rampart_tools::DenyList::METADATA.iter().map(|net| (*net).to_owned()).collect(),
+            deny: rampart_scope::DenyList::METADATA.iter().map(|net| (*net).to_owned()).collect(),
         }
     }
 }
@@ -413,11 +413,11 @@ impl Config {
 
     /// The server's policy (`scope.allow` less `scope.deny` and the networks always denied) and
     /// its own listening socket.
-    pub fn deny_list(&self, listening: std::net::SocketAddr) -> rampart_tools::DenyList {
+    pub fn deny_list(&self, listening: std::net::SocketAddr) -> rampart_scope::DenyList {
         let networks = self.scope.deny.iter().filter_map(|net| parse_net(net)).collect();
         let allow =
             self.scope.allow.iter().filter_map(|entry| rampart_core::targets::TargetValue::parse(entry).ok()).collect();
-        rampart_tools::DenyList::new(rampart_core::targets::ServerPolicy::new(allow, networks), vec![listening])
+        rampart_scope::DenyList::new(rampart_core::targets::ServerPolicy::new(allow, networks), vec![listening])
     }
 
     pub fn engine_config(&self) -> rampart_engine::EngineConfig {

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use rampart_store::StoredTarget;
-use rampart_tools::BULK_MAX;
-use rampart_tools::{BulkImport, CheckResult};
+use rampart_scope::BULK_MAX;
+use rampart_scope::{BulkImport, CheckResult};
 use serde::de::{IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
