@@ -13,7 +13,7 @@ use rampart_core::orgs::NewOrganisation;
 use rampart_core::targets::{NewTarget, Scope, ScopeTarget, ServerPolicy, TargetValue};
 use rampart_store::{AuditFilter, ConnectOptions, Location, SqlStore, Store};
 use rampart_testkit::{Backend, TestDatabase};
-use rampart_tools::{DenyList, Gate, GateError, Refusal, RefusalSink, Resolver, ScopeService};
+use rampart_scope::{DenyList, Gate, GateError, Refusal, RefusalSink, Resolver, ScopeService};
 use rstest::rstest;
 use tokio::net::TcpListener;
 
