@@ -11,8 +11,8 @@ mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rampart_store::Store;
 use rampart_scope::ScopeService;
+use rampart_store::Store;
 use rampart_tools::Registry;
 
 pub use submit::EngineError;

@@ -45,6 +45,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub scope: ScopeConfig,
+    /// What the server's own outbound calls (the model) may reach besides public addresses.
+    pub outbound: rampart_scope::OutboundConfig,
     pub metrics: MetricsConfig,
     pub engine: EngineSettings,
     pub watch: WatchSettings,
@@ -234,6 +236,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             auth: AuthConfig::default(),
             scope: ScopeConfig::default(),
+            outbound: rampart_scope::OutboundConfig::default(),
             metrics: MetricsConfig::default(),
             engine: EngineSettings::default(),
             watch: WatchSettings::default(),
@@ -385,6 +388,9 @@ impl Config {
                 rampart_core::targets::TargetValue::parse(entry).is_ok(),
                 &format!("{entry:?} is not an address, a network, a host name or a *.domain wildcard"),
             );
+        }
+        if let Err(reason) = self.outbound.validate() {
+            check("outbound.allow", false, &reason);
         }
         if let Some(token) = &self.metrics.token {
             check(
@@ -658,6 +664,20 @@ mod tests {
         let text = error.to_string();
         assert!(text.contains("scope.allow (RAMPART_SCOPE__ALLOW)") && text.contains("metrics.token"), "{text}");
         assert!(!text.contains("short"), "the token is not repeated: {text}");
+    }
+
+    #[test]
+    fn outbound_allow_names_networks_and_is_validated() {
+        assert!(Config::default().outbound.allow.is_empty(), "nothing special is reached by default");
+        let config = from_toml("[outbound]\nallow = [\"127.0.0.1/32\", \"10.0.0.5\"]\n").expect("valid");
+        let policy = config.outbound.policy(vec![config.listen]);
+        assert!(policy.denies("127.0.0.1:9000".parse().expect("addr")).is_none());
+        assert!(policy.denies(config.listen).is_some(), "the server's own socket");
+        let error = from_toml("[outbound]\nallow = [\"model.internal\"]\n").expect_err("a name").to_string();
+        assert!(
+            error.contains("outbound.allow (RAMPART_OUTBOUND__ALLOW)") && error.contains("model.internal"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -9,8 +9,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use rampart_core::targets::{NewTarget, TargetKind, parse_note, parse_ports, parse_tags};
 use rampart_core::{TargetId, ValidationErrors};
-use rampart_store::{TargetFilter, TargetPatch};
 use rampart_scope::BULK_MAX;
+use rampart_store::{TargetFilter, TargetPatch};
 use uuid::Uuid;
 
 pub use dto::*;
