@@ -77,8 +77,8 @@ impl OutboundConfig {
     }
 }
 
-/// `10.0.0.0/8` or a single address.
-fn parse_net(text: &str) -> Option<IpNet> {
+/// `10.0.0.0/8` or a single address (of `outbound.allow` and `scope.deny`).
+pub fn parse_net(text: &str) -> Option<IpNet> {
     let text = text.trim();
     text.parse::<IpNet>().ok().or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use rampart_scope::parse_net;
 use serde::{Deserialize, Serialize};
 
 /// Keys whose values are secrets: `config check` prints them redacted, whatever their form.
@@ -479,12 +480,6 @@ fn describe(error: figment::Error) -> String {
     } else {
         format!("{key} ({}, from {from}): {kind}", env_name(&key))
     }
-}
-
-/// `10.0.0.0/8` or a single address.
-fn parse_net(text: &str) -> Option<ipnet::IpNet> {
-    let text = text.trim();
-    text.parse::<ipnet::IpNet>().ok().or_else(|| text.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 fn env_name(key: &str) -> String {
