@@ -9,8 +9,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rampart_engine::{Engine, EngineConfig};
 use rampart_identity::{Identity, IdentityConfig};
+use rampart_scope::{DenyList, OutboundPolicy, ScopeService, SystemResolver};
 use rampart_store::{Store, StoreError};
-use rampart_tools::{DenyList, Registry, ScopeService};
+use rampart_tools::Registry;
 use rampart_watch::{Watch, WatchConfig};
 
 use crate::live::access::{StreamOptions, Streams};
@@ -45,6 +46,8 @@ pub struct StateOptions {
     pub health_timeout: Duration,
     /// What no tool may reach, whatever the targets say.
     pub deny: DenyList,
+    /// What the server's own outbound calls (the model) may reach.
+    pub outbound: OutboundPolicy,
     pub identity: IdentityConfig,
     pub trusted_proxies: Vec<IpAddr>,
     /// The bearer token `/metrics` requires; `None`: metrics are open.
@@ -62,7 +65,9 @@ impl AppState {
         let identity = Identity::new(store.clone(), signing_key.expose(), options.identity);
         let scope = ScopeService::new(store.clone(), Arc::new(options.deny));
         let engine = Engine::new(store.clone(), Arc::new(Registry::builtin()), scope.clone(), options.engine);
-        let watch = Watch::new(store.clone(), options.watch).map_err(StoreError::Internal)?;
+        let outbound =
+            rampart_scope::outbound_gate(store.clone(), Arc::new(options.outbound), Arc::new(SystemResolver));
+        let watch = Watch::new(store.clone(), options.watch, outbound).map_err(StoreError::Internal)?;
         let metrics = Metrics::new(options.metrics_token.as_deref());
         Ok(Self {
             streams: Streams::new(options.streams, metrics.clone()),

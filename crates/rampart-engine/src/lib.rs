@@ -11,8 +11,9 @@ mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rampart_scope::ScopeService;
 use rampart_store::Store;
-use rampart_tools::{Registry, ScopeService};
+use rampart_tools::Registry;
 
 pub use submit::{EngineError, TIME_LIMITS, check_time_limit};
 pub use worker::Worker;

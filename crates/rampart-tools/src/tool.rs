@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::gate::Gate;
+use rampart_scope::Gate;
 
 /// What a tool is, for the catalogue.
 #[derive(Clone, Debug)]

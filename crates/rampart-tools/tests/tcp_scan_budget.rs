@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rampart_core::targets::{Scope, ScopeTarget, TargetValue};
-use rampart_tools::{DenyList, Gate, GateError, Refusal, RefusalSink, Resolver, Tool, ToolContext, Update};
+use rampart_scope::{DenyList, Gate, GateError, Refusal, RefusalSink, Resolver};
+use rampart_tools::{Tool, ToolContext, Update};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;

@@ -126,9 +126,10 @@ struct Inner {
 }
 
 impl Watch {
-    /// Starts the watch and its writer; `config.model` is checked here.
-    pub fn new(store: Arc<dyn Store>, config: WatchConfig) -> Result<Self, String> {
-        let model = config.model.as_ref().map(ModelScorer::new).transpose()?;
+    /// Starts the watch and its writer; `config.model` is checked here, and reached through
+    /// `outbound`, the server's outbound gate.
+    pub fn new(store: Arc<dyn Store>, config: WatchConfig, outbound: rampart_scope::Gate) -> Result<Self, String> {
+        let model = config.model.as_ref().map(|model| ModelScorer::new(model, outbound)).transpose()?;
         let pipeline = Pipeline::start(store.clone(), config.queue_events, config.group_max);
         Ok(Self {
             inner: Arc::new(Inner {

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use rampart_core::watch::{EventInput, NewEvent, Reason, Score, ScoringRules, Signals};
+use rampart_scope::{Gate, OutboundConfig, Refusal, RefusalSink, SystemResolver};
 use rampart_watch::ml::{Fallback, ModelConfig, ModelScorer, PAYLOAD_SENT_MAX};
 use rstest::rstest;
 use serde_json::{Value, json};
@@ -82,8 +83,27 @@ fn config(url: &str) -> ModelConfig {
     }
 }
 
+/// Keeps the outbound gate's refusals.
+#[derive(Default)]
+struct Refusals(Mutex<Vec<Refusal>>);
+
+#[async_trait::async_trait]
+impl RefusalSink for Refusals {
+    async fn refused(&self, refusal: &Refusal) {
+        self.0.lock().expect("no test thread panicked").push(refusal.clone());
+    }
+}
+
+/// The server's outbound gate with `outbound.allow` = `allow`.
+fn outbound(allow: &[&str]) -> (Gate, Arc<Refusals>) {
+    let config = OutboundConfig { allow: allow.iter().map(|net| (*net).to_owned()).collect() };
+    let refusals = Arc::new(Refusals::default());
+    (Gate::outbound(Arc::new(config.policy(Vec::new())), Arc::new(SystemResolver), refusals.clone()), refusals)
+}
+
+/// A scorer whose model, on 127.0.0.1, is explicitly allowed.
 fn scorer(config: &ModelConfig) -> ModelScorer {
-    ModelScorer::new(config).expect("a valid configuration")
+    ModelScorer::new(config, outbound(&["127.0.0.1/32"]).0).expect("a valid configuration")
 }
 
 fn honeypot(payload: &str) -> NewEvent {
@@ -256,6 +276,21 @@ async fn a_closed_port_is_unreachable() {
     let scorer = scorer(&config(&format!("http://{address}/score")));
 
     assert_eq!(score(&scorer, &honeypot("")).await, Err(Fallback::Unreachable));
+}
+
+#[tokio::test]
+async fn a_model_on_loopback_is_refused_unless_outbound_allow_names_it() {
+    let model = Model::answering(json!({ "risk_score": 9 })).await;
+    let (gate, refusals) = outbound(&["10.0.0.0/8"]);
+    let scorer = ModelScorer::new(&config(&model.url), gate).expect("a valid configuration");
+
+    assert_eq!(score(&scorer, &honeypot("")).await, Err(Fallback::Unreachable), "the built-in score stands");
+    assert_eq!(model.hits(), 0, "nothing was sent");
+    assert_eq!(scorer.scored(), 0);
+    assert!(scorer.fallbacks().contains(&("unreachable", 1)), "{:?}", scorer.fallbacks());
+    let refusals = refusals.0.lock().expect("no test thread panicked").clone();
+    assert_eq!(refusals.len(), 1, "the refusal is recorded: {refusals:?}");
+    assert!(refusals[0].reason.contains("127.0.0.1"), "{refusals:?}");
 }
 
 #[tokio::test]

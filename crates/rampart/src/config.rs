@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use rampart_scope::parse_net;
 use serde::{Deserialize, Serialize};
 
 /// Keys whose values are secrets: `config check` prints them redacted, whatever their form.
@@ -45,6 +46,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub scope: ScopeConfig,
+    /// What the server's own outbound calls (the model) may reach besides public addresses.
+    pub outbound: rampart_scope::OutboundConfig,
     pub metrics: MetricsConfig,
     pub engine: EngineSettings,
     pub watch: WatchSettings,
@@ -126,7 +129,7 @@ impl Default for ScopeConfig {
     fn default() -> Self {
         Self {
             allow: Vec::new(),
-            deny: rampart_tools::DenyList::METADATA.iter().map(|net| (*net).to_owned()).collect(),
+            deny: rampart_scope::DenyList::METADATA.iter().map(|net| (*net).to_owned()).collect(),
         }
     }
 }
@@ -234,6 +237,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             auth: AuthConfig::default(),
             scope: ScopeConfig::default(),
+            outbound: rampart_scope::OutboundConfig::default(),
             metrics: MetricsConfig::default(),
             engine: EngineSettings::default(),
             watch: WatchSettings::default(),
@@ -386,6 +390,9 @@ impl Config {
                 &format!("{entry:?} is not an address, a network, a host name or a *.domain wildcard"),
             );
         }
+        if let Err(reason) = self.outbound.validate() {
+            check("outbound.allow", false, &reason);
+        }
         if let Some(token) = &self.metrics.token {
             check(
                 "metrics.token",
@@ -413,11 +420,11 @@ impl Config {
 
     /// The server's policy (`scope.allow` less `scope.deny` and the networks always denied) and
     /// its own listening socket.
-    pub fn deny_list(&self, listening: std::net::SocketAddr) -> rampart_tools::DenyList {
+    pub fn deny_list(&self, listening: std::net::SocketAddr) -> rampart_scope::DenyList {
         let networks = self.scope.deny.iter().filter_map(|net| parse_net(net)).collect();
         let allow =
             self.scope.allow.iter().filter_map(|entry| rampart_core::targets::TargetValue::parse(entry).ok()).collect();
-        rampart_tools::DenyList::new(rampart_core::targets::ServerPolicy::new(allow, networks), vec![listening])
+        rampart_scope::DenyList::new(rampart_core::targets::ServerPolicy::new(allow, networks), vec![listening])
     }
 
     pub fn engine_config(&self) -> rampart_engine::EngineConfig {
@@ -473,12 +480,6 @@ fn describe(error: figment::Error) -> String {
     } else {
         format!("{key} ({}, from {from}): {kind}", env_name(&key))
     }
-}
-
-/// `10.0.0.0/8` or a single address.
-fn parse_net(text: &str) -> Option<ipnet::IpNet> {
-    let text = text.trim();
-    text.parse::<ipnet::IpNet>().ok().or_else(|| text.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 fn env_name(key: &str) -> String {
@@ -658,6 +659,20 @@ mod tests {
         let text = error.to_string();
         assert!(text.contains("scope.allow (RAMPART_SCOPE__ALLOW)") && text.contains("metrics.token"), "{text}");
         assert!(!text.contains("short"), "the token is not repeated: {text}");
+    }
+
+    #[test]
+    fn outbound_allow_names_networks_and_is_validated() {
+        assert!(Config::default().outbound.allow.is_empty(), "nothing special is reached by default");
+        let config = from_toml("[outbound]\nallow = [\"127.0.0.1/32\", \"10.0.0.5\"]\n").expect("valid");
+        let policy = config.outbound.policy(vec![config.listen]);
+        assert!(policy.denies("127.0.0.1:9000".parse().expect("addr")).is_none());
+        assert!(policy.denies(config.listen).is_some(), "the server's own socket");
+        let error = from_toml("[outbound]\nallow = [\"model.internal\"]\n").expect_err("a name").to_string();
+        assert!(
+            error.contains("outbound.allow (RAMPART_OUTBOUND__ALLOW)") && error.contains("model.internal"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub fn state_options(config: &Config, listening: SocketAddr) -> StateOptions {
     StateOptions {
         health_timeout: config.database.health_timeout,
         deny: config.deny_list(listening),
+        outbound: config.outbound.policy(vec![listening]),
         engine: config.engine_config(),
         watch: config.watch_config(),
         identity: config.identity(),

@@ -1,9 +1,9 @@
 //! Wire types of targets and scope checks.
 
 use chrono::{DateTime, Utc};
+use rampart_scope::BULK_MAX;
+use rampart_scope::{BulkImport, CheckResult};
 use rampart_store::StoredTarget;
-use rampart_tools::BULK_MAX;
-use rampart_tools::{BulkImport, CheckResult};
 use serde::de::{IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};

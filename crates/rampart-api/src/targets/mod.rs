@@ -9,8 +9,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use rampart_core::targets::{NewTarget, TargetKind, parse_note, parse_ports, parse_tags};
 use rampart_core::{TargetId, ValidationErrors};
+use rampart_scope::BULK_MAX;
 use rampart_store::{TargetFilter, TargetPatch};
-use rampart_tools::BULK_MAX;
 use uuid::Uuid;
 
 pub use dto::*;
@@ -20,11 +20,11 @@ use crate::error::{ApiError, Problem};
 use crate::pagination::{Page, PageQuery, parse_filter, text_filter};
 use crate::{ApiJson, ApiQuery, AppState};
 
-impl From<rampart_tools::TargetError> for ApiError {
-    fn from(error: rampart_tools::TargetError) -> Self {
+impl From<rampart_scope::TargetError> for ApiError {
+    fn from(error: rampart_scope::TargetError) -> Self {
         match error {
-            rampart_tools::TargetError::Invalid(errors) => errors.into(),
-            rampart_tools::TargetError::Store(error) => error.into(),
+            rampart_scope::TargetError::Invalid(errors) => errors.into(),
+            rampart_scope::TargetError::Store(error) => error.into(),
         }
     }
 }

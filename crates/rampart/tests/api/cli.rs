@@ -96,7 +96,18 @@ fn config_check_redacts_secrets_whatever_their_form() {
     assert!(stdout.contains("registration = \"closed\""), "closed unless opened: {stdout}");
 }
 
+#[test]
+fn config_check_shows_what_outbound_calls_may_reach() {
+    let dir = temp_dir();
+    let (output, stdout, stderr) =
+        run(rampart(dir.path()).args(["config", "check"]).env("RAMPART_OUTBOUND__ALLOW", r#"["127.0.0.1/32"]"#));
+
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("[outbound]") && stdout.contains("\"127.0.0.1/32\""), "{stdout}");
+}
+
 #[rstest]
+#[case::bad_outbound("RAMPART_OUTBOUND__ALLOW", r#"["model.internal"]"#, "outbound.allow")]
 #[case::bad_number("RAMPART_HTTP__BODY_LIMIT", "lots", "http.body_limit")]
 #[case::zero("RAMPART_HTTP__BODY_LIMIT", "0", "http.body_limit")]
 #[case::bad_duration("RAMPART_HTTP__REQUEST_TIMEOUT", "soon", "http.request_timeout")]

@@ -364,6 +364,7 @@ async fn an_external_model_scores_when_it_answers_and_the_rules_when_it_does_not
         let mut model = rampart_watch::ModelConfig::new(url).expect("a model URL");
         model.timeout = Duration::from_millis(300);
         config.watch.model = Some(model);
+        config.outbound.allow = vec!["127.0.0.1/32".into()];
     })
     .await;
     let ada = app.register("ada").await;
@@ -386,6 +387,32 @@ async fn an_external_model_scores_when_it_answers_and_the_rules_when_it_does_not
             "fallbacks are counted"
         );
     }
+}
+
+#[rstest]
+#[tokio::test]
+async fn a_model_on_loopback_is_not_called_unless_outbound_allow_names_it(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let (url, calls) = model(r#"{"risk_score": 9.5}"#, 200, Duration::ZERO).await;
+    let app = TestApp::spawn_with(TestDatabase::create(backend).await, |config| {
+        config.watch.model = Some(rampart_watch::ModelConfig::new(url).expect("a model URL"));
+    })
+    .await;
+    let ada = app.register("ada").await;
+    let (_, key) = node(&app, &ada, "trap", "honeypot").await;
+
+    let answer = ingest(&app, &key, &honeypot("203.0.113.50")).await;
+    let event = &answer["accepted"][0];
+    assert_eq!((event["scorer"].as_str(), event["score"].as_f64()), (Some("builtin"), Some(3.0)), "{answer}");
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing was sent to the model");
+    let metrics = app.get("/metrics").await.text().await.expect("text");
+    assert!(
+        metrics.lines().any(|line| line.starts_with("rampart_model_fallbacks{")
+            && line.contains("unreachable")
+            && line.ends_with(" 1")),
+        "the refusal is a fallback, counted: {metrics}"
+    );
 }
 
 #[rstest]

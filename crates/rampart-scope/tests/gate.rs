@@ -1,81 +1,20 @@
 //! The network gate against real listeners on 127.0.0.x, with a resolver the test controls.
 
-use std::collections::HashMap;
-use std::io;
+mod common;
+
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
+use common::{ScriptedResolver, gate, listener, target};
 use rampart_core::identity::Acting;
 use rampart_core::identity::{Actor, AuditAction, RequestContext};
 use rampart_core::orgs::NewOrganisation;
-use rampart_core::targets::{NewTarget, Scope, ScopeTarget, ServerPolicy, TargetValue};
+use rampart_core::targets::{NewTarget, ServerPolicy};
+use rampart_scope::{DenyList, GateError, ScopeService};
 use rampart_store::{AuditFilter, ConnectOptions, Location, SqlStore, Store};
 use rampart_testkit::{Backend, TestDatabase};
-use rampart_tools::{DenyList, Gate, GateError, Refusal, RefusalSink, Resolver, ScopeService};
 use rstest::rstest;
-use tokio::net::TcpListener;
-
-/// Answers from a script: each name gives its answers in turn, the last one repeated — so a
-/// name can change its answer between two lookups, as DNS rebinding does.
-struct ScriptedResolver {
-    answers: Mutex<HashMap<String, Vec<Vec<IpAddr>>>>,
-    lookups: Mutex<usize>,
-}
-
-impl ScriptedResolver {
-    fn new(script: &[(&str, &[&[&str]])]) -> Arc<Self> {
-        let answers = script
-            .iter()
-            .map(|(name, turns)| {
-                let turns =
-                    turns.iter().map(|turn| turn.iter().map(|ip| ip.parse().expect("address")).collect()).collect();
-                ((*name).to_owned(), turns)
-            })
-            .collect();
-        Arc::new(Self { answers: Mutex::new(answers), lookups: Mutex::new(0) })
-    }
-
-    fn lookups(&self) -> usize {
-        *self.lookups.lock().expect("lock")
-    }
-}
-
-#[async_trait]
-impl Resolver for ScriptedResolver {
-    async fn resolve(&self, name: &str) -> io::Result<Vec<IpAddr>> {
-        *self.lookups.lock().expect("lock") += 1;
-        let mut answers = self.answers.lock().expect("lock");
-        let turns = answers.get_mut(name).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such name"))?;
-        Ok(if turns.len() > 1 { turns.remove(0) } else { turns[0].clone() })
-    }
-}
-
-#[derive(Default)]
-struct Collected(Mutex<Vec<Refusal>>);
-
-#[async_trait]
-impl RefusalSink for Collected {
-    async fn refused(&self, refusal: &Refusal) {
-        self.0.lock().expect("lock").push(refusal.clone());
-    }
-}
-
-fn target(value: &str, exclude: bool) -> ScopeTarget {
-    ScopeTarget { value: TargetValue::parse(value).expect("valid"), ports: None, exclude }
-}
-
-fn gate(targets: Vec<ScopeTarget>, deny: DenyList, resolver: Arc<dyn Resolver>) -> (Gate, Arc<Collected>) {
-    let refusals = Arc::new(Collected::default());
-    (Gate::new(Arc::new(Scope::new(targets)), Arc::new(deny), resolver, refusals.clone()), refusals)
-}
-
-async fn listener(ip: &str) -> (TcpListener, u16) {
-    let listener = TcpListener::bind((ip, 0)).await.expect("bind on loopback");
-    let port = listener.local_addr().expect("addr").port();
-    (listener, port)
-}
 
 #[tokio::test]
 async fn a_name_is_resolved_once_and_the_checked_address_is_the_one_connected() {
@@ -95,7 +34,7 @@ async fn a_name_is_resolved_once_and_the_checked_address_is_the_one_connected() 
     assert_eq!(connected, SocketAddr::new("127.0.0.2".parse().expect("ip"), port));
     assert_eq!(resolver.lookups(), 1, "one resolution, no second chance for a different answer");
     assert!(peer_seen_by.ip().is_loopback());
-    assert!(refusals.0.lock().expect("lock").is_empty());
+    assert!(refusals.all().is_empty());
 }
 
 #[tokio::test]
@@ -118,7 +57,7 @@ async fn a_name_resolving_outside_the_scope_is_refused_before_any_packet() {
     assert!(matches!(split, Err(GateError::Refused(_))), "every address must be in scope");
     let nothing = tokio::time::timeout(Duration::from_millis(200), outside.accept()).await;
     assert!(nothing.is_err(), "no connection reached the address outside the scope");
-    assert_eq!(refusals.0.lock().expect("lock").len(), 2);
+    assert_eq!(refusals.all().len(), 2);
 }
 
 #[tokio::test]
@@ -140,7 +79,7 @@ async fn the_deny_list_and_the_servers_own_socket_win_over_any_target() {
     for bad in ["-oX", "127.1", "10.0.0.1:80", "bad host"] {
         assert!(matches!(gate.resolve(bad, 80).await, Err(GateError::Refused(_))), "{bad}");
     }
-    assert_eq!(refusals.0.lock().expect("lock").len(), 8);
+    assert_eq!(refusals.all().len(), 8);
 }
 
 /// An address of this host other than loopback: the source of a route to TEST-NET-2 (a UDP

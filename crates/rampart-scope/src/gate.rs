@@ -1,7 +1,12 @@
 //! The network gate. A name is resolved once; every address it will use is checked against the
-//! scope and the deny list; the connection goes to exactly the address that was checked, so a
-//! second, different answer from DNS (rebinding) can never be what is reached. Every refusal is
-//! an error to the caller and a call to the refusal sink (the audit log).
+//! gate's policy; the connection goes to exactly the address that was checked, so a second,
+//! different answer from DNS (rebinding) can never be what is reached. Every refusal is an error
+//! to the caller and a call to the refusal sink (the audit log).
+//!
+//! One gate, two policies: an organisation's work is held to the server's policy, the server's
+//! own sockets and the organisation's scope ([`Gate::new`]); the server's own outbound calls
+//! (the model URL, and later webhooks and feeds) to the outbound policy ([`Gate::outbound`]).
+//! TCP, UDP ([`Gate::connect_udp`]), TLS (`tls.rs`) and HTTP (`http.rs`) all pass here.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -10,7 +15,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rampart_core::targets::{Host, Scope, ServerPolicy, Verdict, canonical, parse_host_port};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UdpSocket};
+
+use crate::outbound::OutboundPolicy;
 
 /// Turns a name into addresses.
 #[async_trait]
@@ -57,19 +64,19 @@ impl DenyList {
     /// the rule, so that neither the deny list nor the server's sockets are told to a tenant.
     pub fn denies(&self, address: SocketAddr) -> Option<String> {
         let ip = canonical(address.ip());
-        let refused = !self.policy.allows_address(ip) || self.is_own(ip, address.port());
+        let refused = !self.policy.allows_address(ip) || is_own(&self.sockets, ip, address.port());
         refused.then(|| format!("{ip} is {DENIED}"))
     }
+}
 
-    /// True when `ip:port` reaches one of the server's own sockets: the socket's address itself,
-    /// or, for a socket on a wildcard address, every address of this host on its port.
-    fn is_own(&self, ip: IpAddr, port: u16) -> bool {
-        self.sockets.iter().any(|socket| {
-            socket.port() == port
-                && (canonical(socket.ip()) == ip
-                    || (socket.ip().is_unspecified() && (ip.is_unspecified() || is_local(ip))))
-        })
-    }
+/// True when `ip:port` reaches one of the server's own `sockets`: the socket's address itself, or,
+/// for a socket on a wildcard address, every address of this host on its port.
+pub(crate) fn is_own(sockets: &[SocketAddr], ip: IpAddr, port: u16) -> bool {
+    let ip = canonical(ip);
+    sockets.iter().any(|socket| {
+        socket.port() == port
+            && (canonical(socket.ip()) == ip || (socket.ip().is_unspecified() && (ip.is_unspecified() || is_local(ip))))
+    })
 }
 
 /// True when `ip` is an address of this host: loopback, or one a socket can be bound to (binding
@@ -90,6 +97,16 @@ pub struct Refusal {
     pub reason: String,
 }
 
+impl Refusal {
+    /// What was refused, as the audit log names it: `host:port`, or the host alone.
+    pub fn target(&self) -> String {
+        match self.port {
+            Some(port) => format!("{}:{port}", self.host),
+            None => self.host.clone(),
+        }
+    }
+}
+
 #[async_trait]
 pub trait RefusalSink: Send + Sync {
     async fn refused(&self, refusal: &Refusal);
@@ -105,76 +122,143 @@ pub enum GateError {
     Connect { address: SocketAddr, source: io::Error },
     #[error("no answer from {0} in time")]
     Timeout(SocketAddr),
+    /// The TLS handshake failed, or the certificate was refused.
+    #[error("TLS with {address}: {reason}")]
+    Tls { address: SocketAddr, reason: String },
+    /// An HTTP exchange failed after the gate let it through.
+    #[error("HTTP: {0}")]
+    Http(#[source] reqwest::Error),
 }
 
-/// The gate of one organisation's work.
+/// What the gate holds an address to.
+#[derive(Clone)]
+enum Policy {
+    /// An organisation's work: the server's policy, its own sockets and the organisation's scope.
+    Tenant { scope: Arc<Scope>, deny: Arc<DenyList> },
+    /// The server's own outbound calls: no scope, special-purpose addresses refused unless
+    /// the configuration allows them.
+    Outbound(Arc<OutboundPolicy>),
+}
+
+/// The gate of one organisation's work, or of the server's outbound calls.
 #[derive(Clone)]
 pub struct Gate {
-    scope: Arc<Scope>,
-    deny: Arc<DenyList>,
+    policy: Policy,
     resolver: Arc<dyn Resolver>,
     refusals: Arc<dyn RefusalSink>,
 }
 
 impl Gate {
+    /// The gate of an organisation's work: `scope` within the server's `deny` list.
     pub fn new(
         scope: Arc<Scope>,
         deny: Arc<DenyList>,
         resolver: Arc<dyn Resolver>,
         refusals: Arc<dyn RefusalSink>,
     ) -> Self {
-        Self { scope, deny, resolver, refusals }
+        Self { policy: Policy::Tenant { scope, deny }, resolver, refusals }
+    }
+
+    /// The gate of the server's own outbound calls, held to `policy`.
+    pub fn outbound(policy: Arc<OutboundPolicy>, resolver: Arc<dyn Resolver>, refusals: Arc<dyn RefusalSink>) -> Self {
+        Self { policy: Policy::Outbound(policy), resolver, refusals }
+    }
+
+    /// `host` as written, checked before any lookup: a name the policy lets be named (for an
+    /// organisation, in its scope on `port`), or an address it lets be reached. The reason of a
+    /// refusal is not yet recorded.
+    pub(crate) fn check_written(&self, host: &str, port: Option<u16>) -> Result<Host, String> {
+        let parsed = match parse_host_port(host) {
+            Ok((parsed, None)) => parsed,
+            Ok((_, Some(_))) => return Err("give the port separately".into()),
+            Err(reason) => return Err(reason),
+        };
+        match (&parsed, &self.policy) {
+            (Host::Ip(ip), _) => {
+                self.check_address(&parsed, *ip, port)?;
+            }
+            (Host::Name(name), Policy::Tenant { deny, .. }) if !deny.policy().allows_name(name) => {
+                return Err(format!("{name} is {DENIED}"));
+            }
+            (Host::Name(_), Policy::Tenant { scope, .. }) => {
+                let verdict = scope.check(&parsed, port);
+                if !verdict.is_in() {
+                    return Err(verdict.reason());
+                }
+            }
+            // Any name: what it resolves to decides.
+            (Host::Name(_), Policy::Outbound(_)) => {}
+        }
+        Ok(parsed)
+    }
+
+    /// `ip` (written as `host`, or what `host` resolves to) checked for `port`; `None` checks
+    /// the address on every port (for a network or a name a tool will probe).
+    pub(crate) fn check_address(&self, host: &Host, ip: IpAddr, port: Option<u16>) -> Result<SocketAddr, String> {
+        let address = SocketAddr::new(canonical(ip), port.unwrap_or(0));
+        let because = |reason: String| match host {
+            Host::Name(name) => format!("{name} resolves to {}, which is {reason}", address.ip()),
+            Host::Ip(_) => reason,
+        };
+        match &self.policy {
+            Policy::Tenant { scope, deny } => {
+                if let Some(reason) = deny.denies(address) {
+                    return Err(reason);
+                }
+                let verdict = scope.check(&Host::Ip(address.ip()), port);
+                if !verdict.is_in() {
+                    return Err(because(verdict.reason()));
+                }
+            }
+            Policy::Outbound(policy) => {
+                if let Some(reason) = policy.denies(address) {
+                    return Err(reason);
+                }
+            }
+        }
+        Ok(address)
+    }
+
+    /// The addresses of `name`, looked up once (an error when there are none).
+    pub(crate) async fn lookup(&self, name: &str) -> Result<Vec<IpAddr>, GateError> {
+        let found = self.resolver.resolve(name).await.map_err(|_| GateError::Unresolved(name.to_owned()))?;
+        if found.is_empty() {
+            return Err(GateError::Unresolved(name.to_owned()));
+        }
+        Ok(found)
     }
 
     /// The addresses a tool may use for `host` and `port`, each checked; an error when any is not.
     pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, GateError> {
-        let parsed = match parse_host_port(host) {
-            Ok((parsed, None)) => parsed,
-            Ok((_, Some(_))) => return Err(self.refuse(host, Some(port), "give the port separately".into()).await),
+        let parsed = match self.check_written(host, Some(port)) {
+            Ok(parsed) => parsed,
             Err(reason) => return Err(self.refuse(host, Some(port), reason).await),
         };
         let addresses = match &parsed {
             Host::Ip(ip) => vec![*ip],
-            Host::Name(name) if !self.deny.policy().allows_name(name) => {
-                return Err(self.refuse(host, Some(port), format!("{name} is {DENIED}")).await);
-            }
-            Host::Name(name) => {
-                let verdict = self.scope.check(&parsed, Some(port));
-                if !verdict.is_in() {
-                    return Err(self.refuse(host, Some(port), verdict.reason()).await);
-                }
-                // Resolved once: these exact addresses are checked and used.
-                let found = self.resolver.resolve(name).await.map_err(|_| GateError::Unresolved(name.clone()))?;
-                if found.is_empty() {
-                    return Err(GateError::Unresolved(name.clone()));
-                }
-                found
-            }
+            // Resolved once: these exact addresses are checked and used.
+            Host::Name(name) => self.lookup(name).await?,
         };
         let mut checked = Vec::with_capacity(addresses.len());
         for ip in addresses {
-            let address = SocketAddr::new(canonical(ip), port);
-            if let Some(reason) = self.deny.denies(address) {
-                return Err(self.refuse(host, Some(port), reason).await);
+            match self.check_address(&parsed, ip, Some(port)) {
+                Ok(address) => checked.push(address),
+                Err(reason) => return Err(self.refuse(host, Some(port), reason).await),
             }
-            let verdict = self.scope.check(&Host::Ip(address.ip()), Some(port));
-            if !verdict.is_in() {
-                let reason = match &parsed {
-                    Host::Name(name) => format!("{name} resolves to {}, which is {}", address.ip(), verdict.reason()),
-                    Host::Ip(_) => verdict.reason(),
-                };
-                return Err(self.refuse(host, Some(port), reason).await);
-            }
-            checked.push(address);
         }
         Ok(checked)
     }
 
     /// The fast check for tools that open many connections themselves (the port scanner): the
-    /// deny list and the scope for exactly this address and port. Refusals here are counted by
-    /// the tool and reported once, not one audit event per probe.
+    /// policy for exactly this address and port. Refusals here are counted by the tool and
+    /// reported once, not one audit event per probe.
     pub fn permits(&self, address: SocketAddr) -> bool {
-        self.deny.denies(address).is_none() && self.scope.allows(address.ip(), Some(address.port()))
+        match &self.policy {
+            Policy::Tenant { scope, deny } => {
+                deny.denies(address).is_none() && scope.allows(address.ip(), Some(address.port()))
+            }
+            Policy::Outbound(policy) => policy.denies(address).is_none(),
+        }
     }
 
     /// The addresses of a target for a tool that probes many ports: an address, every address of
@@ -185,8 +269,11 @@ impl Gate {
     /// addresses is refused before any list of them is built.
     pub async fn expand(&self, target: &str, max_addresses: u64) -> Result<Vec<IpAddr>, GateError> {
         let target = target.trim();
+        let Policy::Tenant { scope, deny } = &self.policy else {
+            return Err(self.refuse(target, None, "only an organisation's work probes targets".into()).await);
+        };
         if let Ok(rampart_core::targets::TargetValue::Cidr(net)) = rampart_core::targets::TargetValue::parse(target) {
-            let verdict = self.scope.check_network(net);
+            let verdict = scope.check_network(net);
             if !verdict.is_in() {
                 return Err(self.refuse(target, None, verdict.reason()).await);
             }
@@ -208,18 +295,14 @@ impl Gate {
         };
         let addresses = match &parsed {
             Host::Ip(ip) => vec![canonical(*ip)],
-            Host::Name(name) if !self.deny.policy().allows_name(name) => {
+            Host::Name(name) if !deny.policy().allows_name(name) => {
                 return Err(self.refuse(target, None, format!("{name} is {DENIED}")).await);
             }
             Host::Name(name) => {
-                if !self.scope.covers_name(name) {
-                    return Err(self.refuse(target, None, self.scope.check(&parsed, None).reason()).await);
+                if !scope.covers_name(name) {
+                    return Err(self.refuse(target, None, scope.check(&parsed, None).reason()).await);
                 }
-                let found = self.resolver.resolve(name).await.map_err(|_| GateError::Unresolved(name.clone()))?;
-                if found.is_empty() {
-                    return Err(GateError::Unresolved(name.clone()));
-                }
-                found.into_iter().map(canonical).collect()
+                self.lookup(name).await?.into_iter().map(canonical).collect()
             }
         };
         // What a name resolves to counts against the same budget as a network.
@@ -229,7 +312,7 @@ impl Gate {
             return Err(self.refuse(target, None, reason).await);
         }
         for ip in &addresses {
-            if !self.scope.covers_address(*ip) {
+            if !scope.covers_address(*ip) {
                 let reason = match &parsed {
                     Host::Name(name) => format!("{name} resolves to {ip}, which no target covers"),
                     Host::Ip(_) => Verdict::NotCovered.reason(),
@@ -264,7 +347,23 @@ impl Gate {
         Err(last.expect("resolve never returns an empty list"))
     }
 
-    async fn refuse(&self, host: &str, port: Option<u16>, reason: String) -> GateError {
+    /// A UDP socket connected to `host`:`port` (for DNS): it sends to, and hears from, only the
+    /// first address the gate checked, which it returns.
+    pub async fn connect_udp(&self, host: &str, port: u16) -> Result<(UdpSocket, SocketAddr), GateError> {
+        let address = self.resolve(host, port).await?[0];
+        let local = match address {
+            SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+            SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+        };
+        let connect = async {
+            let socket = UdpSocket::bind(local).await?;
+            socket.connect(address).await?;
+            Ok(socket)
+        };
+        connect.await.map(|socket| (socket, address)).map_err(|source| GateError::Connect { address, source })
+    }
+
+    pub(crate) async fn refuse(&self, host: &str, port: Option<u16>, reason: String) -> GateError {
         let refusal = Refusal { host: host.to_owned(), port, reason };
         self.refusals.refused(&refusal).await;
         GateError::Refused(refusal.reason)
