@@ -8,6 +8,7 @@ use rampart_core::orgs::NewOrganisation;
 use rampart_core::time::{Clock, ManualClock};
 use rampart_core::watch::{DEFAULT_WINDOW, EventInput, NewNode, Node};
 use rampart_core::{AlertId, OrgId};
+use rampart_scope::{SystemResolver, outbound_gate};
 use rampart_store::{ConnectOptions, Location, SqlStore, Store};
 use rampart_testkit::{Backend, TestDatabase};
 use rampart_watch::dashboard::ONLINE;
@@ -40,7 +41,8 @@ async fn setup(backend: Backend) -> Setup {
     let org = store.orgs().insert(&NewOrganisation::parse("acme", None).expect("valid")).await.expect("org").id;
     let new = NewNode::parse("trap", "agent", None).expect("valid");
     let node = store.nodes().insert(org, &new, "aaaaaaaaaaaa", "hash").await.expect("node");
-    let watch = Watch::new(store, WatchConfig::default()).expect("watch");
+    let outbound = outbound_gate(store.clone(), Arc::default(), Arc::new(SystemResolver));
+    let watch = Watch::new(store, WatchConfig::default(), outbound).expect("watch");
     Setup { watch, clock, org, node, _db: db }
 }
 
