@@ -46,8 +46,9 @@ pub use error::{ApiError, Problem};
 pub use live::access::StreamOptions;
 pub use middleware::{API_VERSION, API_VERSION_HEADER, REQUEST_ID_HEADER};
 pub use query::ApiQuery;
+pub use rampart_identity::SigningKey;
 pub use server::{ServeOptions, serve};
-pub use state::{AppState, SigningKey, StateOptions};
+pub use state::{AppState, Services, StateOptions};
 
 /// Limits and policies of the HTTP layer.
 #[derive(Clone, Debug)]

@@ -1,22 +1,31 @@
-//! What every handler can reach: the store, the metrics, the signing key and the clock of the server.
+//! What every handler can reach: the domain services the process built, and the HTTP layer's own
+//! state (metrics, live streams and their feeds), built here.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rampart_engine::{Engine, EngineConfig};
-use rampart_identity::{Identity, IdentityConfig};
-use rampart_scope::{DenyList, OutboundPolicy, ScopeService, SystemResolver};
-use rampart_store::{Store, StoreError};
-use rampart_tools::Registry;
-use rampart_watch::{Watch, WatchConfig};
+use rampart_engine::Engine;
+use rampart_identity::{Identity, SigningKey};
+use rampart_scope::ScopeService;
+use rampart_store::Store;
+use rampart_watch::Watch;
 
 use crate::live::access::{StreamOptions, Streams};
 use crate::live::feeds::Feeds;
 use crate::metrics::Metrics;
+
+/// The domain services the API calls, built by the process's composition root and handed in.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Arc<dyn Store>,
+    pub identity: Identity,
+    /// The key `identity` signs access tokens with.
+    pub signing_key: SigningKey,
+    pub scope: ScopeService,
+    pub engine: Engine,
+    pub watch: Watch,
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -40,36 +49,23 @@ pub struct AppState {
     pub(crate) run_feeds: Arc<crate::executions::live::RunFeeds>,
 }
 
-/// The settings the state is built from.
+/// The settings of the HTTP state.
 #[derive(Clone, Debug, Default)]
 pub struct StateOptions {
     pub health_timeout: Duration,
-    /// What no tool may reach, whatever the targets say.
-    pub deny: DenyList,
-    /// What the server's own outbound calls (the model) may reach.
-    pub outbound: OutboundPolicy,
-    pub identity: IdentityConfig,
     pub trusted_proxies: Vec<IpAddr>,
     /// The bearer token `/metrics` requires; `None`: metrics are open.
     pub metrics_token: Option<String>,
-    pub engine: EngineConfig,
-    pub watch: WatchConfig,
     /// Limits and re-checks of live streams.
     pub streams: StreamOptions,
 }
 
 impl AppState {
-    /// Loads the token-signing key, generating and storing it on the first start.
-    pub async fn new(store: Arc<dyn Store>, options: StateOptions) -> Result<Self, StoreError> {
-        let signing_key = SigningKey::load_or_create(store.as_ref()).await?;
-        let identity = Identity::new(store.clone(), signing_key.expose(), options.identity);
-        let scope = ScopeService::new(store.clone(), Arc::new(options.deny));
-        let engine = Engine::new(store.clone(), Arc::new(Registry::builtin()), scope.clone(), options.engine);
-        let outbound =
-            rampart_scope::outbound_gate(store.clone(), Arc::new(options.outbound), Arc::new(SystemResolver));
-        let watch = Watch::new(store.clone(), options.watch, outbound).map_err(StoreError::Internal)?;
+    /// The HTTP state over `services`: metrics, live streams and their feeds.
+    pub fn new(services: Services, options: StateOptions) -> Self {
+        let Services { store, identity, signing_key, scope, engine, watch } = services;
         let metrics = Metrics::new(options.metrics_token.as_deref());
-        Ok(Self {
+        Self {
             streams: Streams::new(options.streams, metrics.clone()),
             alert_feeds: Feeds::new(metrics.clone()),
             run_feeds: Feeds::new(metrics.clone()),
@@ -83,36 +79,6 @@ impl AppState {
             started: Instant::now(),
             health_timeout: options.health_timeout,
             trusted_proxies: options.trusted_proxies.into(),
-        })
-    }
-}
-
-/// The key that signs access tokens. Its `Debug` output is redacted, and it is never logged or
-/// sent: only the token code reads it, through [`SigningKey::expose`].
-#[derive(Clone)]
-pub struct SigningKey(Arc<[u8]>);
-
-impl SigningKey {
-    const NAME: &'static str = "token_signing_key";
-
-    /// Kept in the database so that every server sharing it signs with the same key.
-    async fn load_or_create(store: &dyn Store) -> Result<Self, StoreError> {
-        let mut candidate = [0u8; 32];
-        rand::fill(&mut candidate);
-        let stored = store.secrets().get_or_insert(Self::NAME, &URL_SAFE_NO_PAD.encode(candidate)).await?;
-        let bytes = URL_SAFE_NO_PAD
-            .decode(stored)
-            .map_err(|_| StoreError::Internal("the stored signing key is not valid base64".into()))?;
-        Ok(Self(bytes.into()))
-    }
-
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SigningKey(<redacted>)")
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! path the client sent, so a form can show every problem in one round trip.
 
 use std::fmt;
+use std::time::Duration;
 
 /// One rejected field: its path as the client wrote it (`ports[2]`, `http.body_limit`) and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +87,19 @@ impl fmt::Display for ValidationErrors {
 }
 
 impl std::error::Error for ValidationErrors {}
+
+/// The longest any configured duration may be: a year, with a day to spare. A time added to now
+/// (an expiry, a lease) must stay a time the clock and both databases can hold.
+pub const DURATION_MAX: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Checks a configured duration: longer than zero and at most [`DURATION_MAX`].
+pub fn check_duration(value: Duration) -> Result<(), String> {
+    if !value.is_zero() && value <= DURATION_MAX {
+        Ok(())
+    } else {
+        Err("must be longer than zero and at most 366 days".into())
+    }
+}
 
 /// Checks free text a person wrote (a note, a reason): at most `max` characters, and no control
 /// characters but line breaks and tabs. PostgreSQL cannot store a NUL in text at all, and the

@@ -11,17 +11,25 @@ mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rampart_core::ValidationErrors;
+use rampart_core::validation::check_duration;
 use rampart_scope::ScopeService;
-use rampart_store::Store;
+use rampart_store::{Store, Task};
 use rampart_tools::Registry;
+use serde::{Deserialize, Serialize};
 
 pub use submit::{EngineError, TIME_LIMITS, check_time_limit};
 pub use worker::Worker;
 
-/// The engine's settings.
-#[derive(Clone, Debug)]
+/// The engine's settings: the `engine` section of the configuration, declared here once with its
+/// defaults and checks.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
+    /// Runs a server (or `rampart worker`) executes at once; 0 for a server that runs none.
+    pub workers: usize,
     /// How long a claim holds without a heartbeat; a third of it passes between heartbeats.
+    #[serde(with = "humantime_serde")]
     pub lease: Duration,
     /// Most runs of one organisation running at once, across all workers.
     pub per_org: u32,
@@ -33,7 +41,16 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { lease: Duration::from_secs(30), per_org: 8, max_attempts: 3, log_cap: 10_000 }
+        Self { workers: 4, lease: Duration::from_secs(30), per_org: 8, max_attempts: 3, log_cap: 10_000 }
+    }
+}
+
+impl EngineConfig {
+    /// Every bad setting, named by its key in the section.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        errors.check("lease", check_duration(self.lease));
+        errors.into_result(|| ())
     }
 }
 
@@ -58,5 +75,12 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// The reaper, a task named `reaper`: it gives the runs of lost workers back to the queue
+    /// every half lease. One runs in each process that runs workers.
+    pub fn reaper(&self) -> Task {
+        let engine = self.clone();
+        Task::new("reaper", move |stop| worker::reap(engine, stop))
     }
 }

@@ -1,9 +1,10 @@
 //! Workers: claim runs, run them, and report under the run's attempt number. A tool that panics
-//! fails its run at once; it never takes the worker down or leaves the run `running`.
+//! fails its run at once; it never takes the worker down or leaves the run `running`. The reaper,
+//! a task of its own, gives the runs of lost workers back to the queue.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::FutureExt;
 
@@ -11,7 +12,7 @@ use rampart_core::executions::{Execution, Finish, LogStream};
 use rampart_core::identity::Acting;
 use rampart_core::identity::{AuditAction, NewAuditEvent, Outcome, RequestContext};
 use rampart_scope::SystemResolver;
-use rampart_store::StoreError;
+use rampart_store::{StoreError, Task};
 use rampart_tools::{ToolContext, Update};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
@@ -44,6 +45,11 @@ impl Worker {
         Self { name: name.into(), engine, concurrency: concurrency.max(1) }
     }
 
+    /// The worker as a task named `workers`, for the process to start: see [`Worker::run`].
+    pub fn task(self, grace: Duration) -> Task {
+        Task::new("workers", move |stop| self.run(stop, grace))
+    }
+
     /// Runs until `shutdown`; then runs in progress have `grace` to finish, and the rest are given
     /// back to the queue for another worker.
     pub async fn run(self, shutdown: CancellationToken, grace: Duration) {
@@ -51,18 +57,9 @@ impl Worker {
         let permits = Arc::new(Semaphore::new(self.concurrency));
         let release = CancellationToken::new();
         let mut jobs = JoinSet::new();
-        let mut last_reap: Option<Instant> = None;
         tracing::info!(worker = %self.name, concurrency = self.concurrency, "worker started");
 
         while !shutdown.is_cancelled() {
-            if last_reap.is_none_or(|at| at.elapsed() >= lease / 2) {
-                match self.engine.store.executions().reap_expired().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::warn!(runs = n, "runs whose worker was lost went back to the queue or failed"),
-                    Err(error) => tracing::warn!(%error, "cannot reap expired runs"),
-                }
-                last_reap = Some(Instant::now());
-            }
             let mut claimed = false;
             while let Ok(permit) = permits.clone().try_acquire_owned() {
                 match self.engine.store.executions().claim(&self.name, lease, self.engine.config.per_org).await {
@@ -95,6 +92,22 @@ impl Worker {
             while jobs.join_next().await.is_some() {}
         }
         tracing::info!(worker = %self.name, "worker stopped");
+    }
+}
+
+/// Gives the runs whose lease expired (their worker was lost) back to the queue, or fails those
+/// out of attempts: at once, then every half lease, until `stop` is cancelled.
+pub(crate) async fn reap(engine: Engine, stop: CancellationToken) {
+    let every = engine.config.lease / 2;
+    loop {
+        match engine.store.executions().reap_expired().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(runs = n, "runs whose worker was lost went back to the queue or failed"),
+            Err(error) => tracing::warn!(%error, "cannot reap expired runs"),
+        }
+        if stop.run_until_cancelled(tokio::time::sleep(every)).await.is_none() {
+            return;
+        }
     }
 }
 

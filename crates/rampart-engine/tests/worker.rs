@@ -118,9 +118,12 @@ async fn a_tool_that_panics_fails_its_run_at_once_and_the_worker_goes_on(
     let config = EngineConfig { lease: Duration::from_secs(600), ..EngineConfig::default() };
     let engine = Engine::new(store.clone(), Arc::new(tools), scope, config);
     let acting = Acting { org, actor: Actor::System, context: RequestContext::default() };
+    let shutdown = CancellationToken::new();
+    if let Some(listener) = store.listener() {
+        tokio::spawn(listener.run(shutdown.clone()));
+    }
     let mut changes = store.subscribe().await;
 
-    let shutdown = CancellationToken::new();
     let worker = tokio::spawn(Worker::new(engine.clone(), "w1", 2).run(shutdown.clone(), Duration::from_secs(1)));
 
     for tool in ["panics", "panics_in_check"] {

@@ -18,13 +18,17 @@ mod passwords;
 mod principal;
 mod rate;
 mod sessions;
+mod signing_key;
 mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use rampart_core::ValidationErrors;
 use rampart_core::identity::NewAuditEvent;
+use rampart_core::validation::check_duration;
 use rampart_store::Store;
+use serde::{Deserialize, Serialize};
 
 pub use admin::AccountChanges;
 pub use error::IdentityError;
@@ -33,25 +37,56 @@ pub use principal::{Credential, Principal};
 pub use rampart_core::identity::RequestContext;
 pub use rate::RateLimits;
 pub use sessions::{LoginRequest, Registration, TokenPair};
+pub use signing_key::SigningKey;
 
-/// Policies of identity, from the configuration.
-#[derive(Clone, Debug)]
+/// Policies of identity: the `auth` section of the configuration, declared here once with its
+/// defaults and checks.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct IdentityConfig {
-    pub registration_open: bool,
+    /// `closed` (the default): only superusers create accounts; `open`: anyone may register and
+    /// gets a personal organisation.
+    pub registration: RegistrationMode,
+    #[serde(with = "humantime_serde")]
     pub access_token_ttl: Duration,
+    #[serde(with = "humantime_serde")]
     pub refresh_token_ttl: Duration,
     /// Login, token and register attempts allowed per minute, per client address and per account.
     pub attempts_per_minute: u32,
 }
 
+/// Who may create an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationMode {
+    /// Anyone may register, and gets a personal organisation.
+    Open,
+    /// Only superusers create accounts.
+    Closed,
+}
+
 impl Default for IdentityConfig {
     fn default() -> Self {
         Self {
-            registration_open: false,
+            registration: RegistrationMode::Closed,
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             attempts_per_minute: 10,
         }
+    }
+}
+
+impl IdentityConfig {
+    /// Every bad setting, named by its key in the section.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        errors.check("access_token_ttl", check_duration(self.access_token_ttl));
+        errors.check("refresh_token_ttl", check_duration(self.refresh_token_ttl));
+        errors.into_result(|| ())
+    }
+
+    pub fn registration_open(&self) -> bool {
+        self.registration == RegistrationMode::Open
     }
 }
 

@@ -74,7 +74,7 @@ impl Identity {
         registration: Registration,
         context: &RequestContext,
     ) -> Result<(User, Organisation, TokenPair), IdentityError> {
-        if !self.config.registration_open {
+        if !self.config.registration_open() {
             return Err(IdentityError::Forbidden("registration is closed on this server; ask an administrator".into()));
         }
         self.limit(context, Some(&registration.email)).await?;

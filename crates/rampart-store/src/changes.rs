@@ -3,7 +3,8 @@
 //!
 //! On PostgreSQL a trigger calls `pg_notify` in the writing transaction, so the notice reaches
 //! every server listening — whichever process wrote — and only once the change is committed. One
-//! `LISTEN` connection per process, opened on the first subscription, feeds a broadcast channel.
+//! `LISTEN` connection per process, held by the listener task the process starts (see
+//! [`crate::Store::listener`]), feeds a broadcast channel.
 //! On SQLite the server is the only writer, so the store broadcasts after its own commits.
 //!
 //! A notice says what to read again, never what the new value is: the database stays the one
@@ -15,8 +16,11 @@ use std::time::Duration;
 
 use rampart_core::{ExecutionId, OrgId};
 use sqlx::postgres::{PgListener, PgPool};
-use tokio::sync::{OnceCell, broadcast, oneshot};
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use crate::Task;
 
 /// The PostgreSQL channel the triggers notify on.
 pub(crate) const CHANNEL: &str = "rampart_changes";
@@ -51,12 +55,13 @@ impl Change {
 #[derive(Clone, Debug)]
 pub(crate) struct Changes {
     sender: broadcast::Sender<Change>,
-    listening: Arc<OnceCell<()>>,
+    /// Whether the listener's first `LISTEN` is in place (PostgreSQL).
+    listening: Arc<watch::Sender<bool>>,
 }
 
 impl Changes {
     pub(crate) fn new() -> Self {
-        Self { sender: broadcast::channel(BACKLOG).0, listening: Arc::new(OnceCell::new()) }
+        Self { sender: broadcast::channel(BACKLOG).0, listening: Arc::new(watch::Sender::new(false)) }
     }
 
     /// Tells this process's subscribers (SQLite: the writes are all ours).
@@ -69,49 +74,66 @@ impl Changes {
         self.sender.subscribe()
     }
 
-    /// Starts forwarding PostgreSQL's notices, once per store, and waits (briefly) until the
-    /// first `LISTEN` is in place; later calls return at once.
-    pub(crate) async fn listen(&self, pool: &PgPool) {
-        let sender = self.sender.clone();
-        let pool = pool.clone();
-        self.listening
-            .get_or_init(|| async move {
-                let (ready, listening) = oneshot::channel();
-                tokio::spawn(forward(pool, sender, ready));
-                // A database that is down must not hold the subscriber: it reads again later anyway.
-                let _ = tokio::time::timeout(RECONNECT, listening).await;
-            })
-            .await;
+    /// Waits (briefly) until the listener's first `LISTEN` is in place, so that a subscriber that
+    /// reads the state and then waits for notices misses none committed after its read; returns
+    /// at once from then on.
+    pub(crate) async fn listening(&self) {
+        let mut listening = self.listening.subscribe();
+        // A database that is down must not hold the subscriber: it reads again later anyway.
+        let _ = tokio::time::timeout(RECONNECT, listening.wait_for(|listening| *listening)).await;
+    }
+
+    /// The task that forwards PostgreSQL's notices to the subscribers until it is stopped or the
+    /// pool is closed.
+    pub(crate) fn listener(&self, pool: &PgPool) -> Task {
+        let (pool, sender, listening) = (pool.clone(), self.sender.clone(), self.listening.clone());
+        Task::new("change-listener", move |stop| forward(pool, sender, listening, stop))
     }
 }
 
-/// Listens until the pool is closed, reconnecting after errors.
-async fn forward(pool: PgPool, sender: broadcast::Sender<Change>, ready: oneshot::Sender<()>) {
-    let mut ready = Some(ready);
+/// Listens until `stop` is cancelled or the pool is closed, reconnecting after errors.
+async fn forward(
+    pool: PgPool,
+    sender: broadcast::Sender<Change>,
+    listening: Arc<watch::Sender<bool>>,
+    stop: CancellationToken,
+) {
     while !pool.is_closed() {
-        let mut listener = match PgListener::connect_with(&pool).await {
-            Ok(listener) => listener,
-            Err(_) => {
-                tokio::time::sleep(RECONNECT).await;
+        let mut listener = match stop.run_until_cancelled(PgListener::connect_with(&pool)).await {
+            None => return,
+            Some(Ok(listener)) => listener,
+            Some(Err(_)) => {
+                if stop.run_until_cancelled(tokio::time::sleep(RECONNECT)).await.is_none() {
+                    return;
+                }
                 continue;
             }
         };
-        if listener.listen(CHANNEL).await.is_err() {
-            tokio::time::sleep(RECONNECT).await;
-            continue;
+        match stop.run_until_cancelled(listener.listen(CHANNEL)).await {
+            None => return,
+            Some(Ok(())) => {}
+            Some(Err(_)) => {
+                if stop.run_until_cancelled(tokio::time::sleep(RECONNECT)).await.is_none() {
+                    return;
+                }
+                continue;
+            }
         }
-        if let Some(ready) = ready.take() {
-            let _ = ready.send(());
-        }
+        listening.send_replace(true);
         // `try_recv` answers `None` when the connection dropped: listen again on a new one.
-        while let Ok(Some(notice)) = listener.try_recv().await {
+        while let Some(Ok(Some(notice))) = stop.run_until_cancelled(listener.try_recv()).await {
             if let Some(change) = Change::parse(notice.payload()) {
                 let _ = sender.send(change);
             }
         }
+        if stop.is_cancelled() {
+            return;
+        }
         if !pool.is_closed() {
             tracing::warn!("the change listener lost its database connection; reconnecting");
-            tokio::time::sleep(RECONNECT).await;
+            if stop.run_until_cancelled(tokio::time::sleep(RECONNECT)).await.is_none() {
+                return;
+            }
         }
     }
 }

@@ -16,12 +16,13 @@ use sqlx::ConnectOptions as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 use tracing::log::LevelFilter;
 
 use crate::changes::{Change, Changes};
 use crate::{
     ApiKeyStore, AuditStore, ExecutionStore, InvitationStore, MemberStore, NodeStore, OrgStore, SecretStore,
-    SessionStore, SettingStore, Store, StoreError, TargetStore, UserStore, WatchStore,
+    SessionStore, SettingStore, Store, StoreError, TargetStore, Task, UserStore, WatchStore,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -178,7 +179,6 @@ impl SqlStore {
                     .acquire_timeout(options.acquire_timeout)
                     .connect_with(connect)
                     .await?;
-                tokio::spawn(checkpoint(pool.clone()));
                 Db::Sqlite(pool)
             }
             Location::Postgres(url) => {
@@ -226,13 +226,16 @@ impl SqlStore {
 /// How often SQLite's write-ahead log is copied into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
-/// Copies SQLite's write-ahead log into the database file, once a second, until the pool closes.
+/// Copies SQLite's write-ahead log into the database file, once a second, until `stop` is
+/// cancelled or the pool closes.
 /// SQLite would otherwise do it inside the commit that fills the log, making that commit wait for
 /// the copy and its fsync; done here, from a connection of its own, it blocks no writer (a passive
 /// checkpoint copies what no reader still needs, and the next one the rest).
-async fn checkpoint(pool: SqlitePool) {
+async fn checkpoint(pool: SqlitePool, stop: CancellationToken) {
     while !pool.is_closed() {
-        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if stop.run_until_cancelled(tokio::time::sleep(CHECKPOINT_EVERY)).await.is_none() {
+            return;
+        }
         if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await
             && !pool.is_closed()
         {
@@ -276,10 +279,27 @@ impl Store for SqlStore {
 
     async fn subscribe(&self) -> broadcast::Receiver<Change> {
         let receiver = self.changes.subscribe();
-        if let Db::Postgres(pool) = &self.db {
-            self.changes.listen(pool).await;
+        if let Db::Postgres(_) = &self.db {
+            self.changes.listening().await;
         }
         receiver
+    }
+
+    fn listener(&self) -> Option<Task> {
+        match &self.db {
+            Db::Postgres(pool) => Some(self.changes.listener(pool)),
+            Db::Sqlite(_) => None,
+        }
+    }
+
+    fn tasks(&self) -> Vec<Task> {
+        match &self.db {
+            Db::Sqlite(pool) => {
+                let pool = pool.clone();
+                vec![Task::new("sqlite-checkpoint", move |stop| checkpoint(pool, stop))]
+            }
+            Db::Postgres(_) => Vec::new(),
+        }
     }
 
     async fn close(&self) {

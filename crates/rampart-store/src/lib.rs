@@ -18,6 +18,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod settings;
 pub mod targets;
+pub mod task;
 pub mod users;
 pub mod watch;
 
@@ -36,6 +37,7 @@ pub use secrets::SecretStore;
 pub use sessions::{AccessState, Rotation, SessionStore};
 pub use settings::{SettingStore, StoredSetting};
 pub use targets::{StoredTarget, TargetFilter, TargetPatch, TargetStore};
+pub use task::Task;
 pub use users::{Member, MemberStore, UserStore};
 pub use watch::{AlertFilter, Committed, EventFilter, HourCount, ScoredEvent, WatchStore, WatchTotals};
 
@@ -55,6 +57,19 @@ pub trait Store: Send + Sync {
     /// Notices of changes committed from now on, by any process sharing the database. A notice
     /// says what to read again; a subscriber that lags is told so and should read everything again.
     async fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change>;
+
+    /// PostgreSQL: the task that feeds [`Store::subscribe`] with the database's notices over one
+    /// `LISTEN` connection. A process that follows changes starts it once; without it, a
+    /// subscriber hears only this process's own writes on SQLite and nothing on PostgreSQL.
+    fn listener(&self) -> Option<Task> {
+        None
+    }
+
+    /// The upkeep the store needs while it is open (SQLite: copying its write-ahead log into the
+    /// database file); every process that writes starts them.
+    fn tasks(&self) -> Vec<Task> {
+        Vec::new()
+    }
 
     /// Closes every connection; later calls fail with [`StoreError::Unavailable`].
     async fn close(&self);

@@ -17,7 +17,8 @@ use futures_util::{StreamExt, stream};
 use rampart_core::identity::Acting;
 use rampart_core::watch::{Alert, AlertStatus, EventInput, NewEvent, Node, Score, ScoringRules};
 use rampart_core::{AlertId, EventId, ValidationErrors};
-use rampart_store::{Committed, ScoredEvent, Store, StoreError};
+use rampart_store::{Committed, ScoredEvent, Store, StoreError, Task};
+use serde::{Deserialize, Serialize};
 
 pub use ml::{Fallback, ModelConfig, ModelScorer};
 pub use nodes::NodeRefusal;
@@ -33,30 +34,54 @@ pub const BATCH_MAX: usize = rampart_core::watch::BATCH_MAX;
 /// Events of one request scored at once (the model's calls overlap).
 const MODEL_CONCURRENCY: usize = 32;
 
-/// How the watch runs.
-#[derive(Clone, Debug)]
+/// How the watch runs: the `watch` section of the configuration, declared here once with its
+/// defaults and checks.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct WatchConfig {
-    pub scoring: ScoringRules,
-    pub model: Option<ModelConfig>,
     /// Events waiting to be committed at most; past it, requests are refused with [`Busy`]. One
     /// organisation may hold at most half of it, and an equal part when others have events waiting.
     pub queue_events: usize,
     /// Events committed in one transaction at most.
     pub group_max: usize,
+    /// The built-in scorer's points and word lists.
+    pub scoring: ScoringRules,
+    /// An external model that scores events instead (`url`, `timeout`, `failures_to_open`,
+    /// `open_for`); the built-in scorer answers whenever it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelConfig>,
     /// Sources remembered for the multi-node and burst rules; when full, the quietest source of
-    /// the organisation that has the most is forgotten.
+    /// the organisation that has the most is forgotten. Not a configuration key.
+    #[serde(skip)]
     pub sources_tracked: usize,
 }
 
 impl Default for WatchConfig {
     fn default() -> Self {
         Self {
-            scoring: ScoringRules::default(),
-            model: None,
             queue_events: 50_000,
             group_max: 5_000,
+            scoring: ScoringRules::default(),
+            model: None,
             sources_tracked: 100_000,
         }
+    }
+}
+
+impl WatchConfig {
+    /// Every bad setting, named by its key in the section.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        if self.queue_events < BATCH_MAX {
+            errors.add("queue_events", format!("must be at least {BATCH_MAX} (one full batch)"));
+        }
+        if self.group_max < 1 {
+            errors.add("group_max", "must be at least 1");
+        }
+        if let Some(model) = &self.model {
+            errors.check("model", model.validate());
+        }
+        errors.into_result(|| ())
     }
 }
 
@@ -126,12 +151,17 @@ struct Inner {
 }
 
 impl Watch {
-    /// Starts the watch and its writer; `config.model` is checked here, and reached through
-    /// `outbound`, the server's outbound gate.
-    pub fn new(store: Arc<dyn Store>, config: WatchConfig, outbound: rampart_scope::Gate) -> Result<Self, String> {
+    /// The watch and the writer of its ingestion pipeline, a task the process starts (requests
+    /// wait for it); `config.model` is checked here, and reached through `outbound`, the server's
+    /// outbound gate.
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: WatchConfig,
+        outbound: rampart_scope::Gate,
+    ) -> Result<(Self, Task), String> {
         let model = config.model.as_ref().map(|model| ModelScorer::new(model, outbound)).transpose()?;
-        let pipeline = Pipeline::start(store.clone(), config.queue_events, config.group_max);
-        Ok(Self {
+        let (pipeline, writer) = Pipeline::new(store.clone(), config.queue_events, config.group_max);
+        let watch = Self {
             inner: Arc::new(Inner {
                 settings: SettingsCache::new(store.clone()),
                 store,
@@ -141,7 +171,8 @@ impl Watch {
                 refusals: rampart_identity::RateLimits::new(nodes::REFUSALS_PER_MINUTE),
                 pipeline,
             }),
-        })
+        };
+        Ok((watch, writer))
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

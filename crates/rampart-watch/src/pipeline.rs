@@ -5,6 +5,10 @@
 //! than queued without limit. Each organisation has its share of the bound — at most half of it,
 //! and an equal part when several have events waiting — so one tenant's flood is refused while
 //! the others are still taken.
+//!
+//! The writer is a [`Task`] the process starts. Stopped, it takes no new request (those are
+//! refused as [`Busy`]) but commits and answers every one already queued, so a request is never
+//! answered before its events are committed, and nothing answered is lost.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -12,8 +16,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::FutureExt;
 use rampart_core::OrgId;
-use rampart_store::{Committed, ScoredEvent, Store, StoreError};
+use rampart_store::{Committed, ScoredEvent, Store, StoreError, Task};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 /// The pipeline is full: try again shortly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,12 +69,12 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the writer. At most `capacity` events wait at once; a group holds at most
-    /// `group_max` events (one request's events always go together).
-    pub fn start(store: Arc<dyn Store>, capacity: usize, group_max: usize) -> Self {
+    /// The pipeline and its writer, which the process starts. At most `capacity` events wait at
+    /// once; a group holds at most `group_max` events (one request's events always go together).
+    pub fn new(store: Arc<dyn Store>, capacity: usize, group_max: usize) -> (Self, Task) {
         let (jobs, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(write(store, receiver, group_max.max(1)));
-        Self { jobs, room: Arc::new(Semaphore::new(capacity)), capacity, waiting: Arc::default() }
+        let writer = Task::new("ingest-writer", move |stop| write(store, receiver, group_max.max(1), stop));
+        (Self { jobs, room: Arc::new(Semaphore::new(capacity)), capacity, waiting: Arc::default() }, writer)
     }
 
     /// Events of `org` waiting to be committed.
@@ -113,8 +118,29 @@ impl Pipeline {
     }
 }
 
-async fn write(store: Arc<dyn Store>, mut receiver: mpsc::UnboundedReceiver<Job>, group_max: usize) {
-    while let Some(first) = receiver.recv().await {
+/// Commits groups until stopped; then refuses new requests and commits those still queued.
+async fn write(
+    store: Arc<dyn Store>,
+    mut receiver: mpsc::UnboundedReceiver<Job>,
+    group_max: usize,
+    stop: CancellationToken,
+) {
+    let mut stopping = false;
+    loop {
+        if !stopping && stop.is_cancelled() {
+            // Senders are refused from now on; what is queued is still received.
+            receiver.close();
+            stopping = true;
+        }
+        let next = if stopping {
+            receiver.recv().await
+        } else {
+            tokio::select! {
+                job = receiver.recv() => job,
+                () = stop.cancelled() => continue,
+            }
+        };
+        let Some(first) = next else { break };
         let mut group = vec![first];
         let mut size = group[0].events.len();
         while size < group_max {

@@ -42,7 +42,9 @@ async fn setup(backend: Backend) -> Setup {
     let new = NewNode::parse("trap", "agent", None).expect("valid");
     let node = store.nodes().insert(org, &new, "aaaaaaaaaaaa", "hash").await.expect("node");
     let outbound = outbound_gate(store.clone(), Arc::default(), Arc::new(SystemResolver));
-    let watch = Watch::new(store, WatchConfig::default(), outbound).expect("watch");
+    let (watch, writer) = Watch::new(store, WatchConfig::default(), outbound).expect("watch");
+    // The writer runs for the test's life; the runtime ends it with the test.
+    tokio::spawn(writer.run(tokio_util::sync::CancellationToken::new()));
     Setup { watch, clock, org, node, _db: db }
 }
 

@@ -104,7 +104,8 @@ impl Cli {
             Command::Worker => {
                 let config = Config::load(file, &Overrides::default())?;
                 crate::logging::init(&config);
-                crate::serve::run_worker(&config, shutdown_signal()).await?;
+                let worker = crate::worker::WorkerProcess::build(&config).await?;
+                worker.run(shutdown_signal()).await;
             }
             Command::Serve { listen, no_workers } => {
                 let config = Config::load(file, &Overrides { listen })?;
@@ -139,12 +140,9 @@ impl Cli {
                 crate::logging::init(&config);
                 let password = crate::bootstrap::read_password()?;
                 let store = open_store(&config).await?;
-                let state =
-                    rampart_api::AppState::new(store.clone(), crate::serve::state_options(&config, config.listen))
-                        .await
-                        .context("loading the token-signing key")?;
+                let (identity, _) = crate::services::identity(&config, store.clone()).await?;
                 let username = username.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
-                crate::bootstrap::create_user(&state.identity, &email, &username, &password, superuser).await?;
+                crate::bootstrap::create_user(&identity, &email, &username, &password, superuser).await?;
                 store.close().await;
                 println!("created {}{email}", if superuser { "superuser " } else { "" });
             }

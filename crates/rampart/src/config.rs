@@ -8,7 +8,12 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use rampart_core::validation::check_duration;
+use rampart_engine::EngineConfig;
+use rampart_identity::IdentityConfig;
+pub use rampart_identity::RegistrationMode as Registration;
 use rampart_scope::parse_net;
+use rampart_watch::WatchConfig;
 use serde::{Deserialize, Serialize};
 
 /// Keys whose values are secrets: `config check` prints them redacted, whatever their form.
@@ -19,9 +24,6 @@ const URL_KEYS: &[&str] = &["database_url", "watch.model.url"];
 
 /// `RAMPART_*` variables that are not configuration keys.
 const NOT_KEYS: &[&str] = &["config", "test_database_url"];
-
-/// The longest any configured duration may be: a year, with a day to spare.
-const DURATION_MAX: Duration = Duration::from_secs(366 * 24 * 3600);
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -44,13 +46,16 @@ pub struct Config {
     pub bootstrap_admin_password: Option<String>,
     pub http: HttpConfig,
     pub database: DatabaseConfig,
-    pub auth: AuthConfig,
+    /// The identity crate's settings, declared there with their defaults and checks.
+    pub auth: IdentityConfig,
     pub scope: ScopeConfig,
     /// What the server's own outbound calls (the model) may reach besides public addresses.
     pub outbound: rampart_scope::OutboundConfig,
     pub metrics: MetricsConfig,
-    pub engine: EngineSettings,
-    pub watch: WatchSettings,
+    /// The engine's settings, declared there.
+    pub engine: EngineConfig,
+    /// The watch's settings, declared there.
+    pub watch: WatchConfig,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -59,57 +64,6 @@ pub struct MetricsConfig {
     /// When set, `/metrics` answers only requests bearing `Authorization: Bearer <token>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct WatchSettings {
-    /// Events waiting to be committed at most; past it, sensors are answered 503 with `Retry-After`.
-    pub queue_events: usize,
-    /// Events committed in one transaction at most.
-    pub group_max: usize,
-    /// The built-in scorer's points and word lists.
-    pub scoring: rampart_core::watch::ScoringRules,
-    /// An external model that scores events instead (`url`, `timeout`, `failures_to_open`,
-    /// `open_for`); the built-in scorer answers whenever it does not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<rampart_watch::ModelConfig>,
-}
-
-impl Default for WatchSettings {
-    fn default() -> Self {
-        let watch = rampart_watch::WatchConfig::default();
-        Self { queue_events: watch.queue_events, group_max: watch.group_max, scoring: watch.scoring, model: None }
-    }
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EngineSettings {
-    /// Runs a server (or `rampart worker`) executes at once; 0 for a server that runs none.
-    pub workers: usize,
-    /// How long a claimed run is held without a heartbeat before another worker may take it.
-    #[serde(with = "humantime_serde")]
-    pub lease: Duration,
-    /// Most runs of one organisation running at once.
-    pub per_org: u32,
-    /// Tries of a run whose worker is lost.
-    pub max_attempts: u32,
-    /// Most log lines kept per run.
-    pub log_cap: u32,
-}
-
-impl Default for EngineSettings {
-    fn default() -> Self {
-        let engine = rampart_engine::EngineConfig::default();
-        Self {
-            workers: 4,
-            lease: engine.lease,
-            per_org: engine.per_org,
-            max_attempts: engine.max_attempts,
-            log_cap: engine.log_cap,
-        }
-    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -175,38 +129,6 @@ pub struct HttpConfig {
     pub max_streams_per_user: usize,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Registration {
-    Open,
-    Closed,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthConfig {
-    /// `closed` (the default): only superusers create accounts; `open`: anyone may register and
-    /// gets a personal organisation.
-    pub registration: Registration,
-    #[serde(with = "humantime_serde")]
-    pub access_token_ttl: Duration,
-    #[serde(with = "humantime_serde")]
-    pub refresh_token_ttl: Duration,
-    /// Login, token and register attempts per minute, per client address and per account.
-    pub attempts_per_minute: u32,
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        Self {
-            registration: Registration::Closed,
-            access_token_ttl: Duration::from_secs(15 * 60),
-            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
-            attempts_per_minute: 10,
-        }
-    }
-}
-
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
@@ -235,12 +157,12 @@ impl Default for Config {
             bootstrap_admin_password: None,
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
-            auth: AuthConfig::default(),
+            auth: IdentityConfig::default(),
             scope: ScopeConfig::default(),
             outbound: rampart_scope::OutboundConfig::default(),
             metrics: MetricsConfig::default(),
-            engine: EngineSettings::default(),
-            watch: WatchSettings::default(),
+            engine: EngineConfig::default(),
+            watch: WatchConfig::default(),
         }
     }
 }
@@ -340,11 +262,13 @@ impl Config {
             (1..=self.http.max_streams.max(1)).contains(&self.http.max_streams_per_user),
             "must be at least 1 and at most http.max_streams",
         );
-        check("watch.queue_events", self.watch.queue_events >= 1000, "must be at least 1000 (one full batch)");
-        check("watch.group_max", self.watch.group_max >= 1, "must be at least 1");
-        if let Some(model) = &self.watch.model {
-            let valid = model.validate();
-            check("watch.model", valid.is_ok(), valid.err().as_deref().unwrap_or_default());
+        // The domain crates' sections check themselves; their errors name the key in the section.
+        for (section, valid) in
+            [("watch", self.watch.validate()), ("auth", self.auth.validate()), ("engine", self.engine.validate())]
+        {
+            for error in valid.err().into_iter().flatten() {
+                check(&format!("{section}.{}", error.field), false, &error.message);
+            }
         }
         for (key, value) in [
             ("http.request_timeout", self.http.request_timeout),
@@ -352,15 +276,13 @@ impl Config {
             ("http.idle_timeout", self.http.idle_timeout),
             ("database.acquire_timeout", self.database.acquire_timeout),
             ("database.health_timeout", self.database.health_timeout),
-            ("auth.access_token_ttl", self.auth.access_token_ttl),
-            ("auth.refresh_token_ttl", self.auth.refresh_token_ttl),
             ("http.shutdown_grace", self.http.shutdown_grace),
             ("database.busy_timeout", self.database.busy_timeout),
-            ("engine.lease", self.engine.lease),
         ] {
             // Bounded above too: a time added to now (an expiry, a lease) must stay a time the
             // clock and both databases can hold.
-            check(key, !value.is_zero() && value <= DURATION_MAX, "must be longer than zero and at most 366 days");
+            let valid = check_duration(value);
+            check(key, valid.is_ok(), valid.err().as_deref().unwrap_or_default());
         }
         check(
             "database.max_connections",
@@ -425,35 +347,6 @@ impl Config {
         let allow =
             self.scope.allow.iter().filter_map(|entry| rampart_core::targets::TargetValue::parse(entry).ok()).collect();
         rampart_scope::DenyList::new(rampart_core::targets::ServerPolicy::new(allow, networks), vec![listening])
-    }
-
-    pub fn engine_config(&self) -> rampart_engine::EngineConfig {
-        rampart_engine::EngineConfig {
-            lease: self.engine.lease,
-            per_org: self.engine.per_org,
-            max_attempts: self.engine.max_attempts,
-            log_cap: self.engine.log_cap,
-        }
-    }
-
-    pub fn watch_config(&self) -> rampart_watch::WatchConfig {
-        rampart_watch::WatchConfig {
-            scoring: self.watch.scoring.clone(),
-            model: self.watch.model.clone(),
-            queue_events: self.watch.queue_events,
-            group_max: self.watch.group_max,
-            ..rampart_watch::WatchConfig::default()
-        }
-    }
-
-    /// The identity policies.
-    pub fn identity(&self) -> rampart_identity::IdentityConfig {
-        rampart_identity::IdentityConfig {
-            registration_open: self.auth.registration == Registration::Open,
-            access_token_ttl: self.auth.access_token_ttl,
-            refresh_token_ttl: self.auth.refresh_token_ttl,
-            attempts_per_minute: self.auth.attempts_per_minute,
-        }
     }
 
     /// The effective configuration as TOML, with every secret redacted.
@@ -576,6 +469,23 @@ mod tests {
     }
 
     #[test]
+    fn the_domain_sections_are_read_and_checked_by_their_crates() {
+        let config = from_toml(
+            "[engine]\nworkers = 2\nlease = \"2s\"\n[watch]\ngroup_max = 7\n[auth]\nregistration = \"open\"\n",
+        )
+        .expect("valid");
+        assert_eq!((config.engine.workers, config.engine.lease), (2, Duration::from_secs(2)));
+        assert_eq!(config.watch.group_max, 7);
+        assert_eq!(config.watch.sources_tracked, WatchConfig::default().sources_tracked, "not a key: kept");
+        let text = "[watch]\nqueue_events = 999\n[watch.model]\nurl = \"ftp://model.internal/\"\n";
+        let error = from_toml(text).expect_err("bad watch").to_string();
+        assert!(error.contains("watch.queue_events (RAMPART_WATCH__QUEUE_EVENTS): must be at least 1000"), "{error}");
+        assert!(error.contains("watch.model (RAMPART_WATCH__MODEL): url: must use http or https"), "{error}");
+        let error = from_toml("[watch]\nsources_tracked = 5\n").expect_err("not a key").to_string();
+        assert!(error.contains("sources_tracked"), "{error}");
+    }
+
+    #[test]
     fn defaults_serve_a_laptop() {
         let config = Config::default();
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
@@ -623,8 +533,8 @@ mod tests {
     fn registration_is_closed_unless_opened() {
         assert_eq!(Config::default().auth.registration, Registration::Closed);
         let config = from_toml("[auth]\nregistration = \"open\"\n").expect("valid");
-        assert!(config.identity().registration_open);
-        assert!(!Config::default().identity().registration_open);
+        assert!(config.auth.registration_open());
+        assert!(!Config::default().auth.registration_open());
     }
 
     #[test]

@@ -8,3 +8,6 @@ pub mod config;
 pub mod logging;
 pub mod scan;
 pub mod serve;
+pub mod services;
+pub mod supervisor;
+pub mod worker;

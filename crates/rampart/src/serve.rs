@@ -1,4 +1,5 @@
-//! Builds a running server from a configuration: store, migrations, signing key, router, listener.
+//! Builds a running server from a configuration: store, migrations, the domain services (see
+//! [`crate::services`]), the HTTP state, router and listener, and the supervised background tasks.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -7,36 +8,18 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::http::HeaderValue;
 use rampart_api::{AppState, HttpOptions, ServeOptions, StateOptions};
-use rampart_engine::Worker;
-use rampart_store::{ConnectOptions, SqlStore, Store};
+use rampart_store::{Store, Task};
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::services;
+pub use crate::services::open_store;
+use crate::supervisor::Supervisor;
 
-/// Connects to the configured database and applies pending migrations.
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    let location = config.database_location();
-    let options = ConnectOptions {
-        location: location.clone(),
-        max_connections: config.database.max_connections,
-        acquire_timeout: config.database.acquire_timeout,
-        busy_timeout: config.database.busy_timeout,
-    };
-    let store = SqlStore::connect(&options).await.context("opening the database")?;
-    store.migrate().await.context("migrating the database")?;
-    Ok(Arc::new(store))
-}
-
-/// The state's settings; `listening` is the server's own socket, which tools may never reach.
-pub fn state_options(config: &Config, listening: SocketAddr) -> StateOptions {
+/// The HTTP state's settings.
+pub fn state_options(config: &Config) -> StateOptions {
     StateOptions {
         health_timeout: config.database.health_timeout,
-        deny: config.deny_list(listening),
-        outbound: config.outbound.policy(vec![listening]),
-        engine: config.engine_config(),
-        watch: config.watch_config(),
-        identity: config.identity(),
         trusted_proxies: config.http.trusted_proxies.clone(),
         metrics_token: config.metrics.token.clone(),
         streams: rampart_api::StreamOptions {
@@ -53,9 +36,11 @@ pub struct Server {
     app: axum::Router,
     options: ServeOptions,
     store: Arc<dyn Store>,
-    engine: rampart_engine::Engine,
     watch: rampart_watch::Watch,
-    workers: usize,
+    /// The tasks the services need: started by [`Server::run`].
+    tasks: Vec<Task>,
+    /// The in-process workers and their reaper, unless [`Server::without_workers`].
+    workers: Vec<Task>,
 }
 
 impl Server {
@@ -70,10 +55,12 @@ impl Server {
             .with_context(|| format!("cannot listen on {} (RAMPART_LISTEN or --listen)", config.listen))?;
         let listening = listener.local_addr().context("reading the listening address")?;
         let store = open_store(config).await?;
-        let state = AppState::new(store.clone(), state_options(config, listening))
-            .await
-            .context("loading the token-signing key")?;
-        crate::bootstrap::first_admin(config, &state.identity, store.as_ref()).await?;
+        let (services, tasks) = services::build(config, store.clone(), listening).await?;
+        crate::bootstrap::first_admin(config, &services.identity, store.as_ref()).await?;
+        let workers = match config.engine.workers {
+            0 => Vec::new(),
+            concurrency => services::workers(config, &services.engine, "serve", concurrency),
+        };
         let http = HttpOptions {
             body_limit: config.http.body_limit,
             ingest_body_limit: config.http.ingest_body_limit,
@@ -85,16 +72,15 @@ impl Server {
                 .map(|origin| HeaderValue::from_str(origin).context("http.cors_origins"))
                 .collect::<anyhow::Result<_>>()?,
         };
-        let engine = state.engine.clone();
-        let watch = state.watch.clone();
-        let app = rampart_api::app_with(extra, state, &http);
+        let watch = services.watch.clone();
+        let app = rampart_api::app_with(extra, AppState::new(services, state_options(config)), &http);
         let options = ServeOptions {
             header_read_timeout: config.http.header_read_timeout,
             shutdown_grace: config.http.shutdown_grace,
             max_connections: config.http.max_connections,
             idle_timeout: config.http.idle_timeout,
         };
-        Ok(Self { listener, app, options, store, engine, watch, workers: config.engine.workers })
+        Ok(Self { listener, app, options, store, watch, tasks, workers })
     }
 
     pub fn store(&self) -> Arc<dyn Store> {
@@ -109,47 +95,30 @@ impl Server {
         self.listener.local_addr()
     }
 
+    /// The names of the background tasks [`Server::run`] starts.
+    pub fn task_names(&self) -> Vec<&str> {
+        self.tasks.iter().chain(&self.workers).map(Task::name).collect()
+    }
+
     /// Runs no in-process workers (`serve --no-workers`): `rampart worker` processes run the jobs.
     pub fn without_workers(mut self) -> Self {
-        self.workers = 0;
+        self.workers.clear();
         self
     }
 
-    /// Serves (and runs jobs) until `shutdown` completes, drains both, then closes the database.
+    /// Starts the background tasks and serves until `shutdown` completes; then drains the
+    /// requests in flight, then the tasks (each within `http.shutdown_grace`), then closes the
+    /// database.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let stop = CancellationToken::new();
-        let worker = (self.workers > 0).then(|| {
-            let worker = Worker::new(self.engine.clone(), worker_name("serve"), self.workers);
-            tokio::spawn(worker.run(stop.clone(), self.options.shutdown_grace))
-        });
-        rampart_api::serve(self.listener, self.app, self.options, shutdown).await;
-        stop.cancel();
-        if let Some(worker) = worker {
-            let _ = worker.await;
+        let mut supervisor = Supervisor::new();
+        for task in self.tasks.into_iter().chain(self.workers) {
+            supervisor.start(task);
         }
+        let grace = self.options.shutdown_grace;
+        rampart_api::serve(self.listener, self.app, self.options, shutdown).await;
+        supervisor.shutdown(grace).await;
         self.store.close().await;
     }
-}
-
-/// A name for a worker that tells which process it is: host, kind and process id.
-pub fn worker_name(kind: &str) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    format!("{}:{kind}:{}", host.trim(), std::process::id())
-}
-
-/// Runs jobs without serving HTTP, until `shutdown` completes.
-pub async fn run_worker(config: &Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let store = open_store(config).await?;
-    let state =
-        AppState::new(store.clone(), state_options(config, config.listen)).await.context("loading the state")?;
-    let stop = CancellationToken::new();
-    let worker = Worker::new(state.engine.clone(), worker_name("worker"), config.engine.workers.max(1));
-    let running = tokio::spawn(worker.run(stop.clone(), config.http.shutdown_grace));
-    shutdown.await;
-    stop.cancel();
-    let _ = running.await;
-    store.close().await;
-    Ok(())
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -40,11 +40,18 @@ pub async fn store_with_clock(backend: Backend) -> (Arc<SqlStore>, Arc<ManualClo
     (Arc::new(store), clock, db)
 }
 
-/// Who follows changes: on PostgreSQL another store, so that notices must cross connections; on
-/// SQLite the server is the only writer and notices its own followers.
+/// Who follows changes: on PostgreSQL another store, with its listener started, so that notices
+/// must cross connections; on SQLite the server is the only writer and notices its own followers.
 pub async fn follower(store: &Arc<SqlStore>, db: &TestDatabase, backend: Backend) -> Arc<SqlStore> {
     match backend {
-        Backend::Postgres => Arc::new(connect(&db.url(), 2).await),
+        Backend::Postgres => {
+            let follower = connect(&db.url(), 2).await;
+            if let Some(listener) = follower.listener() {
+                // Stopped with the runtime at the end of the test.
+                tokio::spawn(listener.run(tokio_util::sync::CancellationToken::new()));
+            }
+            Arc::new(follower)
+        }
         Backend::Sqlite => store.clone(),
     }
 }

@@ -45,16 +45,13 @@ async fn the_signing_key_survives_a_restart(#[values(Backend::Sqlite, Backend::P
     let database = rampart_testkit::TestDatabase::create(backend).await;
     let config = crate::helpers::test_config(&database);
     let first = rampart::serve::open_store(&config).await.expect("store");
-    let before = rampart_api::AppState::new(first.clone(), rampart::serve::state_options(&config, config.listen))
-        .await
-        .expect("state");
+    let (_, before) = rampart::services::identity(&config, first.clone()).await.expect("identity");
     first.close().await;
 
     let second = rampart::serve::open_store(&config).await.expect("store");
-    let after =
-        rampart_api::AppState::new(second, rampart::serve::state_options(&config, config.listen)).await.expect("state");
+    let (_, after) = rampart::services::identity(&config, second).await.expect("identity");
 
-    assert_eq!(before.signing_key.expose(), after.signing_key.expose());
-    assert_eq!(before.signing_key.expose().len(), 32);
-    assert_eq!(format!("{:?}", after.signing_key), "SigningKey(<redacted>)");
+    assert_eq!(before.expose(), after.expose());
+    assert_eq!(before.expose().len(), 32);
+    assert_eq!(format!("{after:?}"), "SigningKey(<redacted>)");
 }

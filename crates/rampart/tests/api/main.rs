@@ -20,6 +20,7 @@ mod live;
 mod logs;
 mod matrix;
 mod metrics;
+mod process;
 mod secrets;
 mod targets;
 mod tokens;
