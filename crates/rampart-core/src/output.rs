@@ -205,6 +205,11 @@ impl<T: Keep> Kept<T> {
         }
     }
 
+    /// Counts `n` items found but never pushed (a scanner that kept only some of what it found).
+    pub fn count_unkept(&mut self, n: u64) {
+        self.total = self.total.saturating_add(n);
+    }
+
     /// Items read back from storage with the count recorded beside them: still at most
     /// [`KEPT_MAX`], and the count never below what is kept.
     pub fn restore(items: Vec<T>, total: u64) -> Self {
@@ -397,6 +402,9 @@ mod tests {
         assert!(
             matches!(kept.items()[KEPT_MAX - 1], Artifact::Service { port, .. } if usize::from(port) == KEPT_MAX - 1)
         );
+
+        kept.count_unkept(7);
+        assert_eq!((kept.items().len(), kept.n_dropped()), (KEPT_MAX, 12));
 
         let restored = Kept::restore(kept.items().to_vec(), 3);
         assert_eq!(restored.total(), KEPT_MAX as u64, "a count below what is kept is raised");

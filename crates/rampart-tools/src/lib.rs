@@ -14,4 +14,4 @@ pub mod tool;
 
 pub use gate::{DENIED, DenyList, Gate, GateError, Refusal, RefusalSink, Resolver, SystemResolver, check_host};
 pub use scope::{BULK_MAX, BulkImport, CheckResult, ScopeService, TargetError};
-pub use tool::{Registry, Tool, ToolContext, ToolInfo, Update, parse_params, schema_of};
+pub use tool::{Registry, Tool, ToolContext, ToolInfo, ToolOutput, Update, parse_params, schema_of};
