@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::identity::Actor;
+use crate::output::ToolOutput;
 use crate::{ExecutionId, OrgId};
 
 /// `queued → running → succeeded | failed | cancelled | timed_out`; a lost worker's job goes back
@@ -65,10 +66,10 @@ impl fmt::Display for ExecutionStatus {
     }
 }
 
-/// How a run ended.
+/// How a run ended. A run that succeeded stores its findings and artifacts with its status.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Finish {
-    Succeeded(Value),
+    Succeeded(ToolOutput),
     Failed(String),
     Cancelled,
     TimedOut,

@@ -220,7 +220,7 @@ async fn run_tool(
     };
     let finish = tokio::select! {
         outcome = run => match outcome {
-            Ok(Ok(Ok(result))) => Some(Finish::Succeeded(result)),
+            Ok(Ok(Ok(output))) => Some(Finish::Succeeded(output)),
             Ok(Ok(Err(reason))) => Some(Finish::Failed(reason)),
             Ok(Err(_panic)) => Some(internal_error(execution)),
             Err(_) => Some(Finish::TimedOut),

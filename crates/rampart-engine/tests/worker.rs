@@ -1,5 +1,6 @@
 //! The worker against a real store on SQLite and PostgreSQL, with tools written for the test: a
-//! bug in a tool (a panic) must fail its run at once and leave the worker serving the next run.
+//! bug in a tool (a panic) must fail its run at once and leave the worker serving the next run,
+//! and what a tool reports (findings, artifacts) is stored with the run's end.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -7,14 +8,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rampart_core::executions::{Execution, ExecutionStatus, LogStream};
+use rampart_core::findings::Severity;
 use rampart_core::identity::{Acting, Actor, RequestContext};
 use rampart_core::orgs::NewOrganisation;
+use rampart_core::output::{Artifact, Finding, Proto, RunOutput};
 use rampart_core::{ExecutionId, OrgId, ValidationErrors};
 use rampart_engine::{Engine, EngineConfig, Worker};
 use rampart_scope::{DenyList, ScopeService};
 use rampart_store::{Change, ConnectOptions, Location, SqlStore, Store};
 use rampart_testkit::{Backend, TestDatabase};
-use rampart_tools::{Registry, Tool, ToolContext, ToolInfo};
+use rampart_tools::{Registry, Tool, ToolContext, ToolInfo, ToolOutput};
 use rstest::rstest;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -60,10 +63,55 @@ impl Tool for Panics {
         Ok(Vec::new())
     }
 
-    async fn run(&self, _params: Value, context: ToolContext) -> Result<Value, String> {
+    async fn run(&self, _params: Value, context: ToolContext) -> Result<ToolOutput, String> {
         context.log(LogStream::Stdout, "starting");
         tokio::task::yield_now().await;
         panic!("a bug in the tool");
+    }
+}
+
+/// Reports one finding and one artifact, as a scanner would.
+struct Reports;
+
+impl Reports {
+    fn output() -> ToolOutput {
+        let mut output = ToolOutput::new(json!({"open": 1}));
+        output.findings.push(Finding::new(
+            Severity::High,
+            "tcp_scan.exposed_redis",
+            "Redis exposed",
+            "192.0.2.7",
+            "tcp/6379",
+        ));
+        output.artifacts.push(Artifact::Service {
+            host: [192, 0, 2, 7].into(),
+            port: 6379,
+            proto: Proto::Tcp,
+            name: Some("redis".into()),
+        });
+        output
+    }
+}
+
+#[async_trait]
+impl Tool for Reports {
+    fn info(&self) -> ToolInfo {
+        ToolInfo {
+            name: "reports",
+            category: "test",
+            description: "Reports a finding and an artifact without touching anything.",
+            params_schema: json!({"type": "object"}),
+            result_schema: json!({}),
+            default_timeout: Duration::from_secs(600),
+        }
+    }
+
+    fn check(&self, _params: &Value) -> Result<Vec<String>, ValidationErrors> {
+        Ok(Vec::new())
+    }
+
+    async fn run(&self, _params: Value, _context: ToolContext) -> Result<ToolOutput, String> {
+        Ok(Self::output())
     }
 }
 
@@ -143,6 +191,36 @@ async fn a_tool_that_panics_fails_its_run_at_once_and_the_worker_goes_on(
     let next = engine.submit(&acting, "noop", json!({}), None).await.expect("queued");
     let run = ended(&store, &mut changes, org, next.id, Duration::from_secs(10)).await.expect("the next run ends");
     assert_eq!(run.status, ExecutionStatus::Succeeded);
+
+    shutdown.cancel();
+    worker.await.expect("the worker stops cleanly");
+}
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_findings_and_artifacts_are_stored_with_its_success(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let db = TestDatabase::create(backend).await;
+    let store = store(&db).await;
+    let org = store.orgs().insert(&NewOrganisation::parse("acme", None).expect("valid")).await.expect("org").id;
+    let mut tools = Registry::builtin();
+    tools.add(Arc::new(Reports));
+    let scope = ScopeService::new(store.clone(), Arc::new(DenyList::default()));
+    let engine = Engine::new(store.clone(), Arc::new(tools), scope, EngineConfig::default());
+    let acting = Acting { org, actor: Actor::System, context: RequestContext::default() };
+    let mut changes = store.subscribe().await;
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(Worker::new(engine.clone(), "w1", 1).run(shutdown.clone(), Duration::from_secs(1)));
+
+    let queued = engine.submit(&acting, "reports", json!({}), None).await.expect("queued");
+    let run = ended(&store, &mut changes, org, queued.id, Duration::from_secs(10)).await.expect("the run ends");
+
+    let expected = Reports::output();
+    assert_eq!(run.status, ExecutionStatus::Succeeded);
+    assert_eq!(run.result.as_ref(), Some(&expected.result), "the result is what users saw before");
+    let stored = store.executions().output(org, run.id).await.expect("output");
+    assert_eq!(stored, RunOutput { findings: expected.findings, artifacts: expected.artifacts });
 
     shutdown.cancel();
     worker.await.expect("the worker stops cleanly");

@@ -8,10 +8,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rampart_core::executions::{Execution, ExecutionStatus, Finish, LogLine, LogStream, NewExecution};
 use rampart_core::identity::Actor;
+use rampart_core::output::{Kept, RunOutput};
 use rampart_core::{ApiKeyId, ExecutionId, OrgId, UserId};
 use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
+
+mod output;
 
 use crate::changes::Change;
 use crate::db::{BeginWrite, Db, on_pool};
@@ -61,7 +64,12 @@ pub trait ExecutionStore: Send + Sync {
         lines: &[(LogStream, String)],
         cap: u32,
     ) -> Result<(), StoreError>;
+    /// Ends a run. A run that succeeded stores its findings and artifacts in the same
+    /// transaction; a fenced finish stores nothing.
     async fn finish(&self, id: ExecutionId, attempt: u32, finish: &Finish) -> Result<Execution, StoreError>;
+    /// A run's findings and artifacts, in the order its tool gave them: empty until it ends, and
+    /// for a run that did not succeed.
+    async fn output(&self, org: OrgId, id: ExecutionId) -> Result<RunOutput, StoreError>;
     /// Gives a run back to the queue (a worker shutting down), keeping its attempt count.
     async fn release(&self, id: ExecutionId, attempt: u32) -> Result<(), StoreError>;
     /// Runs whose lease expired go back to the queue, or fail as `worker lost` once out of
@@ -156,6 +164,10 @@ fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
 
 fn int(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+fn total(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 #[async_trait]
@@ -400,30 +412,54 @@ impl ExecutionStore for SqlStore {
         let sql = format!(
             "UPDATE executions SET status = $3, result = $4, error = $5, \
              progress = CASE WHEN $3 = 'succeeded' THEN 100 ELSE progress END, \
-             finished_at = $6, updated_at = $6, lease_until = NULL \
+             finished_at = $6, updated_at = $6, lease_until = NULL, findings_total = $7, artifacts_total = $8 \
              WHERE id = $1 AND attempt = $2 AND status = 'running' RETURNING {COLUMNS}"
         );
         let (result, error) = match finish {
-            Finish::Succeeded(result) => (Some(Json(result.clone())), None),
+            Finish::Succeeded(output) => (Some(Json(&output.result)), None),
             Finish::Failed(error) => (None, Some(error.clone())),
             Finish::Cancelled => (None, Some("cancelled".to_owned())),
             Finish::TimedOut => (None, Some("timed out".to_owned())),
         };
+        let none = (Kept::default(), Kept::default());
+        let (findings, artifacts) = match finish {
+            Finish::Succeeded(output) => (&output.findings, &output.artifacts),
+            _ => (&none.0, &none.1),
+        };
         let now = self.now();
         let row = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, ExecutionRow>(&sql)
+            let mut tx = pool.begin_write().await?;
+            let row = sqlx::query_as::<_, ExecutionRow>(&sql)
                 .bind(id.as_uuid())
                 .bind(int(attempt))
                 .bind(finish.status().as_str())
-                .bind(result.as_ref())
+                .bind(result)
                 .bind(error.as_deref())
                 .bind(now)
-                .fetch_optional(pool)
-                .await
+                .bind(total(findings.total()))
+                .bind(total(artifacts.total()))
+                .fetch_optional(&mut *tx)
+                .await?;
+            // Fenced: nothing is written, the output included.
+            let Some(row) = row else { return Err(StoreError::Fenced) };
+            output::insert_output!(tx, row.org_id, id, findings, artifacts);
+            tx.commit().await?;
+            Ok::<_, StoreError>(row)
         })?;
-        let run = row.ok_or(StoreError::Fenced)?.into_execution()?;
+        let run = row.into_execution()?;
         self.changed(Change::Execution(id));
         Ok(run)
+    }
+
+    async fn output(&self, org: OrgId, id: ExecutionId) -> Result<RunOutput, StoreError> {
+        let totals: (i64, i64) = on_pool!(&self.db, |pool| {
+            sqlx::query_as("SELECT findings_total, artifacts_total FROM executions WHERE org_id = $1 AND id = $2")
+                .bind(org.as_uuid())
+                .bind(id.as_uuid())
+                .fetch_one(pool)
+                .await
+        })?;
+        output::read(&self.db, org, id, totals).await
     }
 
     async fn release(&self, id: ExecutionId, attempt: u32) -> Result<(), StoreError> {

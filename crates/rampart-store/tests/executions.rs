@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use rampart_core::executions::{ExecutionStatus, Finish, LogStream, NewExecution};
 use rampart_core::identity::Actor;
+use rampart_core::output::ToolOutput;
 use rampart_core::{ExecutionId, OrgId};
 use rampart_store::{Change, ExecutionFilter, Store, StoreError};
 use rampart_testkit::Backend;
@@ -49,7 +50,8 @@ async fn a_run_goes_from_queued_to_succeeded_with_progress_and_logs(
     let lines: Vec<(LogStream, String)> = (0..5).map(|i| (LogStream::Stdout, format!("line {i}"))).collect();
     runs.append_logs(claimed.id, 1, &lines, 7).await.expect("logs");
     runs.append_logs(claimed.id, 1, &lines, 7).await.expect("more logs");
-    let done = runs.finish(claimed.id, 1, &Finish::Succeeded(json!({"ok": true}))).await.expect("finish");
+    let done =
+        runs.finish(claimed.id, 1, &Finish::Succeeded(ToolOutput::new(json!({"ok": true})))).await.expect("finish");
 
     assert_eq!((done.status, done.progress), (ExecutionStatus::Succeeded, 100));
     assert_eq!(done.result, Some(json!({"ok": true})));
@@ -168,11 +170,19 @@ async fn concurrent_workers_claim_each_run_once_within_the_per_organisation_limi
     // Drain the rest, one at a time: every run is claimed exactly once.
     let mut seen: HashSet<ExecutionId> = claimed.iter().map(|run| run.id).collect();
     for run in &claimed {
-        store.executions().finish(run.id, run.attempt, &Finish::Succeeded(json!(null))).await.expect("finish");
+        store
+            .executions()
+            .finish(run.id, run.attempt, &Finish::Succeeded(ToolOutput::new(json!(null))))
+            .await
+            .expect("finish");
     }
     while let Some(run) = store.executions().claim("drain", LEASE, 100).await.expect("claim") {
         assert!(seen.insert(run.id), "claimed twice");
-        store.executions().finish(run.id, run.attempt, &Finish::Succeeded(json!(null))).await.expect("finish");
+        store
+            .executions()
+            .finish(run.id, run.attempt, &Finish::Succeeded(ToolOutput::new(json!(null))))
+            .await
+            .expect("finish");
     }
     assert_eq!(seen.len(), 31);
 }
@@ -254,7 +264,7 @@ async fn every_visible_change_of_a_run_is_noticed_once_committed(
     assert!(notice_of(&mut changes, run.id).await.is_some(), "progress is noticed");
     runs.append_logs(run.id, 1, &[(LogStream::Stdout, "hello".into())], 100).await.expect("logs");
     assert!(notice_of(&mut changes, run.id).await.is_some(), "a log line is noticed");
-    runs.finish(run.id, 1, &Finish::Succeeded(json!({}))).await.expect("finish");
+    runs.finish(run.id, 1, &Finish::Succeeded(ToolOutput::new(json!({})))).await.expect("finish");
     assert!(notice_of(&mut changes, run.id).await.is_some(), "the end is noticed");
 
     // A lease that expires is noticed too, whoever reaps it.

@@ -9,4 +9,4 @@ pub mod noop;
 pub mod tcp_scan;
 pub mod tool;
 
-pub use tool::{Registry, Tool, ToolContext, ToolInfo, Update, parse_params, schema_of};
+pub use tool::{Registry, Tool, ToolContext, ToolInfo, ToolOutput, Update, parse_params, schema_of};

@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::tool::{Tool, ToolContext, ToolInfo, parse_params, schema_of};
+use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params, schema_of};
 
 /// Longest wait a noop run accepts.
 const SLEEP_MAX_MS: u64 = 600_000;
@@ -65,7 +65,7 @@ impl Tool for Noop {
         errors.into_result(|| params.targets)
     }
 
-    async fn run(&self, params: Value, context: ToolContext) -> Result<Value, String> {
+    async fn run(&self, params: Value, context: ToolContext) -> Result<ToolOutput, String> {
         let params: NoopParams = parse_params(&params).map_err(|errors| errors.to_string())?;
         context.log(LogStream::Stdout, format!("waiting {} ms", params.sleep_ms));
         let step = Duration::from_millis(50);
@@ -84,7 +84,7 @@ impl Tool for Noop {
             return Err("asked to fail".into());
         }
         let result = NoopResult { slept_ms: params.sleep_ms, targets: params.targets };
-        serde_json::to_value(result).map_err(|_| "cannot encode the result".to_owned())
+        serde_json::to_value(result).map(ToolOutput::new).map_err(|_| "cannot encode the result".to_owned())
     }
 }
 

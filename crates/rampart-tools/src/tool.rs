@@ -10,6 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rampart_core::ValidationErrors;
 use rampart_core::executions::LogStream;
+pub use rampart_core::output::ToolOutput;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -66,8 +67,9 @@ pub trait Tool: Send + Sync {
     /// will touch, as `host` or `host:port` strings, for the scope check.
     fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors>;
 
-    /// Runs; the result is the JSON described by the result schema, or a failure said for people.
-    async fn run(&self, params: Value, context: ToolContext) -> Result<Value, String>;
+    /// Runs; the output is the JSON described by the result schema with the run's findings and
+    /// artifacts, or a failure said for people.
+    async fn run(&self, params: Value, context: ToolContext) -> Result<ToolOutput, String>;
 }
 
 /// Reads parameters into their type, naming each bad field as `params.<path>`.

@@ -1,13 +1,22 @@
 //! The TCP connect scanner against listeners this test opens on 127.0.0.x. Every scan is held to
-//! the ports the test itself opened or has just closed, by the scanner's own `allow` gate, so no
-//! other listener on the host is ever probed and nothing leaves 127.0.0.0/8.
+//! the ports the test itself opened or has just closed, by the scanner's own `allow` gate (or, for
+//! the tool, by its scope and its list of ports), so no other listener on the host is ever probed
+//! and nothing leaves 127.0.0.0/8.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rampart_tools::tcp_scan::{PortState, ScanPlan, ScanReport, scan};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rampart_core::output::{Artifact, Proto};
+use rampart_core::targets::{Scope, ScopeTarget, TargetValue};
+use rampart_scope::{DenyList, Gate, Refusal, RefusalSink};
+use rampart_tools::tcp_scan::{PortState, ScanPlan, ScanReport, TcpScan, check_id, scan, service_name};
+use rampart_tools::{Tool, ToolContext};
+use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
@@ -283,4 +292,86 @@ async fn a_port_that_answers_only_the_retry_is_open() {
     assert_eq!(report.open[0].port, local.port());
     assert_eq!(report.probes, 2);
     drop((fillers, drain.await.expect("drain the queue")));
+}
+
+struct NoRefusals;
+
+#[async_trait]
+impl RefusalSink for NoRefusals {
+    async fn refused(&self, refusal: &Refusal) {
+        panic!("nothing of this scan is out of scope: {refusal:?}");
+    }
+}
+
+/// A listener on a port with an exposure rule (Redis, memcached, MongoDB, ...), on the first of
+/// 127.0.0.200 and up where one of those ports is free.
+async fn risky_listener() -> (TcpListener, SocketAddr) {
+    for last in 200..=254 {
+        for port in [6379, 11211, 27017, 9200, 2375, 5432, 3306, 5900] {
+            if let Ok(listener) = TcpListener::bind((loopback(last), port)).await {
+                return (listener, SocketAddr::new(loopback(last), port));
+            }
+        }
+    }
+    panic!("no risky port is free on 127.0.0.200-254");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tool_reports_a_service_per_open_port_and_a_finding_per_risky_one() {
+    let (_risky, risky) = risky_listener().await;
+    let address = risky.ip();
+    let (_plain, plain) = listen(address).await;
+    let (_other, other) = listen(address).await;
+    let closed = closed_port(address).await;
+    let open = [risky, plain, other];
+    // The scope is the one address; the ports asked for are the test's own.
+    let scope = vec![ScopeTarget {
+        value: TargetValue::parse(&address.to_string()).expect("an address"),
+        ports: None,
+        exclude: false,
+    }];
+    let gate = Gate::new(
+        Arc::new(Scope::new(scope)),
+        Arc::new(DenyList::default()),
+        Arc::new(rampart_scope::SystemResolver),
+        Arc::new(NoRefusals),
+    );
+    let ports: Vec<String> = open.iter().chain([&closed]).map(|socket| socket.port().to_string()).collect();
+    let params = json!({"targets": [address.to_string()], "ports": ports.join(","), "timeout_ms": 2000});
+    let (sender, _updates) = tokio::sync::mpsc::unbounded_channel();
+
+    let output =
+        TcpScan.run(params, ToolContext::new(gate, CancellationToken::new(), sender)).await.expect("the scan runs");
+
+    let mut expected: Vec<Artifact> = open
+        .iter()
+        .map(|socket| Artifact::Service {
+            host: address,
+            port: socket.port(),
+            proto: Proto::Tcp,
+            name: service_name(socket.port()).map(str::to_owned),
+        })
+        .collect();
+    expected.sort_by_key(|artifact| match artifact {
+        Artifact::Service { port, .. } => *port,
+        _ => 0,
+    });
+    assert_eq!(output.artifacts.items(), expected, "one service per open port, the closed one not among them");
+    let findings: Vec<(String, String, String)> = output
+        .findings
+        .items()
+        .iter()
+        .map(|finding| (finding.check_id.clone(), finding.asset.clone(), finding.location.clone()))
+        .collect();
+    let mut risky_ports: Vec<u16> =
+        open.iter().map(SocketAddr::port).filter(|&port| check_id(port).is_some()).collect();
+    risky_ports.sort_unstable();
+    let expected: Vec<(String, String, String)> = risky_ports
+        .iter()
+        .map(|&port| (check_id(port).expect("a rule"), address.to_string(), format!("tcp/{port}")))
+        .collect();
+    assert_eq!(findings, expected);
+    assert!(findings.iter().any(|(_, _, location)| *location == format!("tcp/{}", risky.port())), "the risky port");
+    assert_eq!(output.result["summary"]["open"], 3, "the result is as it was");
+    assert_eq!(output.result["hosts"][0]["open"].as_array().map(Vec::len), Some(3));
 }

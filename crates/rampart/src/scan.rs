@@ -96,7 +96,7 @@ pub async fn tcp(config: &Config, args: TcpArgs) -> anyhow::Result<()> {
         }
     });
 
-    let result = TcpScan.run(params, ToolContext::new(gate, cancel, updates)).await;
+    let result = TcpScan.run(params, ToolContext::new(gate, cancel, updates)).await.map(|output| output.result);
     let _ = renderer.await;
     bar.finish_and_clear();
     let result = result.map_err(|reason| anyhow::anyhow!(reason)).context("the scan failed")?;

@@ -10,6 +10,6 @@ mod tool;
 
 pub use engine::{PortResult, PortState, ScanPlan, ScanReport, scan};
 pub use ports::parse_ports;
-pub use risks::assess;
+pub use risks::{assess, check_id};
 pub use services::service_name;
 pub use tool::{TcpScan, TcpScanParams, TcpScanResult};

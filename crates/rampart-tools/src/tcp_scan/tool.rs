@@ -1,6 +1,7 @@
 //! `tcp_scan`: the scanner as a tool. Targets are addresses, networks and names in scope; every
 //! probe passes the gate's check first; open ports come back with their service, banner and a
-//! severity from the exposure rules.
+//! severity from the exposure rules. Each open port listed is also a `Service` artifact, and each
+//! risky exposure among them a finding (`tcp_scan.exposed_<service>`).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -9,13 +10,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rampart_core::ValidationErrors;
 use rampart_core::executions::LogStream;
+use rampart_core::output::{Artifact, Finding, Kept, Proto};
 use rampart_core::targets::TargetValue;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::tcp_scan::{PortState, ScanPlan, ScanReport, assess, parse_ports, scan, service_name};
-use crate::tool::{Tool, ToolContext, ToolInfo, parse_params, schema_of};
+use crate::tcp_scan::{PortState, ScanPlan, ScanReport, assess, check_id, parse_ports, scan, service_name};
+use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params, schema_of};
 
 /// Most addresses one run may cover, all its targets together: repeats and overlaps count each
 /// time, and a name counts the addresses it resolves to.
@@ -168,7 +170,7 @@ impl Tool for TcpScan {
         Ok(params.targets)
     }
 
-    async fn run(&self, params: Value, context: ToolContext) -> Result<Value, String> {
+    async fn run(&self, params: Value, context: ToolContext) -> Result<ToolOutput, String> {
         let params: TcpScanParams = parse_params(&params).map_err(|errors| errors.to_string())?;
         let (ports, timeout, concurrency, retries) = Self::plan_of(&params).map_err(|errors| errors.to_string())?;
         // The budget is checked again while expanding: names are resolved only now, and nothing is
@@ -229,8 +231,44 @@ impl Tool for TcpScan {
                 format!("{} open ports found; the first {MAX_OPEN_LISTED} are listed", result.summary.open),
             );
         }
-        serde_json::to_value(result).map_err(|_| "cannot encode the result".to_owned())
+        let (findings, artifacts) = output_of(&report);
+        let result = serde_json::to_value(result).map_err(|_| "cannot encode the result".to_owned())?;
+        Ok(ToolOutput { result, findings, artifacts })
     }
+}
+
+/// The findings and artifacts of a scan: a `Service` artifact for each open port the result lists
+/// (the same ports, so at most [`MAX_OPEN_LISTED`], with every other open port counted), and a
+/// finding for each of them with an exposure rule, on the address at `tcp/<port>`.
+fn output_of(report: &ScanReport) -> (Kept<Finding>, Kept<Artifact>) {
+    let mut findings = Kept::default();
+    let mut artifacts = Kept::default();
+    let listed = report.open.iter().filter(|found| found.state == PortState::Open).take(MAX_OPEN_LISTED);
+    for found in listed {
+        let name = service_name(found.port);
+        artifacts.push(Artifact::Service {
+            host: found.address,
+            port: found.port,
+            proto: Proto::Tcp,
+            name: name.map(str::to_owned),
+        });
+        let (severity, title) = assess(found.port);
+        if let Some(check) = check_id(found.port) {
+            let mut detail = format!(
+                "TCP port {} is open on {}; the rule reads the port number only, not what answers on it.",
+                found.port, found.address
+            );
+            if let Some(banner) = &found.banner {
+                detail.push_str(&format!("\nBanner: {banner}"));
+            }
+            findings.push(
+                Finding::new(severity, check, title, found.address.to_string(), format!("tcp/{}", found.port))
+                    .detail(detail),
+            );
+        }
+    }
+    artifacts.count_unkept(report.n_open.saturating_sub(artifacts.total()));
+    (findings, artifacts)
 }
 
 /// The result of a scan: hosts with their open ports, at most [`MAX_OPEN_LISTED`] ports listed
@@ -270,6 +308,7 @@ fn result_of(report: &ScanReport, n_addresses: usize, n_ports: usize) -> TcpScan
 mod tests {
     use super::*;
     use crate::tcp_scan::PortResult;
+    use rampart_core::findings::Severity;
 
     fn refused_fields(targets: &[&str]) -> Vec<String> {
         match TcpScan.check(&serde_json::json!({ "targets": targets })) {
@@ -340,5 +379,45 @@ mod tests {
         let result = result_of(&kept, 1, 3);
         assert_eq!((result.summary.open, result.summary.truncated), (1_000_000, true));
         assert_eq!(result.hosts[0].open.len(), 3);
+    }
+
+    #[test]
+    fn each_listed_open_port_is_a_service_and_each_risky_one_a_finding() {
+        let mut report = report_with_open(1, 3);
+        report.open[1].port = 6379;
+        report.open[2].port = 22;
+        report.open[2].banner = Some("SSH-2.0-test".into());
+        let (findings, artifacts) = output_of(&report);
+
+        let services: Vec<(u16, Option<&str>)> = artifacts
+            .items()
+            .iter()
+            .map(|artifact| match artifact {
+                Artifact::Service { host, port, proto: Proto::Tcp, name } if *host == IpAddr::from([127, 0, 0, 0]) => {
+                    (*port, name.as_deref())
+                }
+                other => panic!("not a TCP service on the scanned host: {other:?}"),
+            })
+            .collect();
+        assert_eq!(services, [(1, Some("tcpmux")), (6379, Some("redis")), (22, Some("ssh"))]);
+
+        assert_eq!(findings.items().len(), 1, "only the port with an exposure rule is a finding");
+        let finding = &findings.items()[0];
+        assert_eq!(finding.severity, Severity::High);
+        assert_eq!(finding.check_id, "tcp_scan.exposed_redis");
+        assert_eq!((finding.asset.as_str(), finding.location.as_str()), ("127.0.0.0", "tcp/6379"));
+        assert_eq!(finding.title, assess(6379).1);
+    }
+
+    #[test]
+    fn artifacts_follow_the_listed_ports_and_count_every_open_one() {
+        let (findings, artifacts) = output_of(&report_with_open(3, 5_000));
+        assert_eq!(artifacts.items().len(), MAX_OPEN_LISTED);
+        assert_eq!(artifacts.total(), 15_000);
+        assert!(findings.items().len() < MAX_OPEN_LISTED);
+
+        let kept = ScanReport { n_open: 1_000_000, ..report_with_open(1, 3) };
+        let (_, artifacts) = output_of(&kept);
+        assert_eq!((artifacts.items().len(), artifacts.total()), (3, 1_000_000));
     }
 }

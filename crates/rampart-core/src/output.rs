@@ -1,0 +1,451 @@
+//! What a tool run produces besides its result: findings (what is wrong, on which asset, where)
+//! and artifacts (typed facts one tool hands to the next: hosts, services, URLs, domains,
+//! certificates). Pure types; no I/O.
+//!
+//! Everything here is bounded: a run keeps at most [`KEPT_MAX`] findings and [`KEPT_MAX`]
+//! artifacts and counts the rest, and every text is normalised and cut to a fixed length when it
+//! is kept, so what a scan finds can never grow a row or a run without limit.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::findings::Severity;
+use crate::watch::words;
+
+/// Most findings, and most artifacts, one run keeps (like the open ports a scan lists).
+pub const KEPT_MAX: usize = 10_000;
+/// Most characters of a check id.
+pub const CHECK_ID_MAX: usize = 100;
+/// Most characters of a title, a service name, a certificate's subject or issuer.
+pub const TITLE_MAX: usize = 256;
+/// Most characters of an asset (an address, a host name, a URL).
+pub const ASSET_MAX: usize = 2048;
+/// Most characters of a location on an asset (`tcp/6379`, a path).
+pub const LOCATION_MAX: usize = 2048;
+/// Most characters of a finding's detail (its evidence, said for people).
+pub const DETAIL_MAX: usize = 4096;
+/// Most characters of a domain name.
+pub const DOMAIN_MAX: usize = 253;
+/// Most names a certificate's subject alternative names keep.
+pub const SANS_MAX: usize = 100;
+
+/// One observation about an asset. Severity, check id, asset and location are what a finding's
+/// identity is made of, so they are normalised when the finding is kept: the same observation on
+/// the same asset reads the same on every run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub severity: Severity,
+    /// Which rule found it, stable across runs: `tcp_scan.exposed_redis`. Lowercase letters,
+    /// digits, `.`, `_` and `-`; anything else becomes `_`.
+    pub check_id: String,
+    /// One line, said for people.
+    pub title: String,
+    /// What it is about: an address, a host name or a URL; lowercase when not a URL.
+    pub asset: String,
+    /// Where on the asset: `tcp/6379`, a path; empty when the asset is the whole place.
+    pub location: String,
+    /// The evidence and explanation, said for people; may span lines.
+    pub detail: String,
+}
+
+impl Finding {
+    pub fn new(
+        severity: Severity,
+        check_id: impl Into<String>,
+        title: impl Into<String>,
+        asset: impl Into<String>,
+        location: impl Into<String>,
+    ) -> Self {
+        Self {
+            severity,
+            check_id: check_id.into(),
+            title: title.into(),
+            asset: asset.into(),
+            location: location.into(),
+            detail: String::new(),
+        }
+        .normalised()
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = multi_line(&detail.into(), DETAIL_MAX);
+        self
+    }
+}
+
+words! {
+    /// The transport a service answers on.
+    Proto { Tcp => "tcp", Udp => "udp" }
+}
+
+/// A typed fact a run found, tagged by `kind` in JSON so the next tool reads it without guessing:
+/// `{"kind": "service", "host": "10.0.0.5", "port": 22, "proto": "tcp", "name": "ssh"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Artifact {
+    Host {
+        address: IpAddr,
+    },
+    Service {
+        host: IpAddr,
+        port: u16,
+        proto: Proto,
+        /// The service's name, guessed or identified (`ssh`); absent when unknown.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    Url {
+        url: String,
+    },
+    Domain {
+        name: String,
+    },
+    Certificate(Certificate),
+}
+
+/// A certificate a server presented, as much of it as a later check needs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Certificate {
+    pub subject: String,
+    pub issuer: String,
+    /// Subject alternative names (DNS names and addresses), at most [`SANS_MAX`].
+    #[serde(default)]
+    pub sans: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<DateTime<Utc>>,
+    pub not_after: DateTime<Utc>,
+    /// SHA-256 of the DER encoding, lowercase hex.
+    pub sha256: String,
+}
+
+impl Artifact {
+    /// The kind, as the JSON tag says it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Artifact::Host { .. } => "host",
+            Artifact::Service { .. } => "service",
+            Artifact::Url { .. } => "url",
+            Artifact::Domain { .. } => "domain",
+            Artifact::Certificate(_) => "certificate",
+        }
+    }
+}
+
+/// Something kept in a run's output: normalised and cut to its bounds when kept.
+pub trait Keep {
+    fn normalised(self) -> Self;
+}
+
+impl Keep for Finding {
+    fn normalised(self) -> Self {
+        Self {
+            severity: self.severity,
+            check_id: check_id(&self.check_id),
+            title: one_line(&self.title, TITLE_MAX),
+            asset: asset(&self.asset),
+            location: one_line(&self.location, LOCATION_MAX),
+            detail: multi_line(&self.detail, DETAIL_MAX),
+        }
+    }
+}
+
+impl Keep for Artifact {
+    fn normalised(self) -> Self {
+        match self {
+            Artifact::Host { address } => Artifact::Host { address: canonical_ip(address) },
+            Artifact::Service { host, port, proto, name } => Artifact::Service {
+                host: canonical_ip(host),
+                port,
+                proto,
+                name: name.map(|name| one_line(&name, TITLE_MAX)).filter(|name| !name.is_empty()),
+            },
+            Artifact::Url { url } => Artifact::Url { url: one_line(&url, ASSET_MAX) },
+            Artifact::Domain { name } => Artifact::Domain { name: domain(&name) },
+            Artifact::Certificate(certificate) => Artifact::Certificate(Certificate {
+                subject: one_line(&certificate.subject, TITLE_MAX),
+                issuer: one_line(&certificate.issuer, TITLE_MAX),
+                sans: certificate.sans.iter().take(SANS_MAX).map(|name| domain(name)).collect(),
+                not_before: certificate.not_before,
+                not_after: certificate.not_after,
+                sha256: certificate
+                    .sha256
+                    .chars()
+                    .filter(char::is_ascii_hexdigit)
+                    .take(64)
+                    .collect::<String>()
+                    .to_ascii_lowercase(),
+            }),
+        }
+    }
+}
+
+/// At most [`KEPT_MAX`] items, the first pushed, each normalised, and the count of every item
+/// pushed, kept or not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kept<T> {
+    items: Vec<T>,
+    total: u64,
+}
+
+impl<T> Default for Kept<T> {
+    fn default() -> Self {
+        Self { items: Vec::new(), total: 0 }
+    }
+}
+
+impl<T: Keep> Kept<T> {
+    pub fn push(&mut self, item: T) {
+        self.total = self.total.saturating_add(1);
+        if self.items.len() < KEPT_MAX {
+            self.items.push(item.normalised());
+        }
+    }
+
+    /// Counts `n` items found but never pushed (a scanner that kept only some of what it found).
+    pub fn count_unkept(&mut self, n: u64) {
+        self.total = self.total.saturating_add(n);
+    }
+
+    /// Items read back from storage with the count recorded beside them: still at most
+    /// [`KEPT_MAX`], and the count never below what is kept.
+    pub fn restore(items: Vec<T>, total: u64) -> Self {
+        let mut kept = Self::default();
+        kept.extend(items);
+        kept.total = kept.total.max(total);
+        kept
+    }
+}
+
+impl<T> Kept<T> {
+    pub fn items(&self) -> &[T] {
+        &self.items
+    }
+
+    pub fn into_items(self) -> Vec<T> {
+        self.items
+    }
+
+    /// Every item pushed, kept or not.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Items counted but not kept, past [`KEPT_MAX`].
+    pub fn n_dropped(&self) -> u64 {
+        self.total.saturating_sub(self.items.len() as u64)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+}
+
+impl<T: Keep> Extend<T> for Kept<T> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, items: I) {
+        for item in items {
+            self.push(item);
+        }
+    }
+}
+
+impl<T: Keep> FromIterator<T> for Kept<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
+        let mut kept = Self::default();
+        kept.extend(items);
+        kept
+    }
+}
+
+/// What a run produced: its result (the JSON its result schema describes, shown to users as
+/// today), and its findings and artifacts, bounded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolOutput {
+    pub result: Value,
+    pub findings: Kept<Finding>,
+    pub artifacts: Kept<Artifact>,
+}
+
+impl ToolOutput {
+    /// A result with no findings and no artifacts.
+    pub fn new(result: Value) -> Self {
+        Self { result, findings: Kept::default(), artifacts: Kept::default() }
+    }
+}
+
+/// A finished run's findings and artifacts, as stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunOutput {
+    pub findings: Kept<Finding>,
+    pub artifacts: Kept<Artifact>,
+}
+
+/// Cuts `text` to `max` characters, ending with `…` when cut.
+fn clip(mut text: String, max: usize) -> String {
+    if let Some((cut, _)) = text.char_indices().nth(max.saturating_sub(1))
+        && text.chars().count() > max
+    {
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+/// One line: control characters dropped, runs of white space made one space, trimmed, cut.
+fn one_line(text: &str, max: usize) -> String {
+    let cleaned: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    clip(cleaned.split_whitespace().collect::<Vec<_>>().join(" "), max)
+}
+
+/// Free text: line breaks and tabs kept, other control characters (a NUL among them, which
+/// PostgreSQL cannot store) dropped, trimmed, cut.
+fn multi_line(text: &str, max: usize) -> String {
+    let cleaned: String = text.chars().filter(|&c| !c.is_control() || matches!(c, '\n' | '\t')).collect();
+    clip(cleaned.trim().to_owned(), max)
+}
+
+fn check_id(text: &str) -> String {
+    let normal: String = text
+        .trim()
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .take(CHECK_ID_MAX)
+        .collect();
+    normal
+}
+
+/// An address in its canonical text, a host name lowercase without its final dot, a URL as given
+/// (its path may be case-sensitive); one line, cut.
+fn asset(text: &str) -> String {
+    let line = one_line(text, ASSET_MAX);
+    if let Ok(address) = line.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        return canonical_ip(address).to_string();
+    }
+    if line.contains("://") { line } else { line.trim_end_matches('.').to_lowercase() }
+}
+
+fn domain(text: &str) -> String {
+    clip(one_line(text, DOMAIN_MAX + 1).trim_end_matches('.').to_lowercase(), DOMAIN_MAX)
+}
+
+/// An IPv4 address mapped into IPv6 is the IPv4 address.
+fn canonical_ip(address: IpAddr) -> IpAddr {
+    address.to_canonical()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_finding_is_normalised_so_its_identity_is_stable() {
+        let finding = Finding::new(
+            Severity::High,
+            " TCP_Scan.Exposed Redis ",
+            "Redis\texposed\n  here",
+            "Scan.Example.",
+            " tcp/6379\n",
+        );
+        assert_eq!(finding.check_id, "tcp_scan.exposed_redis");
+        assert_eq!(finding.title, "Redis exposed here");
+        assert_eq!(finding.asset, "scan.example");
+        assert_eq!(finding.location, "tcp/6379");
+        assert_eq!(Finding::new(Severity::Low, "x", "t", "::ffff:10.0.0.1", "").asset, "10.0.0.1");
+        assert_eq!(Finding::new(Severity::Low, "x", "t", "[2001:DB8::1]", "").asset, "2001:db8::1");
+        assert_eq!(Finding::new(Severity::Low, "x", "t", "https://A.example/Path", "").asset, "https://A.example/Path");
+        assert_eq!(finding.clone().normalised(), finding, "normalising twice changes nothing");
+    }
+
+    #[test]
+    fn no_text_of_a_finding_or_artifact_grows_without_bound() {
+        let long = "é".repeat(100_000);
+        let finding = Finding::new(Severity::Info, long.clone(), long.clone(), long.clone(), long.clone())
+            .detail(format!("{long}\0"));
+        assert_eq!(finding.check_id.chars().count(), CHECK_ID_MAX);
+        assert_eq!(finding.title.chars().count(), TITLE_MAX);
+        assert_eq!(finding.asset.chars().count(), ASSET_MAX);
+        assert_eq!(finding.location.chars().count(), LOCATION_MAX);
+        assert_eq!(finding.detail.chars().count(), DETAIL_MAX);
+        assert!(finding.detail.ends_with('…'));
+
+        let certificate = Artifact::Certificate(Certificate {
+            subject: long.clone(),
+            issuer: long.clone(),
+            sans: vec![long.clone(); 1000],
+            not_before: None,
+            not_after: DateTime::<Utc>::UNIX_EPOCH,
+            sha256: format!("AB{long}{}", "c".repeat(1000)),
+        })
+        .normalised();
+        let Artifact::Certificate(certificate) = certificate else { panic!("still a certificate") };
+        assert_eq!(certificate.subject.chars().count(), TITLE_MAX);
+        assert_eq!(certificate.sans.len(), SANS_MAX);
+        assert!(certificate.sans.iter().all(|name| name.chars().count() == DOMAIN_MAX));
+        assert_eq!(certificate.sha256, format!("ab{}", "c".repeat(62)));
+        let Artifact::Url { url } = Artifact::Url { url: long }.normalised() else { panic!("still a url") };
+        assert_eq!(url.chars().count(), ASSET_MAX);
+    }
+
+    #[test]
+    fn a_run_keeps_at_most_the_cap_and_counts_the_rest() {
+        let mut kept: Kept<Artifact> = Kept::default();
+        for port in 0..=u16::try_from(KEPT_MAX).expect("fits") + 4 {
+            kept.push(Artifact::Service { host: [127, 0, 0, 1].into(), port, proto: Proto::Tcp, name: None });
+        }
+        assert_eq!(kept.items().len(), KEPT_MAX);
+        assert_eq!((kept.total(), kept.n_dropped()), (KEPT_MAX as u64 + 5, 5));
+        assert!(
+            matches!(kept.items()[KEPT_MAX - 1], Artifact::Service { port, .. } if usize::from(port) == KEPT_MAX - 1)
+        );
+
+        kept.count_unkept(7);
+        assert_eq!((kept.items().len(), kept.n_dropped()), (KEPT_MAX, 12));
+
+        let restored = Kept::restore(kept.items().to_vec(), 3);
+        assert_eq!(restored.total(), KEPT_MAX as u64, "a count below what is kept is raised");
+        let over = Kept::restore(vec![Artifact::Domain { name: "a.example".into() }; KEPT_MAX + 1], 0);
+        assert_eq!(over.items().len(), KEPT_MAX);
+    }
+
+    #[test]
+    fn artifacts_are_tagged_by_kind_and_read_back_the_same() {
+        let service =
+            Artifact::Service { host: [10, 0, 0, 5].into(), port: 22, proto: Proto::Tcp, name: Some("ssh".into()) };
+        let json = serde_json::to_value(&service).expect("encodes");
+        assert_eq!(json, json!({"kind": "service", "host": "10.0.0.5", "port": 22, "proto": "tcp", "name": "ssh"}));
+        assert_eq!(service.kind(), "service");
+
+        let certificate: Artifact = serde_json::from_value(json!({
+            "kind": "certificate", "subject": "CN=a.example", "issuer": "CN=ca", "sans": ["a.example"],
+            "not_after": "2027-01-01T00:00:00Z", "sha256": "00ff"
+        }))
+        .expect("a certificate");
+        assert_eq!(certificate.kind(), "certificate");
+        for artifact in [
+            service,
+            certificate,
+            Artifact::Host { address: "2001:db8::1".parse().expect("an address") },
+            Artifact::Url { url: "https://a.example/x".into() },
+            Artifact::Domain { name: "a.example".into() },
+        ] {
+            let json = serde_json::to_value(&artifact).expect("encodes");
+            assert_eq!(json["kind"], artifact.kind());
+            assert_eq!(serde_json::from_value::<Artifact>(json).expect("decodes"), artifact);
+        }
+        assert!(serde_json::from_value::<Artifact>(json!({"kind": "host", "address": "nope"})).is_err());
+        assert!(serde_json::from_value::<Artifact>(json!({"kind": "printer"})).is_err());
+    }
+
+    #[test]
+    fn a_domain_is_lowercase_without_its_final_dot() {
+        let Artifact::Domain { name } = Artifact::Domain { name: " WWW.Example.COM. ".into() }.normalised() else {
+            panic!("still a domain")
+        };
+        assert_eq!(name, "www.example.com");
+    }
+}
