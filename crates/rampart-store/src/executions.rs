@@ -1,6 +1,7 @@
 //! Executions, and the job queue they are. Claims, heartbeats, progress, logs and the finish all
 //! name the attempt they belong to and are refused ([`StoreError::Fenced`]) once it is no longer
-//! the current one, so a worker that lost its lease cannot overwrite a re-run.
+//! the current one, so a worker that lost its lease cannot overwrite a re-run. The finish appends
+//! a `run.finished` outbox record in its transaction.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rampart_core::executions::{Execution, ExecutionStatus, Finish, LogLine, LogStream, NewExecution};
 use rampart_core::identity::Actor;
+use rampart_core::outbox::{NewOutboxRecord, Topic};
 use rampart_core::{ApiKeyId, ExecutionId, OrgId, UserId};
 use serde_json::Value;
 use sqlx::types::Json;
@@ -15,6 +17,7 @@ use uuid::Uuid;
 
 use crate::changes::Change;
 use crate::db::{BeginWrite, Db, on_pool};
+use crate::effects::{Effects, WriteEffects};
 use crate::{SqlStore, StoreError};
 
 /// Which executions to list; every field narrows.
@@ -152,6 +155,12 @@ impl ExecutionRow {
 
 fn lease_end(lease: Duration) -> DateTime<Utc> {
     rampart_core::time::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30))
+}
+
+/// The outbox record of a run's end: which run, and how it ended.
+fn finished(run: &Execution) -> NewOutboxRecord {
+    let payload = serde_json::json!({ "execution": run.id, "tool": run.tool, "status": run.status.as_str() });
+    NewOutboxRecord::new(Topic::RunFinished, Some(run.org_id), payload)
 }
 
 fn int(value: u32) -> i32 {
@@ -410,19 +419,25 @@ impl ExecutionStore for SqlStore {
             Finish::TimedOut => (None, Some("timed out".to_owned())),
         };
         let now = rampart_core::time::now();
-        let row = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, ExecutionRow>(&sql)
+        let (run, effects) = on_pool!(&self.db, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let row = sqlx::query_as::<_, ExecutionRow>(&sql)
                 .bind(id.as_uuid())
                 .bind(int(attempt))
                 .bind(finish.status().as_str())
                 .bind(result.as_ref())
                 .bind(error.as_deref())
                 .bind(now)
-                .fetch_optional(pool)
-                .await
+                .fetch_optional(&mut *tx)
+                .await?;
+            let run = row.ok_or(StoreError::Fenced)?.into_execution()?;
+            let effects = Effects::none().record(finished(&run));
+            tx.write_effects(&effects).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>((run, effects))
         })?;
-        let run = row.ok_or(StoreError::Fenced)?.into_execution()?;
         self.changed(Change::Execution(id));
+        self.committed(&effects);
         Ok(run)
     }
 
