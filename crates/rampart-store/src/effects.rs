@@ -126,3 +126,22 @@ impl crate::SqlStore {
         }
     }
 }
+
+/// Runs a change and its effects as one unit: opens a write transaction as `$tx`, evaluates
+/// `$change` (which uses `&mut *$tx` and may return early with `?`), writes the effects `$then`
+/// makes of its value, commits, and wakes the dispatchers. Evaluates to the change's value.
+macro_rules! unit_of_work {
+    ($store:expr, |$tx:ident| $change:expr, $then:expr) => {{
+        let (value, effects) = $crate::db::on_pool!(&$store.db, |pool| {
+            let mut $tx = $crate::db::BeginWrite::begin_write(pool).await?;
+            let value = $change;
+            let effects: $crate::Effects = ($then)(&value);
+            $crate::effects::WriteEffects::write_effects(&mut *$tx, &effects).await?;
+            $tx.commit().await?;
+            (value, effects)
+        });
+        $store.committed(&effects);
+        value
+    }};
+}
+pub(crate) use unit_of_work;
