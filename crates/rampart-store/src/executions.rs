@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::changes::Change;
 use crate::db::{BeginWrite, Db, on_pool};
-use crate::effects::{Effects, WriteEffects};
+use crate::effects::{Effects, EffectsOf, WriteEffects, unit_of_work};
 use crate::{SqlStore, StoreError};
 
 /// Which executions to list; every field narrows.
@@ -33,7 +33,12 @@ pub struct ExecutionFilter {
 #[async_trait]
 pub trait ExecutionStore: Send + Sync {
     /// Queues a run: the insert is the enqueue.
-    async fn enqueue(&self, org: OrgId, new: &NewExecution) -> Result<Execution, StoreError>;
+    async fn enqueue(
+        &self,
+        org: OrgId,
+        new: &NewExecution,
+        then: EffectsOf<'_, Execution>,
+    ) -> Result<Execution, StoreError>;
     async fn get(&self, org: OrgId, id: ExecutionId) -> Result<Execution, StoreError>;
     /// Newest first, older than `before` when given.
     async fn list(
@@ -44,7 +49,7 @@ pub trait ExecutionStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Execution>, StoreError>;
     /// A queued run is cancelled at once; a running one is asked to stop; a final one is left as it is.
-    async fn cancel(&self, org: OrgId, id: ExecutionId) -> Result<Execution, StoreError>;
+    async fn cancel(&self, org: OrgId, id: ExecutionId, effects: &Effects) -> Result<Execution, StoreError>;
     /// The log lines after `after`, in order.
     async fn logs(&self, org: OrgId, id: ExecutionId, after: u32, limit: u32) -> Result<Vec<LogLine>, StoreError>;
 
@@ -169,15 +174,21 @@ fn int(value: u32) -> i32 {
 
 #[async_trait]
 impl ExecutionStore for SqlStore {
-    async fn enqueue(&self, org: OrgId, new: &NewExecution) -> Result<Execution, StoreError> {
+    async fn enqueue(
+        &self,
+        org: OrgId,
+        new: &NewExecution,
+        then: EffectsOf<'_, Execution>,
+    ) -> Result<Execution, StoreError> {
         let sql = format!(
             "INSERT INTO executions ({COLUMNS}) VALUES ($1, $2, $3, $4, 'queued', 0, '', NULL, NULL, $5, $6, 0, $7, $8, \
              NULL, NULL, FALSE, 0, FALSE, $9, NULL, NULL, $9) RETURNING {COLUMNS}"
         );
         let now = rampart_core::time::now();
         let timeout_ms = i32::try_from(new.timeout.as_millis()).unwrap_or(i32::MAX);
-        let row = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, ExecutionRow>(&sql)
+        Ok(unit_of_work!(
+            self,
+            |tx| sqlx::query_as::<_, ExecutionRow>(&sql)
                 .bind(ExecutionId::new().as_uuid())
                 .bind(org.as_uuid())
                 .bind(&new.tool)
@@ -187,10 +198,11 @@ impl ExecutionStore for SqlStore {
                 .bind(int(new.max_attempts))
                 .bind(timeout_ms)
                 .bind(now)
-                .fetch_one(pool)
-                .await
-        })?;
-        row.into_execution()
+                .fetch_one(&mut *tx)
+                .await?
+                .into_execution()?,
+            then
+        ))
     }
 
     async fn get(&self, org: OrgId, id: ExecutionId) -> Result<Execution, StoreError> {
@@ -228,7 +240,7 @@ impl ExecutionStore for SqlStore {
         rows.into_iter().map(ExecutionRow::into_execution).collect()
     }
 
-    async fn cancel(&self, org: OrgId, id: ExecutionId) -> Result<Execution, StoreError> {
+    async fn cancel(&self, org: OrgId, id: ExecutionId, effects: &Effects) -> Result<Execution, StoreError> {
         // SET expressions read the row as it was, so each CASE sees the old status.
         let sql = format!(
             "UPDATE executions SET \
@@ -238,16 +250,19 @@ impl ExecutionStore for SqlStore {
              updated_at = $3 WHERE org_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
         let now = rampart_core::time::now();
-        let row = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, ExecutionRow>(&sql)
+        let run = unit_of_work!(
+            self,
+            |tx| sqlx::query_as::<_, ExecutionRow>(&sql)
                 .bind(org.as_uuid())
                 .bind(id.as_uuid())
                 .bind(now)
-                .fetch_one(pool)
-                .await
-        })?;
+                .fetch_one(&mut *tx)
+                .await?
+                .into_execution()?,
+            |_: &Execution| effects.clone()
+        );
         self.changed(Change::Execution(id));
-        row.into_execution()
+        Ok(run)
     }
 
     async fn logs(&self, org: OrgId, id: ExecutionId, after: u32, limit: u32) -> Result<Vec<LogLine>, StoreError> {

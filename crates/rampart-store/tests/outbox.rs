@@ -13,7 +13,7 @@ use rampart_core::OrgId;
 use rampart_core::executions::{Finish, NewExecution};
 use rampart_core::identity::Actor;
 use rampart_core::outbox::{OutboxRecord, Topic};
-use rampart_store::{Consumer, DeliveryError, DispatchConfig, Dispatcher, SqlStore, Store, StoreError};
+use rampart_store::{Consumer, DeliveryError, DispatchConfig, Dispatcher, Effects, SqlStore, Store, StoreError};
 use rampart_testkit::Backend;
 use rstest::rstest;
 use serde_json::json;
@@ -35,7 +35,7 @@ async fn finish_runs(store: &SqlStore, org: OrgId, n: usize) -> Vec<String> {
             timeout: Duration::from_secs(60),
             max_attempts: 1,
         };
-        store.executions().enqueue(org, &new).await.expect("enqueue");
+        store.executions().enqueue(org, &new, &|_| Effects::none()).await.expect("enqueue");
         let run = store.executions().claim("w", LONG, 100).await.expect("claim").expect("a run");
         store.executions().finish(run.id, run.attempt, &Finish::Succeeded(json!(null))).await.expect("finish");
         ids.push(run.id.to_string());
