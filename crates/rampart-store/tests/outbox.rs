@@ -149,10 +149,10 @@ async fn a_killed_dispatcher_loses_no_record_and_a_restarted_one_delivers_each_o
     }
 
     assert_eq!(delivered, 5, "the unacknowledged batch is delivered again, from its start");
+    assert_eq!(second.step().await.expect("step"), 0, "nothing is left");
     let ledger = ledger.lock().expect("ledger");
     assert_eq!(ledger.effects, ids, "each record acted on once, in order, none missing");
     assert_eq!(ledger.deliveries.len(), 8, "the three delivered before the crash came again");
-    assert_eq!(second.step().await.expect("step"), 0, "nothing is left");
 }
 
 #[rstest]
