@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, DurationRound, Utc};
+use rampart_core::outbox::{NewOutboxRecord, Topic};
 use rampart_core::watch::{
     Alert, AlertStatus, Attacker, AttackerOrder, AttackerProfile, Event, EventDetail, EventKind, NewEvent, Score,
 };
@@ -23,7 +24,7 @@ use uuid::Uuid;
 
 use crate::changes::Change;
 use crate::db::{BeginWrite, Db, on_pool};
-use crate::effects::unit_of_work;
+use crate::effects::{WriteEffects, unit_of_work};
 use crate::{Effects, SqlStore, StoreError};
 
 /// An event ready to be stored: validated, scored, its alert rule decided.
@@ -178,6 +179,14 @@ struct AlertChange {
     max_score: f64,
     first_seen: DateTime<Utc>,
     last_seen: DateTime<Utc>,
+}
+
+/// The outbox record of an alert a commit raised (`alert.raised`) or grew (`alert.changed`).
+fn alert_record(change: &AlertChange) -> NewOutboxRecord {
+    let topic = if change.new { Topic::AlertRaised } else { Topic::AlertChanged };
+    let payload =
+        serde_json::json!({ "alert": change.id, "events_added": change.events, "max_score": change.max_score });
+    NewOutboxRecord::new(topic, Some(change.key.0), payload)
 }
 
 /// What one source did in a commit.
@@ -769,6 +778,10 @@ impl WatchStore for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             }
+            // Each alert raised or grown is an outbox record, in the same transaction.
+            for chunk in changes.chunks(crate::effects::RECORDS_MAX) {
+                tx.write_effects(&Effects { audit: None, outbox: chunk.iter().map(alert_record).collect() }).await?;
+            }
             tx.commit().await?;
             let mut orgs_alerted: Vec<OrgId> = events
                 .iter()
@@ -780,6 +793,9 @@ impl WatchStore for SqlStore {
             orgs_alerted.dedup();
             Ok::<_, StoreError>((committed, orgs_alerted))
         })?;
+        if !orgs_alerted.is_empty() {
+            self.changed(Change::Outbox);
+        }
         for org in orgs_alerted {
             self.changed(Change::Alerts(org));
         }

@@ -311,3 +311,36 @@ async fn a_raised_or_changed_alert_is_noticed_by_every_follower(
         .expect("acknowledge");
     assert!(waiting.await, "a changed alert is noticed");
 }
+
+#[rstest]
+#[tokio::test]
+async fn an_alert_raised_then_grown_appends_its_outbox_records_with_the_commit(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use rampart_core::outbox::Topic;
+
+    let (store, _db) = store(backend).await;
+    let acme = org(&store, "acme").await;
+    let trap = node(&store, acme, "trap", "eeeeeeeeeeee").await;
+    let now = rampart_core::time::now();
+    let attempt = || EventInput { username: Some("root".into()), ..EventInput::default() };
+
+    let first =
+        store.watch().commit(&[scored(acme, &trap, "203.0.113.9", now, attempt(), true)]).await.expect("commit");
+    let second = store
+        .watch()
+        .commit(&[scored(acme, &trap, "203.0.113.9", now + chrono::Duration::seconds(1), attempt(), true)])
+        .await
+        .expect("commit");
+    store.watch().commit(&[scored(acme, &trap, "198.51.100.1", now, attempt(), false)]).await.expect("commit");
+
+    let (alert, raised) = first[0].alert.expect("an alert");
+    assert!(raised);
+    assert_eq!(second[0].alert, Some((alert, false)), "the second event joined it");
+    let records = store.outbox().read(0, 10).await.expect("outbox");
+    let seen: Vec<(Topic, serde_json::Value)> =
+        records.iter().map(|record| (record.record.topic, record.record.payload["alert"].clone())).collect();
+    let id = serde_json::json!(alert);
+    assert_eq!(seen, vec![(Topic::AlertRaised, id.clone()), (Topic::AlertChanged, id)], "none for no alert");
+    assert!(records.iter().all(|record| record.record.org == Some(acme)));
+}
