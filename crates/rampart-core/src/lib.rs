@@ -12,6 +12,7 @@ pub mod identity;
 pub mod ids;
 pub mod json;
 pub mod orgs;
+pub mod outbox;
 pub mod output;
 pub mod settings;
 pub mod targets;

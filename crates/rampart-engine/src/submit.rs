@@ -5,7 +5,7 @@ use rampart_core::identity::Acting;
 use rampart_core::identity::{AuditAction, NewAuditEvent, Outcome};
 use rampart_core::settings::SettingKey;
 use rampart_core::{ExecutionId, OrgId, ValidationErrors};
-use rampart_store::StoreError;
+use rampart_store::{Effects, StoreError};
 use serde_json::Value;
 use std::ops::RangeInclusive;
 use std::time::Duration;
@@ -50,7 +50,6 @@ impl Engine {
     pub async fn set_enabled(&self, acting: &Acting, tool: &str, enabled: bool) -> Result<(), EngineError> {
         let key = SettingKey::parse(&format!("tools.{tool}.enabled"))
             .map_err(|reason| EngineError::Invalid(ValidationErrors::single("name", reason)))?;
-        self.store.settings().put(acting.org, &key, &Value::Bool(enabled)).await?;
         let event = NewAuditEvent::new(
             Some(acting.org),
             acting.actor,
@@ -60,7 +59,7 @@ impl Engine {
         )
         .target(format!("tool:{tool}"))
         .detail(if enabled { "enabled" } else { "disabled" });
-        self.store.audit().append(&event).await?;
+        self.store.settings().put(acting.org, &key, &Value::Bool(enabled), &Effects::audit(event)).await?;
         Ok(())
     }
 
@@ -126,34 +125,23 @@ impl Engine {
             timeout: timeout.unwrap_or(tool.info().default_timeout),
             max_attempts: self.config.max_attempts,
         };
-        let execution = self.store.executions().enqueue(acting.org, &new).await?;
-        let event = NewAuditEvent::new(
-            Some(acting.org),
-            acting.actor,
-            AuditAction::ExecutionCreate,
-            Outcome::Success,
-            &acting.context,
-        )
-        .target(format!("execution:{}", execution.id))
-        .detail(format!("tool {tool_name}"));
-        self.store.audit().append(&event).await?;
+        let audit = |execution: &Execution| {
+            Effects::audit(
+                acting
+                    .event(AuditAction::ExecutionCreate)
+                    .target(format!("execution:{}", execution.id))
+                    .detail(format!("tool {tool_name}")),
+            )
+        };
+        let execution = self.store.executions().enqueue(acting.org, &new, &audit).await?;
         self.queued.notify_waiters();
         Ok(execution)
     }
 
     /// Cancels a queued run at once, or asks a running one to stop.
     pub async fn cancel(&self, acting: &Acting, id: ExecutionId) -> Result<Execution, EngineError> {
-        let execution = self.store.executions().cancel(acting.org, id).await?;
-        let event = NewAuditEvent::new(
-            Some(acting.org),
-            acting.actor,
-            AuditAction::ExecutionCancel,
-            Outcome::Success,
-            &acting.context,
-        )
-        .target(format!("execution:{id}"));
-        self.store.audit().append(&event).await?;
-        Ok(execution)
+        let event = acting.event(AuditAction::ExecutionCancel).target(format!("execution:{id}"));
+        Ok(self.store.executions().cancel(acting.org, id, &Effects::audit(event)).await?)
     }
 }
 

@@ -1,12 +1,12 @@
 //! Managing users (superusers), organisations and their members (org admins). Each change is
-//! audited; the store keeps every organisation with at least one admin.
+//! audited in its own transaction; the store keeps every organisation with at least one admin.
 
 use rampart_core::identity::{AuditAction, NewAuditEvent, NewUser, Outcome, Role, User, UserPatch, check_password};
 use rampart_core::orgs::{NewOrganisation, Organisation, Slug};
 use rampart_core::{OrgId, UserId, ValidationErrors};
-use rampart_store::{Member, StoreError};
+use rampart_store::{Effects, EffectsOf, Member, StoreError};
 
-use crate::{Identity, IdentityError, Principal, RequestContext};
+use crate::{Identity, IdentityError, Principal, RequestContext, audited};
 
 /// A superuser's changes to an account; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
@@ -43,13 +43,24 @@ impl Identity {
         password: &str,
         org_name: Option<&str>,
     ) -> Result<(User, Organisation), IdentityError> {
+        self.create_account_with(new, password, org_name, &|_| Effects::none()).await
+    }
+
+    /// [`Identity::create_account`], with the effects (the audit event) of the account made.
+    pub(crate) async fn create_account_with(
+        &self,
+        new: &NewUser,
+        password: &str,
+        org_name: Option<&str>,
+        then: EffectsOf<'_, (User, Organisation)>,
+    ) -> Result<(User, Organisation), IdentityError> {
         let hash = self.passwords.hash(password).await?;
         let name = org_name.map(str::trim).filter(|name| !name.is_empty()).unwrap_or(new.username.as_str());
         let slug = Slug::from_name(new.username.as_str()).expect("a valid username always makes a slug");
         let mut personal = NewOrganisation::parse(name, Some(slug.as_str()))
             .map_err(|errors| ValidationErrors::single("org_name", errors.to_string()))?;
         for _ in 0..3 {
-            match self.store.users().create(new, &hash, &personal).await {
+            match self.store.users().create(new, &hash, &personal, then).await {
                 Err(StoreError::Conflict { what: "slug" }) => {
                     let suffix: u16 = rand::random();
                     let base: String = slug.as_str().chars().take(50).collect();
@@ -73,13 +84,14 @@ impl Identity {
         context: &RequestContext,
     ) -> Result<User, IdentityError> {
         principal.require_superuser()?;
-        let (user, _) = self.create_account(&new, password, None).await?;
-        let detail = user.is_superuser.then(|| "superuser".to_owned());
-        self.audit(
-            context,
-            change(principal, Some(principal.org), AuditAction::UserCreate, format!("user:{}", user.id), detail),
-        )
-        .await?;
+        let audit = |(user, _): &(User, Organisation)| {
+            let detail = user.is_superuser.then(|| "superuser".to_owned());
+            audited(
+                context,
+                change(principal, Some(principal.org), AuditAction::UserCreate, format!("user:{}", user.id), detail),
+            )
+        };
+        let (user, _) = self.create_account_with(&new, password, None, &audit).await?;
         Ok(user)
     }
 
@@ -106,7 +118,6 @@ impl Identity {
             let hash = self.passwords.hash(password).await?;
             self.store.users().set_password(id, &hash).await?;
         }
-        let user = self.store.users().update(id, &changes.patch).await?;
         let mut said = Vec::new();
         if let Some(active) = changes.patch.is_active {
             said.push(if active { "activated" } else { "deactivated" });
@@ -118,12 +129,11 @@ impl Identity {
             said.push("password set, sessions ended");
         }
         let detail = (!said.is_empty()).then(|| said.join(", "));
-        self.audit(
+        let audit = audited(
             context,
             change(principal, Some(principal.org), AuditAction::UserUpdate, format!("user:{id}"), detail),
-        )
-        .await?;
-        Ok(user)
+        );
+        Ok(self.store.users().update(id, &changes.patch, &audit).await?)
     }
 
     pub async fn admin_delete_user(
@@ -133,9 +143,11 @@ impl Identity {
         context: &RequestContext,
     ) -> Result<(), IdentityError> {
         principal.require_superuser()?;
-        self.store.users().delete(id).await?;
-        self.audit(context, change(principal, Some(principal.org), AuditAction::UserDelete, format!("user:{id}"), None))
-            .await
+        let audit = audited(
+            context,
+            change(principal, Some(principal.org), AuditAction::UserDelete, format!("user:{id}"), None),
+        );
+        Ok(self.store.users().delete(id, &audit).await?)
     }
 
     /// A new organisation with the calling user as its admin.
@@ -148,10 +160,10 @@ impl Identity {
         let user = principal
             .user_id()
             .ok_or_else(|| IdentityError::Forbidden("only a user can create an organisation".into()))?;
-        let org = self.store.members().create_org(&new, user).await.map_err(slug_taken)?;
-        self.audit(context, change(principal, Some(org.id), AuditAction::OrgCreate, format!("org:{}", org.id), None))
-            .await?;
-        Ok(org)
+        let audit = |org: &Organisation| {
+            audited(context, change(principal, Some(org.id), AuditAction::OrgCreate, format!("org:{}", org.id), None))
+        };
+        self.store.members().create_org(&new, user, &audit).await.map_err(slug_taken)
     }
 
     pub async fn update_org(
@@ -161,10 +173,9 @@ impl Identity {
         context: &RequestContext,
     ) -> Result<Organisation, IdentityError> {
         principal.require(Role::Admin)?;
-        let org = self.store.orgs().update(principal.org, &changes).await.map_err(slug_taken)?;
-        self.audit(context, change(principal, Some(org.id), AuditAction::OrgUpdate, format!("org:{}", org.id), None))
-            .await?;
-        Ok(org)
+        let org = principal.org;
+        let audit = audited(context, change(principal, Some(org), AuditAction::OrgUpdate, format!("org:{org}"), None));
+        self.store.orgs().update(org, &changes, &audit).await.map_err(slug_taken)
     }
 
     pub async fn set_member_role(
@@ -175,14 +186,12 @@ impl Identity {
         context: &RequestContext,
     ) -> Result<Member, IdentityError> {
         principal.require(Role::Admin)?;
-        let member = self.store.members().set_role(principal.org, user, role).await?;
         let detail = Some(format!("role {role}"));
-        self.audit(
+        let audit = audited(
             context,
             change(principal, Some(principal.org), AuditAction::MemberUpdate, format!("user:{user}"), detail),
-        )
-        .await?;
-        Ok(member)
+        );
+        Ok(self.store.members().set_role(principal.org, user, role, &audit).await?)
     }
 
     pub async fn remove_member(
@@ -192,12 +201,11 @@ impl Identity {
         context: &RequestContext,
     ) -> Result<(), IdentityError> {
         principal.require(Role::Admin)?;
-        self.store.members().remove(principal.org, user).await?;
-        self.audit(
+        let audit = audited(
             context,
             change(principal, Some(principal.org), AuditAction::MemberRemove, format!("user:{user}"), None),
-        )
-        .await
+        );
+        Ok(self.store.members().remove(principal.org, user, &audit).await?)
     }
 }
 

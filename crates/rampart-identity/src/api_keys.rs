@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use rampart_core::ApiKeyId;
 use rampart_core::identity::{ApiKey, AuditAction, NewApiKey, NewAuditEvent, Outcome, Role};
 
-use crate::{Identity, IdentityError, Principal, RequestContext, opaque};
+use crate::{Identity, IdentityError, Principal, RequestContext, audited, opaque};
 
 impl Identity {
     /// A new key, returned with its secret form, which is never stored or shown again. Only a
@@ -24,9 +24,10 @@ impl Identity {
             .ok_or_else(|| IdentityError::Forbidden("an API key cannot create API keys; a user must".into()))?;
         let new = NewApiKey::parse(name, role, expires_at, principal.role, rampart_core::time::now())?;
         let (secret, prefix, hash) = opaque::new_api_key();
-        let key = self.store.api_keys().insert(principal.org, &new, &prefix, &hash, Some(creator)).await?;
-        self.audit(context, key_event(principal, AuditAction::ApiKeyCreate, key.id, format!("role {}", key.role)))
-            .await?;
+        let audit = |key: &ApiKey| {
+            audited(context, key_event(principal, AuditAction::ApiKeyCreate, key.id, format!("role {}", key.role)))
+        };
+        let key = self.store.api_keys().insert(principal.org, &new, &prefix, &hash, Some(creator), &audit).await?;
         Ok((key, secret))
     }
 
@@ -46,8 +47,8 @@ impl Identity {
         if !principal.role.allows(Role::Admin) && key.created_by != principal.user_id() {
             return Err(IdentityError::Forbidden("only an admin may revoke a key made by someone else".into()));
         }
-        self.store.api_keys().delete(principal.org, id).await?;
-        self.audit(context, key_event(principal, AuditAction::ApiKeyDelete, id, key.name)).await
+        let audit = audited(context, key_event(principal, AuditAction::ApiKeyDelete, id, key.name));
+        Ok(self.store.api_keys().delete(principal.org, id, &audit).await?)
     }
 }
 

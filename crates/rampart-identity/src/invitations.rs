@@ -7,9 +7,9 @@ use rampart_core::identity::{
     Actor, AuditAction, Email, Invitation, Membership, NewAuditEvent, NewInvitation, Outcome, Role,
 };
 use rampart_core::{InvitationId, OrgId, UserId, ValidationErrors};
-use rampart_store::{Member, StoreError};
+use rampart_store::{Effects, Member, StoreError};
 
-use crate::{Identity, IdentityError, Principal, RequestContext};
+use crate::{Identity, IdentityError, Principal, RequestContext, audited};
 
 fn event(org: OrgId, actor: Actor, action: AuditAction, target: String, detail: Option<String>) -> NewAuditEvent {
     NewAuditEvent {
@@ -41,17 +41,18 @@ impl Identity {
         principal.require(Role::Admin)?;
         let inviter = person(principal, "invite")?;
         let new = NewInvitation::parse(email, role, rampart_core::time::now())?;
-        let invitation = match self.store.invitations().invite(principal.org, &new, Some(inviter)).await {
+        let audit = |invitation: &Invitation| {
+            let detail = Some(format!("{} as {}", invitation.email.as_str(), invitation.role));
+            let target = format!("invitation:{}", invitation.id);
+            audited(context, event(principal.org, principal.actor, AuditAction::InvitationCreate, target, detail))
+        };
+        let invitation = match self.store.invitations().invite(principal.org, &new, Some(inviter), &audit).await {
             // Only someone already in this organisation, whom the admin can list anyway.
             Err(StoreError::Conflict { .. }) => {
                 return Err(ValidationErrors::single("email", "is already a member of this organisation").into());
             }
             other => other?,
         };
-        let detail = Some(format!("{} as {}", invitation.email.as_str(), invitation.role));
-        let target = format!("invitation:{}", invitation.id);
-        self.audit(context, event(principal.org, principal.actor, AuditAction::InvitationCreate, target, detail))
-            .await?;
         Ok(invitation)
     }
 
@@ -68,13 +69,13 @@ impl Identity {
         context: &RequestContext,
     ) -> Result<(), IdentityError> {
         principal.require(Role::Admin)?;
-        let invitation = self.store.invitations().revoke(principal.org, id).await?;
-        let detail = Some(invitation.email.as_str().to_owned());
-        self.audit(
-            context,
-            event(principal.org, principal.actor, AuditAction::InvitationRevoke, format!("invitation:{id}"), detail),
-        )
-        .await
+        let audit = |invitation: &Invitation| {
+            let detail = Some(invitation.email.as_str().to_owned());
+            let target = format!("invitation:{id}");
+            audited(context, event(principal.org, principal.actor, AuditAction::InvitationRevoke, target, detail))
+        };
+        self.store.invitations().revoke(principal.org, id, &audit).await?;
+        Ok(())
     }
 
     /// The open invitations addressed to the calling user.
@@ -92,24 +93,18 @@ impl Identity {
     ) -> Result<Membership, IdentityError> {
         let user = person(principal, "accept an invitation")?;
         let email = self.email_of(user).await?;
-        let invitation = match self.store.invitations().accept(id, user, &email, rampart_core::time::now()).await {
+        let audit = |invitation: &Invitation| {
+            let detail = Some(format!("role {}", invitation.role));
+            let target = format!("invitation:{id}");
+            audited(context, event(invitation.org_id, principal.actor, AuditAction::InvitationAccept, target, detail))
+        };
+        let now = rampart_core::time::now();
+        let invitation = match self.store.invitations().accept(id, user, &email, now, &audit).await {
             Err(StoreError::Conflict { .. }) => {
                 return Err(IdentityError::Conflict("you are already a member of this organisation".into()));
             }
             other => other?,
         };
-        let detail = Some(format!("role {}", invitation.role));
-        self.audit(
-            context,
-            event(
-                invitation.org_id,
-                principal.actor,
-                AuditAction::InvitationAccept,
-                format!("invitation:{id}"),
-                detail,
-            ),
-        )
-        .await?;
         let memberships = self.store.users().memberships(user).await?;
         memberships
             .into_iter()
@@ -124,26 +119,26 @@ impl Identity {
         context: &RequestContext,
     ) -> Result<(), IdentityError> {
         let email = self.email_of(person(principal, "decline an invitation")?).await?;
-        let invitation = self.store.invitations().decline(id, &email).await?;
-        self.audit(
-            context,
-            event(invitation.org_id, principal.actor, AuditAction::InvitationDecline, format!("invitation:{id}"), None),
-        )
-        .await
+        let audit = |invitation: &Invitation| {
+            let target = format!("invitation:{id}");
+            audited(context, event(invitation.org_id, principal.actor, AuditAction::InvitationDecline, target, None))
+        };
+        self.store.invitations().decline(id, &email, &audit).await?;
+        Ok(())
     }
 
     /// The calling user leaves the organisation of their credential; refused for its last admin.
     pub async fn leave_org(&self, principal: &Principal, context: &RequestContext) -> Result<(), IdentityError> {
         let user = person(principal, "leave an organisation")?;
-        self.store.members().remove(principal.org, user).await?;
-        if let Some(session) = principal.session {
-            self.store.sessions().revoke(session).await?;
-        }
-        self.audit(
+        let audit = audited(
             context,
             event(principal.org, principal.actor, AuditAction::MemberLeave, format!("user:{user}"), None),
-        )
-        .await
+        );
+        self.store.members().remove(principal.org, user, &audit).await?;
+        if let Some(session) = principal.session {
+            self.store.sessions().revoke(session, &Effects::none()).await?;
+        }
+        Ok(())
     }
 
     /// A superuser adds an existing user, found by email, to any organisation.
@@ -164,15 +159,15 @@ impl Identity {
             .find_by_email(&email)
             .await?
             .ok_or_else(|| ValidationErrors::single("email", "no user has this email"))?;
-        let member = match self.store.members().add(org, user.id, role).await {
+        let detail = Some(format!("role {role}, by a superuser"));
+        let audit =
+            audited(context, event(org, principal.actor, AuditAction::MemberAdd, format!("user:{}", user.id), detail));
+        let member = match self.store.members().add(org, user.id, role, &audit).await {
             Err(StoreError::Conflict { .. }) => {
                 return Err(ValidationErrors::single("email", "is already a member").into());
             }
             other => other?,
         };
-        let detail = Some(format!("role {role}, by a superuser"));
-        self.audit(context, event(org, principal.actor, AuditAction::MemberAdd, format!("user:{}", user.id), detail))
-            .await?;
         Ok(member)
     }
 

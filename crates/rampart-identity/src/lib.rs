@@ -27,7 +27,7 @@ use std::time::Duration;
 use rampart_core::ValidationErrors;
 use rampart_core::identity::NewAuditEvent;
 use rampart_core::validation::check_duration;
-use rampart_store::Store;
+use rampart_store::{Effects, Store};
 use serde::{Deserialize, Serialize};
 
 pub use admin::AccountChanges;
@@ -125,12 +125,20 @@ impl Identity {
         self.passwords.hash(password).await
     }
 
-    /// Records an audit event. A failure to record is logged, never hidden: the audit log is the
-    /// record of security events, so a write error is an error of the request.
+    /// Records the audit event of a refusal, which changes nothing. A failure to record is an
+    /// error of the request, never hidden: the audit log is the record of security events.
     async fn audit(&self, context: &RequestContext, event: NewAuditEvent) -> Result<(), IdentityError> {
-        let event =
-            NewAuditEvent { ip: context.ip.map(|ip| ip.to_string()), request_id: context.request_id.clone(), ..event };
-        self.store.audit().append(&event).await?;
+        self.store.audit().append(&in_context(context, event)).await?;
         Ok(())
     }
+}
+
+/// The audit event of a change, from the request `context`, to be written in the change's
+/// transaction: the change and its event are recorded together or not at all.
+fn audited(context: &RequestContext, event: NewAuditEvent) -> Effects {
+    Effects::audit(in_context(context, event))
+}
+
+fn in_context(context: &RequestContext, event: NewAuditEvent) -> NewAuditEvent {
+    NewAuditEvent { ip: context.ip.map(|ip| ip.to_string()), request_id: context.request_id.clone(), ..event }
 }

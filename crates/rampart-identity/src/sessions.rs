@@ -4,10 +4,10 @@
 use rampart_core::identity::{Actor, AuditAction, Membership, NewAuditEvent, NewUser, Outcome, Role, User};
 use rampart_core::orgs::Organisation;
 use rampart_core::{OrgId, SessionId, TokenId, UserId};
-use rampart_store::Rotation;
+use rampart_store::{Effects, Rotation};
 
 use crate::tokens::{ACCESS, AccessClaims, SubjectKind};
-use crate::{Identity, IdentityError, Principal, RequestContext, opaque};
+use crate::{Identity, IdentityError, Principal, RequestContext, audited, opaque};
 
 /// What a successful login, refresh or switch hands back.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,11 +84,14 @@ impl Identity {
             &registration.full_name,
             &registration.password,
         )?;
-        let (user, org) = self.create_account(&new, &registration.password, registration.org_name.as_deref()).await?;
-        let mut registered = event(Some(org.id), Actor::User(user.id), AuditAction::Register, Outcome::Success);
-        registered.target = Some(format!("user:{}", user.id));
-        self.audit(context, registered).await?;
-        let tokens = self.start_session(user.id, org.id, Role::Admin).await?;
+        let audit = |(user, org): &(User, Organisation)| {
+            let mut registered = event(Some(org.id), Actor::User(user.id), AuditAction::Register, Outcome::Success);
+            registered.target = Some(format!("user:{}", user.id));
+            audited(context, registered)
+        };
+        let org_name = registration.org_name.as_deref();
+        let (user, org) = self.create_account_with(&new, &registration.password, org_name, &audit).await?;
+        let tokens = self.start_session(user.id, org.id, Role::Admin, &Effects::none()).await?;
         Ok((user, org, tokens))
     }
 
@@ -121,9 +124,11 @@ impl Identity {
         };
         let memberships = self.store.users().memberships(user.id).await?;
         let membership = choose(&memberships, request.org.as_deref())?;
-        self.audit(context, event(Some(membership.org_id), Actor::User(user.id), AuditAction::Login, Outcome::Success))
-            .await?;
-        self.start_session(user.id, membership.org_id, membership.role).await
+        let audit = audited(
+            context,
+            event(Some(membership.org_id), Actor::User(user.id), AuditAction::Login, Outcome::Success),
+        );
+        self.start_session(user.id, membership.org_id, membership.role, &audit).await
     }
 
     pub async fn refresh(&self, refresh_token: &str, context: &RequestContext) -> Result<TokenPair, IdentityError> {
@@ -141,7 +146,7 @@ impl Identity {
                         Ok(pair)
                     }
                     _ => {
-                        self.store.sessions().revoke(session).await?;
+                        self.store.sessions().revoke(session, &Effects::none()).await?;
                         Err(IdentityError::Unauthenticated(INVALID))
                     }
                 }
@@ -159,12 +164,13 @@ impl Identity {
 
     /// Ends the caller's session: its refresh token and every access token of it stop working.
     pub async fn logout(&self, principal: &Principal, context: &RequestContext) -> Result<(), IdentityError> {
-        if let Some(session) = principal.session {
-            self.store.sessions().revoke(session).await?;
-        }
         let mut out = event(Some(principal.org), principal.actor, AuditAction::Logout, Outcome::Success);
         out.target = principal.session.map(|session| format!("session:{session}"));
-        self.audit(context, out).await
+        match principal.session {
+            Some(session) => Ok(self.store.sessions().revoke(session, &audited(context, out)).await?),
+            // A token of an API key has no session: nothing changes, and the logout is audited.
+            None => self.audit(context, out).await,
+        }
     }
 
     /// Moves the caller's session to another organisation they belong to.
@@ -180,12 +186,11 @@ impl Identity {
         let memberships = self.store.users().memberships(user).await?;
         let membership = choose(&memberships, Some(org))?;
         if let Some(session) = principal.session {
-            self.store.sessions().revoke(session).await?;
+            self.store.sessions().revoke(session, &Effects::none()).await?;
         }
         let mut switched = event(Some(membership.org_id), principal.actor, AuditAction::SwitchOrg, Outcome::Success);
         switched.detail = Some(format!("from organisation {}", principal.org));
-        self.audit(context, switched).await?;
-        self.start_session(user, membership.org_id, membership.role).await
+        self.start_session(user, membership.org_id, membership.role, &audited(context, switched)).await
     }
 
     /// OAuth2 `client_credentials`: an API key exchanged for a short-lived access token.
@@ -225,9 +230,16 @@ impl Identity {
         })
     }
 
-    async fn start_session(&self, user: UserId, org: OrgId, role: Role) -> Result<TokenPair, IdentityError> {
+    /// Opens a session, writing `effects` (the event of the login) with it.
+    async fn start_session(
+        &self,
+        user: UserId,
+        org: OrgId,
+        role: Role,
+        effects: &Effects,
+    ) -> Result<TokenPair, IdentityError> {
         let (refresh, refresh_hash) = opaque::new_refresh_token();
-        let session = self.store.sessions().start(org, user, &refresh_hash, self.refresh_expiry()).await?;
+        let session = self.store.sessions().start(org, user, &refresh_hash, self.refresh_expiry(), effects).await?;
         let mut pair = self.access_pair(user, org, role, session);
         pair.refresh_token = Some(refresh);
         Ok(pair)

@@ -1,12 +1,13 @@
-//! An organisation's targets as a service: changes with their audit events, bulk import with a
-//! report per line, and the check of what a scan would touch.
+//! An organisation's targets as a service: changes with their audit events (written in the
+//! change's transaction), bulk import with a report per line, and the check of what a scan would
+//! touch.
 
 use std::sync::Arc;
 
 use rampart_core::identity::{Acting, AuditAction, NewAuditEvent, Outcome};
 use rampart_core::targets::{Host, NewTarget, POLICY_REFUSAL, Scope, TargetValue, parse_host_port};
 use rampart_core::{OrgId, TargetId, ValidationErrors};
-use rampart_store::{Store, StoreError, StoredTarget, TargetPatch};
+use rampart_store::{Effects, Store, StoreError, StoredTarget, TargetPatch};
 
 use crate::gate::{DENIED, DenyList, Gate, Refusal, RefusalSink, Resolver, check_host};
 
@@ -55,15 +56,15 @@ impl ScopeService {
     /// Stores a target the server's policy allows; 422 on `value` otherwise.
     pub async fn create(&self, acting: &Acting, target: NewTarget) -> Result<StoredTarget, TargetError> {
         self.permit(&target.value, target.exclude)?;
-        let stored = self.store.targets().insert(acting.org, &target, acting.user()).await?;
-        self.audit(
-            acting
-                .event(AuditAction::TargetCreate)
-                .target(format!("target:{}", stored.id))
-                .detail(describe(&stored.target)),
-        )
-        .await?;
-        Ok(stored)
+        let audit = |stored: &StoredTarget| {
+            Effects::audit(
+                acting
+                    .event(AuditAction::TargetCreate)
+                    .target(format!("target:{}", stored.id))
+                    .detail(describe(&stored.target)),
+            )
+        };
+        Ok(self.store.targets().insert(acting.org, &target, acting.user(), &audit).await?)
     }
 
     /// Changes a target; an exclusion turned into an inclusion is held to the policy.
@@ -72,12 +73,12 @@ impl ScopeService {
             let current = self.store.targets().get(acting.org, id).await?;
             self.permit(&current.target.value, false)?;
         }
-        let stored = self.store.targets().update(acting.org, id, &patch).await?;
-        self.audit(
-            acting.event(AuditAction::TargetUpdate).target(format!("target:{id}")).detail(describe(&stored.target)),
-        )
-        .await?;
-        Ok(stored)
+        let audit = |stored: &StoredTarget| {
+            Effects::audit(
+                acting.event(AuditAction::TargetUpdate).target(format!("target:{id}")).detail(describe(&stored.target)),
+            )
+        };
+        Ok(self.store.targets().update(acting.org, id, &patch, &audit).await?)
     }
 
     /// `Ok` when the server's policy lets an organisation authorise `value`.
@@ -91,11 +92,10 @@ impl ScopeService {
 
     pub async fn delete(&self, acting: &Acting, id: TargetId) -> Result<(), StoreError> {
         let stored = self.store.targets().get(acting.org, id).await?;
-        self.store.targets().delete(acting.org, id).await?;
-        self.audit(
+        let audit = Effects::audit(
             acting.event(AuditAction::TargetDelete).target(format!("target:{id}")).detail(describe(&stored.target)),
-        )
-        .await
+        );
+        self.store.targets().delete(acting.org, id, &audit).await
     }
 
     /// Imports the valid lines of `lines` (blank lines and `#` comments skipped), in one transaction.
@@ -125,7 +125,13 @@ impl ScopeService {
             }
         }
         let targets: Vec<NewTarget> = candidates.iter().map(|(_, _, target)| target.clone()).collect();
-        let inserted = self.store.targets().insert_many(acting.org, &targets, acting.user()).await?;
+        let audit = |inserted: &Vec<Option<StoredTarget>>| {
+            let created = inserted.iter().flatten().count();
+            let duplicates = report.duplicates.len() + (inserted.len() - created);
+            let detail = format!("{created} created, {duplicates} duplicates, {} rejected", report.errors.len());
+            Effects::audit(acting.event(AuditAction::TargetImport).detail(detail))
+        };
+        let inserted = self.store.targets().insert_many(acting.org, &targets, acting.user(), &audit).await?;
         for ((line, text, _), stored) in candidates.into_iter().zip(inserted) {
             match stored {
                 Some(stored) => report.created.push(stored),
@@ -133,13 +139,6 @@ impl ScopeService {
             }
         }
         report.duplicates.sort();
-        let detail = format!(
-            "{} created, {} duplicates, {} rejected",
-            report.created.len(),
-            report.duplicates.len(),
-            report.errors.len()
-        );
-        self.audit(acting.event(AuditAction::TargetImport).detail(detail)).await?;
         Ok(report)
     }
 
@@ -197,10 +196,6 @@ impl ScopeService {
         let scope = Arc::new(self.scope(acting.org).await?);
         let sink = Arc::new(AuditRefusals { store: self.store.clone(), acting: acting.clone() });
         Ok(Gate::new(scope, self.deny.clone(), resolver, sink))
-    }
-
-    async fn audit(&self, event: NewAuditEvent) -> Result<(), StoreError> {
-        self.store.audit().append(&event).await.map(drop)
     }
 }
 

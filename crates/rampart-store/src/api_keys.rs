@@ -9,8 +9,9 @@ use rampart_core::{ApiKeyId, OrgId, UserId};
 use uuid::Uuid;
 
 use crate::db::on_pool;
+use crate::effects::unit_of_work;
 use crate::users::parse_role;
-use crate::{SqlStore, StoreError};
+use crate::{Effects, EffectsOf, SqlStore, StoreError};
 
 /// A key as authentication needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,11 +32,12 @@ pub trait ApiKeyStore: Send + Sync {
         prefix: &str,
         key_hash: &str,
         created_by: Option<UserId>,
+        then: EffectsOf<'_, ApiKey>,
     ) -> Result<ApiKey, StoreError>;
     async fn list(&self, org: OrgId) -> Result<Vec<ApiKey>, StoreError>;
     async fn get(&self, org: OrgId, id: ApiKeyId) -> Result<ApiKey, StoreError>;
     /// Deleting a key revokes it at once.
-    async fn delete(&self, org: OrgId, id: ApiKeyId) -> Result<(), StoreError>;
+    async fn delete(&self, org: OrgId, id: ApiKeyId, effects: &Effects) -> Result<(), StoreError>;
     /// The key with this prefix, whatever its organisation: authentication starts here.
     async fn find_for_auth(&self, prefix: &str) -> Result<Option<KeyForAuth>, StoreError>;
     /// The key by id, for a token obtained with it (`client_credentials`).
@@ -113,14 +115,16 @@ impl ApiKeyStore for SqlStore {
         prefix: &str,
         key_hash: &str,
         created_by: Option<UserId>,
+        then: EffectsOf<'_, ApiKey>,
     ) -> Result<ApiKey, StoreError> {
         let sql = format!(
             "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, role, created_by, created_at, last_used_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9) RETURNING {COLUMNS}"
         );
         let now = self.now();
-        let row = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, KeyRow>(&sql)
+        let value = unit_of_work!(
+            self,
+            |tx| sqlx::query_as::<_, KeyRow>(&sql)
                 .bind(ApiKeyId::new().as_uuid())
                 .bind(org.as_uuid())
                 .bind(&new.name)
@@ -130,11 +134,14 @@ impl ApiKeyStore for SqlStore {
                 .bind(created_by.map(|id| id.as_uuid()))
                 .bind(now)
                 .bind(new.expires_at)
-                .fetch_one(pool)
+                .fetch_one(&mut *tx)
                 .await
-        })
-        .map_err(StoreError::conflict_on("prefix"))?;
-        row.into_key()
+                .map_err(StoreError::conflict_on("prefix"))?
+                .into_key()?,
+            then
+        );
+
+        Ok(value)
     }
 
     async fn list(&self, org: OrgId) -> Result<Vec<ApiKey>, StoreError> {
@@ -152,16 +159,23 @@ impl ApiKeyStore for SqlStore {
         row.into_key()
     }
 
-    async fn delete(&self, org: OrgId, id: ApiKeyId) -> Result<(), StoreError> {
-        let done = on_pool!(&self.db, |pool| {
-            sqlx::query("DELETE FROM api_keys WHERE org_id = $1 AND id = $2")
-                .bind(org.as_uuid())
-                .bind(id.as_uuid())
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        if done == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    async fn delete(&self, org: OrgId, id: ApiKeyId, effects: &Effects) -> Result<(), StoreError> {
+        unit_of_work!(
+            self,
+            |tx| {
+                let done = sqlx::query("DELETE FROM api_keys WHERE org_id = $1 AND id = $2")
+                    .bind(org.as_uuid())
+                    .bind(id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if done == 0 {
+                    return Err(StoreError::NotFound);
+                }
+            },
+            |_: &()| effects.clone()
+        );
+        Ok(())
     }
 
     async fn find_for_auth(&self, prefix: &str) -> Result<Option<KeyForAuth>, StoreError> {

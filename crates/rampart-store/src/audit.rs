@@ -1,5 +1,6 @@
 //! The audit log: append and read, nothing else. The tables refuse UPDATE and DELETE as well
-//! (triggers in the migrations), so not even a bug here could rewrite history.
+//! (triggers in the migrations), so not even a bug here could rewrite history. A change's own event
+//! is written in the change's transaction (`effects.rs`); `append` records refusals that change nothing.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -8,6 +9,7 @@ use rampart_core::{ApiKeyId, AuditEventId, OrgId, UserId};
 use uuid::Uuid;
 
 use crate::db::on_pool;
+use crate::effects::{Effects, WriteEffects};
 use crate::{SqlStore, StoreError};
 
 /// Which events to read; every field narrows.
@@ -22,8 +24,10 @@ pub struct AuditFilter {
 
 #[async_trait]
 pub trait AuditStore: Send + Sync {
+    /// Records an event on its own: a refusal that changes nothing. A change's event goes with
+    /// the change instead ([`crate::Effects`]).
     async fn append(&self, event: &NewAuditEvent) -> Result<AuditEvent, StoreError>;
-    /// The organisation's events, newest first, older than `before` when given.
+
     async fn list(
         &self,
         org: OrgId,
@@ -76,7 +80,7 @@ impl EventRow {
     }
 }
 
-fn actor_id(actor: Actor) -> Option<Uuid> {
+pub(crate) fn actor_id(actor: Actor) -> Option<Uuid> {
     match actor {
         Actor::User(id) => Some(id.as_uuid()),
         Actor::ApiKey(id) => Some(id.as_uuid()),
@@ -87,29 +91,9 @@ fn actor_id(actor: Actor) -> Option<Uuid> {
 #[async_trait]
 impl AuditStore for SqlStore {
     async fn append(&self, event: &NewAuditEvent) -> Result<AuditEvent, StoreError> {
-        let id = AuditEventId::new();
-        let at = self.now();
-        on_pool!(&self.db, |pool| {
-            sqlx::query(
-                "INSERT INTO audit_events (id, org_id, at, actor_kind, actor_id, action, target, outcome, ip, request_id, detail) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(id.as_uuid())
-            .bind(event.org.map(|org| org.as_uuid()))
-            .bind(at)
-            .bind(event.actor.kind())
-            .bind(actor_id(event.actor))
-            .bind(event.action.as_str())
-            .bind(event.target.as_deref())
-            .bind(event.outcome.as_str())
-            .bind(event.ip.as_deref())
-            .bind(event.request_id.as_deref())
-            .bind(event.detail.as_deref())
-            .execute(pool)
-            .await
-            .map(drop)
-        })?;
-        Ok(AuditEvent { id, at, event: event.clone() })
+        let effects = Effects::audit(event.clone());
+        let recorded = on_pool!(&self.db, |pool| pool.acquire().await?.write_effects(&effects, self.now()).await)?;
+        recorded.ok_or_else(|| StoreError::Internal("an audit event was not recorded".into()))
     }
 
     async fn list(

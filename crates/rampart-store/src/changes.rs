@@ -36,11 +36,16 @@ pub enum Change {
     Execution(ExecutionId),
     /// An organisation's alerts: one was raised or changed.
     Alerts(OrgId),
+    /// New outbox records: dispatchers read on.
+    Outbox,
 }
 
 impl Change {
-    /// Reads a trigger's payload: `execution:<uuid>` or `alerts:<uuid>`.
+    /// Reads a trigger's payload: `execution:<uuid>`, `alerts:<uuid>` or `outbox`.
     fn parse(payload: &str) -> Option<Self> {
+        if payload == "outbox" {
+            return Some(Change::Outbox);
+        }
         let (kind, id) = payload.split_once(':')?;
         let id = Uuid::parse_str(id).ok()?;
         match kind {
@@ -149,5 +154,6 @@ mod tests {
         assert_eq!(Change::parse("execution:nope"), None);
         assert_eq!(Change::parse(&format!("alien:{id}")), None);
         assert_eq!(Change::parse("execution"), None);
+        assert_eq!(Change::parse("outbox"), Some(Change::Outbox));
     }
 }

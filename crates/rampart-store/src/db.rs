@@ -21,8 +21,8 @@ use tracing::log::LevelFilter;
 
 use crate::changes::{Change, Changes};
 use crate::{
-    ApiKeyStore, AuditStore, ExecutionStore, InvitationStore, MemberStore, NodeStore, OrgStore, SecretStore,
-    SessionStore, SettingStore, Store, StoreError, TargetStore, Task, UserStore, WatchStore,
+    ApiKeyStore, AuditStore, ExecutionStore, InvitationStore, MemberStore, NodeStore, OrgStore, OutboxStore,
+    SecretStore, SessionStore, SettingStore, Store, StoreError, TargetStore, Task, UserStore, WatchStore,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -359,6 +359,10 @@ impl Store for SqlStore {
     }
 
     fn watch(&self) -> &dyn WatchStore {
+        self
+    }
+
+    fn outbox(&self) -> &dyn OutboxStore {
         self
     }
 }

@@ -1,6 +1,7 @@
 //! Executions, and the job queue they are. Claims, heartbeats, progress, logs and the finish all
 //! name the attempt they belong to and are refused ([`StoreError::Fenced`]) once it is no longer
-//! the current one, so a worker that lost its lease cannot overwrite a re-run.
+//! the current one, so a worker that lost its lease cannot overwrite a re-run. The finish appends
+//! a `run.finished` outbox record in its transaction.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rampart_core::executions::{Execution, ExecutionStatus, Finish, LogLine, LogStream, NewExecution};
 use rampart_core::identity::Actor;
+use rampart_core::outbox::{NewOutboxRecord, Topic};
 use rampart_core::output::{Kept, RunOutput};
 use rampart_core::{ApiKeyId, ExecutionId, OrgId, UserId};
 use serde_json::Value;
@@ -18,6 +20,7 @@ mod output;
 
 use crate::changes::Change;
 use crate::db::{BeginWrite, Db, on_pool};
+use crate::effects::{Effects, EffectsOf, WriteEffects, unit_of_work};
 use crate::{SqlStore, StoreError};
 
 /// Which executions to list; every field narrows.
@@ -33,7 +36,12 @@ pub struct ExecutionFilter {
 #[async_trait]
 pub trait ExecutionStore: Send + Sync {
     /// Queues a run: the insert is the enqueue.
-    async fn enqueue(&self, org: OrgId, new: &NewExecution) -> Result<Execution, StoreError>;
+    async fn enqueue(
+        &self,
+        org: OrgId,
+        new: &NewExecution,
+        then: EffectsOf<'_, Execution>,
+    ) -> Result<Execution, StoreError>;
     async fn get(&self, org: OrgId, id: ExecutionId) -> Result<Execution, StoreError>;
     /// Newest first, older than `before` when given.
     async fn list(
@@ -44,7 +52,7 @@ pub trait ExecutionStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Execution>, StoreError>;
     /// A queued run is cancelled at once; a running one is asked to stop; a final one is left as it is.
-    async fn cancel(&self, org: OrgId, id: ExecutionId) -> Result<Execution, StoreError>;
+    async fn cancel(&self, org: OrgId, id: ExecutionId, effects: &Effects) -> Result<Execution, StoreError>;
     /// The log lines after `after`, in order.
     async fn logs(&self, org: OrgId, id: ExecutionId, after: u32, limit: u32) -> Result<Vec<LogLine>, StoreError>;
 
@@ -162,6 +170,12 @@ fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
     now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30))
 }
 
+/// The outbox record of a run's end: which run, and how it ended.
+fn finished(run: &Execution) -> NewOutboxRecord {
+    let payload = serde_json::json!({ "execution": run.id, "tool": run.tool, "status": run.status.as_str() });
+    NewOutboxRecord::new(Topic::RunFinished, Some(run.org_id), payload)
+}
+
 fn int(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }
@@ -172,15 +186,21 @@ fn total(value: u64) -> i64 {
 
 #[async_trait]
 impl ExecutionStore for SqlStore {
-    async fn enqueue(&self, org: OrgId, new: &NewExecution) -> Result<Execution, StoreError> {
+    async fn enqueue(
+        &self,
+        org: OrgId,
+        new: &NewExecution,
+        then: EffectsOf<'_, Execution>,
+    ) -> Result<Execution, StoreError> {
         let sql = format!(
             "INSERT INTO executions ({COLUMNS}) VALUES ($1, $2, $3, $4, 'queued', 0, '', NULL, NULL, $5, $6, 0, $7, $8, \
              NULL, NULL, FALSE, 0, FALSE, $9, NULL, NULL, $9) RETURNING {COLUMNS}"
         );
         let now = self.now();
         let timeout_ms = i32::try_from(new.timeout.as_millis()).unwrap_or(i32::MAX);
-        let row = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, ExecutionRow>(&sql)
+        Ok(unit_of_work!(
+            self,
+            |tx| sqlx::query_as::<_, ExecutionRow>(&sql)
                 .bind(ExecutionId::new().as_uuid())
                 .bind(org.as_uuid())
                 .bind(&new.tool)
@@ -190,10 +210,11 @@ impl ExecutionStore for SqlStore {
                 .bind(int(new.max_attempts))
                 .bind(timeout_ms)
                 .bind(now)
-                .fetch_one(pool)
-                .await
-        })?;
-        row.into_execution()
+                .fetch_one(&mut *tx)
+                .await?
+                .into_execution()?,
+            then
+        ))
     }
 
     async fn get(&self, org: OrgId, id: ExecutionId) -> Result<Execution, StoreError> {
@@ -231,7 +252,7 @@ impl ExecutionStore for SqlStore {
         rows.into_iter().map(ExecutionRow::into_execution).collect()
     }
 
-    async fn cancel(&self, org: OrgId, id: ExecutionId) -> Result<Execution, StoreError> {
+    async fn cancel(&self, org: OrgId, id: ExecutionId, effects: &Effects) -> Result<Execution, StoreError> {
         // SET expressions read the row as it was, so each CASE sees the old status.
         let sql = format!(
             "UPDATE executions SET \
@@ -241,16 +262,19 @@ impl ExecutionStore for SqlStore {
              updated_at = $3 WHERE org_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
         let now = self.now();
-        let row = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, ExecutionRow>(&sql)
+        let run = unit_of_work!(
+            self,
+            |tx| sqlx::query_as::<_, ExecutionRow>(&sql)
                 .bind(org.as_uuid())
                 .bind(id.as_uuid())
                 .bind(now)
-                .fetch_one(pool)
-                .await
-        })?;
+                .fetch_one(&mut *tx)
+                .await?
+                .into_execution()?,
+            |_: &Execution| effects.clone()
+        );
         self.changed(Change::Execution(id));
-        row.into_execution()
+        Ok(run)
     }
 
     async fn logs(&self, org: OrgId, id: ExecutionId, after: u32, limit: u32) -> Result<Vec<LogLine>, StoreError> {
@@ -427,7 +451,7 @@ impl ExecutionStore for SqlStore {
             _ => (&none.0, &none.1),
         };
         let now = self.now();
-        let row = on_pool!(&self.db, |pool| {
+        let (run, effects) = on_pool!(&self.db, |pool| {
             let mut tx = pool.begin_write().await?;
             let row = sqlx::query_as::<_, ExecutionRow>(&sql)
                 .bind(id.as_uuid())
@@ -442,12 +466,16 @@ impl ExecutionStore for SqlStore {
                 .await?;
             // Fenced: nothing is written, the output included.
             let Some(row) = row else { return Err(StoreError::Fenced) };
-            output::insert_output!(tx, row.org_id, id, findings, artifacts);
+            let org = row.org_id;
+            let run = row.into_execution()?;
+            output::insert_output!(tx, org, id, findings, artifacts);
+            let effects = Effects::none().record(finished(&run));
+            tx.write_effects(&effects, now).await?;
             tx.commit().await?;
-            Ok::<_, StoreError>(row)
+            Ok::<_, StoreError>((run, effects))
         })?;
-        let run = row.into_execution()?;
         self.changed(Change::Execution(id));
+        self.committed(&effects);
         Ok(run)
     }
 

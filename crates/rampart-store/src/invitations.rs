@@ -7,9 +7,10 @@ use rampart_core::identity::{Email, Invitation, NewInvitation, PENDING_INVITATIO
 use rampart_core::{InvitationId, OrgId, UserId};
 use uuid::Uuid;
 
-use crate::db::{BeginWrite, on_pool};
+use crate::db::on_pool;
+use crate::effects::unit_of_work;
 use crate::users::{INSERT_MEMBERSHIP, parse_role};
-use crate::{SqlStore, StoreError};
+use crate::{EffectsOf, SqlStore, StoreError};
 
 #[async_trait]
 pub trait InvitationStore: Send + Sync {
@@ -21,11 +22,17 @@ pub trait InvitationStore: Send + Sync {
         org: OrgId,
         new: &NewInvitation,
         invited_by: Option<UserId>,
+        then: EffectsOf<'_, Invitation>,
     ) -> Result<Invitation, StoreError>;
     /// The organisation's open invitations, oldest first.
     async fn list(&self, org: OrgId, now: DateTime<Utc>) -> Result<Vec<Invitation>, StoreError>;
     /// Withdraws an invitation of the organisation, open or expired.
-    async fn revoke(&self, org: OrgId, id: InvitationId) -> Result<Invitation, StoreError>;
+    async fn revoke(
+        &self,
+        org: OrgId,
+        id: InvitationId,
+        then: EffectsOf<'_, Invitation>,
+    ) -> Result<Invitation, StoreError>;
     /// The open invitations addressed to `email`, from every organisation.
     async fn list_for(&self, email: &Email, now: DateTime<Utc>) -> Result<Vec<Invitation>, StoreError>;
     /// Makes `user` (whose address is `email`) a member with the invitation's role and closes
@@ -37,9 +44,15 @@ pub trait InvitationStore: Send + Sync {
         user: UserId,
         email: &Email,
         now: DateTime<Utc>,
+        then: EffectsOf<'_, Invitation>,
     ) -> Result<Invitation, StoreError>;
     /// Closes an invitation addressed to `email`, open or expired.
-    async fn decline(&self, id: InvitationId, email: &Email) -> Result<Invitation, StoreError>;
+    async fn decline(
+        &self,
+        id: InvitationId,
+        email: &Email,
+        then: EffectsOf<'_, Invitation>,
+    ) -> Result<Invitation, StoreError>;
 }
 
 const SELECT: &str = "SELECT i.id, i.org_id, o.name AS org_name, i.email, i.role, i.invited_by, i.created_at, \
@@ -79,59 +92,62 @@ impl InvitationStore for SqlStore {
         org: OrgId,
         new: &NewInvitation,
         invited_by: Option<UserId>,
+        then: EffectsOf<'_, Invitation>,
     ) -> Result<Invitation, StoreError> {
         let now = self.now();
         let select = format!("{SELECT} WHERE i.org_id = $1 AND i.email = $2");
-        on_pool!(&self.db, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let (members,): (i64,) = sqlx::query_as(
+        Ok(unit_of_work!(
+            self,
+            |tx| {
+                let (members,): (i64,) = sqlx::query_as(
                 "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND u.email = $2",
             )
             .bind(org.as_uuid())
             .bind(new.email.as_str())
             .fetch_one(&mut *tx)
             .await?;
-            if members > 0 {
-                return Err(StoreError::Conflict { what: "member" });
-            }
-            let (open,): (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM invitations WHERE org_id = $1 AND expires_at > $2 AND email <> $3",
-            )
-            .bind(org.as_uuid())
-            .bind(now)
-            .bind(new.email.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
-            if open >= i64::from(PENDING_INVITATIONS_MAX) {
-                return Err(StoreError::Refused("the organisation has too many open invitations"));
-            }
-            sqlx::query(
-                "INSERT INTO invitations (id, org_id, email, role, invited_by, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org_id, email) DO UPDATE SET \
-                 role = excluded.role, invited_by = excluded.invited_by, created_at = excluded.created_at, \
-                 expires_at = excluded.expires_at",
-            )
-            .bind(InvitationId::new().as_uuid())
-            .bind(org.as_uuid())
-            .bind(new.email.as_str())
-            .bind(new.role.as_str())
-            .bind(invited_by.map(|id| id.as_uuid()))
-            .bind(now)
-            .bind(new.expires_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|error| match &error {
-                sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-                _ => StoreError::from(error),
-            })?;
-            let row = sqlx::query_as::<_, InvitationRow>(&select)
+                if members > 0 {
+                    return Err(StoreError::Conflict { what: "member" });
+                }
+                let (open,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM invitations WHERE org_id = $1 AND expires_at > $2 AND email <> $3",
+                )
                 .bind(org.as_uuid())
+                .bind(now)
                 .bind(new.email.as_str())
                 .fetch_one(&mut *tx)
                 .await?;
-            tx.commit().await?;
-            row.into_invitation()
-        })
+                if open >= i64::from(PENDING_INVITATIONS_MAX) {
+                    return Err(StoreError::Refused("the organisation has too many open invitations"));
+                }
+                sqlx::query(
+                    "INSERT INTO invitations (id, org_id, email, role, invited_by, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org_id, email) DO UPDATE SET \
+                 role = excluded.role, invited_by = excluded.invited_by, created_at = excluded.created_at, \
+                 expires_at = excluded.expires_at",
+                )
+                .bind(InvitationId::new().as_uuid())
+                .bind(org.as_uuid())
+                .bind(new.email.as_str())
+                .bind(new.role.as_str())
+                .bind(invited_by.map(|id| id.as_uuid()))
+                .bind(now)
+                .bind(new.expires_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(|error| match &error {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+                    _ => StoreError::from(error),
+                })?;
+                let row = sqlx::query_as::<_, InvitationRow>(&select)
+                    .bind(org.as_uuid())
+                    .bind(new.email.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                row.into_invitation()?
+            },
+            then
+        ))
     }
 
     async fn list(&self, org: OrgId, now: DateTime<Utc>) -> Result<Vec<Invitation>, StoreError> {
@@ -142,20 +158,27 @@ impl InvitationStore for SqlStore {
         rows.into_iter().map(InvitationRow::into_invitation).collect()
     }
 
-    async fn revoke(&self, org: OrgId, id: InvitationId) -> Result<Invitation, StoreError> {
+    async fn revoke(
+        &self,
+        org: OrgId,
+        id: InvitationId,
+        then: EffectsOf<'_, Invitation>,
+    ) -> Result<Invitation, StoreError> {
         let select = format!("{SELECT} WHERE i.org_id = $1 AND i.id = $2");
-        on_pool!(&self.db, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let row = sqlx::query_as::<_, InvitationRow>(&select)
-                .bind(org.as_uuid())
-                .bind(id.as_uuid())
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            sqlx::query("DELETE FROM invitations WHERE id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
-            tx.commit().await?;
-            row.into_invitation()
-        })
+        Ok(unit_of_work!(
+            self,
+            |tx| {
+                let row = sqlx::query_as::<_, InvitationRow>(&select)
+                    .bind(org.as_uuid())
+                    .bind(id.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                sqlx::query("DELETE FROM invitations WHERE id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
+                row.into_invitation()?
+            },
+            then
+        ))
     }
 
     async fn list_for(&self, email: &Email, now: DateTime<Utc>) -> Result<Vec<Invitation>, StoreError> {
@@ -172,45 +195,55 @@ impl InvitationStore for SqlStore {
         user: UserId,
         email: &Email,
         now: DateTime<Utc>,
+        then: EffectsOf<'_, Invitation>,
     ) -> Result<Invitation, StoreError> {
         let select = format!("{SELECT} WHERE i.id = $1 AND i.email = $2 AND i.expires_at > $3");
-        on_pool!(&self.db, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let row = sqlx::query_as::<_, InvitationRow>(&select)
-                .bind(id.as_uuid())
-                .bind(email.as_str())
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            let invitation = row.into_invitation()?;
-            sqlx::query(INSERT_MEMBERSHIP)
-                .bind(invitation.org_id.as_uuid())
-                .bind(user.as_uuid())
-                .bind(invitation.role.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::conflict_on("member"))?;
-            sqlx::query("DELETE FROM invitations WHERE id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(invitation)
-        })
+        Ok(unit_of_work!(
+            self,
+            |tx| {
+                let row = sqlx::query_as::<_, InvitationRow>(&select)
+                    .bind(id.as_uuid())
+                    .bind(email.as_str())
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                let invitation = row.into_invitation()?;
+                sqlx::query(INSERT_MEMBERSHIP)
+                    .bind(invitation.org_id.as_uuid())
+                    .bind(user.as_uuid())
+                    .bind(invitation.role.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::conflict_on("member"))?;
+                sqlx::query("DELETE FROM invitations WHERE id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
+                invitation
+            },
+            then
+        ))
     }
 
-    async fn decline(&self, id: InvitationId, email: &Email) -> Result<Invitation, StoreError> {
+    async fn decline(
+        &self,
+        id: InvitationId,
+        email: &Email,
+        then: EffectsOf<'_, Invitation>,
+    ) -> Result<Invitation, StoreError> {
         let select = format!("{SELECT} WHERE i.id = $1 AND i.email = $2");
-        on_pool!(&self.db, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let row = sqlx::query_as::<_, InvitationRow>(&select)
-                .bind(id.as_uuid())
-                .bind(email.as_str())
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            sqlx::query("DELETE FROM invitations WHERE id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
-            tx.commit().await?;
-            row.into_invitation()
-        })
+        Ok(unit_of_work!(
+            self,
+            |tx| {
+                let row = sqlx::query_as::<_, InvitationRow>(&select)
+                    .bind(id.as_uuid())
+                    .bind(email.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                sqlx::query("DELETE FROM invitations WHERE id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
+                row.into_invitation()?
+            },
+            then
+        ))
     }
 }

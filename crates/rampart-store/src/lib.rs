@@ -9,11 +9,13 @@ pub mod api_keys;
 pub mod audit;
 pub mod changes;
 mod db;
+pub mod effects;
 mod error;
 pub mod executions;
 pub mod invitations;
 pub mod nodes;
 pub mod orgs;
+pub mod outbox;
 pub mod secrets;
 pub mod sessions;
 pub mod settings;
@@ -28,11 +30,13 @@ pub use api_keys::{ApiKeyStore, KeyForAuth};
 pub use audit::{AuditFilter, AuditStore};
 pub use changes::Change;
 pub use db::{Backend, ConnectOptions, Location, PoolStats, SqlStore};
+pub use effects::{Effects, EffectsOf};
 pub use error::StoreError;
 pub use executions::{ExecutionFilter, ExecutionStore};
 pub use invitations::InvitationStore;
 pub use nodes::{NodeFilter, NodePatch, NodeStore};
 pub use orgs::OrgStore;
+pub use outbox::{Claimed, Consumer, DeliveryError, DispatchConfig, Dispatcher, OutboxStore};
 pub use secrets::SecretStore;
 pub use sessions::{AccessState, Rotation, SessionStore};
 pub use settings::{SettingStore, StoredSetting};
@@ -91,4 +95,6 @@ pub trait Store: Send + Sync {
     fn executions(&self) -> &dyn ExecutionStore;
     fn nodes(&self) -> &dyn NodeStore;
     fn watch(&self) -> &dyn WatchStore;
+    /// Unscoped: the server's own queue of facts for its dispatchers (see [`outbox`]).
+    fn outbox(&self) -> &dyn OutboxStore;
 }

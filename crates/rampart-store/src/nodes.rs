@@ -10,7 +10,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::db::on_pool;
-use crate::{SqlStore, StoreError};
+use crate::effects::unit_of_work;
+use crate::{Effects, EffectsOf, SqlStore, StoreError};
 
 /// Which nodes to list; every field narrows.
 #[derive(Clone, Debug, Default)]
@@ -28,7 +29,14 @@ pub struct NodePatch {
 
 #[async_trait]
 pub trait NodeStore: Send + Sync {
-    async fn insert(&self, org: OrgId, new: &NewNode, key_prefix: &str, key_hash: &str) -> Result<Node, StoreError>;
+    async fn insert(
+        &self,
+        org: OrgId,
+        new: &NewNode,
+        key_prefix: &str,
+        key_hash: &str,
+        then: EffectsOf<'_, Node>,
+    ) -> Result<Node, StoreError>;
     /// Oldest first, after `after` when given.
     async fn list(
         &self,
@@ -38,11 +46,18 @@ pub trait NodeStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Node>, StoreError>;
     async fn get(&self, org: OrgId, id: NodeId) -> Result<Node, StoreError>;
-    async fn update(&self, org: OrgId, id: NodeId, patch: &NodePatch) -> Result<Node, StoreError>;
+    async fn update(&self, org: OrgId, id: NodeId, patch: &NodePatch, effects: &Effects) -> Result<Node, StoreError>;
     /// Its events stay, without their node; its decoys go.
-    async fn delete(&self, org: OrgId, id: NodeId) -> Result<(), StoreError>;
+    async fn delete(&self, org: OrgId, id: NodeId, effects: &Effects) -> Result<(), StoreError>;
     /// Replaces the key: the old one stops working at once.
-    async fn rotate_key(&self, org: OrgId, id: NodeId, key_prefix: &str, key_hash: &str) -> Result<Node, StoreError>;
+    async fn rotate_key(
+        &self,
+        org: OrgId,
+        id: NodeId,
+        key_prefix: &str,
+        key_hash: &str,
+        effects: &Effects,
+    ) -> Result<Node, StoreError>;
     /// The node with this key prefix and its key hash, whatever its organisation: a sensor's
     /// authentication starts here.
     async fn find_by_key(&self, key_prefix: &str) -> Result<Option<(Node, String)>, StoreError>;
@@ -96,14 +111,22 @@ struct AuthRow {
 
 #[async_trait]
 impl NodeStore for SqlStore {
-    async fn insert(&self, org: OrgId, new: &NewNode, key_prefix: &str, key_hash: &str) -> Result<Node, StoreError> {
+    async fn insert(
+        &self,
+        org: OrgId,
+        new: &NewNode,
+        key_prefix: &str,
+        key_hash: &str,
+        then: EffectsOf<'_, Node>,
+    ) -> Result<Node, StoreError> {
         let sql = format!(
             "INSERT INTO nodes (id, org_id, name, kind, status, key_prefix, key_hash, metadata, created_at, updated_at, last_seen_at) \
              VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $8, NULL) RETURNING {COLUMNS}"
         );
         let now = self.now();
-        let row = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, NodeRow>(&sql)
+        let value = unit_of_work!(
+            self,
+            |tx| sqlx::query_as::<_, NodeRow>(&sql)
                 .bind(NodeId::new().as_uuid())
                 .bind(org.as_uuid())
                 .bind(&new.name)
@@ -112,11 +135,14 @@ impl NodeStore for SqlStore {
                 .bind(key_hash)
                 .bind(Json(&new.metadata))
                 .bind(now)
-                .fetch_one(pool)
+                .fetch_one(&mut *tx)
                 .await
-        })
-        .map_err(StoreError::conflict_on("name"))?;
-        row.into_node()
+                .map_err(StoreError::conflict_on("name"))?
+                .into_node()?,
+            then
+        );
+
+        Ok(value)
     }
 
     async fn list(
@@ -151,55 +177,77 @@ impl NodeStore for SqlStore {
         row.into_node()
     }
 
-    async fn update(&self, org: OrgId, id: NodeId, patch: &NodePatch) -> Result<Node, StoreError> {
+    async fn update(&self, org: OrgId, id: NodeId, patch: &NodePatch, effects: &Effects) -> Result<Node, StoreError> {
         let sql = format!(
             "UPDATE nodes SET name = COALESCE($3, name), status = COALESCE($4, status), updated_at = $5 \
              WHERE org_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
         let now = self.now();
-        let row = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, NodeRow>(&sql)
+        let value = unit_of_work!(
+            self,
+            |tx| sqlx::query_as::<_, NodeRow>(&sql)
                 .bind(org.as_uuid())
                 .bind(id.as_uuid())
                 .bind(patch.name.as_deref())
                 .bind(patch.status.map(NodeStatus::as_str))
                 .bind(now)
-                .fetch_one(pool)
+                .fetch_one(&mut *tx)
                 .await
-        })
-        .map_err(StoreError::conflict_on("name"))?;
-        row.into_node()
+                .map_err(StoreError::conflict_on("name"))?
+                .into_node()?,
+            |_: &Node| effects.clone()
+        );
+
+        Ok(value)
     }
 
-    async fn delete(&self, org: OrgId, id: NodeId) -> Result<(), StoreError> {
-        let done = on_pool!(&self.db, |pool| {
-            sqlx::query("DELETE FROM nodes WHERE org_id = $1 AND id = $2")
-                .bind(org.as_uuid())
-                .bind(id.as_uuid())
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        if done == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    async fn delete(&self, org: OrgId, id: NodeId, effects: &Effects) -> Result<(), StoreError> {
+        unit_of_work!(
+            self,
+            |tx| {
+                let done = sqlx::query("DELETE FROM nodes WHERE org_id = $1 AND id = $2")
+                    .bind(org.as_uuid())
+                    .bind(id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if done == 0 {
+                    return Err(StoreError::NotFound);
+                }
+            },
+            |_: &()| effects.clone()
+        );
+        Ok(())
     }
 
-    async fn rotate_key(&self, org: OrgId, id: NodeId, key_prefix: &str, key_hash: &str) -> Result<Node, StoreError> {
+    async fn rotate_key(
+        &self,
+        org: OrgId,
+        id: NodeId,
+        key_prefix: &str,
+        key_hash: &str,
+        effects: &Effects,
+    ) -> Result<Node, StoreError> {
         let sql = format!(
             "UPDATE nodes SET key_prefix = $3, key_hash = $4, updated_at = $5 WHERE org_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
         let now = self.now();
-        let row = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, NodeRow>(&sql)
+        let value = unit_of_work!(
+            self,
+            |tx| sqlx::query_as::<_, NodeRow>(&sql)
                 .bind(org.as_uuid())
                 .bind(id.as_uuid())
                 .bind(key_prefix)
                 .bind(key_hash)
                 .bind(now)
-                .fetch_one(pool)
+                .fetch_one(&mut *tx)
                 .await
-        })
-        .map_err(StoreError::conflict_on("key"))?;
-        row.into_node()
+                .map_err(StoreError::conflict_on("key"))?
+                .into_node()?,
+            |_: &Node| effects.clone()
+        );
+
+        Ok(value)
     }
 
     async fn find_by_key(&self, key_prefix: &str) -> Result<Option<(Node, String)>, StoreError> {

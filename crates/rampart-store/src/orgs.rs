@@ -7,7 +7,8 @@ use rampart_core::orgs::{NewOrganisation, Organisation, Slug};
 use uuid::Uuid;
 
 use crate::db::on_pool;
-use crate::{SqlStore, StoreError};
+use crate::effects::unit_of_work;
+use crate::{Effects, SqlStore, StoreError};
 
 #[async_trait]
 pub trait OrgStore: Send + Sync {
@@ -16,7 +17,8 @@ pub trait OrgStore: Send + Sync {
     async fn get(&self, id: OrgId) -> Result<Organisation, StoreError>;
     async fn find_by_slug(&self, slug: &Slug) -> Result<Option<Organisation>, StoreError>;
     /// Renames; conflict on `slug` when another organisation has the new one.
-    async fn update(&self, id: OrgId, changes: &NewOrganisation) -> Result<Organisation, StoreError>;
+    async fn update(&self, id: OrgId, changes: &NewOrganisation, effects: &Effects)
+    -> Result<Organisation, StoreError>;
 }
 
 const COLUMNS: &str = "id, name, slug, created_at, updated_at";
@@ -68,21 +70,30 @@ impl OrgStore for SqlStore {
         row.into_org()
     }
 
-    async fn update(&self, id: OrgId, changes: &NewOrganisation) -> Result<Organisation, StoreError> {
+    async fn update(
+        &self,
+        id: OrgId,
+        changes: &NewOrganisation,
+        effects: &Effects,
+    ) -> Result<Organisation, StoreError> {
         let sql =
             format!("UPDATE organisations SET name = $2, slug = $3, updated_at = $4 WHERE id = $1 RETURNING {COLUMNS}");
         let now = self.now();
-        let row = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, OrgRow>(&sql)
+        let value = unit_of_work!(
+            self,
+            |tx| sqlx::query_as::<_, OrgRow>(&sql)
                 .bind(id.as_uuid())
                 .bind(&changes.name)
                 .bind(changes.slug.as_str())
                 .bind(now)
-                .fetch_one(pool)
+                .fetch_one(&mut *tx)
                 .await
-        })
-        .map_err(StoreError::conflict_on("slug"))?;
-        row.into_org()
+                .map_err(StoreError::conflict_on("slug"))?
+                .into_org()?,
+            |_: &Organisation| effects.clone()
+        );
+
+        Ok(value)
     }
 
     async fn find_by_slug(&self, slug: &Slug) -> Result<Option<Organisation>, StoreError> {

@@ -9,8 +9,9 @@ use rampart_core::{OrgId, SessionId, UserId};
 use uuid::Uuid;
 
 use crate::db::{BeginWrite, on_pool};
+use crate::effects::unit_of_work;
 use crate::users::parse_role;
-use crate::{SqlStore, StoreError};
+use crate::{Effects, SqlStore, StoreError};
 
 /// The result of presenting a refresh token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,11 +43,12 @@ pub trait SessionStore: Send + Sync {
         user: UserId,
         refresh_hash: &str,
         refresh_expires: DateTime<Utc>,
+        effects: &Effects,
     ) -> Result<SessionId, StoreError>;
     /// Uses `old_hash` and stores `new_hash` as its successor, atomically.
     async fn rotate(&self, old_hash: &str, new_hash: &str, new_expires: DateTime<Utc>) -> Result<Rotation, StoreError>;
     /// Ends the session: its refresh tokens and access tokens stop working.
-    async fn revoke(&self, session: SessionId) -> Result<(), StoreError>;
+    async fn revoke(&self, session: SessionId, effects: &Effects) -> Result<(), StoreError>;
     /// The state of `user` in `org` within `session`; `None` when the session is not theirs or gone.
     async fn access_state(
         &self,
@@ -82,29 +84,32 @@ impl SessionStore for SqlStore {
         user: UserId,
         refresh_hash: &str,
         refresh_expires: DateTime<Utc>,
+        effects: &Effects,
     ) -> Result<SessionId, StoreError> {
         let session = SessionId::new();
         let now = self.now();
-        on_pool!(&self.db, |pool| {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query(
-                "INSERT INTO sessions (id, org_id, user_id, created_at, revoked_at) VALUES ($1, $2, $3, $4, NULL)",
-            )
-            .bind(session.as_uuid())
-            .bind(org.as_uuid())
-            .bind(user.as_uuid())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(INSERT_TOKEN)
-                .bind(refresh_hash)
+        unit_of_work!(
+            self,
+            |tx| {
+                sqlx::query(
+                    "INSERT INTO sessions (id, org_id, user_id, created_at, revoked_at) VALUES ($1, $2, $3, $4, NULL)",
+                )
                 .bind(session.as_uuid())
-                .bind(refresh_expires)
+                .bind(org.as_uuid())
+                .bind(user.as_uuid())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await
-        })?;
+                sqlx::query(INSERT_TOKEN)
+                    .bind(refresh_hash)
+                    .bind(session.as_uuid())
+                    .bind(refresh_expires)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            },
+            |_: &()| effects.clone()
+        );
         Ok(session)
     }
 
@@ -155,16 +160,19 @@ impl SessionStore for SqlStore {
         })
     }
 
-    async fn revoke(&self, session: SessionId) -> Result<(), StoreError> {
+    async fn revoke(&self, session: SessionId, effects: &Effects) -> Result<(), StoreError> {
         let now = self.now();
-        on_pool!(&self.db, |pool| {
-            sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-                .bind(session.as_uuid())
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(drop)
-        })?;
+        unit_of_work!(
+            self,
+            |tx| {
+                sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                    .bind(session.as_uuid())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            },
+            |_: &()| effects.clone()
+        );
         Ok(())
     }
 

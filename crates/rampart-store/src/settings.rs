@@ -8,7 +8,8 @@ use serde_json::Value;
 use sqlx::types::Json;
 
 use crate::db::on_pool;
-use crate::{SqlStore, StoreError};
+use crate::effects::unit_of_work;
+use crate::{Effects, SqlStore, StoreError};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredSetting {
@@ -21,12 +22,18 @@ pub struct StoredSetting {
 #[async_trait]
 pub trait SettingStore: Send + Sync {
     /// Creates or replaces the value; the creation time of an existing setting is kept.
-    async fn put(&self, org: OrgId, key: &SettingKey, value: &Value) -> Result<StoredSetting, StoreError>;
+    async fn put(
+        &self,
+        org: OrgId,
+        key: &SettingKey,
+        value: &Value,
+        effects: &Effects,
+    ) -> Result<StoredSetting, StoreError>;
     async fn find(&self, org: OrgId, key: &SettingKey) -> Result<Option<StoredSetting>, StoreError>;
     /// Every setting of the organisation, by key.
     async fn list(&self, org: OrgId) -> Result<Vec<StoredSetting>, StoreError>;
     /// Fails with `NotFound` when the organisation has no such setting.
-    async fn delete(&self, org: OrgId, key: &SettingKey) -> Result<(), StoreError>;
+    async fn delete(&self, org: OrgId, key: &SettingKey, effects: &Effects) -> Result<(), StoreError>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -55,23 +62,31 @@ const DELETE: &str = "DELETE FROM settings WHERE org_id = $1 AND key = $2";
 
 #[async_trait]
 impl SettingStore for SqlStore {
-    async fn put(&self, org: OrgId, key: &SettingKey, value: &Value) -> Result<StoredSetting, StoreError> {
+    async fn put(
+        &self,
+        org: OrgId,
+        key: &SettingKey,
+        value: &Value,
+        effects: &Effects,
+    ) -> Result<StoredSetting, StoreError> {
         let now = self.now();
-        let row = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, SettingRow>(PUT)
+        Ok(unit_of_work!(
+            self,
+            |tx| sqlx::query_as::<_, SettingRow>(PUT)
                 .bind(org.as_uuid())
                 .bind(key.as_str())
                 .bind(Json(value))
                 .bind(now)
-                .fetch_one(pool)
+                .fetch_one(&mut *tx)
                 .await
-        })
-        .map_err(|error| match &error {
-            // The only foreign key is the organisation: writing under an unknown one is a missing tenant.
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-            _ => StoreError::from(error),
-        })?;
-        row.into_setting()
+                .map_err(|error| match &error {
+                    // The only foreign key is the organisation: writing under an unknown one is a missing tenant.
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+                    _ => StoreError::from(error),
+                })?
+                .into_setting()?,
+            |_: &StoredSetting| effects.clone()
+        ))
     }
 
     async fn find(&self, org: OrgId, key: &SettingKey) -> Result<Option<StoredSetting>, StoreError> {
@@ -88,10 +103,18 @@ impl SettingStore for SqlStore {
         rows.into_iter().map(SettingRow::into_setting).collect()
     }
 
-    async fn delete(&self, org: OrgId, key: &SettingKey) -> Result<(), StoreError> {
-        let done = on_pool!(&self.db, |pool| {
-            sqlx::query(DELETE).bind(org.as_uuid()).bind(key.as_str()).execute(pool).await.map(|r| r.rows_affected())
-        })?;
-        if done == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    async fn delete(&self, org: OrgId, key: &SettingKey, effects: &Effects) -> Result<(), StoreError> {
+        unit_of_work!(
+            self,
+            |tx| {
+                let done =
+                    sqlx::query(DELETE).bind(org.as_uuid()).bind(key.as_str()).execute(&mut *tx).await?.rows_affected();
+                if done == 0 {
+                    return Err(StoreError::NotFound);
+                }
+            },
+            |_: &()| effects.clone()
+        );
+        Ok(())
     }
 }

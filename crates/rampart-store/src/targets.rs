@@ -7,8 +7,9 @@ use rampart_core::targets::{NewTarget, PortRanges, ScopeTarget, TargetKind, Targ
 use rampart_core::{OrgId, TargetId, UserId};
 use uuid::Uuid;
 
-use crate::db::{BeginWrite, on_pool};
-use crate::{SqlStore, StoreError};
+use crate::db::on_pool;
+use crate::effects::unit_of_work;
+use crate::{Effects, EffectsOf, SqlStore, StoreError};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredTarget {
@@ -48,6 +49,7 @@ pub trait TargetStore: Send + Sync {
         org: OrgId,
         target: &NewTarget,
         created_by: Option<UserId>,
+        then: EffectsOf<'_, StoredTarget>,
     ) -> Result<StoredTarget, StoreError>;
     /// Inserts what is new, in one transaction; `None` in the answer marks a duplicate.
     async fn insert_many(
@@ -55,6 +57,7 @@ pub trait TargetStore: Send + Sync {
         org: OrgId,
         targets: &[NewTarget],
         created_by: Option<UserId>,
+        then: EffectsOf<'_, Vec<Option<StoredTarget>>>,
     ) -> Result<Vec<Option<StoredTarget>>, StoreError>;
     async fn get(&self, org: OrgId, id: TargetId) -> Result<StoredTarget, StoreError>;
     async fn list(
@@ -64,8 +67,14 @@ pub trait TargetStore: Send + Sync {
         after: Option<TargetId>,
         limit: u32,
     ) -> Result<Vec<StoredTarget>, StoreError>;
-    async fn update(&self, org: OrgId, id: TargetId, patch: &TargetPatch) -> Result<StoredTarget, StoreError>;
-    async fn delete(&self, org: OrgId, id: TargetId) -> Result<(), StoreError>;
+    async fn update(
+        &self,
+        org: OrgId,
+        id: TargetId,
+        patch: &TargetPatch,
+        then: EffectsOf<'_, StoredTarget>,
+    ) -> Result<StoredTarget, StoreError>;
+    async fn delete(&self, org: OrgId, id: TargetId, effects: &Effects) -> Result<(), StoreError>;
     /// Every target of the organisation, to build its scope.
     async fn scope(&self, org: OrgId) -> Result<Vec<ScopeTarget>, StoreError>;
 }
@@ -142,19 +151,24 @@ impl TargetStore for SqlStore {
         org: OrgId,
         target: &NewTarget,
         created_by: Option<UserId>,
+        then: EffectsOf<'_, StoredTarget>,
     ) -> Result<StoredTarget, StoreError> {
         let sql = format!(
             "INSERT INTO targets ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {COLUMNS}"
         );
         let now = self.now();
-        let row = on_pool!(&self.db, |pool| {
-            bind_target!(sqlx::query_as::<_, TargetRow>(&sql), org, target, created_by, now).fetch_one(pool).await
-        })
-        .map_err(|error| match &error {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-            _ => StoreError::conflict_on("value")(error),
-        })?;
-        row.into_target()
+        Ok(unit_of_work!(
+            self,
+            |tx| bind_target!(sqlx::query_as::<_, TargetRow>(&sql), org, target, created_by, now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|error| match &error {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+                    _ => StoreError::conflict_on("value")(error),
+                })?
+                .into_target()?,
+            then
+        ))
     }
 
     async fn insert_many(
@@ -162,25 +176,27 @@ impl TargetStore for SqlStore {
         org: OrgId,
         targets: &[NewTarget],
         created_by: Option<UserId>,
+        then: EffectsOf<'_, Vec<Option<StoredTarget>>>,
     ) -> Result<Vec<Option<StoredTarget>>, StoreError> {
         let sql = format!(
             "INSERT INTO targets ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
              ON CONFLICT (org_id, value, exclude) DO NOTHING RETURNING {COLUMNS}"
         );
         let now = self.now();
-        let rows = on_pool!(&self.db, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let mut rows = Vec::with_capacity(targets.len());
-            for target in targets {
-                let row = bind_target!(sqlx::query_as::<_, TargetRow>(&sql), org, target, created_by, now)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                rows.push(row);
-            }
-            tx.commit().await?;
-            Ok::<_, StoreError>(rows)
-        })?;
-        rows.into_iter().map(|row| row.map(TargetRow::into_target).transpose()).collect()
+        Ok(unit_of_work!(
+            self,
+            |tx| {
+                let mut stored = Vec::with_capacity(targets.len());
+                for target in targets {
+                    let row = bind_target!(sqlx::query_as::<_, TargetRow>(&sql), org, target, created_by, now)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    stored.push(row.map(TargetRow::into_target).transpose()?);
+                }
+                stored
+            },
+            then
+        ))
     }
 
     async fn get(&self, org: OrgId, id: TargetId) -> Result<StoredTarget, StoreError> {
@@ -229,7 +245,13 @@ impl TargetStore for SqlStore {
         rows.into_iter().map(TargetRow::into_target).collect()
     }
 
-    async fn update(&self, org: OrgId, id: TargetId, patch: &TargetPatch) -> Result<StoredTarget, StoreError> {
+    async fn update(
+        &self,
+        org: OrgId,
+        id: TargetId,
+        patch: &TargetPatch,
+        then: EffectsOf<'_, StoredTarget>,
+    ) -> Result<StoredTarget, StoreError> {
         let current = self.get(org, id).await?;
         let mut target = current.target;
         if let Some(ports) = &patch.ports {
@@ -249,8 +271,9 @@ impl TargetStore for SqlStore {
              WHERE org_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
         let now = self.now();
-        let row = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, TargetRow>(&sql)
+        Ok(unit_of_work!(
+            self,
+            |tx| sqlx::query_as::<_, TargetRow>(&sql)
                 .bind(org.as_uuid())
                 .bind(id.as_uuid())
                 .bind(target.ports.as_ref().map(PortRanges::to_string))
@@ -258,23 +281,31 @@ impl TargetStore for SqlStore {
                 .bind(&target.note)
                 .bind(join_tags(&target.tags))
                 .bind(now)
-                .fetch_one(pool)
+                .fetch_one(&mut *tx)
                 .await
-        })
-        .map_err(StoreError::conflict_on("value"))?;
-        row.into_target()
+                .map_err(StoreError::conflict_on("value"))?
+                .into_target()?,
+            then
+        ))
     }
 
-    async fn delete(&self, org: OrgId, id: TargetId) -> Result<(), StoreError> {
-        let done = on_pool!(&self.db, |pool| {
-            sqlx::query("DELETE FROM targets WHERE org_id = $1 AND id = $2")
-                .bind(org.as_uuid())
-                .bind(id.as_uuid())
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        if done == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    async fn delete(&self, org: OrgId, id: TargetId, effects: &Effects) -> Result<(), StoreError> {
+        unit_of_work!(
+            self,
+            |tx| {
+                let done = sqlx::query("DELETE FROM targets WHERE org_id = $1 AND id = $2")
+                    .bind(org.as_uuid())
+                    .bind(id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if done == 0 {
+                    return Err(StoreError::NotFound);
+                }
+            },
+            |_: &()| effects.clone()
+        );
+        Ok(())
     }
 
     async fn scope(&self, org: OrgId) -> Result<Vec<ScopeTarget>, StoreError> {

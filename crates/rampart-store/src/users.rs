@@ -9,7 +9,8 @@ use rampart_core::{OrgId, UserId};
 use uuid::Uuid;
 
 use crate::db::{BeginWrite, Db, on_pool};
-use crate::{SqlStore, StoreError};
+use crate::effects::unit_of_work;
+use crate::{Effects, EffectsOf, SqlStore, StoreError};
 
 /// A member of an organisation, with the user behind it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +29,7 @@ pub trait UserStore: Send + Sync {
         new: &NewUser,
         password_hash: &str,
         personal_org: &NewOrganisation,
+        then: EffectsOf<'_, (User, Organisation)>,
     ) -> Result<(User, Organisation), StoreError>;
     async fn get(&self, id: UserId) -> Result<User, StoreError>;
     /// The user and their password hash, by email or username, for a login.
@@ -35,13 +37,13 @@ pub trait UserStore: Send + Sync {
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
     /// Users by id, after `after`; for superusers.
     async fn list(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>, StoreError>;
-    async fn update(&self, id: UserId, patch: &UserPatch) -> Result<User, StoreError>;
+    async fn update(&self, id: UserId, patch: &UserPatch, effects: &Effects) -> Result<User, StoreError>;
     /// Sets the password and ends every session of the user (their refresh tokens and the access
     /// tokens of those sessions stop working), together.
     async fn set_password(&self, id: UserId, password_hash: &str) -> Result<(), StoreError>;
     /// Refused when the user is the last admin of an organisation that has other members; their
     /// personal organisations (where nobody else is a member) go with them.
-    async fn delete(&self, id: UserId) -> Result<(), StoreError>;
+    async fn delete(&self, id: UserId, effects: &Effects) -> Result<(), StoreError>;
     async fn count(&self) -> Result<u64, StoreError>;
     /// Every organisation the user belongs to, oldest membership first.
     async fn memberships(&self, user: UserId) -> Result<Vec<Membership>, StoreError>;
@@ -54,13 +56,18 @@ pub trait MemberStore: Send + Sync {
     async fn list(&self, org: OrgId) -> Result<Vec<Member>, StoreError>;
     async fn role_of(&self, org: OrgId, user: UserId) -> Result<Option<Role>, StoreError>;
     /// Conflict on `member` when the user already belongs to the organisation.
-    async fn add(&self, org: OrgId, user: UserId, role: Role) -> Result<Member, StoreError>;
+    async fn add(&self, org: OrgId, user: UserId, role: Role, effects: &Effects) -> Result<Member, StoreError>;
     /// Refused when it would leave the organisation without an admin.
-    async fn set_role(&self, org: OrgId, user: UserId, role: Role) -> Result<Member, StoreError>;
+    async fn set_role(&self, org: OrgId, user: UserId, role: Role, effects: &Effects) -> Result<Member, StoreError>;
     /// Refused when it would leave the organisation without an admin.
-    async fn remove(&self, org: OrgId, user: UserId) -> Result<(), StoreError>;
+    async fn remove(&self, org: OrgId, user: UserId, effects: &Effects) -> Result<(), StoreError>;
     /// Creates an organisation with `admin` as its first admin.
-    async fn create_org(&self, new: &NewOrganisation, admin: UserId) -> Result<Organisation, StoreError>;
+    async fn create_org(
+        &self,
+        new: &NewOrganisation,
+        admin: UserId,
+        then: EffectsOf<'_, Organisation>,
+    ) -> Result<Organisation, StoreError>;
 }
 
 pub(crate) const USER_COLUMNS: &str = "id, email, username, full_name, is_active, is_superuser, created_at, updated_at";
@@ -190,6 +197,7 @@ impl UserStore for SqlStore {
         new: &NewUser,
         password_hash: &str,
         personal_org: &NewOrganisation,
+        then: EffectsOf<'_, (User, Organisation)>,
     ) -> Result<(User, Organisation), StoreError> {
         let now = self.now();
         let user_id = UserId::new().as_uuid();
@@ -198,39 +206,6 @@ impl UserStore for SqlStore {
             "INSERT INTO users (id, email, username, full_name, password_hash, is_active, is_superuser, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {USER_COLUMNS}"
         );
-        // An async block, so that a conflict on any statement is mapped by `user_conflict`.
-        let row = on_pool!(&self.db, |pool| async {
-            let mut tx = pool.begin_write().await?;
-            let user = sqlx::query_as::<_, UserRow>(&insert_user)
-                .bind(user_id)
-                .bind(new.email.as_str())
-                .bind(new.username.as_str())
-                .bind(&new.full_name)
-                .bind(password_hash)
-                .bind(true)
-                .bind(new.is_superuser)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-            sqlx::query(INSERT_ORG)
-                .bind(org_id)
-                .bind(&personal_org.name)
-                .bind(personal_org.slug.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(INSERT_MEMBERSHIP)
-                .bind(org_id)
-                .bind(user_id)
-                .bind(Role::Admin.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(user)
-        }
-        .await)
-        .map_err(user_conflict)?;
         let org = Organisation {
             id: OrgId::from_uuid(org_id),
             name: personal_org.name.clone(),
@@ -238,7 +213,41 @@ impl UserStore for SqlStore {
             created_at: now,
             updated_at: now,
         };
-        Ok((row.into_user()?, org))
+        Ok(unit_of_work!(
+            self,
+            |tx| {
+                let user = sqlx::query_as::<_, UserRow>(&insert_user)
+                    .bind(user_id)
+                    .bind(new.email.as_str())
+                    .bind(new.username.as_str())
+                    .bind(&new.full_name)
+                    .bind(password_hash)
+                    .bind(true)
+                    .bind(new.is_superuser)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(user_conflict)?;
+                sqlx::query(INSERT_ORG)
+                    .bind(org_id)
+                    .bind(&personal_org.name)
+                    .bind(personal_org.slug.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(user_conflict)?;
+                sqlx::query(INSERT_MEMBERSHIP)
+                    .bind(org_id)
+                    .bind(user_id)
+                    .bind(Role::Admin.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(user_conflict)?;
+                (user.into_user()?, org)
+            },
+            then
+        ))
     }
 
     async fn get(&self, id: UserId) -> Result<User, StoreError> {
@@ -280,23 +289,27 @@ impl UserStore for SqlStore {
         rows.into_iter().map(UserRow::into_user).collect()
     }
 
-    async fn update(&self, id: UserId, patch: &UserPatch) -> Result<User, StoreError> {
+    async fn update(&self, id: UserId, patch: &UserPatch, effects: &Effects) -> Result<User, StoreError> {
         let sql = format!(
             "UPDATE users SET full_name = COALESCE($2, full_name), is_active = COALESCE($3, is_active), \
              is_superuser = COALESCE($4, is_superuser), updated_at = $5 WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
         let now = self.now();
-        let row = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, UserRow>(&sql)
+        let value = unit_of_work!(
+            self,
+            |tx| sqlx::query_as::<_, UserRow>(&sql)
                 .bind(id.as_uuid())
                 .bind(patch.full_name.as_deref())
                 .bind(patch.is_active)
                 .bind(patch.is_superuser)
                 .bind(now)
-                .fetch_one(pool)
-                .await
-        })?;
-        row.into_user()
+                .fetch_one(&mut *tx)
+                .await?
+                .into_user()?,
+            |_: &User| effects.clone()
+        );
+
+        Ok(value)
     }
 
     async fn set_password(&self, id: UserId, password_hash: &str) -> Result<(), StoreError> {
@@ -321,29 +334,33 @@ impl UserStore for SqlStore {
         if done == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
-    async fn delete(&self, id: UserId) -> Result<(), StoreError> {
+    async fn delete(&self, id: UserId, effects: &Effects) -> Result<(), StoreError> {
         // An organisation where this user is the only admin but not the only member would be orphaned.
         let orphaning = "SELECT COUNT(*) FROM memberships m WHERE m.user_id = $1 AND m.role = 'admin' \
              AND NOT EXISTS (SELECT 1 FROM memberships o WHERE o.org_id = m.org_id AND o.user_id <> $1 AND o.role = 'admin') \
              AND EXISTS (SELECT 1 FROM memberships o WHERE o.org_id = m.org_id AND o.user_id <> $1)";
-        let done = on_pool!(&self.db, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let (orphans,): (i64,) = sqlx::query_as(orphaning).bind(id.as_uuid()).fetch_one(&mut *tx).await?;
-            if orphans > 0 {
-                return Err(StoreError::Refused(LAST_ADMIN));
-            }
-            sqlx::query(
-                "DELETE FROM organisations WHERE id IN (SELECT org_id FROM memberships WHERE user_id = $1) \
+        unit_of_work!(
+            self,
+            |tx| {
+                let (orphans,): (i64,) = sqlx::query_as(orphaning).bind(id.as_uuid()).fetch_one(&mut *tx).await?;
+                if orphans > 0 {
+                    return Err(StoreError::Refused(LAST_ADMIN));
+                }
+                sqlx::query(
+                    "DELETE FROM organisations WHERE id IN (SELECT org_id FROM memberships WHERE user_id = $1) \
                  AND NOT EXISTS (SELECT 1 FROM memberships o WHERE o.org_id = organisations.id AND o.user_id <> $1)",
-            )
-            .bind(id.as_uuid())
-            .execute(&mut *tx)
-            .await?;
-            let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(done.rows_affected())
-        })?;
-        if done == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+                )
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await?;
+                let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+            },
+            |_: &()| effects.clone()
+        );
+        Ok(())
     }
 
     async fn count(&self) -> Result<u64, StoreError> {
@@ -396,10 +413,17 @@ enum MembershipChange {
 }
 
 impl SqlStore {
-    /// Applies a change unless it would leave no admin; returns the rows changed. In PostgreSQL two
-    /// concurrent demotions could each see the other admin still in place, so the organisation row
-    /// is locked first; SQLite has one writer at a time, so the statement alone is safe.
-    async fn change_membership(&self, org: OrgId, user: UserId, change: MembershipChange) -> Result<u64, StoreError> {
+    /// Applies a change unless it would leave no admin, with its effects when it changed a row;
+    /// returns the rows changed. In PostgreSQL two concurrent demotions could each see the other
+    /// admin still in place, so the organisation row is locked first; SQLite has one writer at a
+    /// time, so the statement alone is safe.
+    async fn change_membership(
+        &self,
+        org: OrgId,
+        user: UserId,
+        change: MembershipChange,
+        effects: &Effects,
+    ) -> Result<u64, StoreError> {
         let (sql, role) = match change {
             MembershipChange::SetRole(role) => (
                 format!(
@@ -426,20 +450,21 @@ impl SqlStore {
                 query.execute($executor).await?.rows_affected()
             }};
         }
-        let changed = match &self.db {
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin_write().await?;
-                sqlx::query("SELECT id FROM organisations WHERE id = $1 FOR UPDATE")
-                    .bind(org.as_uuid())
-                    .execute(&mut *tx)
-                    .await?;
-                let changed = run!(&mut *tx);
-                tx.commit().await?;
-                changed
-            }
-            Db::Sqlite(pool) => run!(pool),
-        };
-        Ok(changed)
+        let lock = matches!(self.db, Db::Postgres(_));
+        let nothing = Effects::none();
+        Ok(unit_of_work!(
+            self,
+            |tx| {
+                if lock {
+                    sqlx::query("SELECT id FROM organisations WHERE id = $1 FOR UPDATE")
+                        .bind(org.as_uuid())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                run!(&mut *tx)
+            },
+            |changed: &u64| if *changed > 0 { effects.clone() } else { nothing.clone() }
+        ))
     }
 
     async fn member(&self, org: OrgId, user: UserId) -> Result<Member, StoreError> {
@@ -471,70 +496,80 @@ impl MemberStore for SqlStore {
         row.map(|(role,)| parse_role(&role)).transpose()
     }
 
-    async fn add(&self, org: OrgId, user: UserId, role: Role) -> Result<Member, StoreError> {
+    async fn add(&self, org: OrgId, user: UserId, role: Role, effects: &Effects) -> Result<Member, StoreError> {
         let now = self.now();
-        on_pool!(&self.db, |pool| {
-            sqlx::query(INSERT_MEMBERSHIP)
-                .bind(org.as_uuid())
-                .bind(user.as_uuid())
-                .bind(role.as_str())
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(drop)
-        })
-        .map_err(|error| match &error {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-            _ => StoreError::conflict_on("member")(error),
-        })?;
+        unit_of_work!(
+            self,
+            |tx| {
+                sqlx::query(INSERT_MEMBERSHIP)
+                    .bind(org.as_uuid())
+                    .bind(user.as_uuid())
+                    .bind(role.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|error| match &error {
+                        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+                        _ => StoreError::conflict_on("member")(error),
+                    })?;
+            },
+            |_: &()| effects.clone()
+        );
         self.member(org, user).await
     }
 
-    async fn set_role(&self, org: OrgId, user: UserId, role: Role) -> Result<Member, StoreError> {
-        if self.change_membership(org, user, MembershipChange::SetRole(role)).await? == 0 {
+    async fn set_role(&self, org: OrgId, user: UserId, role: Role, effects: &Effects) -> Result<Member, StoreError> {
+        if self.change_membership(org, user, MembershipChange::SetRole(role), effects).await? == 0 {
             self.member(org, user).await?; // NotFound when there is no such member
             return Err(StoreError::Refused(LAST_ADMIN));
         }
         self.member(org, user).await
     }
 
-    async fn remove(&self, org: OrgId, user: UserId) -> Result<(), StoreError> {
-        if self.change_membership(org, user, MembershipChange::Remove).await? == 0 {
+    async fn remove(&self, org: OrgId, user: UserId, effects: &Effects) -> Result<(), StoreError> {
+        if self.change_membership(org, user, MembershipChange::Remove, effects).await? == 0 {
             self.member(org, user).await?;
             return Err(StoreError::Refused(LAST_ADMIN));
         }
         Ok(())
     }
 
-    async fn create_org(&self, new: &NewOrganisation, admin: UserId) -> Result<Organisation, StoreError> {
+    async fn create_org(
+        &self,
+        new: &NewOrganisation,
+        admin: UserId,
+        then: EffectsOf<'_, Organisation>,
+    ) -> Result<Organisation, StoreError> {
         let now = self.now();
         let org_id = OrgId::new();
-        on_pool!(&self.db, |pool| async {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query(INSERT_ORG)
-                .bind(org_id.as_uuid())
-                .bind(&new.name)
-                .bind(new.slug.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(INSERT_MEMBERSHIP)
-                .bind(org_id.as_uuid())
-                .bind(admin.as_uuid())
-                .bind(Role::Admin.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await
-        }
-        .await)
-        .map_err(StoreError::conflict_on("slug"))?;
-        Ok(Organisation {
-            id: org_id,
-            name: new.name.clone(),
-            slug: new.slug.clone(),
-            created_at: now,
-            updated_at: now,
-        })
+        Ok(unit_of_work!(
+            self,
+            |tx| {
+                sqlx::query(INSERT_ORG)
+                    .bind(org_id.as_uuid())
+                    .bind(&new.name)
+                    .bind(new.slug.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::conflict_on("slug"))?;
+                sqlx::query(INSERT_MEMBERSHIP)
+                    .bind(org_id.as_uuid())
+                    .bind(admin.as_uuid())
+                    .bind(Role::Admin.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::conflict_on("slug"))?;
+                Organisation {
+                    id: org_id,
+                    name: new.name.clone(),
+                    slug: new.slug.clone(),
+                    created_at: now,
+                    updated_at: now,
+                }
+            },
+            then
+        ))
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use rampart_core::OrgId;
 use rampart_core::orgs::{NewOrganisation, Slug};
 use rampart_core::settings::SettingKey;
-use rampart_store::{ConnectOptions, SqlStore, Store, StoreError};
+use rampart_store::{ConnectOptions, Effects, SqlStore, Store, StoreError};
 use rampart_testkit::{Backend, TestDatabase};
 use rstest::rstest;
 use serde_json::json;
@@ -81,9 +81,10 @@ async fn settings_are_scoped_by_organisation(#[values(Backend::Sqlite, Backend::
     let acme = orgs.insert(&NewOrganisation::parse("Acme", None).expect("valid")).await.expect("acme");
     let other = orgs.insert(&NewOrganisation::parse("Other", None).expect("valid")).await.expect("other");
 
-    let first = settings.put(acme.id, &key("alerts.threshold"), &json!(7)).await.expect("put");
-    let updated = settings.put(acme.id, &key("alerts.threshold"), &json!({"score": 8})).await.expect("update");
-    settings.put(acme.id, &key("alerts.window"), &json!("1h")).await.expect("put");
+    let first = settings.put(acme.id, &key("alerts.threshold"), &json!(7), &Effects::none()).await.expect("put");
+    let updated =
+        settings.put(acme.id, &key("alerts.threshold"), &json!({"score": 8}), &Effects::none()).await.expect("update");
+    settings.put(acme.id, &key("alerts.window"), &json!("1h"), &Effects::none()).await.expect("put");
 
     assert_eq!(updated.value, json!({"score": 8}));
     assert_eq!(updated.created_at, first.created_at);
@@ -95,9 +96,12 @@ async fn settings_are_scoped_by_organisation(#[values(Backend::Sqlite, Backend::
 
     assert_eq!(settings.find(other.id, &key("alerts.threshold")).await.expect("find"), None);
     assert!(settings.list(other.id).await.expect("list").is_empty());
-    assert!(matches!(settings.delete(other.id, &key("alerts.threshold")).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        settings.delete(other.id, &key("alerts.threshold"), &Effects::none()).await,
+        Err(StoreError::NotFound)
+    ));
 
-    settings.delete(acme.id, &key("alerts.threshold")).await.expect("delete");
+    settings.delete(acme.id, &key("alerts.threshold"), &Effects::none()).await.expect("delete");
     assert_eq!(settings.find(acme.id, &key("alerts.threshold")).await.expect("find"), None);
 }
 
@@ -108,7 +112,8 @@ async fn a_setting_for_an_unknown_organisation_is_not_found(
 ) {
     let fixture = store(backend).await;
 
-    let result = fixture.store.settings().put(OrgId::new(), &key("alerts.threshold"), &json!(7)).await;
+    let result =
+        fixture.store.settings().put(OrgId::new(), &key("alerts.threshold"), &json!(7), &Effects::none()).await;
 
     assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
 }

@@ -9,7 +9,7 @@ use rampart_core::executions::{ExecutionStatus, Finish, LogStream, NewExecution}
 use rampart_core::identity::Actor;
 use rampart_core::output::ToolOutput;
 use rampart_core::{ExecutionId, OrgId};
-use rampart_store::{Change, ExecutionFilter, Store, StoreError};
+use rampart_store::{Change, Effects, ExecutionFilter, Store, StoreError};
 use rampart_testkit::Backend;
 
 use crate::common::{follower, org, store, store_with_clock};
@@ -39,7 +39,7 @@ async fn a_run_goes_from_queued_to_succeeded_with_progress_and_logs(
     let acme = org(&store, "acme").await;
     let runs = store.executions();
 
-    let queued = runs.enqueue(acme, &job(3)).await.expect("enqueue");
+    let queued = runs.enqueue(acme, &job(3), &|_| Effects::none()).await.expect("enqueue");
     assert_eq!((queued.status, queued.attempt), (ExecutionStatus::Queued, 0));
     let claimed = runs.claim("w1", LEASE, 10).await.expect("claim").expect("a job");
     assert_eq!((claimed.id, claimed.status, claimed.attempt), (queued.id, ExecutionStatus::Running, 1));
@@ -73,7 +73,7 @@ async fn a_lost_lease_requeues_the_run_and_fences_the_old_attempt(
     let (store, clock, _db) = store_with_clock(backend).await;
     let acme = org(&store, "acme").await;
     let runs = store.executions();
-    let queued = runs.enqueue(acme, &job(2)).await.expect("enqueue");
+    let queued = runs.enqueue(acme, &job(2), &|_| Effects::none()).await.expect("enqueue");
 
     let first = runs.claim("w1", LEASE, 10).await.expect("claim").expect("a job");
     clock.advance(LEASE);
@@ -114,12 +114,12 @@ async fn cancelling_a_queued_run_ends_it_and_a_running_one_is_asked_to_stop(
     let (store, _db) = store(backend).await;
     let acme = org(&store, "acme").await;
     let runs = store.executions();
-    let running = runs.enqueue(acme, &job(1)).await.expect("enqueue");
+    let running = runs.enqueue(acme, &job(1), &|_| Effects::none()).await.expect("enqueue");
     let claimed = runs.claim("w1", LEASE, 10).await.expect("claim").expect("a job");
-    let queued = runs.enqueue(acme, &job(1)).await.expect("enqueue");
+    let queued = runs.enqueue(acme, &job(1), &|_| Effects::none()).await.expect("enqueue");
 
-    let cancelled = runs.cancel(acme, queued.id).await.expect("cancel");
-    let asked = runs.cancel(acme, running.id).await.expect("cancel");
+    let cancelled = runs.cancel(acme, queued.id, &Effects::none()).await.expect("cancel");
+    let asked = runs.cancel(acme, running.id, &Effects::none()).await.expect("cancel");
 
     assert_eq!(cancelled.status, ExecutionStatus::Cancelled);
     assert!(runs.claim("w2", LEASE, 10).await.expect("claim").is_none(), "a cancelled run is never claimed");
@@ -128,11 +128,11 @@ async fn cancelling_a_queued_run_ends_it_and_a_running_one_is_asked_to_stop(
     let ended = runs.finish(claimed.id, 1, &Finish::Cancelled).await.expect("finish");
     assert_eq!(ended.status, ExecutionStatus::Cancelled);
     assert_eq!(
-        runs.cancel(acme, queued.id).await.expect("again").status,
+        runs.cancel(acme, queued.id, &Effects::none()).await.expect("again").status,
         ExecutionStatus::Cancelled,
         "final stays final"
     );
-    assert!(matches!(runs.cancel(acme, ExecutionId::new()).await, Err(StoreError::NotFound)));
+    assert!(matches!(runs.cancel(acme, ExecutionId::new(), &Effects::none()).await, Err(StoreError::NotFound)));
     let listed = runs
         .list(acme, &ExecutionFilter { status: Some(ExecutionStatus::Cancelled), ..Default::default() }, None, 10)
         .await;
@@ -147,9 +147,9 @@ async fn concurrent_workers_claim_each_run_once_within_the_per_organisation_limi
     let (store, _db) = store(backend).await;
     let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
     for _ in 0..30 {
-        store.executions().enqueue(acme, &job(1)).await.expect("enqueue");
+        store.executions().enqueue(acme, &job(1), &|_| Effects::none()).await.expect("enqueue");
     }
-    store.executions().enqueue(other, &job(1)).await.expect("enqueue");
+    store.executions().enqueue(other, &job(1), &|_| Effects::none()).await.expect("enqueue");
 
     // With at most 2 running per organisation, 8 workers can hold only 2 of acme's and 1 of other's.
     let mut workers = Vec::new();
@@ -198,11 +198,11 @@ async fn claims_take_turns_between_organisations_so_a_backlog_does_not_starve_a_
     // acme queues more runs than four workers could take at once; other queues two, later.
     let mut acme_runs = Vec::new();
     for _ in 0..6 {
-        acme_runs.push(runs.enqueue(acme, &job(1)).await.expect("enqueue").id);
+        acme_runs.push(runs.enqueue(acme, &job(1), &|_| Effects::none()).await.expect("enqueue").id);
     }
     let mut other_runs = Vec::new();
     for _ in 0..2 {
-        other_runs.push(runs.enqueue(other, &job(1)).await.expect("enqueue").id);
+        other_runs.push(runs.enqueue(other, &job(1), &|_| Effects::none()).await.expect("enqueue").id);
     }
 
     // The organisation with the fewest running goes first; on a tie, the one waiting longest.
@@ -253,11 +253,11 @@ async fn every_visible_change_of_a_run_is_noticed_once_committed(
     let acme = org(&store, "acme").await;
     let runs = store.executions();
 
-    let cancelled = runs.enqueue(acme, &job(1)).await.expect("enqueue");
-    runs.cancel(acme, cancelled.id).await.expect("cancel");
+    let cancelled = runs.enqueue(acme, &job(1), &|_| Effects::none()).await.expect("enqueue");
+    runs.cancel(acme, cancelled.id, &Effects::none()).await.expect("cancel");
     assert!(notice_of(&mut changes, cancelled.id).await.is_some(), "a cancel is noticed");
 
-    let run = runs.enqueue(acme, &job(1)).await.expect("enqueue");
+    let run = runs.enqueue(acme, &job(1), &|_| Effects::none()).await.expect("enqueue");
     runs.claim("w1", LEASE, 10).await.expect("claim").expect("a job");
     assert!(notice_of(&mut changes, run.id).await.is_some(), "a claim is noticed");
     runs.progress(run.id, 1, 10, "started").await.expect("progress");
@@ -268,7 +268,7 @@ async fn every_visible_change_of_a_run_is_noticed_once_committed(
     assert!(notice_of(&mut changes, run.id).await.is_some(), "the end is noticed");
 
     // A lease that expires is noticed too, whoever reaps it.
-    let lost = runs.enqueue(acme, &job(1)).await.expect("enqueue");
+    let lost = runs.enqueue(acme, &job(1), &|_| Effects::none()).await.expect("enqueue");
     runs.claim("w1", LEASE, 10).await.expect("claim").expect("a job");
     assert!(notice_of(&mut changes, lost.id).await.is_some(), "a claim is noticed");
     clock.advance(LEASE + MICROSECOND);

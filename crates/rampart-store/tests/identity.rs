@@ -6,7 +6,7 @@ use chrono::Utc;
 use rampart_core::identity::{Actor, AuditAction, NewApiKey, NewAuditEvent, NewUser, Outcome, Role, UserPatch};
 use rampart_core::orgs::NewOrganisation;
 use rampart_core::{OrgId, UserId};
-use rampart_store::{AuditFilter, ConnectOptions, Location, Rotation, SqlStore, Store, StoreError};
+use rampart_store::{AuditFilter, ConnectOptions, Effects, Location, Rotation, SqlStore, Store, StoreError};
 use rampart_testkit::{Backend, TestDatabase};
 use rstest::rstest;
 
@@ -32,7 +32,7 @@ async fn store(backend: Backend) -> Fixture {
 async fn user(store: &SqlStore, name: &str) -> (UserId, OrgId) {
     let new = NewUser::parse(&format!("{name}@example.com"), name, "", "a long passphrase 42").expect("valid");
     let org = NewOrganisation::parse(name, None).expect("valid");
-    let (user, org) = store.users().create(&new, "$argon2id$hash", &org).await.expect("create");
+    let (user, org) = store.users().create(&new, "$argon2id$hash", &org, &|_| Effects::none()).await.expect("create");
     (user.id, org.id)
 }
 
@@ -67,8 +67,8 @@ async fn emails_and_usernames_are_unique(#[values(Backend::Sqlite, Backend::Post
     let same_email = NewUser::parse("ADA@example.com", "ada2", "", "a long passphrase 42").expect("valid");
     let same_name = NewUser::parse("ada2@example.com", "ADA", "", "a long passphrase 42").expect("valid");
 
-    let email = f.store.users().create(&same_email, "h", &org).await;
-    let name = f.store.users().create(&same_name, "h", &org).await;
+    let email = f.store.users().create(&same_email, "h", &org, &|_| Effects::none()).await;
+    let name = f.store.users().create(&same_name, "h", &org, &|_| Effects::none()).await;
     assert!(matches!(email, Err(StoreError::Conflict { what: "email" })), "{email:?}");
     assert!(matches!(name, Err(StoreError::Conflict { what: "username" })), "{name:?}");
     assert_eq!(f.store.users().count().await.expect("count"), 1, "nothing half-created");
@@ -82,18 +82,21 @@ async fn an_organisation_always_keeps_an_admin(#[values(Backend::Sqlite, Backend
     let (bob, _) = user(&f.store, "bob").await;
     let members = f.store.members();
 
-    members.add(org, bob, Role::Viewer).await.expect("add");
-    assert!(matches!(members.add(org, bob, Role::Viewer).await, Err(StoreError::Conflict { what: "member" })));
-    assert!(matches!(members.set_role(org, ada, Role::Analyst).await, Err(StoreError::Refused(_))));
-    assert!(matches!(members.remove(org, ada).await, Err(StoreError::Refused(_))));
-    assert!(matches!(f.store.users().delete(ada).await, Err(StoreError::Refused(_))));
+    members.add(org, bob, Role::Viewer, &Effects::none()).await.expect("add");
+    assert!(matches!(
+        members.add(org, bob, Role::Viewer, &Effects::none()).await,
+        Err(StoreError::Conflict { what: "member" })
+    ));
+    assert!(matches!(members.set_role(org, ada, Role::Analyst, &Effects::none()).await, Err(StoreError::Refused(_))));
+    assert!(matches!(members.remove(org, ada, &Effects::none()).await, Err(StoreError::Refused(_))));
+    assert!(matches!(f.store.users().delete(ada, &Effects::none()).await, Err(StoreError::Refused(_))));
 
-    members.set_role(org, bob, Role::Admin).await.expect("promote");
-    members.set_role(org, ada, Role::Viewer).await.expect("now ada may step down");
+    members.set_role(org, bob, Role::Admin, &Effects::none()).await.expect("promote");
+    members.set_role(org, ada, Role::Viewer, &Effects::none()).await.expect("now ada may step down");
     assert_eq!(members.role_of(org, ada).await.expect("role"), Some(Role::Viewer));
-    members.remove(org, ada).await.expect("remove");
+    members.remove(org, ada, &Effects::none()).await.expect("remove");
     assert_eq!(members.role_of(org, ada).await.expect("role"), None);
-    assert!(matches!(members.remove(org, ada).await, Err(StoreError::NotFound)));
+    assert!(matches!(members.remove(org, ada, &Effects::none()).await, Err(StoreError::NotFound)));
     assert_eq!(members.list(org).await.expect("list").len(), 1);
 }
 
@@ -107,7 +110,7 @@ async fn refresh_tokens_rotate_once_and_reuse_revokes_the_session(
     let sessions = f.store.sessions();
     let later = Utc::now() + chrono::Duration::days(1);
 
-    let session = sessions.start(org, ada, "hash-1", later).await.expect("start");
+    let session = sessions.start(org, ada, "hash-1", later, &Effects::none()).await.expect("start");
     let live = sessions.access_state(ada, org, session).await.expect("state").expect("exists");
     assert!(live.session_live && live.is_active && live.role == Some(Role::Admin));
 
@@ -137,17 +140,17 @@ async fn sessions_end_when_revoked_or_expired_and_follow_the_user(
     let past = Utc::now() - chrono::Duration::seconds(1);
     let later = Utc::now() + chrono::Duration::days(1);
 
-    let expired = sessions.start(org, ada, "old", past).await.expect("start");
+    let expired = sessions.start(org, ada, "old", past, &Effects::none()).await.expect("start");
     assert_eq!(sessions.rotate("old", "new", later).await.expect("rotate"), Rotation::Invalid);
     assert!(sessions.access_state(ada, other_org, expired).await.expect("state").is_none(), "not that org's session");
 
-    let session = sessions.start(org, ada, "current", later).await.expect("start");
+    let session = sessions.start(org, ada, "current", later, &Effects::none()).await.expect("start");
     f.store
         .users()
-        .update(ada, &UserPatch { is_active: Some(false), ..UserPatch::default() })
+        .update(ada, &UserPatch { is_active: Some(false), ..UserPatch::default() }, &Effects::none())
         .await
         .expect("deactivate");
-    sessions.revoke(session).await.expect("revoke");
+    sessions.revoke(session, &Effects::none()).await.expect("revoke");
     let state = sessions.access_state(ada, org, session).await.expect("state").expect("exists");
     assert!(!state.is_active && !state.session_live);
 }
@@ -161,7 +164,8 @@ async fn api_keys_are_scoped_and_found_by_prefix(#[values(Backend::Sqlite, Backe
     let keys = f.store.api_keys();
     let new = NewApiKey::parse("ci", "analyst", None, Role::Admin, Utc::now()).expect("valid");
 
-    let key = keys.insert(org, &new, "abcd1234", "sha256-of-secret", Some(ada)).await.expect("insert");
+    let key =
+        keys.insert(org, &new, "abcd1234", "sha256-of-secret", Some(ada), &|_| Effects::none()).await.expect("insert");
 
     assert_eq!(key.role, Role::Analyst);
     let found = keys.find_for_auth("abcd1234").await.expect("find").expect("exists");
@@ -172,10 +176,10 @@ async fn api_keys_are_scoped_and_found_by_prefix(#[values(Backend::Sqlite, Backe
     assert_eq!(keys.list(org).await.expect("list").len(), 1);
     assert!(keys.list(other).await.expect("list").is_empty());
     assert!(matches!(keys.get(other, key.id).await, Err(StoreError::NotFound)));
-    assert!(matches!(keys.delete(other, key.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(keys.delete(other, key.id, &Effects::none()).await, Err(StoreError::NotFound)));
     keys.touch(key.id, Utc::now()).await.expect("touch");
     assert!(keys.get(org, key.id).await.expect("get").last_used_at.is_some());
-    keys.delete(org, key.id).await.expect("delete");
+    keys.delete(org, key.id, &Effects::none()).await.expect("delete");
     assert!(keys.find_for_auth("abcd1234").await.expect("find").is_none());
 }
 
@@ -187,24 +191,36 @@ async fn a_key_is_read_with_its_creators_current_standing(
     let f = store(backend).await;
     let (_, org) = user(&f.store, "ada").await;
     let (bob, _) = user(&f.store, "bob").await;
-    f.store.members().add(org, bob, Role::Admin).await.expect("add");
+    f.store.members().add(org, bob, Role::Admin, &Effects::none()).await.expect("add");
     let new = NewApiKey::parse("ci", "admin", None, Role::Admin, Utc::now()).expect("valid");
-    f.store.api_keys().insert(org, &new, "bobskey12345", "hash", Some(bob)).await.expect("insert");
+    f.store
+        .api_keys()
+        .insert(org, &new, "bobskey12345", "hash", Some(bob), &|_| Effects::none())
+        .await
+        .expect("insert");
     let creator_role = || async {
         f.store.api_keys().find_for_auth("bobskey12345").await.expect("find").expect("exists").creator_role
     };
 
     assert_eq!(creator_role().await, Some(Role::Admin));
-    f.store.members().set_role(org, bob, Role::Viewer).await.expect("demote");
+    f.store.members().set_role(org, bob, Role::Viewer, &Effects::none()).await.expect("demote");
     assert_eq!(creator_role().await, Some(Role::Viewer), "demoted");
-    f.store.users().update(bob, &UserPatch { is_active: Some(false), ..UserPatch::default() }).await.expect("off");
+    f.store
+        .users()
+        .update(bob, &UserPatch { is_active: Some(false), ..UserPatch::default() }, &Effects::none())
+        .await
+        .expect("off");
     assert_eq!(creator_role().await, None, "deactivated");
-    f.store.users().update(bob, &UserPatch { is_active: Some(true), ..UserPatch::default() }).await.expect("on");
-    f.store.members().remove(org, bob).await.expect("remove");
+    f.store
+        .users()
+        .update(bob, &UserPatch { is_active: Some(true), ..UserPatch::default() }, &Effects::none())
+        .await
+        .expect("on");
+    f.store.members().remove(org, bob, &Effects::none()).await.expect("remove");
     assert_eq!(creator_role().await, None, "removed");
-    f.store.members().add(org, bob, Role::Analyst).await.expect("add again");
+    f.store.members().add(org, bob, Role::Analyst, &Effects::none()).await.expect("add again");
     assert_eq!(creator_role().await, Some(Role::Analyst));
-    f.store.users().delete(bob).await.expect("delete");
+    f.store.users().delete(bob, &Effects::none()).await.expect("delete");
     assert_eq!(creator_role().await, None, "deleted");
 }
 
@@ -215,8 +231,8 @@ async fn a_new_password_ends_every_session_of_the_user(#[values(Backend::Sqlite,
     let (ada, org) = user(&f.store, "ada").await;
     let sessions = f.store.sessions();
     let expires = Utc::now() + chrono::Duration::days(1);
-    let first = sessions.start(org, ada, "rt-one", expires).await.expect("start");
-    let second = sessions.start(org, ada, "rt-two", expires).await.expect("start");
+    let first = sessions.start(org, ada, "rt-one", expires, &Effects::none()).await.expect("start");
+    let second = sessions.start(org, ada, "rt-two", expires, &Effects::none()).await.expect("start");
 
     f.store.users().set_password(ada, "$argon2id$new").await.expect("set");
 
@@ -297,32 +313,50 @@ async fn invitations_are_accepted_once_by_their_addressee_and_expire(
     let bob_email = Email::parse("bob@example.com").expect("email");
     let new = NewInvitation::parse("bob@example.com", "viewer", now).expect("valid");
 
-    let first = invitations.invite(org, &new, Some(ada)).await.expect("invite");
+    let first = invitations.invite(org, &new, Some(ada), &|_| Effects::none()).await.expect("invite");
     let renewed = NewInvitation { role: Role::Analyst, ..new.clone() };
-    let second = invitations.invite(org, &renewed, Some(ada)).await.expect("renew");
+    let second = invitations.invite(org, &renewed, Some(ada), &|_| Effects::none()).await.expect("renew");
     assert_eq!((second.id, second.role), (first.id, Role::Analyst), "one open invitation per address");
     assert_eq!(invitations.list(org, now).await.expect("list").len(), 1);
     assert!(invitations.list(other, now).await.expect("list").is_empty());
     assert_eq!(invitations.list_for(&bob_email, now).await.expect("mine").len(), 1);
-    assert!(matches!(invitations.revoke(other, first.id).await, Err(StoreError::NotFound)), "scoped");
+    assert!(
+        matches!(invitations.revoke(other, first.id, &|_| Effects::none()).await, Err(StoreError::NotFound)),
+        "scoped"
+    );
     let ada_email = Email::parse("ada@example.com").expect("email");
-    assert!(matches!(invitations.accept(first.id, ada, &ada_email, now).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        invitations.accept(first.id, ada, &ada_email, now, &|_| Effects::none()).await,
+        Err(StoreError::NotFound)
+    ));
 
-    let accepted = invitations.accept(first.id, bob, &bob_email, now).await.expect("accept");
+    let accepted = invitations.accept(first.id, bob, &bob_email, now, &|_| Effects::none()).await.expect("accept");
     assert_eq!(accepted.org_id, org);
     assert_eq!(f.store.members().role_of(org, bob).await.expect("role"), Some(Role::Analyst));
-    assert!(matches!(invitations.accept(first.id, bob, &bob_email, now).await, Err(StoreError::NotFound)));
-    assert!(matches!(invitations.invite(org, &new, Some(ada)).await, Err(StoreError::Conflict { what: "member" })));
+    assert!(matches!(
+        invitations.accept(first.id, bob, &bob_email, now, &|_| Effects::none()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        invitations.invite(org, &new, Some(ada), &|_| Effects::none()).await,
+        Err(StoreError::Conflict { what: "member" })
+    ));
 
     let lapsed = NewInvitation {
         email: Email::parse("carol@example.com").expect("email"),
         role: Role::Viewer,
         expires_at: now - chrono::Duration::seconds(1),
     };
-    let expired = invitations.invite(org, &lapsed, Some(ada)).await.expect("invite");
+    let expired = invitations.invite(org, &lapsed, Some(ada), &|_| Effects::none()).await.expect("invite");
     assert!(invitations.list(org, now).await.expect("list").is_empty());
     assert!(invitations.list_for(&lapsed.email, now).await.expect("mine").is_empty());
-    assert!(matches!(invitations.accept(expired.id, bob, &lapsed.email, now).await, Err(StoreError::NotFound)));
-    invitations.decline(expired.id, &lapsed.email).await.expect("decline");
-    assert!(matches!(invitations.decline(expired.id, &lapsed.email).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        invitations.accept(expired.id, bob, &lapsed.email, now, &|_| Effects::none()).await,
+        Err(StoreError::NotFound)
+    ));
+    invitations.decline(expired.id, &lapsed.email, &|_| Effects::none()).await.expect("decline");
+    assert!(matches!(
+        invitations.decline(expired.id, &lapsed.email, &|_| Effects::none()).await,
+        Err(StoreError::NotFound)
+    ));
 }

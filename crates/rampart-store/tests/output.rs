@@ -30,7 +30,7 @@ async fn running(store: &SqlStore, org: OrgId) -> ExecutionId {
         timeout: Duration::from_secs(60),
         max_attempts: 3,
     };
-    let queued = store.executions().enqueue(org, &new).await.expect("enqueue");
+    let queued = store.executions().enqueue(org, &new, &|_| rampart_store::Effects::none()).await.expect("enqueue");
     let claimed = store.executions().claim("w1", LEASE, 10).await.expect("claim").expect("a run");
     assert_eq!((claimed.id, claimed.attempt), (queued.id, 1));
     claimed.id

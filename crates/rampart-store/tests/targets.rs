@@ -4,7 +4,7 @@ mod common;
 
 use rampart_core::TargetId;
 use rampart_core::targets::{NewTarget, PortRanges, TargetKind};
-use rampart_store::{Store, StoreError, TargetFilter, TargetPatch};
+use rampart_store::{Effects, Store, StoreError, TargetFilter, TargetPatch};
 use rampart_testkit::Backend;
 
 use crate::common::{org, store};
@@ -22,15 +22,24 @@ async fn targets_are_stored_listed_changed_and_scoped(#[values(Backend::Sqlite, 
     let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
     let targets = store.targets();
 
-    let net = targets.insert(acme, &new("10.0.0.0/16", None, false, &["prod", "dc1"]), None).await.expect("insert");
-    targets.insert(acme, &new("10.0.5.0/24", None, true, &[]), None).await.expect("exclusion");
-    targets.insert(acme, &new("*.Example.com", Some("443"), false, &["web"]), None).await.expect("wildcard");
-    let again = targets.insert(acme, &new("10.0.9.9/16", None, false, &[]), None).await;
+    let net = targets
+        .insert(acme, &new("10.0.0.0/16", None, false, &["prod", "dc1"]), None, &|_| Effects::none())
+        .await
+        .expect("insert");
+    targets.insert(acme, &new("10.0.5.0/24", None, true, &[]), None, &|_| Effects::none()).await.expect("exclusion");
+    targets
+        .insert(acme, &new("*.Example.com", Some("443"), false, &["web"]), None, &|_| Effects::none())
+        .await
+        .expect("wildcard");
+    let again = targets.insert(acme, &new("10.0.9.9/16", None, false, &[]), None, &|_| Effects::none()).await;
     assert!(
         matches!(again, Err(StoreError::Conflict { what: "value" })),
         "the same network spelled otherwise: {again:?}"
     );
-    targets.insert(other, &new("10.0.0.0/16", None, false, &[]), None).await.expect("another organisation may have it");
+    targets
+        .insert(other, &new("10.0.0.0/16", None, false, &[]), None, &|_| Effects::none())
+        .await
+        .expect("another organisation may have it");
 
     assert_eq!(net.target.tags, ["dc1", "prod"]);
     assert_eq!(targets.get(acme, net.id).await.expect("get"), net);
@@ -52,15 +61,15 @@ async fn targets_are_stored_listed_changed_and_scoped(#[values(Backend::Sqlite, 
         note: Some("core".into()),
         ..Default::default()
     };
-    let changed = targets.update(acme, net.id, &patch).await.expect("update");
+    let changed = targets.update(acme, net.id, &patch, &|_| Effects::none()).await.expect("update");
     assert_eq!(changed.target.ports.map(|p| p.to_string()), Some("22,80".into()));
     assert_eq!(changed.target.note, "core");
-    assert!(matches!(targets.update(other, net.id, &patch).await, Err(StoreError::NotFound)));
+    assert!(matches!(targets.update(other, net.id, &patch, &|_| Effects::none()).await, Err(StoreError::NotFound)));
 
     assert_eq!(targets.scope(acme).await.expect("scope").len(), 3);
-    targets.delete(acme, net.id).await.expect("delete");
-    assert!(matches!(targets.delete(acme, net.id).await, Err(StoreError::NotFound)));
-    assert!(matches!(targets.delete(acme, TargetId::new()).await, Err(StoreError::NotFound)));
+    targets.delete(acme, net.id, &Effects::none()).await.expect("delete");
+    assert!(matches!(targets.delete(acme, net.id, &Effects::none()).await, Err(StoreError::NotFound)));
+    assert!(matches!(targets.delete(acme, TargetId::new(), &Effects::none()).await, Err(StoreError::NotFound)));
 }
 
 #[rstest]
@@ -70,13 +79,17 @@ async fn a_bulk_import_reports_duplicates_instead_of_doubling_them(
 ) {
     let (store, _db) = store(backend).await;
     let acme = org(&store, "acme").await;
-    store.targets().insert(acme, &new("192.0.2.1", None, false, &[]), None).await.expect("insert");
+    store
+        .targets()
+        .insert(acme, &new("192.0.2.1", None, false, &[]), None, &|_| Effects::none())
+        .await
+        .expect("insert");
     let batch: Vec<NewTarget> = ["192.0.2.1", "192.0.2.2", "host.example.com", "HOST.example.com."]
         .iter()
         .map(|v| new(v, None, false, &[]))
         .collect();
 
-    let inserted = store.targets().insert_many(acme, &batch, None).await.expect("bulk");
+    let inserted = store.targets().insert_many(acme, &batch, None, &|_| Effects::none()).await.expect("bulk");
 
     let created: Vec<bool> = inserted.iter().map(Option::is_some).collect();
     assert_eq!(created, [false, true, true, false]);

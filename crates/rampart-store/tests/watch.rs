@@ -11,7 +11,7 @@ use rampart_core::time::Clock;
 use rampart_core::watch::{AlertStatus, AttackerOrder, EventInput, NewNode, Node, NodeStatus, ScoringRules, Signals};
 use rampart_core::{EventId, OrgId};
 use rampart_store::{
-    AlertFilter, Change, EventFilter, NodeFilter, NodePatch, ScoredEvent, SqlStore, Store, StoreError,
+    AlertFilter, Change, Effects, EventFilter, NodeFilter, NodePatch, ScoredEvent, SqlStore, Store, StoreError,
 };
 use rampart_testkit::Backend;
 
@@ -20,7 +20,7 @@ use rstest::rstest;
 
 async fn node(store: &SqlStore, org: OrgId, name: &str, prefix: &str) -> Node {
     let new = NewNode::parse(name, "honeypot", None).expect("valid");
-    store.nodes().insert(org, &new, prefix, "hash").await.expect("node")
+    store.nodes().insert(org, &new, prefix, "hash", &|_| Effects::none()).await.expect("node")
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -73,7 +73,12 @@ async fn nodes_are_stored_found_by_key_changed_and_scoped(
     let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
     let trap = node(&store, acme, "trap", "aaaaaaaaaaaa").await;
     assert!(matches!(
-        store.nodes().insert(acme, &NewNode::parse("trap", "agent", None).expect("valid"), "bbbbbbbbbbbb", "h").await,
+        store
+            .nodes()
+            .insert(acme, &NewNode::parse("trap", "agent", None).expect("valid"), "bbbbbbbbbbbb", "h", &|_| {
+                Effects::none()
+            })
+            .await,
         Err(StoreError::Conflict { what: "name" })
     ));
     node(&store, other, "trap", "cccccccccccc").await;
@@ -81,16 +86,20 @@ async fn nodes_are_stored_found_by_key_changed_and_scoped(
     let (found, hash) = store.nodes().find_by_key("aaaaaaaaaaaa").await.expect("find").expect("a node");
     assert_eq!((found.id, hash.as_str()), (trap.id, "hash"));
     let patch = NodePatch { status: Some(NodeStatus::Inactive), ..NodePatch::default() };
-    assert_eq!(store.nodes().update(acme, trap.id, &patch).await.expect("update").status, NodeStatus::Inactive);
-    let rotated = store.nodes().rotate_key(acme, trap.id, "dddddddddddd", "new").await.expect("rotate");
+    assert_eq!(
+        store.nodes().update(acme, trap.id, &patch, &Effects::none()).await.expect("update").status,
+        NodeStatus::Inactive
+    );
+    let rotated =
+        store.nodes().rotate_key(acme, trap.id, "dddddddddddd", "new", &Effects::none()).await.expect("rotate");
     assert_eq!(rotated.key_prefix, "dddddddddddd");
     assert!(store.nodes().find_by_key("aaaaaaaaaaaa").await.expect("find").is_none(), "the old key is gone");
 
     let inactive = NodeFilter { status: Some(NodeStatus::Inactive), ..NodeFilter::default() };
     assert_eq!(store.nodes().list(acme, &inactive, None, 10).await.expect("list").len(), 1);
     assert!(matches!(store.nodes().get(other, trap.id).await, Err(StoreError::NotFound)));
-    assert!(matches!(store.nodes().delete(other, trap.id).await, Err(StoreError::NotFound)));
-    store.nodes().delete(acme, trap.id).await.expect("delete");
+    assert!(matches!(store.nodes().delete(other, trap.id, &Effects::none()).await, Err(StoreError::NotFound)));
+    store.nodes().delete(acme, trap.id, &Effects::none()).await.expect("delete");
     assert!(store.nodes().list(acme, &NodeFilter::default(), None, 10).await.expect("list").is_empty());
 }
 
@@ -153,7 +162,11 @@ async fn a_commit_groups_alerts_and_keeps_profiles_and_counters_in_step(
     assert!(store.nodes().get(acme, one.id).await.expect("node").last_seen_at.is_some());
 
     // Resolved alerts take no more events: a repeat raises a new one.
-    store.watch().set_alert_status(acme, second, AlertStatus::Resolved, None, "blocked").await.expect("resolve");
+    store
+        .watch()
+        .set_alert_status(acme, second, AlertStatus::Resolved, None, "blocked", &Effects::none())
+        .await
+        .expect("resolve");
     let after = store
         .watch()
         .commit(&[scored(acme, &one, "203.0.113.5", t0 + chrono::Duration::minutes(176), creds("x"), true)])
@@ -269,7 +282,8 @@ async fn changed_alerts_are_read_in_the_order_they_changed_page_by_page(
 
     // A change of status moves an alert to the end.
     let moved = rest[0].id;
-    let changed = store.watch().set_alert_status(acme, first[0].id, AlertStatus::Acknowledged, None, "").await;
+    let changed =
+        store.watch().set_alert_status(acme, first[0].id, AlertStatus::Acknowledged, None, "", &Effects::none()).await;
     let changed = changed.expect("acknowledge");
     let after = (rest[0].updated_at, Some(moved));
     let newer = store.watch().alerts_changed_since(acme, after, 10).await.expect("changes");
@@ -338,6 +352,43 @@ async fn a_raised_or_changed_alert_is_noticed_by_every_follower(
     assert!(waiting.await, "a raised alert is noticed");
     let (alert, _) = done[0].alert.expect("alerted");
     let waiting = noticed(&mut changes);
-    store.watch().set_alert_status(acme, alert, AlertStatus::Acknowledged, None, "").await.expect("acknowledge");
+    store
+        .watch()
+        .set_alert_status(acme, alert, AlertStatus::Acknowledged, None, "", &Effects::none())
+        .await
+        .expect("acknowledge");
     assert!(waiting.await, "a changed alert is noticed");
+}
+
+#[rstest]
+#[tokio::test]
+async fn an_alert_raised_then_grown_appends_its_outbox_records_with_the_commit(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use rampart_core::outbox::Topic;
+
+    let (store, _db) = store(backend).await;
+    let acme = org(&store, "acme").await;
+    let trap = node(&store, acme, "trap", "eeeeeeeeeeee").await;
+    let now = rampart_core::time::now();
+    let attempt = || EventInput { username: Some("root".into()), ..EventInput::default() };
+
+    let first =
+        store.watch().commit(&[scored(acme, &trap, "203.0.113.9", now, attempt(), true)]).await.expect("commit");
+    let second = store
+        .watch()
+        .commit(&[scored(acme, &trap, "203.0.113.9", now + chrono::Duration::seconds(1), attempt(), true)])
+        .await
+        .expect("commit");
+    store.watch().commit(&[scored(acme, &trap, "198.51.100.1", now, attempt(), false)]).await.expect("commit");
+
+    let (alert, raised) = first[0].alert.expect("an alert");
+    assert!(raised);
+    assert_eq!(second[0].alert, Some((alert, false)), "the second event joined it");
+    let records = store.outbox().read(0, 10).await.expect("outbox");
+    let seen: Vec<(Topic, serde_json::Value)> =
+        records.iter().map(|record| (record.record.topic, record.record.payload["alert"].clone())).collect();
+    let id = serde_json::json!(alert);
+    assert_eq!(seen, vec![(Topic::AlertRaised, id.clone()), (Topic::AlertChanged, id)], "none for no alert");
+    assert!(records.iter().all(|record| record.record.org == Some(acme)));
 }

@@ -15,9 +15,10 @@ use std::sync::Arc;
 
 use futures_util::{StreamExt, stream};
 use rampart_core::identity::Acting;
+use rampart_core::outbox::{NewOutboxRecord, Topic};
 use rampart_core::watch::{Alert, AlertStatus, EventInput, NewEvent, Node, Score, ScoringRules};
 use rampart_core::{AlertId, EventId, ValidationErrors};
-use rampart_store::{Committed, ScoredEvent, Store, StoreError, Task};
+use rampart_store::{Committed, Effects, ScoredEvent, Store, StoreError, Task};
 use serde::{Deserialize, Serialize};
 
 pub use ml::{Fallback, ModelConfig, ModelScorer};
@@ -272,13 +273,17 @@ impl Watch {
         status: AlertStatus,
         note: &str,
     ) -> Result<Alert, WatchError> {
-        let alert = self.inner.store.watch().set_alert_status(acting.org, id, status, acting.user(), note).await?;
         let event = acting
             .event(rampart_core::identity::AuditAction::AlertUpdate)
             .target(format!("alert:{id}"))
             .detail(format!("status {status}"));
-        self.inner.store.audit().append(&event).await?;
-        Ok(alert)
+        let changed = NewOutboxRecord::new(
+            Topic::AlertChanged,
+            Some(acting.org),
+            serde_json::json!({ "alert": id, "status": status.as_str() }),
+        );
+        let effects = Effects::audit(event).record(changed);
+        Ok(self.inner.store.watch().set_alert_status(acting.org, id, status, acting.user(), note, &effects).await?)
     }
 
     /// The organisation's alert threshold and grouping window.
@@ -314,29 +319,31 @@ impl Watch {
     ) -> Result<AlertSetting, WatchError> {
         let (info, setting_key) = alert_setting(key)?;
         AlertRules::check(key, value).map_err(|reason| ValidationErrors::single("value", reason))?;
-        let stored = self.inner.store.settings().put(acting.org, &setting_key, value).await?;
-        self.settings_changed(acting.org);
         let event = acting
             .event(rampart_core::identity::AuditAction::SettingUpdate)
             .target(format!("setting:{key}"))
             .detail(format!("set to {value}"));
-        self.inner.store.audit().append(&event).await?;
+        let stored = self.inner.store.settings().put(acting.org, &setting_key, value, &Effects::audit(event)).await?;
+        self.settings_changed(acting.org);
         Ok(AlertSetting::of(info, Some(stored)))
     }
 
     /// Puts a setting of alerts back to its default (whether or not it was set); audited.
     pub async fn reset_alert_setting(&self, acting: &Acting, key: &str) -> Result<AlertSetting, WatchError> {
         let (info, setting_key) = alert_setting(key)?;
-        match self.inner.store.settings().delete(acting.org, &setting_key).await {
-            Ok(()) | Err(StoreError::NotFound) => {}
-            Err(error) => return Err(error.into()),
-        }
-        self.settings_changed(acting.org);
         let event = acting
             .event(rampart_core::identity::AuditAction::SettingUpdate)
             .target(format!("setting:{key}"))
             .detail("reset to the default");
-        self.inner.store.audit().append(&event).await?;
+        match self.inner.store.settings().delete(acting.org, &setting_key, &Effects::audit(event.clone())).await {
+            Ok(()) => {}
+            // Nothing was set: the reset changed nothing, and is audited all the same.
+            Err(StoreError::NotFound) => {
+                self.inner.store.audit().append(&event).await?;
+            }
+            Err(error) => return Err(error.into()),
+        }
+        self.settings_changed(acting.org);
         Ok(AlertSetting::of(info, None))
     }
 }

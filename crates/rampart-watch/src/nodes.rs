@@ -1,11 +1,11 @@
-//! Nodes as a service: changes with their audit events, keys shown once, and the check of a
-//! sensor's key on every request it sends.
+//! Nodes as a service: changes with their audit events (in the change's transaction), keys shown
+//! once, and the check of a sensor's key on every request it sends.
 
 use rampart_core::NodeId;
 use rampart_core::identity::{Acting, Actor, AuditAction, NewAuditEvent, Outcome, RequestContext};
 use rampart_core::watch::{EventKind, NewNode, Node, NodeKind, NodeStatus};
 use rampart_identity::opaque::{self, NODE_KEY_PREFIX};
-use rampart_store::NodePatch;
+use rampart_store::{Effects, NodePatch};
 
 use crate::{Watch, WatchError};
 
@@ -39,13 +39,13 @@ impl Watch {
     /// Creates a node; answers it with its key, which is never shown again.
     pub async fn create_node(&self, acting: &Acting, new: &NewNode) -> Result<(Node, String), WatchError> {
         let (key, prefix, hash) = opaque::new_key(NODE_KEY_PREFIX);
-        let node = self.store().nodes().insert(acting.org, new, &prefix, &hash).await?;
-        self.audit(acting, AuditAction::NodeCreate, node.id, format!("{} {}", node.kind, node.name)).await?;
+        let audit =
+            |node: &Node| audit(acting, AuditAction::NodeCreate, node.id, format!("{} {}", node.kind, node.name));
+        let node = self.store().nodes().insert(acting.org, new, &prefix, &hash, &audit).await?;
         Ok((node, key))
     }
 
     pub async fn update_node(&self, acting: &Acting, id: NodeId, patch: &NodePatch) -> Result<Node, WatchError> {
-        let node = self.store().nodes().update(acting.org, id, patch).await?;
         let mut changed = Vec::new();
         if let Some(name) = &patch.name {
             changed.push(format!("name {name}"));
@@ -53,20 +53,20 @@ impl Watch {
         if let Some(status) = patch.status {
             changed.push(format!("status {status}"));
         }
-        self.audit(acting, AuditAction::NodeUpdate, id, changed.join(", ")).await?;
-        Ok(node)
+        let audit = audit(acting, AuditAction::NodeUpdate, id, changed.join(", "));
+        Ok(self.store().nodes().update(acting.org, id, patch, &audit).await?)
     }
 
     pub async fn delete_node(&self, acting: &Acting, id: NodeId) -> Result<(), WatchError> {
-        self.store().nodes().delete(acting.org, id).await?;
-        self.audit(acting, AuditAction::NodeDelete, id, String::new()).await
+        let audit = audit(acting, AuditAction::NodeDelete, id, String::new());
+        Ok(self.store().nodes().delete(acting.org, id, &audit).await?)
     }
 
     /// Gives a node a new key; the old one stops working at once.
     pub async fn rotate_key(&self, acting: &Acting, id: NodeId) -> Result<(Node, String), WatchError> {
         let (key, prefix, hash) = opaque::new_key(NODE_KEY_PREFIX);
-        let node = self.store().nodes().rotate_key(acting.org, id, &prefix, &hash).await?;
-        self.audit(acting, AuditAction::NodeRotateKey, id, String::new()).await?;
+        let audit = audit(acting, AuditAction::NodeRotateKey, id, String::new());
+        let node = self.store().nodes().rotate_key(acting.org, id, &prefix, &hash, &audit).await?;
         Ok((node, key))
     }
 
@@ -121,13 +121,13 @@ impl Watch {
             Err(error) => error.into(),
         }
     }
+}
 
-    async fn audit(&self, acting: &Acting, action: AuditAction, id: NodeId, detail: String) -> Result<(), WatchError> {
-        let mut event = acting.event(action).target(format!("node:{id}"));
-        if !detail.is_empty() {
-            event = event.detail(detail);
-        }
-        self.store().audit().append(&event).await?;
-        Ok(())
+/// A node change's audit event, written with the change.
+fn audit(acting: &Acting, action: AuditAction, id: NodeId, detail: String) -> Effects {
+    let mut event = acting.event(action).target(format!("node:{id}"));
+    if !detail.is_empty() {
+        event = event.detail(detail);
     }
+    Effects::audit(event)
 }

@@ -9,7 +9,7 @@ use rampart_core::time::{Clock, ManualClock};
 use rampart_core::watch::{DEFAULT_WINDOW, EventInput, NewNode, Node};
 use rampart_core::{AlertId, OrgId};
 use rampart_scope::{SystemResolver, outbound_gate};
-use rampart_store::{ConnectOptions, Location, SqlStore, Store};
+use rampart_store::{ConnectOptions, Effects, Location, SqlStore, Store};
 use rampart_testkit::{Backend, TestDatabase};
 use rampart_watch::dashboard::ONLINE;
 use rampart_watch::{Watch, WatchConfig};
@@ -40,7 +40,7 @@ async fn setup(backend: Backend) -> Setup {
     let store: Arc<dyn Store> = Arc::new(store);
     let org = store.orgs().insert(&NewOrganisation::parse("acme", None).expect("valid")).await.expect("org").id;
     let new = NewNode::parse("trap", "agent", None).expect("valid");
-    let node = store.nodes().insert(org, &new, "aaaaaaaaaaaa", "hash").await.expect("node");
+    let node = store.nodes().insert(org, &new, "aaaaaaaaaaaa", "hash", &|_| Effects::none()).await.expect("node");
     let outbound = outbound_gate(store.clone(), Arc::default(), Arc::new(SystemResolver));
     let (watch, writer) = Watch::new(store, WatchConfig::default(), outbound).expect("watch");
     // The writer runs for the test's life; the runtime ends it with the test.

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
-use rampart_core::watch::{AlertCandidate, AlertGroup, EventDetail, Grouping, OpenAlert, group_alerts};
+use rampart_core::outbox::{NewOutboxRecord, Topic};
+use rampart_core::watch::{AlertCandidate, AlertChange, AlertGroup, EventDetail, Grouping, OpenAlert, group_alerts};
 use rampart_core::{AlertId, NodeId, OrgId};
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -14,7 +15,8 @@ use super::rows::{EVENT_COLUMNS, columns_of, parse_ip};
 use super::{Committed, ScoredEvent, hour_of};
 use crate::changes::Change;
 use crate::db::{BeginWrite, Db, on_pool};
-use crate::{SqlStore, StoreError};
+use crate::effects::WriteEffects;
+use crate::{Effects, SqlStore, StoreError};
 
 /// The PostgreSQL advisory lock ingestion commits take turns under.
 const INGEST_LOCK: i64 = 0x0052_414d_5049_4e47;
@@ -358,6 +360,11 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?;
             }
+            // Each alert raised or grown is an outbox record, in the same transaction.
+            for chunk in changes.chunks(crate::effects::RECORDS_MAX) {
+                let effects = Effects { audit: None, outbox: chunk.iter().map(alert_record).collect() };
+                tx.write_effects(&effects, now).await?;
+            }
             tx.commit().await?;
             let mut orgs_alerted: Vec<OrgId> = events
                 .iter()
@@ -369,9 +376,20 @@ impl SqlStore {
             orgs_alerted.dedup();
             Ok::<_, StoreError>((committed, orgs_alerted))
         })?;
+        if !orgs_alerted.is_empty() {
+            self.changed(Change::Outbox);
+        }
         for org in orgs_alerted {
             self.changed(Change::Alerts(org));
         }
         Ok(committed)
     }
+}
+
+/// The outbox record of an alert a commit raised (`alert.raised`) or grew (`alert.changed`).
+fn alert_record(change: &AlertChange) -> NewOutboxRecord {
+    let topic = if change.new { Topic::AlertRaised } else { Topic::AlertChanged };
+    let payload =
+        serde_json::json!({ "alert": change.id, "events_added": change.events, "max_score": change.max_score });
+    NewOutboxRecord::new(topic, Some(change.group.org_id), payload)
 }

@@ -23,8 +23,8 @@ use rampart_core::watch::{Alert, AlertStatus, Attacker, AttackerOrder, AttackerP
 use rampart_core::{AlertId, EventId, NodeId, OrgId, UserId};
 
 use crate::changes::Change;
-use crate::db::on_pool;
-use crate::{SqlStore, StoreError};
+use crate::effects::unit_of_work;
+use crate::{Effects, SqlStore, StoreError};
 use rows::{ALERT_COLUMNS, AlertRow};
 
 /// An event ready to be stored: validated, scored, its alert rule decided.
@@ -116,6 +116,7 @@ pub trait WatchStore: Send + Sync {
         status: AlertStatus,
         by: Option<UserId>,
         note: &str,
+        effects: &Effects,
     ) -> Result<Alert, StoreError>;
     /// A page of attackers in `order`, after skipping `offset`.
     async fn attackers(
@@ -182,25 +183,29 @@ impl WatchStore for SqlStore {
         status: AlertStatus,
         by: Option<UserId>,
         note: &str,
+        effects: &Effects,
     ) -> Result<Alert, StoreError> {
         let sql = format!(
             "UPDATE alerts SET status = $3, status_by = $4, status_note = $5, updated_at = $6 \
              WHERE org_id = $1 AND id = $2 RETURNING {ALERT_COLUMNS}"
         );
         let now = self.now();
-        let row = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, AlertRow>(&sql)
+        let value = unit_of_work!(
+            self,
+            |tx| sqlx::query_as::<_, AlertRow>(&sql)
                 .bind(org.as_uuid())
                 .bind(id.as_uuid())
                 .bind(status.as_str())
                 .bind(by.map(|id| id.as_uuid()))
                 .bind(note)
                 .bind(now)
-                .fetch_one(pool)
-                .await
-        })?;
+                .fetch_one(&mut *tx)
+                .await?
+                .into_alert()?,
+            |_: &Alert| effects.clone()
+        );
         self.changed(Change::Alerts(org));
-        row.into_alert()
+        Ok(value)
     }
 
     async fn attackers(

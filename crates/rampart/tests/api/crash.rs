@@ -13,7 +13,7 @@ use rampart_core::executions::{Execution, ExecutionStatus, NewExecution};
 use rampart_core::identity::Actor;
 use rampart_core::orgs::NewOrganisation;
 use rampart_core::{ExecutionId, OrgId};
-use rampart_store::{ExecutionFilter, Store};
+use rampart_store::{Effects, ExecutionFilter, Store};
 use serde_json::json;
 
 use crate::helpers::{Backend, TestDatabase, test_config};
@@ -133,7 +133,7 @@ async fn enqueue(store: &dyn Store, org: OrgId, sleep_ms: u64, max_attempts: u32
         timeout: Duration::from_secs(120),
         max_attempts,
     };
-    store.executions().enqueue(org, &new).await.expect("queued").id
+    store.executions().enqueue(org, &new, &|_| Effects::none()).await.expect("queued").id
 }
 
 /// Polls the run until `done` holds; fails after a minute, saying what it waited for.

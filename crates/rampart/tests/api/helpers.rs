@@ -13,7 +13,7 @@ use rampart::config::{Config, LogFormat};
 use rampart::serve::Server;
 use rampart_api::{ApiError, ApiJson, AppState};
 use rampart_core::ValidationErrors;
-use rampart_store::Store;
+use rampart_store::{Effects, Store};
 pub use rampart_testkit::{Backend, TestDatabase};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -111,7 +111,7 @@ impl TestApp {
         let user = self.register(name).await;
         let id = rampart_core::UserId::from_uuid(user.id);
         let patch = rampart_core::identity::UserPatch { is_superuser: Some(true), ..Default::default() };
-        self.store.users().update(id, &patch).await.expect("promote");
+        self.store.users().update(id, &patch, &Effects::none()).await.expect("promote");
         user
     }
 

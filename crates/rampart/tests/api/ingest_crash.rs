@@ -13,7 +13,7 @@ use std::time::Duration;
 use rampart_core::orgs::NewOrganisation;
 use rampart_core::watch::NewNode;
 use rampart_core::{EventId, OrgId};
-use rampart_store::{EventFilter, Store};
+use rampart_store::{Effects, EventFilter, Store};
 use rstest::rstest;
 use serde_json::{Value, json};
 
@@ -129,7 +129,7 @@ async fn a_server_killed_during_ingestion_keeps_every_acknowledged_event(
     let (key, prefix, hash) = rampart_identity::opaque::new_key(rampart_identity::opaque::NODE_KEY_PREFIX);
     remember_secret(key.clone());
     let new = NewNode::parse("trap", "honeypot", None).expect("node");
-    store.nodes().insert(org, &new, &prefix, &hash).await.expect("node");
+    store.nodes().insert(org, &new, &prefix, &hash, &|_| Effects::none()).await.expect("node");
     store.close().await;
     let dir = tempfile::Builder::new().prefix("rampart-ingest-crash-").tempdir().expect("temp dir");
 

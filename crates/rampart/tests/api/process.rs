@@ -74,7 +74,8 @@ async fn a_stopped_ingestion_writer_commits_and_answers_what_is_queued_and_refus
     let org = store.orgs().insert(&NewOrganisation::parse("Drain", None).expect("name")).await.expect("org").id;
     let (_, prefix, hash) = rampart_identity::opaque::new_key(rampart_identity::opaque::NODE_KEY_PREFIX);
     let new = NewNode::parse("trap", "honeypot", None).expect("node");
-    let node = store.nodes().insert(org, &new, &prefix, &hash).await.expect("node");
+    let node =
+        store.nodes().insert(org, &new, &prefix, &hash, &|_| rampart_store::Effects::none()).await.expect("node");
     let outbound = rampart_scope::outbound_gate(store.clone(), Arc::default(), Arc::new(rampart_scope::SystemResolver));
     let (watch, writer) = Watch::new(store.clone(), WatchConfig::default(), outbound).expect("the watch");
     let event = |i: usize| {

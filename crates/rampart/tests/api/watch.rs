@@ -9,6 +9,7 @@ use std::time::Duration;
 use rampart_core::OrgId;
 use rampart_core::settings::SettingKey;
 use rampart_core::watch::AttackerOrder;
+use rampart_store::Effects;
 use rstest::rstest;
 use serde_json::{Value, json};
 
@@ -298,7 +299,7 @@ async fn repeats_group_into_one_alert_and_each_organisation_sets_its_threshold(
     // A window of one minute: the same source an hour later opens a new alert (timestamps say when).
     let org = OrgId::from_uuid(ada.org);
     let window = SettingKey::parse("alerts.window_seconds").expect("key");
-    app.store.settings().put(org, &window, &json!(60)).await.expect("window");
+    app.store.settings().put(org, &window, &json!(60), &Effects::none()).await.expect("window");
     app.watch.settings_changed(org);
     let early = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
     let mut old = decoy("203.0.113.30");
@@ -310,7 +311,7 @@ async fn repeats_group_into_one_alert_and_each_organisation_sets_its_threshold(
     // Bob lowers his threshold to 2: his honeypot event (3 points) alerts; Ada's does not.
     let threshold = SettingKey::parse("alerts.threshold").expect("key");
     let bob_org = OrgId::from_uuid(bob.org);
-    app.store.settings().put(bob_org, &threshold, &json!(2)).await.expect("threshold");
+    app.store.settings().put(bob_org, &threshold, &json!(2), &Effects::none()).await.expect("threshold");
     app.watch.settings_changed(bob_org);
     let bobs = ingest(&app, &bob_key, &honeypot("203.0.113.40")).await;
     let adas = ingest(&app, &key, &honeypot("203.0.113.40")).await;
