@@ -9,11 +9,19 @@ use rampart_store::AuditFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, Problem};
 use crate::pagination::{Page, PageQuery, parse_filter, time_filter};
 use crate::{ApiQuery, AppState};
+
+/// The organisation's audit log.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
