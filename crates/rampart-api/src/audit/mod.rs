@@ -74,7 +74,7 @@ impl From<AuditEvent> for AuditEventView {
         Self {
             id: event.id.as_uuid(),
             at: event.at,
-            actor_kind: event.event.actor.kind(),
+            actor_kind: event.event.actor.kind().as_str(),
             actor_id,
             action: event.event.action.as_str(),
             target: event.event.target,

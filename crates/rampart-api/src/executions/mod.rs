@@ -227,7 +227,7 @@ impl From<Execution> for ExecutionView {
             progress_message: execution.progress_message,
             result: execution.result,
             error: execution.error,
-            actor_kind: execution.actor.kind(),
+            actor_kind: execution.actor.kind().as_str(),
             actor_id,
             attempt: execution.attempt,
             max_attempts: execution.max_attempts,

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 
 use super::scoring::Score;
-use super::words;
+use crate::words::words;
 use crate::validation::ValidationErrors;
 use crate::{AlertId, EventId, NodeId, OrgId};
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::words;
+use crate::words::words;
 use crate::validation::ValidationErrors;
 use crate::{NodeId, OrgId};
 
