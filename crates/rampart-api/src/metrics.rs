@@ -25,8 +25,7 @@ use crate::AppState;
 
 /// The Prometheus scrape.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(metrics))
+    OpenApiRouter::new().routes(routes!(metrics))
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

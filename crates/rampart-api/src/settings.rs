@@ -18,9 +18,7 @@ use crate::{ApiJson, AppState};
 
 /// The organisation's settings of alerts.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list))
-        .routes(routes!(update, delete))
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(update, delete))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

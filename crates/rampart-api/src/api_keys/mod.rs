@@ -8,9 +8,9 @@ use rampart_core::ApiKeyId;
 use rampart_core::identity::ApiKey;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
 use crate::auth::{Analyst, Caller, Context};
 use crate::error::{ApiError, Problem};
@@ -18,9 +18,7 @@ use crate::{ApiJson, AppState};
 
 /// The organisation's API keys.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create, list))
-        .routes(routes!(delete))
+    OpenApiRouter::new().routes(routes!(create, list)).routes(routes!(delete))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

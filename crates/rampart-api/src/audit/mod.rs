@@ -8,9 +8,9 @@ use rampart_core::identity::{Actor, AuditAction, AuditEvent};
 use rampart_store::AuditFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
 use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, Problem};
@@ -19,8 +19,7 @@ use crate::{ApiQuery, AppState};
 
 /// The organisation's audit log.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list))
+    OpenApiRouter::new().routes(routes!(list))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -18,10 +18,7 @@ use crate::AppState;
 
 /// The OpenAPI document and Swagger UI.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(openapi_json))
-        .routes(routes!(index))
-        .routes(routes!(asset))
+    OpenApiRouter::new().routes(routes!(openapi_json)).routes(routes!(index)).routes(routes!(asset))
 }
 
 /// The serialised OpenAPI document, made once when the router is built.

@@ -14,9 +14,9 @@ use rampart_tools::ToolInfo;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
 use crate::auth::{Admin, Analyst, Caller, Context};
 use crate::error::{ApiError, Problem};
@@ -267,11 +267,7 @@ pub async fn create(
         Some(_) => return Err(ValidationErrors::single("timeout_seconds", "must be between 1 and 86400").into()),
         None => None,
     };
-    let execution = app
-        .engine
-        .submit(&caller.acting(context), &body.tool, Value::Object(body.params), timeout)
-        .await
-        ?;
+    let execution = app.engine.submit(&caller.acting(context), &body.tool, Value::Object(body.params), timeout).await?;
     Ok((StatusCode::ACCEPTED, Json(execution.into())))
 }
 
@@ -298,8 +294,7 @@ pub async fn execute(
 ) -> Result<(StatusCode, Json<ExecutionView>), ApiError> {
     // The tool is the resource this path names: one the server does not have is not found.
     app.engine.tools().get(&name).ok_or(ApiError::NotFound)?;
-    let execution =
-        app.engine.submit(&caller.acting(context), &name, Value::Object(params), None).await?;
+    let execution = app.engine.submit(&caller.acting(context), &name, Value::Object(params), None).await?;
     Ok((StatusCode::ACCEPTED, Json(execution.into())))
 }
 
@@ -454,7 +449,6 @@ pub async fn cancel(
     Context(context): Context,
     Path(id): Path<ExecutionId>,
 ) -> Result<(StatusCode, Json<ExecutionView>), ApiError> {
-    let execution =
-        app.engine.cancel(&caller.acting(context), id).await?;
+    let execution = app.engine.cancel(&caller.acting(context), id).await?;
     Ok((StatusCode::ACCEPTED, Json(execution.into())))
 }

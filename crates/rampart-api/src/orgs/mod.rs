@@ -14,9 +14,9 @@ use rampart_core::{OrgId, UserId, ValidationErrors};
 use rampart_store::Member;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
 use crate::auth::dto::{MembershipView, OrgView};
 use crate::auth::{Admin, Caller, Context, Superuser};
@@ -163,7 +163,11 @@ pub async fn create(
         (status = 404, description = "Not the caller's organisation", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get(caller: Caller, State(app): State<AppState>, Path(id): Path<OrgId>) -> Result<Json<OrgView>, ApiError> {
+pub async fn get(
+    caller: Caller,
+    State(app): State<AppState>,
+    Path(id): Path<OrgId>,
+) -> Result<Json<OrgView>, ApiError> {
     let org = own_org(caller.org, id)?;
     Ok(Json(app.store.orgs().get(org).await?.into()))
 }

@@ -19,10 +19,7 @@ use crate::{ApiJson, ApiQuery, AppState};
 
 /// Every account of the server.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list, create))
-        .routes(routes!(get, update, delete))
-        .routes(routes!(deactivate))
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(get, update, delete)).routes(routes!(deactivate))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
