@@ -186,6 +186,16 @@ impl From<rampart_watch::WatchError> for ApiError {
     }
 }
 
+impl From<rampart_engine::EngineError> for ApiError {
+    fn from(error: rampart_engine::EngineError) -> Self {
+        use rampart_engine::EngineError;
+        match error {
+            EngineError::Invalid(errors) => ApiError::Validation(errors),
+            EngineError::Store(error) => error.into(),
+        }
+    }
+}
+
 impl From<ValidationErrors> for ApiError {
     fn from(errors: ValidationErrors) -> Self {
         ApiError::Validation(errors)

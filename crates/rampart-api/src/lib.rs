@@ -39,7 +39,6 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub use body::{ApiForm, ApiJson};
 pub use error::{ApiError, Problem};
@@ -100,76 +99,24 @@ fn routes() -> OpenApiRouter<AppState> {
 
 /// Where sensors send events: batches, so a body limit of their own.
 fn ingest_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(watch::ingest::events))
-        .routes(routes!(watch::ingest::honeypot_log))
-        .routes(routes!(watch::ingest::agent_alert))
+    watch::ingest::router()
 }
 
-/// Every other route.
+/// Every other route, domain by domain.
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(health::health))
-        .routes(routes!(health::live))
-        .routes(routes!(health::ready))
-        .routes(routes!(docs::openapi_json))
-        .routes(routes!(docs::index))
-        .routes(routes!(docs::asset))
-        .routes(routes!(metrics::metrics))
-        .routes(routes!(auth::register))
-        .routes(routes!(auth::login))
-        .routes(routes!(auth::token))
-        .routes(routes!(auth::refresh))
-        .routes(routes!(auth::logout))
-        .routes(routes!(auth::me))
-        .routes(routes!(auth::switch_org))
-        .routes(routes!(api_keys::create, api_keys::list))
-        .routes(routes!(api_keys::delete))
-        .routes(routes!(audit::list))
-        .routes(routes!(users::list, users::create))
-        .routes(routes!(users::get, users::update, users::delete))
-        .routes(routes!(users::deactivate))
-        .routes(routes!(orgs::list, orgs::create))
-        .routes(routes!(orgs::get, orgs::update))
-        .routes(routes!(orgs::members, orgs::add_member))
-        .routes(routes!(orgs::update_member, orgs::remove_member))
-        .routes(routes!(orgs::leave))
-        .routes(routes!(orgs::invitations::create, orgs::invitations::list))
-        .routes(routes!(orgs::invitations::revoke))
-        .routes(routes!(orgs::invitations::mine))
-        .routes(routes!(orgs::invitations::accept))
-        .routes(routes!(orgs::invitations::decline))
-        .routes(routes!(targets::create, targets::list))
-        .routes(routes!(targets::get, targets::update, targets::delete))
-        .routes(routes!(targets::bulk))
-        .routes(routes!(targets::check))
-        .routes(routes!(executions::tools))
-        .routes(routes!(executions::tool, executions::update_tool))
-        .routes(routes!(executions::execute))
-        .routes(routes!(executions::create, executions::list))
-        .routes(routes!(executions::get))
-        .routes(routes!(executions::logs))
-        .routes(routes!(executions::cancel))
-        .routes(routes!(executions::live::events))
-        .routes(routes!(executions::live::stream))
-        .routes(routes!(watch::nodes::create, watch::nodes::list))
-        .routes(routes!(watch::nodes::get, watch::nodes::update, watch::nodes::delete))
-        .routes(routes!(watch::nodes::rotate_key))
-        .routes(routes!(watch::nodes::decoys))
-        .routes(routes!(watch::alerts::list))
-        .routes(routes!(watch::alerts::get, watch::alerts::update))
-        .routes(routes!(watch::stats::recent))
-        .routes(routes!(watch::live::events))
-        .routes(routes!(watch::live::stream))
-        .routes(routes!(watch::attackers::list))
-        .routes(routes!(watch::attackers::get))
-        .routes(routes!(watch::stats::stats))
-        .routes(routes!(watch::legacy::stats))
-        .routes(routes!(watch::legacy::recent_attacks))
-        .routes(routes!(watch::legacy::alerts))
-        .routes(routes!(watch::legacy::attacker_profile))
-        .routes(routes!(settings::list))
-        .routes(routes!(settings::update, settings::delete))
+        .merge(health::router())
+        .merge(docs::router())
+        .merge(metrics::router())
+        .merge(auth::router())
+        .merge(api_keys::router())
+        .merge(audit::router())
+        .merge(users::router())
+        .merge(orgs::router())
+        .merge(targets::router())
+        .merge(executions::router())
+        .merge(watch::router())
+        .merge(settings::router())
 }
 
 /// The OpenAPI 3.1 document of the API.

@@ -28,42 +28,30 @@ pub struct PageQuery {
 impl PageQuery {
     /// The limit and the position to continue from, or a 422 naming the bad parameter.
     pub fn parse(&self) -> Result<(u32, Option<Uuid>), ApiError> {
-        let mut errors = ValidationErrors::new();
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            errors.add("limit", format!("must be between 1 and {MAX_LIMIT}"));
-        }
-        let after = match &self.cursor {
-            None => None,
-            Some(cursor) => {
-                let decoded = rampart_core::cursor::decode_item(cursor);
-                if decoded.is_none() {
-                    errors.add("cursor", "is not a cursor this server gave out");
-                }
-                decoded
-            }
-        };
-        errors.into_result(|| (limit, after)).map_err(ApiError::from)
+        self.read(cursor::decode_item)
     }
 
     /// The limit and the number of items to skip, for a list paged by position.
     pub fn parse_offset(&self) -> Result<(u32, u32), ApiError> {
+        let (limit, offset) = self.read(cursor::decode_offset)?;
+        Ok((limit, offset.unwrap_or(0)))
+    }
+
+    /// The limit, and the cursor read by `decode` (none on the first page); every bad parameter named.
+    fn read<P>(&self, decode: impl Fn(&str) -> Option<P>) -> Result<(u32, Option<P>), ApiError> {
         let mut errors = ValidationErrors::new();
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
             errors.add("limit", format!("must be between 1 and {MAX_LIMIT}"));
         }
-        let offset = match &self.cursor {
-            None => Some(0),
-            Some(cursor) => {
-                let decoded = rampart_core::cursor::decode_offset(cursor);
-                if decoded.is_none() {
-                    errors.add("cursor", "is not a cursor this server gave out");
-                }
-                decoded
+        let position = self.cursor.as_deref().and_then(|text| {
+            let decoded = decode(text);
+            if decoded.is_none() {
+                errors.add("cursor", "is not a cursor this server gave out");
             }
-        };
-        errors.into_result(|| (limit, offset.unwrap_or(0))).map_err(ApiError::from)
+            decoded
+        });
+        errors.into_result(|| (limit, position)).map_err(ApiError::from)
     }
 }
 

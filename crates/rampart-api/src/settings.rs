@@ -9,10 +9,17 @@ use rampart_watch::AlertSetting;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::{Admin, Caller, Context};
 use crate::error::{ApiError, Problem};
 use crate::{ApiJson, AppState};
+
+/// The organisation's settings of alerts.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(update, delete))
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({

@@ -1,7 +1,5 @@
 //! Executions: one tool run each, from queued to a final state, with progress, logs and result.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -9,60 +7,26 @@ use serde_json::Value;
 
 use crate::identity::Actor;
 use crate::output::ToolOutput;
+use crate::words::words;
 use crate::{ExecutionId, OrgId};
 
-/// `queued → running → succeeded | failed | cancelled | timed_out`; a lost worker's job goes back
-/// to `queued` until its attempts run out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ExecutionStatus {
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-    TimedOut,
-}
+words!(
+    /// `queued → running → succeeded | failed | cancelled | timed_out`; a lost worker's job goes back
+    /// to `queued` until its attempts run out.
+    ExecutionStatus {
+        Queued => "queued",
+        Running => "running",
+        Succeeded => "succeeded",
+        Failed => "failed",
+        Cancelled => "cancelled",
+        TimedOut => "timed_out",
+    }
+    else "must be queued, running, succeeded, failed, cancelled or timed_out"
+);
 
 impl ExecutionStatus {
-    pub const ALL: [ExecutionStatus; 6] = [
-        ExecutionStatus::Queued,
-        ExecutionStatus::Running,
-        ExecutionStatus::Succeeded,
-        ExecutionStatus::Failed,
-        ExecutionStatus::Cancelled,
-        ExecutionStatus::TimedOut,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExecutionStatus::Queued => "queued",
-            ExecutionStatus::Running => "running",
-            ExecutionStatus::Succeeded => "succeeded",
-            ExecutionStatus::Failed => "failed",
-            ExecutionStatus::Cancelled => "cancelled",
-            ExecutionStatus::TimedOut => "timed_out",
-        }
-    }
-
     pub fn is_final(self) -> bool {
         !matches!(self, ExecutionStatus::Queued | ExecutionStatus::Running)
-    }
-}
-
-impl FromStr for ExecutionStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ExecutionStatus::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| "must be queued, running, succeeded, failed, cancelled or timed_out".into())
-    }
-}
-
-impl fmt::Display for ExecutionStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -123,32 +87,11 @@ pub struct Execution {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogStream {
-    Stdout,
-    Stderr,
-}
-
-impl LogStream {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogStream::Stdout => "stdout",
-            LogStream::Stderr => "stderr",
-        }
-    }
-}
-
-impl FromStr for LogStream {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "stdout" => Ok(LogStream::Stdout),
-            "stderr" => Ok(LogStream::Stderr),
-            _ => Err("must be stdout or stderr".into()),
-        }
-    }
-}
+words!(
+    /// Which output of a tool a log line came from.
+    LogStream { Stdout => "stdout", Stderr => "stderr" }
+    else "must be stdout or stderr"
+);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogLine {

@@ -1,49 +1,13 @@
 //! The vocabulary of findings: how severe an observation is. Pure types; no I/O.
 
-use std::fmt;
-use std::str::FromStr;
+use crate::words::words;
 
-/// How much a finding matters, least to most; the order is the ranking.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub const ALL: [Severity; 5] =
-        [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Severity {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Severity::ALL
-            .into_iter()
-            .find(|severity| severity.as_str() == s)
-            .ok_or_else(|| "must be info, low, medium, high or critical".into())
-    }
-}
+words!(
+    /// How much a finding matters, least to most; the order is the ranking.
+    #[derive(PartialOrd, Ord)]
+    Severity { Info => "info", Low => "low", Medium => "medium", High => "high", Critical => "critical" }
+    else "must be info, low, medium, high or critical"
+);
 
 #[cfg(test)]
 mod tests {

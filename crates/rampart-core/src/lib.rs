@@ -19,6 +19,7 @@ pub mod targets;
 pub mod time;
 pub mod validation;
 pub mod watch;
+pub mod words;
 
 pub use ids::{
     AlertId, ApiKeyId, AuditEventId, EventId, ExecutionId, InvitationId, NodeId, OrgId, SessionId, TargetId, TokenId,

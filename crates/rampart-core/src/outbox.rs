@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::OrgId;
-use crate::watch::words;
+use crate::words::words;
 
 /// The most bytes a record's payload takes as JSON: a record says what happened and names what
 /// to read, it never carries the thing itself.

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::findings::Severity;
-use crate::watch::words;
+use crate::words::words;
 
 /// Most findings, and most artifacts, one run keeps (like the open ports a scan lists).
 pub const KEPT_MAX: usize = 10_000;
@@ -78,6 +78,8 @@ impl Finding {
 
 words! {
     /// The transport a service answers on.
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
     Proto { Tcp => "tcp", Udp => "udp" }
 }
 

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rampart_core::identity::{Actor, AuditAction, AuditEvent, NewAuditEvent};
-use rampart_core::{ApiKeyId, AuditEventId, OrgId, UserId};
+use rampart_core::{AuditEventId, OrgId};
 use uuid::Uuid;
 
 use crate::db::on_pool;
@@ -57,12 +57,7 @@ struct EventRow {
 impl EventRow {
     fn into_event(self) -> Result<AuditEvent, StoreError> {
         let invalid = |_| StoreError::Internal("a stored audit event is invalid".into());
-        let actor = match (self.actor_kind.as_str(), self.actor_id) {
-            ("user", Some(id)) => Actor::User(UserId::from_uuid(id)),
-            ("api_key", Some(id)) => Actor::ApiKey(ApiKeyId::from_uuid(id)),
-            ("system", _) => Actor::System,
-            _ => Actor::Anonymous,
-        };
+        let actor = Actor::from_stored(&self.actor_kind, self.actor_id);
         Ok(AuditEvent {
             id: AuditEventId::from_uuid(self.id),
             at: self.at,
@@ -77,14 +72,6 @@ impl EventRow {
                 detail: self.detail,
             },
         })
-    }
-}
-
-pub(crate) fn actor_id(actor: Actor) -> Option<Uuid> {
-    match actor {
-        Actor::User(id) => Some(id.as_uuid()),
-        Actor::ApiKey(id) => Some(id.as_uuid()),
-        Actor::Anonymous | Actor::System => None,
     }
 }
 

@@ -11,7 +11,7 @@ use rampart_core::executions::{Execution, ExecutionStatus, Finish, LogLine, LogS
 use rampart_core::identity::Actor;
 use rampart_core::outbox::{NewOutboxRecord, Topic};
 use rampart_core::output::{Kept, RunOutput};
-use rampart_core::{ApiKeyId, ExecutionId, OrgId, UserId};
+use rampart_core::{ExecutionId, OrgId};
 use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -121,23 +121,6 @@ fn invalid<E>(_: E) -> StoreError {
     StoreError::Internal("a stored execution is invalid".into())
 }
 
-fn actor_of(kind: &str, id: Option<Uuid>) -> Actor {
-    match (kind, id) {
-        ("user", Some(id)) => Actor::User(UserId::from_uuid(id)),
-        ("api_key", Some(id)) => Actor::ApiKey(ApiKeyId::from_uuid(id)),
-        ("system", _) => Actor::System,
-        _ => Actor::Anonymous,
-    }
-}
-
-fn actor_id(actor: Actor) -> Option<Uuid> {
-    match actor {
-        Actor::User(id) => Some(id.as_uuid()),
-        Actor::ApiKey(id) => Some(id.as_uuid()),
-        Actor::Anonymous | Actor::System => None,
-    }
-}
-
 impl ExecutionRow {
     fn into_execution(self) -> Result<Execution, StoreError> {
         Ok(Execution {
@@ -150,7 +133,7 @@ impl ExecutionRow {
             progress_message: self.progress_message,
             result: self.result.map(|json| json.0),
             error: self.error,
-            actor: actor_of(&self.actor_kind, self.actor_id),
+            actor: Actor::from_stored(&self.actor_kind, self.actor_id),
             attempt: u32::try_from(self.attempt).map_err(invalid)?,
             max_attempts: u32::try_from(self.max_attempts).map_err(invalid)?,
             timeout: Duration::from_millis(u64::try_from(self.timeout_ms).map_err(invalid)?),
@@ -205,8 +188,8 @@ impl ExecutionStore for SqlStore {
                 .bind(org.as_uuid())
                 .bind(&new.tool)
                 .bind(Json(&new.params))
-                .bind(new.actor.kind())
-                .bind(actor_id(new.actor))
+                .bind(new.actor.kind().as_str())
+                .bind(new.actor.stored_id())
                 .bind(int(new.max_attempts))
                 .bind(timeout_ms)
                 .bind(now)

@@ -18,7 +18,7 @@ use rampart_tools::tcp_scan::{PortState, ScanPlan, ScanReport, TcpScan, check_id
 use rampart_tools::{Tool, ToolContext};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 /// Long enough that an accept that was going to happen has happened.
@@ -231,20 +231,25 @@ async fn progress_climbs_to_the_total() {
     assert!(calls.windows(2).all(|pair| pair[0].0 < pair[1].0), "progress only moves forward: {calls:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_port_that_drops_connects_is_filtered_not_closed() {
-    // A listener with a backlog of one that never accepts: once its queue is full, the kernel
-    // drops further SYNs without an answer, as a firewall would.
+/// A listener with a backlog of one that never accepts, its queue already full: the kernel drops
+/// further SYNs without an answer, as a firewall would. A backlog of one holds two connections;
+/// the fillers are those two.
+async fn full_listener() -> (TcpListener, SocketAddr, Vec<TcpStream>) {
     let socket = TcpSocket::new_v4().expect("socket");
     socket.bind(SocketAddr::new(loopback(1), 0)).expect("bind");
     let listener = socket.listen(1).expect("listen");
     let local = listener.local_addr().expect("listener address");
-    // A backlog of one holds two connections; these fill it.
     let mut fillers = Vec::new();
     for _ in 0..2 {
         let filler = TcpSocket::new_v4().expect("socket");
         fillers.push(filler.connect(local).await.expect("a connection the backlog still had room for"));
     }
+    (listener, local, fillers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_that_drops_connects_is_filtered_not_closed() {
+    let (listener, local, fillers) = full_listener().await;
     let owned = HashSet::from([local]);
     let mut plan = plan_for(&owned);
     plan.timeout = Duration::from_millis(200);
@@ -262,15 +267,7 @@ async fn a_port_that_drops_connects_is_filtered_not_closed() {
 async fn a_port_that_answers_only_the_retry_is_open() {
     // As above, the first SYN meets a full queue and is dropped; the queue is emptied while that
     // attempt still waits, so the retry, sent before the first attempt has timed out, connects.
-    let socket = TcpSocket::new_v4().expect("socket");
-    socket.bind(SocketAddr::new(loopback(1), 0)).expect("bind");
-    let listener = socket.listen(1).expect("listen");
-    let local = listener.local_addr().expect("listener address");
-    let mut fillers = Vec::new();
-    for _ in 0..2 {
-        let filler = TcpSocket::new_v4().expect("socket");
-        fillers.push(filler.connect(local).await.expect("a connection the backlog still had room for"));
-    }
+    let (listener, local, fillers) = full_listener().await;
     let owned = HashSet::from([local]);
     // Shorter than the kernel's own first SYN retransmission (one second): only the scanner's
     // retry can connect.

@@ -8,11 +8,18 @@ use rampart_core::ApiKeyId;
 use rampart_core::identity::ApiKey;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::{Analyst, Caller, Context};
 use crate::error::{ApiError, Problem};
 use crate::{ApiJson, AppState};
+
+/// The organisation's API keys.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create, list)).routes(routes!(delete))
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"name": "ci pipeline", "role": "analyst", "expires_at": "2027-01-01T00:00:00Z"}))]
@@ -123,8 +130,8 @@ pub async fn delete(
     caller: Caller<Analyst>,
     State(app): State<AppState>,
     Context(context): Context,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ApiKeyId>,
 ) -> Result<StatusCode, ApiError> {
-    app.identity.delete_api_key(&caller, ApiKeyId::from_uuid(id), &context).await?;
+    app.identity.delete_api_key(&caller, id, &context).await?;
     Ok(StatusCode::NO_CONTENT)
 }

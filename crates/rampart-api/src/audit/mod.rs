@@ -8,12 +8,19 @@ use rampart_core::identity::{Actor, AuditAction, AuditEvent};
 use rampart_store::AuditFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, Problem};
 use crate::pagination::{Page, PageQuery, parse_filter, time_filter};
 use crate::{ApiQuery, AppState};
+
+/// The organisation's audit log.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -66,7 +73,7 @@ impl From<AuditEvent> for AuditEventView {
         Self {
             id: event.id.as_uuid(),
             at: event.at,
-            actor_kind: event.event.actor.kind(),
+            actor_kind: event.event.actor.kind().as_str(),
             actor_id,
             action: event.event.action.as_str(),
             target: event.event.target,

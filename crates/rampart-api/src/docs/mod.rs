@@ -9,8 +9,17 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
+
+use crate::AppState;
+
+/// The OpenAPI document and Swagger UI.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(openapi_json)).routes(routes!(index)).routes(routes!(asset))
+}
 
 /// The serialised OpenAPI document, made once when the router is built.
 #[derive(Clone)]

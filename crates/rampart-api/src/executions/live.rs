@@ -24,7 +24,6 @@ use rampart_core::{ExecutionId, OrgId};
 use rampart_store::{Change, Store, StoreError};
 use serde::Serialize;
 use tokio::sync::broadcast;
-use uuid::Uuid;
 
 use super::{ExecutionView, LogLineView};
 use crate::auth::StreamCaller;
@@ -200,9 +199,8 @@ async fn follow(app: &AppState, org: OrgId, id: ExecutionId) -> impl Stream<Item
 pub async fn events(
     caller: StreamCaller,
     State(app): State<AppState>,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ExecutionId>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let id = ExecutionId::from_uuid(id);
     let org = caller.principal.org;
     app.store.executions().get(org, id).await?;
     let access = app.streams.open(&caller, &app.identity)?;
@@ -232,10 +230,9 @@ pub async fn events(
 pub async fn stream(
     caller: StreamCaller,
     State(app): State<AppState>,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ExecutionId>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let id = ExecutionId::from_uuid(id);
     let org = caller.principal.org;
     // The run first: another organisation's run is a 404 whatever the request looks like.
     app.store.executions().get(org, id).await?;

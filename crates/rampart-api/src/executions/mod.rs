@@ -14,12 +14,28 @@ use rampart_tools::ToolInfo;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::{Admin, Analyst, Caller, Context};
 use crate::error::{ApiError, Problem};
 use crate::pagination::{Page, PageQuery, parse_filter, text_filter, time_filter};
 use crate::{ApiJson, ApiQuery, AppState};
+
+/// The tool catalogue and executions, with their live progress.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(tools))
+        .routes(routes!(tool, update_tool))
+        .routes(routes!(execute))
+        .routes(routes!(create, list))
+        .routes(routes!(get))
+        .routes(routes!(logs))
+        .routes(routes!(cancel))
+        .routes(routes!(live::events))
+        .routes(routes!(live::stream))
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
@@ -140,7 +156,7 @@ pub async fn update_tool(
     ApiJson(patch): ApiJson<ToolPatch>,
 ) -> Result<Json<ToolView>, ApiError> {
     let tool = app.engine.tools().get(&name).ok_or(ApiError::NotFound)?;
-    app.engine.set_enabled(&caller.acting(context), &name, patch.enabled).await.map_err(engine_error)?;
+    app.engine.set_enabled(&caller.acting(context), &name, patch.enabled).await?;
     Ok(Json(tool_view(tool.info(), patch.enabled)))
 }
 
@@ -211,7 +227,7 @@ impl From<Execution> for ExecutionView {
             progress_message: execution.progress_message,
             result: execution.result,
             error: execution.error,
-            actor_kind: execution.actor.kind(),
+            actor_kind: execution.actor.kind().as_str(),
             actor_id,
             attempt: execution.attempt,
             max_attempts: execution.max_attempts,
@@ -224,13 +240,6 @@ impl From<Execution> for ExecutionView {
             finished_at: execution.finished_at,
             duration_ms,
         }
-    }
-}
-
-fn engine_error(error: rampart_engine::EngineError) -> ApiError {
-    match error {
-        rampart_engine::EngineError::Invalid(errors) => ApiError::Validation(errors),
-        rampart_engine::EngineError::Store(error) => error.into(),
     }
 }
 
@@ -254,11 +263,7 @@ pub async fn create(
     ApiJson(body): ApiJson<NewExecutionBody>,
 ) -> Result<(StatusCode, Json<ExecutionView>), ApiError> {
     let timeout = body.timeout_seconds.map(std::time::Duration::from_secs);
-    let execution = app
-        .engine
-        .submit(&caller.acting(context), &body.tool, Value::Object(body.params), timeout)
-        .await
-        .map_err(engine_error)?;
+    let execution = app.engine.submit(&caller.acting(context), &body.tool, Value::Object(body.params), timeout).await?;
     Ok((StatusCode::ACCEPTED, Json(execution.into())))
 }
 
@@ -285,8 +290,7 @@ pub async fn execute(
 ) -> Result<(StatusCode, Json<ExecutionView>), ApiError> {
     // The tool is the resource this path names: one the server does not have is not found.
     app.engine.tools().get(&name).ok_or(ApiError::NotFound)?;
-    let execution =
-        app.engine.submit(&caller.acting(context), &name, Value::Object(params), None).await.map_err(engine_error)?;
+    let execution = app.engine.submit(&caller.acting(context), &name, Value::Object(params), None).await?;
     Ok((StatusCode::ACCEPTED, Json(execution.into())))
 }
 
@@ -352,9 +356,9 @@ pub async fn list(
 pub async fn get(
     caller: Caller,
     State(app): State<AppState>,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ExecutionId>,
 ) -> Result<Json<ExecutionView>, ApiError> {
-    Ok(Json(app.store.executions().get(caller.org, ExecutionId::from_uuid(id)).await?.into()))
+    Ok(Json(app.store.executions().get(caller.org, id).await?.into()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -408,14 +412,13 @@ pub struct LogPage {
 pub async fn logs(
     caller: Caller,
     State(app): State<AppState>,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ExecutionId>,
     ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<Json<LogPage>, ApiError> {
     let limit = query.limit.unwrap_or(200);
     if !(1..=1000).contains(&limit) {
         return Err(ValidationErrors::single("limit", "must be between 1 and 1000").into());
     }
-    let id = ExecutionId::from_uuid(id);
     let run = app.store.executions().get(caller.org, id).await?;
     let lines = app.store.executions().logs(caller.org, id, query.after.unwrap_or(0), limit + 1).await?;
     let more = lines.len() > limit as usize;
@@ -440,9 +443,8 @@ pub async fn cancel(
     caller: Caller<Analyst>,
     State(app): State<AppState>,
     Context(context): Context,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ExecutionId>,
 ) -> Result<(StatusCode, Json<ExecutionView>), ApiError> {
-    let execution =
-        app.engine.cancel(&caller.acting(context), ExecutionId::from_uuid(id)).await.map_err(engine_error)?;
+    let execution = app.engine.cancel(&caller.acting(context), id).await?;
     Ok((StatusCode::ACCEPTED, Json(execution.into())))
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures_util::{Stream, StreamExt, stream};
 use rampart_core::OrgId;
-use rampart_core::identity::{Actor, Role};
+use rampart_core::identity::{Actor, ActorKind, Role};
 use rampart_identity::{Identity, IdentityError};
 use uuid::Uuid;
 
@@ -40,15 +40,11 @@ const RETRY_AFTER: u64 = 5;
 
 /// Whom a stream is counted against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct Holder(&'static str, Option<Uuid>);
+struct Holder(ActorKind, Option<Uuid>);
 
 impl Holder {
     fn of(actor: Actor) -> Self {
-        match actor {
-            Actor::User(id) => Holder("user", Some(id.as_uuid())),
-            Actor::ApiKey(id) => Holder("api_key", Some(id.as_uuid())),
-            other => Holder(other.kind(), None),
-        }
+        Holder(actor.kind(), actor.stored_id())
     }
 }
 
@@ -151,7 +147,7 @@ impl StreamAccess {
                     update = updates.next() => return update.map(|update| (update, (updates, access, recheck))),
                     _ = recheck.tick() => {
                         if !access.still_allowed().await {
-                            tracing::debug!(holder = access.permit.holder.0, "a live stream's caller lost access: closing it");
+                            tracing::debug!(holder = access.permit.holder.0.as_str(), "a live stream's caller lost access: closing it");
                             return None;
                         }
                     }

@@ -7,8 +7,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use rampart_core::InvitationId;
 use rampart_core::identity::Invitation;
+use rampart_core::{InvitationId, OrgId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -83,7 +83,7 @@ pub async fn create(
     caller: Caller<Admin>,
     State(app): State<AppState>,
     Context(context): Context,
-    Path(id): Path<Uuid>,
+    Path(id): Path<OrgId>,
     ApiJson(body): ApiJson<NewInvitationBody>,
 ) -> Result<(StatusCode, Json<InvitationView>), ApiError> {
     own_org(caller.org, id)?;
@@ -106,7 +106,7 @@ pub async fn create(
 pub async fn list(
     caller: Caller<Admin>,
     State(app): State<AppState>,
-    Path(id): Path<Uuid>,
+    Path(id): Path<OrgId>,
 ) -> Result<Json<Vec<InvitationView>>, ApiError> {
     own_org(caller.org, id)?;
     let invitations = app.identity.org_invitations(&caller).await?;
@@ -132,10 +132,10 @@ pub async fn revoke(
     caller: Caller<Admin>,
     State(app): State<AppState>,
     Context(context): Context,
-    Path((id, invitation_id)): Path<(Uuid, Uuid)>,
+    Path((id, invitation_id)): Path<(OrgId, InvitationId)>,
 ) -> Result<StatusCode, ApiError> {
     own_org(caller.org, id)?;
-    app.identity.revoke_invitation(&caller, InvitationId::from_uuid(invitation_id), &context).await?;
+    app.identity.revoke_invitation(&caller, invitation_id, &context).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -174,9 +174,9 @@ pub async fn accept(
     caller: Caller,
     State(app): State<AppState>,
     Context(context): Context,
-    Path(id): Path<Uuid>,
+    Path(id): Path<InvitationId>,
 ) -> Result<Json<MembershipView>, ApiError> {
-    let membership = app.identity.accept_invitation(&caller, InvitationId::from_uuid(id), &context).await?;
+    let membership = app.identity.accept_invitation(&caller, id, &context).await?;
     Ok(Json(membership.into()))
 }
 
@@ -197,8 +197,8 @@ pub async fn decline(
     caller: Caller,
     State(app): State<AppState>,
     Context(context): Context,
-    Path(id): Path<Uuid>,
+    Path(id): Path<InvitationId>,
 ) -> Result<StatusCode, ApiError> {
-    app.identity.decline_invitation(&caller, InvitationId::from_uuid(id), &context).await?;
+    app.identity.decline_invitation(&caller, id, &context).await?;
     Ok(StatusCode::NO_CONTENT)
 }

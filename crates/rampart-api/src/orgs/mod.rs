@@ -14,12 +14,29 @@ use rampart_core::{OrgId, UserId, ValidationErrors};
 use rampart_store::Member;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::dto::{MembershipView, OrgView};
 use crate::auth::{Admin, Caller, Context, Superuser};
 use crate::error::{ApiError, Problem};
 use crate::{ApiJson, AppState};
+
+/// Organisations, their members and invitations.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get, update))
+        .routes(routes!(members, add_member))
+        .routes(routes!(update_member, remove_member))
+        .routes(routes!(leave))
+        .routes(routes!(invitations::create, invitations::list))
+        .routes(routes!(invitations::revoke))
+        .routes(routes!(invitations::mine))
+        .routes(routes!(invitations::accept))
+        .routes(routes!(invitations::decline))
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"name": "Blue Team", "slug": "blue-team"}))]
@@ -90,8 +107,8 @@ fn parse_role(role: &str) -> Result<Role, ApiError> {
 }
 
 /// The organisation of the path, which must be the caller's own.
-pub(crate) fn own_org(caller_org: OrgId, id: Uuid) -> Result<OrgId, ApiError> {
-    if caller_org.as_uuid() == id { Ok(caller_org) } else { Err(ApiError::NotFound) }
+pub(crate) fn own_org(caller_org: OrgId, id: OrgId) -> Result<OrgId, ApiError> {
+    if caller_org == id { Ok(caller_org) } else { Err(ApiError::NotFound) }
 }
 
 /// The organisations the calling user belongs to.
@@ -146,7 +163,11 @@ pub async fn create(
         (status = 404, description = "Not the caller's organisation", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get(caller: Caller, State(app): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<OrgView>, ApiError> {
+pub async fn get(
+    caller: Caller,
+    State(app): State<AppState>,
+    Path(id): Path<OrgId>,
+) -> Result<Json<OrgView>, ApiError> {
     let org = own_org(caller.org, id)?;
     Ok(Json(app.store.orgs().get(org).await?.into()))
 }
@@ -169,7 +190,7 @@ pub async fn update(
     caller: Caller<Admin>,
     State(app): State<AppState>,
     Context(context): Context,
-    Path(id): Path<Uuid>,
+    Path(id): Path<OrgId>,
     ApiJson(body): ApiJson<OrgBody>,
 ) -> Result<Json<OrgView>, ApiError> {
     own_org(caller.org, id)?;
@@ -192,7 +213,7 @@ pub async fn update(
 pub async fn members(
     caller: Caller,
     State(app): State<AppState>,
-    Path(id): Path<Uuid>,
+    Path(id): Path<OrgId>,
 ) -> Result<Json<Vec<MemberView>>, ApiError> {
     let org = own_org(caller.org, id)?;
     Ok(Json(app.store.members().list(org).await?.into_iter().map(MemberView::from).collect()))
@@ -218,11 +239,11 @@ pub async fn add_member(
     caller: Caller<Superuser>,
     State(app): State<AppState>,
     Context(context): Context,
-    Path(id): Path<Uuid>,
+    Path(id): Path<OrgId>,
     ApiJson(body): ApiJson<NewMemberBody>,
 ) -> Result<(StatusCode, Json<MemberView>), ApiError> {
     let role = parse_role(&body.role)?;
-    let member = app.identity.add_member(&caller, OrgId::from_uuid(id), &body.email, role, &context).await?;
+    let member = app.identity.add_member(&caller, id, &body.email, role, &context).await?;
     Ok((StatusCode::CREATED, Json(member.into())))
 }
 
@@ -245,7 +266,7 @@ pub async fn leave(
     caller: Caller,
     State(app): State<AppState>,
     Context(context): Context,
-    Path(id): Path<Uuid>,
+    Path(id): Path<OrgId>,
 ) -> Result<StatusCode, ApiError> {
     own_org(caller.org, id)?;
     app.identity.leave_org(&caller, &context).await?;
@@ -270,12 +291,12 @@ pub async fn update_member(
     caller: Caller<Admin>,
     State(app): State<AppState>,
     Context(context): Context,
-    Path((id, user_id)): Path<(Uuid, Uuid)>,
+    Path((id, user_id)): Path<(OrgId, UserId)>,
     ApiJson(body): ApiJson<MemberPatchBody>,
 ) -> Result<Json<MemberView>, ApiError> {
     own_org(caller.org, id)?;
     let role = parse_role(&body.role)?;
-    Ok(Json(app.identity.set_member_role(&caller, UserId::from_uuid(user_id), role, &context).await?.into()))
+    Ok(Json(app.identity.set_member_role(&caller, user_id, role, &context).await?.into()))
 }
 
 /// Remove a member. The last admin cannot be removed.
@@ -295,9 +316,9 @@ pub async fn remove_member(
     caller: Caller<Admin>,
     State(app): State<AppState>,
     Context(context): Context,
-    Path((id, user_id)): Path<(Uuid, Uuid)>,
+    Path((id, user_id)): Path<(OrgId, UserId)>,
 ) -> Result<StatusCode, ApiError> {
     own_org(caller.org, id)?;
-    app.identity.remove_member(&caller, UserId::from_uuid(user_id), &context).await?;
+    app.identity.remove_member(&caller, user_id, &context).await?;
     Ok(StatusCode::NO_CONTENT)
 }

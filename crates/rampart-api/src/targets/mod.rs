@@ -11,7 +11,8 @@ use rampart_core::targets::{NewTarget, TargetKind, parse_note, parse_ports, pars
 use rampart_core::{TargetId, ValidationErrors};
 use rampart_scope::BULK_MAX;
 use rampart_store::{TargetFilter, TargetPatch};
-use uuid::Uuid;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use dto::*;
 
@@ -19,6 +20,15 @@ use crate::auth::{Analyst, Caller, Context};
 use crate::error::{ApiError, Problem};
 use crate::pagination::{Page, PageQuery, parse_filter, text_filter};
 use crate::{ApiJson, ApiQuery, AppState};
+
+/// The authorised targets and the scope check.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get, update, delete))
+        .routes(routes!(bulk))
+        .routes(routes!(check))
+}
 
 impl From<rampart_scope::TargetError> for ApiError {
     fn from(error: rampart_scope::TargetError) -> Self {
@@ -97,9 +107,9 @@ pub async fn list(
 pub async fn get(
     caller: Caller,
     State(app): State<AppState>,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TargetId>,
 ) -> Result<Json<TargetView>, ApiError> {
-    Ok(Json(app.store.targets().get(caller.org, TargetId::from_uuid(id)).await?.into()))
+    Ok(Json(app.store.targets().get(caller.org, id).await?.into()))
 }
 
 /// Change a target's ports, exclusion, note or tags (its value is fixed: delete and create instead).
@@ -121,7 +131,7 @@ pub async fn update(
     caller: Caller<Analyst>,
     State(app): State<AppState>,
     Context(context): Context,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TargetId>,
     ApiJson(body): ApiJson<TargetPatchBody>,
 ) -> Result<Json<TargetView>, ApiError> {
     let mut errors = ValidationErrors::new();
@@ -136,7 +146,7 @@ pub async fn update(
         return Err(errors.into());
     }
     let patch = TargetPatch { ports, exclude: body.exclude, note, tags };
-    Ok(Json(app.scope.update(&caller.acting(context), TargetId::from_uuid(id), patch).await?.into()))
+    Ok(Json(app.scope.update(&caller.acting(context), id, patch).await?.into()))
 }
 
 /// Remove a target from the scope.
@@ -155,9 +165,9 @@ pub async fn delete(
     caller: Caller<Analyst>,
     State(app): State<AppState>,
     Context(context): Context,
-    Path(id): Path<Uuid>,
+    Path(id): Path<TargetId>,
 ) -> Result<StatusCode, ApiError> {
-    app.scope.delete(&caller.acting(context), TargetId::from_uuid(id)).await?;
+    app.scope.delete(&caller.acting(context), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -8,13 +8,19 @@ use rampart_core::identity::{NewUser, UserPatch};
 use rampart_identity::AccountChanges;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::dto::UserView;
 use crate::auth::{Caller, Context, Superuser};
 use crate::error::{ApiError, Problem};
 use crate::pagination::{Page, PageQuery};
 use crate::{ApiJson, ApiQuery, AppState};
+
+/// Every account of the server.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(get, update, delete)).routes(routes!(deactivate))
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({
@@ -105,9 +111,9 @@ pub async fn create(
 pub async fn get(
     _caller: Caller<Superuser>,
     State(app): State<AppState>,
-    Path(id): Path<Uuid>,
+    Path(id): Path<UserId>,
 ) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(app.store.users().get(UserId::from_uuid(id)).await?.into()))
+    Ok(Json(app.store.users().get(id).await?.into()))
 }
 
 /// Change a user's name, status, superuser flag or password. A deactivated user is refused on
@@ -129,14 +135,14 @@ pub async fn update(
     caller: Caller<Superuser>,
     State(app): State<AppState>,
     Context(context): Context,
-    Path(id): Path<Uuid>,
+    Path(id): Path<UserId>,
     ApiJson(body): ApiJson<UserPatchBody>,
 ) -> Result<Json<UserView>, ApiError> {
     let changes = AccountChanges {
         patch: UserPatch { full_name: body.full_name, is_active: body.is_active, is_superuser: body.is_superuser },
         password: body.password,
     };
-    Ok(Json(app.identity.admin_update_user(&caller, UserId::from_uuid(id), changes, &context).await?.into()))
+    Ok(Json(app.identity.admin_update_user(&caller, id, changes, &context).await?.into()))
 }
 
 /// Deactivate a user: they are refused from their next request on, and cannot log in.
@@ -155,11 +161,11 @@ pub async fn deactivate(
     caller: Caller<Superuser>,
     State(app): State<AppState>,
     Context(context): Context,
-    Path(id): Path<Uuid>,
+    Path(id): Path<UserId>,
 ) -> Result<Json<UserView>, ApiError> {
     let changes =
         AccountChanges { patch: UserPatch { is_active: Some(false), ..UserPatch::default() }, password: None };
-    Ok(Json(app.identity.admin_update_user(&caller, UserId::from_uuid(id), changes, &context).await?.into()))
+    Ok(Json(app.identity.admin_update_user(&caller, id, changes, &context).await?.into()))
 }
 
 /// Delete a user and the organisations only they belong to. Refused while they are the last
@@ -180,8 +186,8 @@ pub async fn delete(
     caller: Caller<Superuser>,
     State(app): State<AppState>,
     Context(context): Context,
-    Path(id): Path<Uuid>,
+    Path(id): Path<UserId>,
 ) -> Result<StatusCode, ApiError> {
-    app.identity.admin_delete_user(&caller, UserId::from_uuid(id), &context).await?;
+    app.identity.admin_delete_user(&caller, id, &context).await?;
     Ok(StatusCode::NO_CONTENT)
 }

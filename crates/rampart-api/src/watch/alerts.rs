@@ -199,9 +199,8 @@ pub struct AlertWithEvents {
 pub async fn get(
     caller: Caller,
     State(app): State<AppState>,
-    Path(id): Path<Uuid>,
+    Path(id): Path<AlertId>,
 ) -> Result<Json<AlertWithEvents>, ApiError> {
-    let id = AlertId::from_uuid(id);
     let alert = app.store.watch().alert(caller.org, id).await?;
     let filter = EventFilter { alert_id: Some(id), ..EventFilter::default() };
     let events = app.store.watch().events(caller.org, &filter, None, ALERT_EVENTS).await?;
@@ -239,13 +238,13 @@ pub async fn update(
     caller: Caller<Analyst>,
     State(app): State<AppState>,
     Context(context): Context,
-    Path(id): Path<Uuid>,
+    Path(id): Path<AlertId>,
     ApiJson(body): ApiJson<AlertPatchBody>,
 ) -> Result<Json<AlertView>, ApiError> {
     let mut errors = ValidationErrors::new();
     let status = errors.check("status", body.status.parse::<AlertStatus>());
     errors.check("note", rampart_core::validation::check_free_text(&body.note, rampart_core::targets::NOTE_MAX));
     let Some(status) = status.filter(|_| errors.is_empty()) else { return Err(errors.into()) };
-    let alert = app.watch.set_alert_status(&caller.acting(context), AlertId::from_uuid(id), status, &body.note).await?;
+    let alert = app.watch.set_alert_status(&caller.acting(context), id, status, &body.note).await?;
     Ok(Json(alert.into()))
 }

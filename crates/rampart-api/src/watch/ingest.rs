@@ -10,7 +10,8 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use futures_util::StreamExt;
 use rampart_core::ValidationErrors;
@@ -21,6 +22,8 @@ use rampart_watch::Ingested;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::dto::{AcceptedView, IngestView, RejectedView};
@@ -30,6 +33,11 @@ use crate::error::{ApiError, FieldErrorView, Problem};
 
 pub const NODE_KEY_HEADER: &str = "x-node-key";
 
+/// Where sensors send events: batches, so `lib.rs` gives these routes a body limit of their own.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(events)).routes(routes!(honeypot_log)).routes(routes!(agent_alert))
+}
+
 fn node_key(headers: &HeaderMap) -> Result<&str, ApiError> {
     headers
         .get(NODE_KEY_HEADER)
@@ -38,9 +46,25 @@ fn node_key(headers: &HeaderMap) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::Unauthorized("send the node's key as X-Node-Key".into()))
 }
 
-/// The node whose key the headers carry; nothing of the body is read before this answers.
-async fn authenticate(app: &AppState, headers: &HeaderMap, context: &RequestContext) -> Result<Node, ApiError> {
-    Ok(app.watch.authenticate(node_key(headers)?, context).await?)
+/// A sensor, authenticated by the node key its request carries (`X-Node-Key`): the one way every
+/// sensor route, whatever its body's format, learns which node is calling. It is taken from the
+/// headers alone, so a request without a valid key is answered (401, 403, 429) with its body
+/// unread; a handler reads the body only after this extractor has run.
+pub struct Sensor {
+    /// The node the key belongs to, active.
+    pub node: Node,
+    /// Who sent the request (address, request id), for the audit of what the node does.
+    pub context: RequestContext,
+}
+
+impl FromRequestParts<AppState> for Sensor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        let Context(context) = Context::from_request_parts(parts, app).await?;
+        let node = app.watch.authenticate(node_key(&parts.headers)?, &context).await?;
+        Ok(Sensor { node, context })
+    }
 }
 
 /// The lower-cased media type of the body, without parameters.
@@ -140,12 +164,11 @@ fn refuse_if_empty(ingested: &mut Ingested, single: bool) -> Result<(), ApiError
 )]
 pub async fn events(
     State(app): State<AppState>,
-    Context(context): Context,
-    request: Request,
+    Sensor { node, .. }: Sensor,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Json<IngestView>, ApiError> {
-    let (parts, body) = request.into_parts();
-    let node = authenticate(&app, &parts.headers, &context).await?;
-    let format = batch_format(&parts.headers)?;
+    let format = batch_format(&headers)?;
     let batch = read_batch(format, &read_body(body).await?).map_err(batch_refused)?;
     let mut ingested = app.watch.ingest(&node, batch.events).await?;
     app.metrics.events_ingested(ingested.accepted.len(), ingested.rejected.len());
@@ -214,16 +237,14 @@ struct NodeClaim {
     node_id: Option<String>,
 }
 
-/// Checks the node key from the headers, then reads the body, checks the `node_id` it names
-/// against the key's node, and ingests it. Any content type is read as JSON, as before.
+/// Reads the body of an authenticated sensor, checks the `node_id` it names against the key's
+/// node, and ingests it. Any content type is read as JSON, as before.
 async fn legacy<T: LegacyBody>(
     app: &AppState,
-    context: &RequestContext,
-    request: Request,
+    Sensor { node, context }: Sensor,
+    body: Body,
     message: &'static str,
 ) -> Result<Json<LegacyReceipt>, ApiError> {
-    let (parts, body) = request.into_parts();
-    let node = authenticate(app, &parts.headers, context).await?;
     let bytes = read_body(body).await?;
     let claim = match json::from_slice::<NodeClaim>(&bytes) {
         Ok(claim) => claim.node_id,
@@ -236,7 +257,7 @@ async fn legacy<T: LegacyBody>(
     if let Some(claimed) = claim {
         // A node id that is not even an id names no node this key could belong to.
         let claimed = claimed.parse::<NodeId>().unwrap_or_else(|_| NodeId::from_uuid(Uuid::nil()));
-        app.watch.check_claim(&node, claimed, context).await?;
+        app.watch.check_claim(&node, claimed, &context).await?;
     }
     let input = match json::from_slice::<T>(&bytes) {
         Ok(sent) => Ok(sent.into_input()),
@@ -306,10 +327,10 @@ impl LegacyBody for AgentAlert {
 )]
 pub async fn honeypot_log(
     State(app): State<AppState>,
-    Context(context): Context,
-    request: Request,
+    sensor: Sensor,
+    body: Body,
 ) -> Result<Json<LegacyReceipt>, ApiError> {
-    legacy::<HoneypotLog>(&app, &context, request, "Honeypot log received").await
+    legacy::<HoneypotLog>(&app, sensor, body, "Honeypot log received").await
 }
 
 /// The agent path of the replaced system: one event, `node_id` in the body and `X-Node-Key`. A
@@ -331,8 +352,8 @@ pub async fn honeypot_log(
 )]
 pub async fn agent_alert(
     State(app): State<AppState>,
-    Context(context): Context,
-    request: Request,
+    sensor: Sensor,
+    body: Body,
 ) -> Result<Json<LegacyReceipt>, ApiError> {
-    legacy::<AgentAlert>(&app, &context, request, "Agent event received").await
+    legacy::<AgentAlert>(&app, sensor, body, "Agent event received").await
 }

@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use rampart_core::watch::{NewNode, Node, NodeKind, NodeStatus, nodes::parse_name};
 use rampart_core::{NodeId, ValidationErrors};
 use rampart_store::{NodeFilter, NodePatch};
-use uuid::Uuid;
 
 use super::dto::{DecoyView, NewNodeBody, NodePatchBody, NodeQuery, NodeView, NodeWithKey};
 use crate::auth::{Admin, Caller, Context};
@@ -80,9 +79,9 @@ pub async fn list(
 pub async fn get(
     caller: Caller,
     State(app): State<AppState>,
-    Path(id): Path<Uuid>,
+    Path(id): Path<NodeId>,
 ) -> Result<Json<NodeView>, ApiError> {
-    Ok(Json(app.store.nodes().get(caller.org, NodeId::from_uuid(id)).await?.into()))
+    Ok(Json(app.store.nodes().get(caller.org, id).await?.into()))
 }
 
 /// Rename a node, or switch it off (`inactive`: its key is refused) and on.
@@ -104,7 +103,7 @@ pub async fn update(
     caller: Caller<Admin>,
     State(app): State<AppState>,
     Context(context): Context,
-    Path(id): Path<Uuid>,
+    Path(id): Path<NodeId>,
     ApiJson(body): ApiJson<NodePatchBody>,
 ) -> Result<Json<NodeView>, ApiError> {
     let mut errors = ValidationErrors::new();
@@ -114,7 +113,7 @@ pub async fn update(
         return Err(errors.into());
     }
     let patch = NodePatch { name, status };
-    Ok(Json(app.watch.update_node(&caller.acting(context), NodeId::from_uuid(id), &patch).await?.into()))
+    Ok(Json(app.watch.update_node(&caller.acting(context), id, &patch).await?.into()))
 }
 
 /// Delete a node: its key stops working; its events stay, without their node.
@@ -133,9 +132,9 @@ pub async fn delete(
     caller: Caller<Admin>,
     State(app): State<AppState>,
     Context(context): Context,
-    Path(id): Path<Uuid>,
+    Path(id): Path<NodeId>,
 ) -> Result<StatusCode, ApiError> {
-    app.watch.delete_node(&caller.acting(context), NodeId::from_uuid(id)).await?;
+    app.watch.delete_node(&caller.acting(context), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -155,9 +154,9 @@ pub async fn rotate_key(
     caller: Caller<Admin>,
     State(app): State<AppState>,
     Context(context): Context,
-    Path(id): Path<Uuid>,
+    Path(id): Path<NodeId>,
 ) -> Result<Json<NodeWithKey>, ApiError> {
-    let (node, key) = app.watch.rotate_key(&caller.acting(context), NodeId::from_uuid(id)).await?;
+    let (node, key) = app.watch.rotate_key(&caller.acting(context), id).await?;
     Ok(Json(NodeWithKey { node: node.into(), key }))
 }
 
@@ -176,9 +175,9 @@ pub async fn rotate_key(
 pub async fn decoys(
     caller: Caller,
     State(app): State<AppState>,
-    Path(id): Path<Uuid>,
+    Path(id): Path<NodeId>,
 ) -> Result<Json<Vec<DecoyView>>, ApiError> {
-    let decoys = app.store.nodes().decoys(caller.org, NodeId::from_uuid(id)).await?;
+    let decoys = app.store.nodes().decoys(caller.org, id).await?;
     Ok(Json(decoys.into_iter().map(DecoyView::from).collect()))
 }
 

@@ -1,10 +1,9 @@
 //! The audit vocabulary: who did what to what, from where, and how it ended.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
+use crate::words::words;
 use crate::{ApiKeyId, AuditEventId, OrgId, UserId};
 
 /// Who acted.
@@ -18,120 +17,97 @@ pub enum Actor {
     System,
 }
 
+words!(
+    /// Which kind of actor acted: the text stored beside its id.
+    ActorKind { Anonymous => "anonymous", User => "user", ApiKey => "api_key", System => "system" }
+);
+
 impl Actor {
-    pub fn kind(self) -> &'static str {
+    pub fn kind(self) -> ActorKind {
         match self {
-            Actor::Anonymous => "anonymous",
-            Actor::User(_) => "user",
-            Actor::ApiKey(_) => "api_key",
-            Actor::System => "system",
+            Actor::Anonymous => ActorKind::Anonymous,
+            Actor::User(_) => ActorKind::User,
+            Actor::ApiKey(_) => ActorKind::ApiKey,
+            Actor::System => ActorKind::System,
         }
     }
-}
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    Success,
-    Failure,
-    /// Refused by a rule: a role too low, a rate limit, a reused token.
-    Denied,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
+    /// The id stored beside the kind: the user's or the key's; none for the others.
+    pub fn stored_id(self) -> Option<Uuid> {
         match self {
-            Outcome::Success => "success",
-            Outcome::Failure => "failure",
-            Outcome::Denied => "denied",
+            Actor::User(id) => Some(id.as_uuid()),
+            Actor::ApiKey(id) => Some(id.as_uuid()),
+            Actor::Anonymous | Actor::System => None,
+        }
+    }
+
+    /// The actor read back from its stored kind and id. A user or key without its id, or a kind
+    /// this server does not know, reads as `Anonymous`: an actor is never invented.
+    pub fn from_stored(kind: &str, id: Option<Uuid>) -> Actor {
+        match (kind.parse(), id) {
+            (Ok(ActorKind::User), Some(id)) => Actor::User(UserId::from_uuid(id)),
+            (Ok(ActorKind::ApiKey), Some(id)) => Actor::ApiKey(ApiKeyId::from_uuid(id)),
+            (Ok(ActorKind::System), _) => Actor::System,
+            _ => Actor::Anonymous,
         }
     }
 }
 
-impl FromStr for Outcome {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Outcome::Success, Outcome::Failure, Outcome::Denied]
-            .into_iter()
-            .find(|o| o.as_str() == s)
-            .ok_or_else(|| "must be success, failure or denied".into())
+words!(
+    /// How an audited action ended.
+    Outcome {
+        Success => "success",
+        Failure => "failure",
+        /// Refused by a rule: a role too low, a rate limit, a reused token.
+        Denied => "denied",
     }
-}
+    else "must be success, failure or denied"
+);
 
-macro_rules! actions {
-    ($($variant:ident => $name:literal,)*) => {
-        /// Every action the audit log records.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum AuditAction {
-            $($variant,)*
-        }
-
-        impl AuditAction {
-            pub const ALL: &'static [AuditAction] = &[$(AuditAction::$variant,)*];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(AuditAction::$variant => $name,)*
-                }
-            }
-        }
-    };
-}
-
-actions! {
-    Register => "auth.register",
-    Login => "auth.login",
-    TokenExchange => "auth.token",
-    Refresh => "auth.refresh",
-    RefreshReuse => "auth.refresh_reuse",
-    Logout => "auth.logout",
-    SwitchOrg => "auth.switch_org",
-    RateLimited => "auth.rate_limited",
-    UserCreate => "user.create",
-    UserUpdate => "user.update",
-    UserDelete => "user.delete",
-    OrgCreate => "org.create",
-    OrgUpdate => "org.update",
-    MemberAdd => "member.add",
-    MemberUpdate => "member.update",
-    MemberRemove => "member.remove",
-    MemberLeave => "member.leave",
-    InvitationCreate => "invitation.create",
-    InvitationRevoke => "invitation.revoke",
-    InvitationAccept => "invitation.accept",
-    InvitationDecline => "invitation.decline",
-    ApiKeyCreate => "api_key.create",
-    ApiKeyDelete => "api_key.delete",
-    TargetCreate => "target.create",
-    TargetUpdate => "target.update",
-    TargetDelete => "target.delete",
-    TargetImport => "target.import",
-    ScopeRefused => "scope.refused",
-    ExecutionCreate => "execution.create",
-    ExecutionCancel => "execution.cancel",
-    ToolUpdate => "tool.update",
-    NodeCreate => "node.create",
-    NodeUpdate => "node.update",
-    NodeDelete => "node.delete",
-    NodeRotateKey => "node.rotate_key",
-    NodeRefused => "node.refused",
-    AlertUpdate => "alert.update",
-    SettingUpdate => "setting.update",
-}
-
-impl FromStr for AuditAction {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        AuditAction::ALL.iter().copied().find(|a| a.as_str() == s).ok_or_else(|| "is not a known audit action".into())
+words!(
+    /// Every action the audit log records.
+    AuditAction {
+        Register => "auth.register",
+        Login => "auth.login",
+        TokenExchange => "auth.token",
+        Refresh => "auth.refresh",
+        RefreshReuse => "auth.refresh_reuse",
+        Logout => "auth.logout",
+        SwitchOrg => "auth.switch_org",
+        RateLimited => "auth.rate_limited",
+        UserCreate => "user.create",
+        UserUpdate => "user.update",
+        UserDelete => "user.delete",
+        OrgCreate => "org.create",
+        OrgUpdate => "org.update",
+        MemberAdd => "member.add",
+        MemberUpdate => "member.update",
+        MemberRemove => "member.remove",
+        MemberLeave => "member.leave",
+        InvitationCreate => "invitation.create",
+        InvitationRevoke => "invitation.revoke",
+        InvitationAccept => "invitation.accept",
+        InvitationDecline => "invitation.decline",
+        ApiKeyCreate => "api_key.create",
+        ApiKeyDelete => "api_key.delete",
+        TargetCreate => "target.create",
+        TargetUpdate => "target.update",
+        TargetDelete => "target.delete",
+        TargetImport => "target.import",
+        ScopeRefused => "scope.refused",
+        ExecutionCreate => "execution.create",
+        ExecutionCancel => "execution.cancel",
+        ToolUpdate => "tool.update",
+        NodeCreate => "node.create",
+        NodeUpdate => "node.update",
+        NodeDelete => "node.delete",
+        NodeRotateKey => "node.rotate_key",
+        NodeRefused => "node.refused",
+        AlertUpdate => "alert.update",
+        SettingUpdate => "setting.update",
     }
-}
-
-impl fmt::Display for AuditAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+    else "is not a known audit action"
+);
 
 /// Where a request came from, for the audit log and rate limits.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

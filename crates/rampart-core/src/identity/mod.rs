@@ -9,7 +9,9 @@ mod roles;
 mod users;
 
 pub use api_keys::{ApiKey, KEY_NAME_MAX, NewApiKey};
-pub use audit::{Acting, Actor, AuditAction, AuditEvent, DETAIL_MAX, NewAuditEvent, Outcome, RequestContext};
+pub use audit::{
+    Acting, Actor, ActorKind, AuditAction, AuditEvent, DETAIL_MAX, NewAuditEvent, Outcome, RequestContext,
+};
 pub use invitations::{INVITATION_TTL_DAYS, Invitation, NewInvitation, PENDING_INVITATIONS_MAX};
 pub use passwords::{PASSWORD_MAX, PASSWORD_MIN, check_password};
 pub use roles::Role;

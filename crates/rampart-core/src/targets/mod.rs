@@ -23,6 +23,7 @@ use ipnet::IpNet;
 use std::net::IpAddr;
 
 use crate::validation::ValidationErrors;
+use crate::words::words;
 
 /// What a target names.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -128,34 +129,11 @@ impl fmt::Display for TargetValue {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TargetKind {
-    Ip,
-    Cidr,
-    Host,
-    Wildcard,
-}
-
-impl TargetKind {
-    pub const ALL: [TargetKind; 4] = [TargetKind::Ip, TargetKind::Cidr, TargetKind::Host, TargetKind::Wildcard];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetKind::Ip => "ip",
-            TargetKind::Cidr => "cidr",
-            TargetKind::Host => "host",
-            TargetKind::Wildcard => "wildcard",
-        }
-    }
-}
-
-impl std::str::FromStr for TargetKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        TargetKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| "must be ip, cidr, host or wildcard".into())
-    }
-}
+words!(
+    /// What kind of value a target is.
+    TargetKind { Ip => "ip", Cidr => "cidr", Host => "host", Wildcard => "wildcard" }
+    else "must be ip, cidr, host or wildcard"
+);
 
 pub const NOTE_MAX: usize = 1000;
 /// Most characters of a target's ports: a bulk import gives every line the same ports, so they

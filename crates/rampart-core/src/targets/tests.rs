@@ -1,3 +1,6 @@
+//! The rules of targets and scope, and property tests holding the scope index to a naive reading
+//! of the rules.
+
 use std::net::IpAddr;
 
 use proptest::prelude::*;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::words;
+use crate::words::words;
 use crate::{AlertId, NodeId, OrgId, UserId};
 
 /// The score that raises an alert unless the organisation sets `alerts.threshold`.

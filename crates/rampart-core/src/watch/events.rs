@@ -8,8 +8,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 
 use super::scoring::Score;
-use super::words;
 use crate::validation::ValidationErrors;
+use crate::words::words;
 use crate::{AlertId, EventId, NodeId, OrgId};
 
 /// The most bytes of payload kept per event.

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::words;
 use crate::validation::ValidationErrors;
+use crate::words::words;
 use crate::{NodeId, OrgId};
 
 pub const NAME_MAX: usize = 100;

@@ -1,13 +1,9 @@
 //! Superusers manage accounts; admins manage their organisation and read its audit log.
 
 use rstest::rstest;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, problem};
-
-async fn json_of(response: reqwest::Response) -> Value {
-    response.json().await.expect("JSON")
-}
+use crate::helpers::{Backend, TestApp, json_of, problem};
 
 #[rstest]
 #[tokio::test]

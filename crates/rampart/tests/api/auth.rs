@@ -1,13 +1,9 @@
 //! Registration, login, tokens, sessions: each flow on SQLite and PostgreSQL.
 
 use rstest::rstest;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, TestDatabase, problem};
-
-async fn json_of(response: reqwest::Response) -> Value {
-    response.json().await.expect("JSON")
-}
+use crate::helpers::{Backend, TestApp, TestDatabase, gauge, json_of, problem};
 
 #[rstest]
 #[tokio::test]
@@ -307,12 +303,6 @@ async fn the_login_limit_is_the_accounts_however_it_is_spelled(
 }
 
 /// The value of a gauge of `/metrics` with these labels.
-async fn gauge(app: &TestApp, series: &str) -> i64 {
-    let text = app.get("/metrics").await.text().await.expect("metrics");
-    let line = text.lines().find(|line| line.starts_with(series)).unwrap_or_else(|| panic!("no {series} in {text}"));
-    line.rsplit(' ').next().and_then(|value| value.parse().ok()).expect("a number")
-}
-
 #[rstest]
 #[tokio::test]
 async fn concurrent_logins_never_hash_more_passwords_at_once_than_the_bound(

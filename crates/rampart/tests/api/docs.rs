@@ -120,19 +120,7 @@ fn drive_docs(app: &TestApp, args: &[&str]) -> Value {
 async fn the_authorize_button_logs_in_with_a_password_or_an_api_key_in_a_real_browser() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let ada = app.register("ada").await;
-    let key: Value = app
-        .call(
-            "POST",
-            "/api/v1/api-keys",
-            Some(&ada.access),
-            Some(&serde_json::json!({"name": "docs", "role": "viewer"})),
-        )
-        .await
-        .json()
-        .await
-        .expect("JSON");
-    let key = key["key"].as_str().expect("key").to_owned();
-    crate::helpers::remember_secret(key.clone());
+    let (key, _) = crate::helpers::create_api_key(&app, &ada, "docs").await;
 
     // The browser blocks, so it runs off the runtime that serves the test server.
     let app = std::sync::Arc::new(app);

@@ -5,11 +5,7 @@ use std::time::Duration;
 use rstest::rstest;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, TestDatabase, TestUser, problem};
-
-async fn json_of(response: reqwest::Response) -> Value {
-    response.json().await.expect("JSON")
-}
+use crate::helpers::{Backend, TestApp, TestDatabase, TestUser, json_of, problem};
 
 /// A server whose workers renew leases quickly, so that cancels are heard within a second.
 async fn spawn(backend: Backend, configure: impl FnOnce(&mut rampart::config::Config)) -> TestApp {

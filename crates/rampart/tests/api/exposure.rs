@@ -3,13 +3,9 @@
 
 use rampart::config::Config;
 use rstest::rstest;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, TestDatabase, problem};
-
-async fn json_of(response: reqwest::Response) -> Value {
-    response.json().await.expect("JSON")
-}
+use crate::helpers::{Backend, TestApp, TestDatabase, json_of, problem};
 
 #[rstest]
 #[tokio::test]

@@ -1,3 +1,6 @@
+//! Health over HTTP: the report with the database's latency, liveness and readiness on both backends,
+//! and readiness failing while PostgreSQL is stopped and recovering when it is back.
+
 use rampart_testkit::PgCluster;
 use rstest::rstest;
 use serde_json::Value;

@@ -336,3 +336,58 @@ pub fn assert_no_secret(text: &str) {
 fn assert_logs_hold_no_secret() {
     assert_no_secret(&captured_logs());
 }
+
+// ---- what many test files read or send ----
+
+/// The JSON body of a response, whatever its status.
+pub async fn json_of(response: reqwest::Response) -> Value {
+    response.json().await.expect("JSON")
+}
+
+/// The JSON body of a response that must have succeeded.
+pub async fn ok_json_of(response: reqwest::Response) -> Value {
+    assert!(response.status().is_success(), "status {}", response.status());
+    json_of(response).await
+}
+
+/// The value of a metric series (`name` or `name{labels}`) the server exposes now.
+pub async fn gauge(app: &TestApp, series: &str) -> i64 {
+    let text = app.get("/metrics").await.text().await.expect("metrics");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in {text}"))
+}
+
+/// A node of `kind` in the admin's organisation: its id and its key, shown once.
+pub async fn create_node(app: &TestApp, admin: &TestUser, name: &str, kind: &str) -> (String, String) {
+    let response =
+        app.call("POST", "/api/v1/nodes", Some(&admin.access), Some(&json!({"name": name, "kind": kind}))).await;
+    assert_eq!(response.status(), 201);
+    let node = json_of(response).await;
+    let key = node["key"].as_str().expect("the key, shown once").to_owned();
+    remember_secret(key.clone());
+    (node["id"].as_str().expect("id").to_owned(), key)
+}
+
+/// Sends events with a node's key; they must be taken.
+pub async fn ingest(app: &TestApp, key: &str, events: &Value) -> Value {
+    let response = app.sensor_call("/api/v1/ingest/events", key, events).await;
+    assert_eq!(response.status(), 200, "ingested");
+    json_of(response).await
+}
+
+/// A decoy file touched, seen from `ip`.
+pub fn decoy(ip: &str) -> Value {
+    json!({"kind": "decoy", "decoy_name": "aws-keys.txt", "source_ip": ip})
+}
+
+/// A viewer API key of the user's organisation, named `name`: the key, shown once, and its id.
+pub async fn create_api_key(app: &TestApp, user: &TestUser, name: &str) -> (String, String) {
+    let body = json!({"name": name, "role": "viewer"});
+    let response = app.call("POST", "/api/v1/api-keys", Some(&user.access), Some(&body)).await;
+    assert_eq!(response.status(), 201);
+    let created = json_of(response).await;
+    let key = created["key"].as_str().expect("the key").to_owned();
+    remember_secret(key.clone());
+    (key, created["api_key"]["id"].as_str().expect("id").to_owned())
+}

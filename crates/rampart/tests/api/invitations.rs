@@ -5,11 +5,7 @@
 use rstest::rstest;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, TestUser, problem, remember_secret};
-
-async fn json_of(response: reqwest::Response) -> Value {
-    response.json().await.expect("JSON")
-}
+use crate::helpers::{Backend, TestApp, TestUser, json_of, problem, remember_secret};
 
 async fn invite(app: &TestApp, admin: &TestUser, email: &str, role: &str) -> reqwest::Response {
     let path = format!("/api/v1/orgs/{}/invitations", admin.org);

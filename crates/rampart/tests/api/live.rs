@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::{Backend, TestApp, TestDatabase, TestUser, problem, remember_secret};
+use crate::helpers::{Backend, TestApp, TestDatabase, create_api_key, gauge, problem, remember_secret};
 
 /// How long anything here may take; far beyond what it needs.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -38,11 +38,21 @@ async fn until_the_end(mut events: reqwest::Response) {
     assert!(ended.is_ok(), "the stream is still open");
 }
 
-async fn gauge(app: &TestApp, name: &str) -> i64 {
-    let text = app.get("/metrics").await.text().await.expect("metrics");
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {text}"))
+/// Reads a WebSocket until the server closes it (or cuts the connection).
+async fn until_closed<S>(socket: &mut S)
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let closed = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the socket is still open");
 }
 
 /// Waits until the gauge reads `expected`.
@@ -54,16 +64,6 @@ async fn gauge_becomes(app: &TestApp, name: &str, expected: i64) {
     })
     .await;
     assert!(reached.is_ok(), "{name} is {} instead of {expected}", gauge(app, name).await);
-}
-
-async fn api_key(app: &TestApp, user: &TestUser) -> (String, String) {
-    let body = json!({"name": "dashboard", "role": "viewer"});
-    let response = app.call("POST", "/api/v1/api-keys", Some(&user.access), Some(&body)).await;
-    assert_eq!(response.status(), 201);
-    let created: Value = response.json().await.expect("JSON");
-    let key = created["key"].as_str().expect("the key").to_owned();
-    remember_secret(key.clone());
-    (key, created["api_key"]["id"].as_str().expect("id").to_owned())
 }
 
 #[rstest]
@@ -89,7 +89,7 @@ async fn a_websocket_following_a_run_closes_when_its_api_key_is_revoked(
 ) {
     let app = spawn(backend, |_| {}).await;
     let ada = app.register("ada").await;
-    let (key, key_id) = api_key(&app, &ada).await;
+    let (key, key_id) = create_api_key(&app, &ada, "dashboard").await;
     // A run that stays open far longer than the test.
     let body = json!({"tool": "noop", "params": {"sleep_ms": 600_000}});
     let created = app.call("POST", "/api/v1/executions", Some(&ada.access), Some(&body)).await;
@@ -105,16 +105,7 @@ async fn a_websocket_following_a_run_closes_when_its_api_key_is_revoked(
     let revoked = app.call("DELETE", &format!("/api/v1/api-keys/{key_id}"), Some(&ada.access), None).await;
     assert_eq!(revoked.status(), 204);
 
-    let closed = tokio::time::timeout(PATIENCE, async {
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
-                Some(Ok(_)) => {}
-            }
-        }
-    })
-    .await;
-    assert!(closed.is_ok(), "the socket is still open");
+    until_closed(&mut socket).await;
 }
 
 #[rstest]
@@ -173,7 +164,7 @@ async fn followers_of_one_organisation_share_one_reader(
     let app = spawn(backend, |_| {}).await;
     let ada = app.register("ada").await;
     let bob = app.register("bob").await;
-    let (ada_key, _) = api_key(&app, &ada).await;
+    let (ada_key, _) = create_api_key(&app, &ada, "dashboard").await;
 
     let mut by_token = follow_alerts(&app, &ada.access).await;
     let mut by_key = app.client.get(app.url("/api/v1/alerts/events")).header("x-api-key", &ada_key).send().await;
@@ -235,16 +226,7 @@ async fn a_websocket_message_over_64_kib_closes_the_socket(
 
     // One over it closes the socket. The send itself may already fail as the server hangs up.
     let _ = socket.send(Message::Text("x".repeat(64 * 1024 + 1).into())).await;
-    let closed = tokio::time::timeout(PATIENCE, async {
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
-                Some(Ok(_)) => {}
-            }
-        }
-    })
-    .await;
-    assert!(closed.is_ok(), "the socket is still open");
+    until_closed(&mut socket).await;
 }
 
 #[rstest]

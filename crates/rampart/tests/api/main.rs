@@ -20,6 +20,7 @@ mod live;
 mod logs;
 mod matrix;
 mod metrics;
+mod module_docs;
 mod process;
 mod secrets;
 mod targets;

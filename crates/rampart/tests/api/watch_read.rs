@@ -8,35 +8,16 @@ use std::time::Duration;
 use rstest::rstest;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, TestUser, problem};
+use crate::helpers::{Backend, TestApp, TestUser, create_node, decoy, ingest, ok_json_of, problem};
 
 /// A liveness bound for waiting on a stream, never a measure of speed.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-async fn json_of(response: reqwest::Response) -> Value {
-    assert!(response.status().is_success(), "status {}", response.status());
-    response.json().await.expect("JSON")
-}
-
 async fn get(app: &TestApp, user: &TestUser, path: &str) -> Value {
-    json_of(app.call("GET", path, Some(&user.access), None).await).await
+    ok_json_of(app.call("GET", path, Some(&user.access), None).await).await
 }
 
 /// A node of `admin`'s organisation: its id and key.
-async fn node(app: &TestApp, admin: &TestUser, name: &str, kind: &str) -> (String, String) {
-    let body = json!({"name": name, "kind": kind});
-    let created = json_of(app.call("POST", "/api/v1/nodes", Some(&admin.access), Some(&body)).await).await;
-    (created["id"].as_str().expect("id").to_owned(), created["key"].as_str().expect("key").to_owned())
-}
-
-async fn ingest(app: &TestApp, key: &str, events: Value) -> Value {
-    json_of(app.sensor_call("/api/v1/ingest/events", key, &events).await).await
-}
-
-fn decoy(ip: &str) -> Value {
-    json!({"kind": "decoy", "decoy_name": "aws-keys.txt", "source_ip": ip})
-}
-
 fn ssh(ip: &str, usernames: &[&str]) -> Value {
     json!({"kind": "honeypot", "source_ip": ip, "service": "ssh", "usernames": usernames})
 }
@@ -58,12 +39,12 @@ async fn attackers_are_listed_by_risk_and_recency_page_by_page_with_their_profil
     let ada = app.register("ada").await;
     let vic = app.member_of(&ada, "vic", "viewer").await;
     let bob = app.register("bob").await;
-    let (trap, key) = node(&app, &ada, "trap", "honeypot").await;
+    let (trap, key) = create_node(&app, &ada, "trap", "honeypot").await;
 
     // One request each, so each source is seen later than the one before.
-    ingest(&app, &key, decoy("203.0.113.9")).await;
-    ingest(&app, &key, ssh("198.51.100.1", &["root"])).await;
-    ingest(&app, &key, json!([ssh("198.51.100.2", &["admin", "root"]), ssh("198.51.100.2", &["admin"])])).await;
+    ingest(&app, &key, &decoy("203.0.113.9")).await;
+    ingest(&app, &key, &ssh("198.51.100.1", &["root"])).await;
+    ingest(&app, &key, &json!([ssh("198.51.100.2", &["admin", "root"]), ssh("198.51.100.2", &["admin"])])).await;
 
     let first = get(&app, &vic, "/api/v1/attackers?limit=2").await;
     assert_eq!(ips(&first)[0], "203.0.113.9", "the riskiest first: {first}");
@@ -137,14 +118,14 @@ async fn the_dashboard_figures_agree_with_what_was_ingested(
     let ada = app.register("ada").await;
     let vic = app.member_of(&ada, "vic", "viewer").await;
     let bob = app.register("bob").await;
-    let (trap, trap_key) = node(&app, &ada, "trap", "honeypot").await;
-    let (laptop, laptop_key) = node(&app, &ada, "laptop", "agent").await;
-    node(&app, &ada, "quiet", "network").await;
+    let (trap, trap_key) = create_node(&app, &ada, "trap", "honeypot").await;
+    let (laptop, laptop_key) = create_node(&app, &ada, "laptop", "agent").await;
+    create_node(&app, &ada, "quiet", "network").await;
 
     let three = json!([ssh("198.51.100.1", &["root"]), ssh("198.51.100.1", &["pi"]), ssh("198.51.100.1", &[])]);
-    let taken = ingest(&app, &trap_key, three).await;
+    let taken = ingest(&app, &trap_key, &three).await;
     assert!(taken["accepted"].as_array().expect("accepted").iter().all(|event| event["alert_raised"] == false));
-    let alerted = ingest(&app, &laptop_key, decoy("203.0.113.9")).await;
+    let alerted = ingest(&app, &laptop_key, &decoy("203.0.113.9")).await;
     assert_eq!(alerted["accepted"][0]["alert_raised"], true);
 
     let stats = get(&app, &vic, "/api/v1/stats").await;
@@ -182,12 +163,12 @@ async fn the_dashboard_figures_agree_with_what_was_ingested(
 
     // The replaced system's paths, in its shapes, also with an API key.
     let key = json!({"name": "old dashboard", "role": "viewer"});
-    let key = json_of(app.call("POST", "/api/v1/api-keys", Some(&ada.access), Some(&key)).await).await;
+    let key = ok_json_of(app.call("POST", "/api/v1/api-keys", Some(&ada.access), Some(&key)).await).await;
     let key = key["key"].as_str().expect("the key").to_owned();
     crate::helpers::remember_secret(key.clone());
     let legacy = app.client.get(app.url("/api/stats")).header("X-API-Key", &key).send().await.expect("sent");
     assert_eq!(
-        json_of(legacy).await,
+        ok_json_of(legacy).await,
         json!({
             "total_attacks": 4, "high_risk_alerts": 1, "active_nodes": 3, "unique_attackers": 2,
             "attacks_by_service": {"ssh": 3, "decoy": 1}, "recent_24h": 4
@@ -232,7 +213,7 @@ async fn alert_settings_are_changed_by_admins_and_apply_to_the_next_event(
     let ada = app.register("ada").await;
     let vic = app.member_of(&ada, "vic", "viewer").await;
     let bob = app.register("bob").await;
-    let (_, key) = node(&app, &ada, "trap", "honeypot").await;
+    let (_, key) = create_node(&app, &ada, "trap", "honeypot").await;
 
     let settings = get(&app, &vic, "/api/v1/settings").await;
     assert_eq!(settings[0]["key"], "alerts.threshold");
@@ -251,19 +232,19 @@ async fn alert_settings_are_changed_by_admins_and_apply_to_the_next_event(
     problem(app.call("PUT", "/api/v1/settings/alerts.nope", Some(&ada.access), Some(&json!({"value": 2}))).await, 404)
         .await;
     problem(app.call("DELETE", "/api/v1/settings/Bad..Key", Some(&ada.access), None).await, 404).await;
-    let before = ingest(&app, &key, ssh("198.51.100.1", &["root"])).await;
+    let before = ingest(&app, &key, &ssh("198.51.100.1", &["root"])).await;
     assert_eq!(before["accepted"][0]["alert_raised"], false, "a honeypot event is under the default threshold");
 
-    let set = json_of(app.call("PUT", path, Some(&ada.access), Some(&json!({"value": 2}))).await).await;
+    let set = ok_json_of(app.call("PUT", path, Some(&ada.access), Some(&json!({"value": 2}))).await).await;
     assert_eq!((&set["value"], &set["is_default"]), (&json!(2), &json!(false)));
-    let after = ingest(&app, &key, ssh("198.51.100.2", &["root"])).await;
+    let after = ingest(&app, &key, &ssh("198.51.100.2", &["root"])).await;
     assert_eq!(after["accepted"][0]["alert_raised"], true, "{after}");
     assert_eq!(get(&app, &vic, "/api/v1/settings").await[0]["value"], 2);
     assert_eq!(get(&app, &bob, "/api/v1/settings").await[0]["value"], 7.0, "another organisation keeps its own");
 
-    let reset = json_of(app.call("DELETE", path, Some(&ada.access), None).await).await;
+    let reset = ok_json_of(app.call("DELETE", path, Some(&ada.access), None).await).await;
     assert_eq!((&reset["value"], &reset["is_default"]), (&json!(7.0), &json!(true)));
-    let again = ingest(&app, &key, ssh("198.51.100.3", &["root"])).await;
+    let again = ingest(&app, &key, &ssh("198.51.100.3", &["root"])).await;
     assert_eq!(again["accepted"][0]["alert_raised"], false);
 
     let audit = get(&app, &ada, "/api/v1/audit?action=setting.update").await;
@@ -309,17 +290,17 @@ async fn new_alerts_of_the_organisation_are_streamed_as_server_sent_events(
     let ada = app.register("ada").await;
     let vic = app.member_of(&ada, "vic", "viewer").await;
     let bob = app.register("bob").await;
-    let (_, key) = node(&app, &ada, "trap", "agent").await;
-    let (_, bobs_key) = node(&app, &bob, "trap", "agent").await;
+    let (_, key) = create_node(&app, &ada, "trap", "agent").await;
+    let (_, bobs_key) = create_node(&app, &bob, "trap", "agent").await;
     // Raised before anyone follows: not sent.
-    ingest(&app, &key, decoy("203.0.113.1")).await;
+    ingest(&app, &key, &decoy("203.0.113.1")).await;
 
     let mut events = app.call("GET", "/api/v1/alerts/events", Some(&vic.access), None).await;
     assert_eq!(events.status(), 200);
     assert!(events.headers()["content-type"].to_str().expect("ASCII").starts_with("text/event-stream"));
     // Another organisation's alert is not sent either.
-    ingest(&app, &bobs_key, decoy("203.0.113.66")).await;
-    let raised = ingest(&app, &key, decoy("203.0.113.9")).await;
+    ingest(&app, &bobs_key, &decoy("203.0.113.66")).await;
+    let raised = ingest(&app, &key, &decoy("203.0.113.9")).await;
 
     let mut buffer = String::new();
     let alert = next_event(&mut events, &mut buffer, "alert").await;
@@ -332,7 +313,7 @@ async fn new_alerts_of_the_organisation_are_streamed_as_server_sent_events(
     // A change of the same alert is sent again.
     let id = alert["id"].as_str().expect("id");
     let ack = json!({"status": "acknowledged"});
-    json_of(app.call("PATCH", &format!("/api/v1/alerts/{id}"), Some(&ada.access), Some(&ack)).await).await;
+    ok_json_of(app.call("PATCH", &format!("/api/v1/alerts/{id}"), Some(&ada.access), Some(&ack)).await).await;
     let changed = next_event(&mut events, &mut buffer, "alert").await;
     assert_eq!((&changed["id"], &changed["status"]), (&alert["id"], &json!("acknowledged")));
 }
@@ -348,7 +329,7 @@ async fn new_alerts_of_the_organisation_are_streamed_over_a_websocket(
 
     let app = TestApp::spawn(backend).await;
     let ada = app.register("ada").await;
-    let (_, key) = node(&app, &ada, "trap", "agent").await;
+    let (_, key) = create_node(&app, &ada, "trap", "agent").await;
     let plain = app.call("GET", "/api/v1/alerts/stream", Some(&ada.access), None).await;
     problem(plain, 400).await;
 
@@ -356,7 +337,7 @@ async fn new_alerts_of_the_organisation_are_streamed_over_a_websocket(
         format!("ws://{}/api/v1/alerts/stream", app.addr).into_client_request().expect("a WebSocket request");
     request.headers_mut().insert("authorization", format!("Bearer {}", ada.access).parse().expect("a header"));
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("the upgrade succeeds");
-    let raised = ingest(&app, &key, decoy("203.0.113.9")).await;
+    let raised = ingest(&app, &key, &decoy("203.0.113.9")).await;
 
     let message = tokio::time::timeout(PATIENCE, async {
         loop {
