@@ -36,7 +36,7 @@ pub use executions::{ExecutionFilter, ExecutionStore};
 pub use invitations::InvitationStore;
 pub use nodes::{NodeFilter, NodePatch, NodeStore};
 pub use orgs::OrgStore;
-pub use outbox::{Claimed, Consumer, DeliveryError, DispatchConfig, Dispatcher, OutboxStore};
+pub use outbox::{Claimed, Consumer, DeliveryError, DispatchConfig, Dispatcher, OutboxStore, pruner as outbox_pruner};
 pub use secrets::SecretStore;
 pub use sessions::{AccessState, Rotation, SessionStore};
 pub use settings::{SettingStore, StoredSetting};

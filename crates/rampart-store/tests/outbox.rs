@@ -221,21 +221,27 @@ async fn concurrent_dispatchers_of_one_consumer_deliver_each_record_once(
 
 #[rstest]
 #[tokio::test]
-async fn pruning_keeps_what_some_consumer_has_not_acknowledged(
+async fn pruning_keeps_what_some_consumer_has_not_acknowledged_within_the_retention(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {
     let (store, _db) = store(backend).await;
     let acme = org(&store, "acme").await;
     finish_runs(&store, acme, 4).await;
     let outbox = store.outbox();
-    assert_eq!(outbox.prune(100).await.expect("prune"), 0, "no consumer known: nothing is pruned");
+    let long_ago = chrono::DateTime::UNIX_EPOCH;
+    assert_eq!(outbox.prune(100, long_ago).await.expect("prune"), 0, "no consumer known: nothing is pruned");
 
     let all = outbox.claim("mailer", "a", LONG, 10).await.expect("claim").expect("a batch");
     outbox.acknowledge("mailer", all.fence, all.records[3].id).await.expect("acknowledge");
     let some = outbox.claim("export", "b", LONG, 2).await.expect("claim").expect("a batch");
     outbox.acknowledge("export", some.fence, some.records[1].id).await.expect("acknowledge");
 
-    assert_eq!(outbox.prune(100).await.expect("prune"), 2);
+    assert_eq!(outbox.prune(100, long_ago).await.expect("prune"), 2);
     let left: Vec<i64> = outbox.read(0, 10).await.expect("read").iter().map(|record| record.id).collect();
     assert_eq!(left, vec![all.records[2].id, all.records[3].id]);
+
+    // Past the retention a record goes, whoever has not read it.
+    let past_retention = store.clock().now() + chrono::Duration::seconds(1);
+    assert_eq!(outbox.prune(100, past_retention).await.expect("prune"), 2);
+    assert!(outbox.read(0, 10).await.expect("read").is_empty());
 }

@@ -18,6 +18,9 @@ use rampart_watch::Watch;
 
 use crate::config::Config;
 
+/// How often the outbox is pruned of what every consumer read or the retention let go.
+const OUTBOX_PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Connects to the configured database and applies pending migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let location = config.database_location();
@@ -51,7 +54,7 @@ pub fn engine(config: &Config, store: Arc<dyn Store>, scope: ScopeService) -> En
 }
 
 /// Every domain service of a server, and the tasks they need: the store's change listener and
-/// upkeep, and the watch's ingestion writer.
+/// upkeep, the watch's ingestion writer and the outbox's pruner.
 pub async fn build(
     config: &Config,
     store: Arc<dyn Store>,
@@ -68,6 +71,7 @@ pub async fn build(
     let mut tasks: Vec<Task> = store.listener().into_iter().collect();
     tasks.extend(store.tasks());
     tasks.push(writer);
+    tasks.push(rampart_store::outbox_pruner(store.clone(), rampart_store::outbox::RETENTION, OUTBOX_PRUNE_EVERY));
     Ok((Services { store, identity, signing_key, scope, engine, watch }, tasks))
 }
 

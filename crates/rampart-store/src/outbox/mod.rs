@@ -10,6 +10,7 @@
 
 mod dispatcher;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,8 +21,10 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::db::on_pool;
-use crate::{SqlStore, StoreError};
+use crate::{SqlStore, Store, StoreError, Task};
 
 pub use dispatcher::{Consumer, DeliveryError, DispatchConfig, DispatchError, Dispatcher};
 
@@ -55,8 +58,11 @@ pub trait OutboxStore: Send + Sync {
     async fn acknowledge(&self, consumer: &str, fence: i64, through: i64) -> Result<(), StoreError>;
     /// Records after `after`, in order, at most `limit`.
     async fn read(&self, after: i64, limit: u32) -> Result<Vec<OutboxRecord>, StoreError>;
-    /// Deletes at most `limit` records that every known consumer acknowledged; answers how many.
-    async fn prune(&self, limit: u32) -> Result<u64, StoreError>;
+    /// Deletes at most `limit` records that every known consumer acknowledged, or that were
+    /// appended before `kept_since` whoever still wants them (the outbox is not an archive: a
+    /// consumer stopped for longer than the retention misses what it did not read); answers how
+    /// many.
+    async fn prune(&self, limit: u32, kept_since: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 const COLUMNS: &str = "id, topic, org_id, payload, created_at";
@@ -155,14 +161,15 @@ impl OutboxStore for SqlStore {
         rows.into_iter().map(RecordRow::into_record).collect()
     }
 
-    async fn prune(&self, limit: u32) -> Result<u64, StoreError> {
-        // With no consumer known, MIN is NULL and nothing is deleted.
+    async fn prune(&self, limit: u32, kept_since: DateTime<Utc>) -> Result<u64, StoreError> {
+        // With no consumer known, MIN is NULL and only what is past the retention is deleted.
         let deleted = on_pool!(&self.db, |pool| {
             sqlx::query(
                 "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
-                 WHERE id <= (SELECT MIN(delivered) FROM outbox_consumers) ORDER BY id LIMIT $1)",
+                 WHERE id <= (SELECT MIN(delivered) FROM outbox_consumers) OR created_at < $2 ORDER BY id LIMIT $1)",
             )
             .bind(i64::from(limit.min(10 * BATCH_MAX)))
+            .bind(kept_since)
             .execute(pool)
             .await
             .map(|result| result.rows_affected())
@@ -170,3 +177,34 @@ impl OutboxStore for SqlStore {
         Ok(deleted)
     }
 }
+
+/// How long a record is kept for a consumer that has not read it.
+pub const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The task that keeps the outbox small: every `every`, it deletes what every consumer has read
+/// and what is older than `retention`, a bounded batch at a time.
+pub fn pruner(store: Arc<dyn Store>, retention: Duration, every: Duration) -> Task {
+    Task::new("outbox-pruner", move |stop: CancellationToken| async move {
+        let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
+        while !stop.is_cancelled() {
+            loop {
+                let kept_since = store.clock().now() - retention;
+                match store.outbox().prune(PRUNE_BATCH, kept_since).await {
+                    Ok(deleted) if deleted == u64::from(PRUNE_BATCH) && !stop.is_cancelled() => continue,
+                    Ok(_) => break,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot prune the outbox");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = tokio::time::sleep(every) => {}
+            }
+        }
+    })
+}
+
+/// Records deleted by one statement of the pruner.
+const PRUNE_BATCH: u32 = 1_000;
