@@ -209,8 +209,11 @@ async fn a_runs_findings_and_artifacts_are_stored_with_its_success(
     let scope = ScopeService::new(store.clone(), Arc::new(DenyList::default()));
     let engine = Engine::new(store.clone(), Arc::new(tools), scope, EngineConfig::default());
     let acting = Acting { org, actor: Actor::System, context: RequestContext::default() };
-    let mut changes = store.subscribe().await;
     let shutdown = CancellationToken::new();
+    if let Some(listener) = store.listener() {
+        tokio::spawn(listener.run(shutdown.clone()));
+    }
+    let mut changes = store.subscribe().await;
     let worker = tokio::spawn(Worker::new(engine.clone(), "w1", 1).run(shutdown.clone(), Duration::from_secs(1)));
 
     let queued = engine.submit(&acting, "reports", json!({}), None).await.expect("queued");

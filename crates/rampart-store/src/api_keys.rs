@@ -160,22 +160,7 @@ impl ApiKeyStore for SqlStore {
     }
 
     async fn delete(&self, org: OrgId, id: ApiKeyId, effects: &Effects) -> Result<(), StoreError> {
-        unit_of_work!(
-            self,
-            |tx| {
-                let done = sqlx::query("DELETE FROM api_keys WHERE org_id = $1 AND id = $2")
-                    .bind(org.as_uuid())
-                    .bind(id.as_uuid())
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if done == 0 {
-                    return Err(StoreError::NotFound);
-                }
-            },
-            |_: &()| effects.clone()
-        );
-        Ok(())
+        self.delete_owned("api_keys", org, id.as_uuid(), effects).await
     }
 
     async fn find_for_auth(&self, prefix: &str) -> Result<Option<KeyForAuth>, StoreError> {

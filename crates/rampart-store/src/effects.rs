@@ -149,3 +149,28 @@ macro_rules! unit_of_work {
     }};
 }
 pub(crate) use unit_of_work;
+
+impl crate::SqlStore {
+    /// Deletes the row `id` of `org` from `table` with the change's `effects`: `NotFound` when
+    /// the organisation has no such row. `table` is one of the store's own names, never input.
+    pub(crate) async fn delete_owned(
+        &self,
+        table: &'static str,
+        org: rampart_core::OrgId,
+        id: uuid::Uuid,
+        effects: &Effects,
+    ) -> Result<(), StoreError> {
+        let sql = format!("DELETE FROM {table} WHERE org_id = $1 AND id = $2");
+        unit_of_work!(
+            self,
+            |tx| {
+                let done = sqlx::query(&sql).bind(org.as_uuid()).bind(id).execute(&mut *tx).await?.rows_affected();
+                if done == 0 {
+                    return Err(StoreError::NotFound);
+                }
+            },
+            |_: &()| effects.clone()
+        );
+        Ok(())
+    }
+}

@@ -202,22 +202,7 @@ impl NodeStore for SqlStore {
     }
 
     async fn delete(&self, org: OrgId, id: NodeId, effects: &Effects) -> Result<(), StoreError> {
-        unit_of_work!(
-            self,
-            |tx| {
-                let done = sqlx::query("DELETE FROM nodes WHERE org_id = $1 AND id = $2")
-                    .bind(org.as_uuid())
-                    .bind(id.as_uuid())
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if done == 0 {
-                    return Err(StoreError::NotFound);
-                }
-            },
-            |_: &()| effects.clone()
-        );
-        Ok(())
+        self.delete_owned("nodes", org, id.as_uuid(), effects).await
     }
 
     async fn rotate_key(

@@ -290,22 +290,7 @@ impl TargetStore for SqlStore {
     }
 
     async fn delete(&self, org: OrgId, id: TargetId, effects: &Effects) -> Result<(), StoreError> {
-        unit_of_work!(
-            self,
-            |tx| {
-                let done = sqlx::query("DELETE FROM targets WHERE org_id = $1 AND id = $2")
-                    .bind(org.as_uuid())
-                    .bind(id.as_uuid())
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if done == 0 {
-                    return Err(StoreError::NotFound);
-                }
-            },
-            |_: &()| effects.clone()
-        );
-        Ok(())
+        self.delete_owned("targets", org, id.as_uuid(), effects).await
     }
 
     async fn scope(&self, org: OrgId) -> Result<Vec<ScopeTarget>, StoreError> {
