@@ -194,6 +194,10 @@ async fn concurrent_dispatchers_of_one_consumer_deliver_each_record_once(
     finish_runs(&store, acme, 10).await;
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let cancel = CancellationToken::new();
+    // The process's change listener, as the server starts it: on PostgreSQL the notices come through it.
+    if let Some(listener) = store.listener() {
+        tokio::spawn(listener.run(cancel.clone()));
+    }
     let (consumer, mut acted) = Idempotent::new(ledger.clone(), None);
     let mut tasks = Vec::new();
     for _ in 0..2 {
