@@ -119,6 +119,9 @@ impl HttpClient {
     }
 }
 
+/// The most host names one client is asked to reach.
+const NAMES_MAX: usize = 1_024;
+
 /// The check of URLs, and the ports each name was checked with.
 struct Checker {
     gate: Gate,
@@ -139,12 +142,12 @@ impl Checker {
         };
         match self.gate.check_written(host, Some(port)).map_err(refusal)? {
             Host::Name(_) => {
-                self.ports
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .entry(written.to_owned())
-                    .or_default()
-                    .insert(port);
+                let mut ports = self.ports.lock().unwrap_or_else(PoisonError::into_inner);
+                // Redirects name hosts of somebody else's choosing: one client remembers a bounded number.
+                if ports.len() >= NAMES_MAX && !ports.contains_key(written) {
+                    return Err(refusal(format!("one client reaches at most {NAMES_MAX} host names")));
+                }
+                ports.entry(written.to_owned()).or_default().insert(port);
             }
             Host::Ip(_) => {}
         }
@@ -200,3 +203,32 @@ struct RedirectRefused(Refusal);
 #[derive(Debug, thiserror::Error)]
 #[error("more than {0} redirects")]
 struct TooManyRedirects(usize);
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::gate::{RefusalSink, SystemResolver};
+    use crate::outbound::OutboundPolicy;
+
+    struct Ignore;
+
+    #[async_trait]
+    impl RefusalSink for Ignore {
+        async fn refused(&self, _: &Refusal) {}
+    }
+
+    #[test]
+    fn one_client_remembers_a_bounded_number_of_host_names() {
+        let gate = Gate::outbound(Arc::new(OutboundPolicy::default()), Arc::new(SystemResolver), Arc::new(Ignore));
+        let checker = Checker { gate, ports: Mutex::new(HashMap::new()) };
+        let url = |name: &str| Url::parse(&format!("https://{name}.example.com/")).expect("a URL");
+        for n in 0..NAMES_MAX {
+            checker.check(&url(&format!("h{n}"))).expect("within the bound");
+        }
+        assert!(checker.check(&url("one-more")).is_err(), "a new name past the bound is refused");
+        checker.check(&url("h0")).expect("a name already checked still is");
+        assert_eq!(checker.ports.lock().expect("ports").len(), NAMES_MAX);
+    }
+}
