@@ -72,7 +72,7 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum ScanCommand {
     /// TCP connect port scan: open ports with their service, banner and severity.
-    Tcp(crate::scan::TcpArgs),
+    Tcp(crate::scan::tcp::TcpArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,7 +148,7 @@ impl Cli {
             }
             Command::Scan { command: ScanCommand::Tcp(args) } => {
                 let config = Config::load(file, &Overrides::default())?;
-                crate::scan::tcp(&config, args).await?;
+                crate::scan::tcp::run(&config, args).await?;
             }
             Command::Openapi => {
                 let spec = rampart_api::openapi().to_pretty_json().context("serialising the OpenAPI document")?;

@@ -1,20 +1,8 @@
-//! `rampart scan tcp`: the `tcp_scan` tool run from the command line, with no server. The targets
-//! given are the scope; the deny list of the configuration still applies.
+//! `rampart scan tcp`: the `tcp_scan` tool from the command line, printed as a table or JSON.
 
-use std::io::IsTerminal;
-use std::sync::Arc;
-
-use anyhow::{Context, bail};
-use async_trait::async_trait;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
-use rampart_core::targets::{Scope, ScopeTarget, TargetValue};
-use rampart_scope::{Gate, Refusal, RefusalSink, SystemResolver};
 use rampart_tools::tcp_scan::TcpScan;
-use rampart_tools::{Tool, ToolContext, Update};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 
@@ -43,27 +31,8 @@ pub struct TcpArgs {
     json: bool,
 }
 
-struct PrintRefusals;
-
-#[async_trait]
-impl RefusalSink for PrintRefusals {
-    async fn refused(&self, refusal: &Refusal) {
-        eprintln!("refused: {}: {}", refusal.host, refusal.reason);
-    }
-}
-
-pub async fn tcp(config: &Config, args: TcpArgs) -> anyhow::Result<()> {
-    let mut scope = Vec::new();
-    for target in &args.targets {
-        let value = TargetValue::parse(target).map_err(|reason| anyhow::anyhow!("target {target:?} {reason}"))?;
-        scope.push(ScopeTarget { value, ports: None, exclude: false });
-    }
-    let gate = Gate::new(
-        Arc::new(Scope::new(scope)),
-        Arc::new(config.deny_list(config.listen)),
-        Arc::new(SystemResolver),
-        Arc::new(PrintRefusals),
-    );
+pub async fn run(config: &Config, args: TcpArgs) -> anyhow::Result<()> {
+    let gate = super::gate(config, &args.targets)?;
     let params = json!({
         "targets": args.targets,
         "ports": args.ports,
@@ -72,36 +41,9 @@ pub async fn tcp(config: &Config, args: TcpArgs) -> anyhow::Result<()> {
         "retries": args.retries,
         "banner": args.banner,
     });
-    if let Err(errors) = TcpScan.check(&params) {
-        bail!("{errors}");
-    }
-
-    let cancel = CancellationToken::new();
-    let on_interrupt = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_interrupt.cancel();
-        }
-    });
-    let (updates, mut received) = mpsc::unbounded_channel();
-    let bar = if !args.json && std::io::stderr().is_terminal() { ProgressBar::new(100) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos:>3}% {msg}").expect("a valid template"));
-    let shown = bar.clone();
-    let renderer = tokio::spawn(async move {
-        while let Some(update) = received.recv().await {
-            if let Update::Progress { percent, message } = update {
-                shown.set_position(u64::from(percent));
-                shown.set_message(message);
-            }
-        }
-    });
-
-    let result = TcpScan.run(params, ToolContext::new(gate, cancel, updates)).await.map(|output| output.result);
-    let _ = renderer.await;
-    bar.finish_and_clear();
-    let result = result.map_err(|reason| anyhow::anyhow!(reason)).context("the scan failed")?;
+    let result = super::run(&TcpScan, params, gate, args.json).await?.result;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&result).context("printing the result")?);
+        super::print_json(&result)?;
     } else {
         print_table(&result);
     }

@@ -1,0 +1,83 @@
+//! `rampart scan …`: the tools run from the command line, with no server. The targets given are
+//! the run's scope; the deny list of the configuration still applies. Each command builds its
+//! tool's parameters, and [`run`] checks them, shows progress on a terminal, stops on Ctrl-C and
+//! returns the tool's result.
+
+pub mod tcp;
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use async_trait::async_trait;
+use indicatif::{ProgressBar, ProgressStyle};
+use rampart_core::targets::{Scope, ScopeTarget, TargetValue};
+use rampart_scope::{Gate, Refusal, RefusalSink, SystemResolver};
+use rampart_tools::{Tool, ToolContext, ToolOutput, Update};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+struct PrintRefusals;
+
+#[async_trait]
+impl RefusalSink for PrintRefusals {
+    async fn refused(&self, refusal: &Refusal) {
+        eprintln!("refused: {}: {}", refusal.host, refusal.reason);
+    }
+}
+
+/// A gate whose scope is exactly `targets` (addresses, networks or host names), under the
+/// configuration's deny list.
+pub fn gate(config: &Config, targets: &[String]) -> anyhow::Result<Gate> {
+    let mut scope = Vec::new();
+    for target in targets {
+        let value = TargetValue::parse(target).map_err(|reason| anyhow::anyhow!("target {target:?} {reason}"))?;
+        scope.push(ScopeTarget { value, ports: None, exclude: false });
+    }
+    Ok(Gate::new(
+        Arc::new(Scope::new(scope)),
+        Arc::new(config.deny_list(config.listen)),
+        Arc::new(SystemResolver),
+        Arc::new(PrintRefusals),
+    ))
+}
+
+/// Checks `params` against `tool` and runs it through `gate`, with a progress bar on a terminal
+/// unless `quiet`; Ctrl-C cancels the run, which returns what it found so far.
+pub async fn run(tool: &dyn Tool, params: Value, gate: Gate, quiet: bool) -> anyhow::Result<ToolOutput> {
+    if let Err(errors) = tool.check(&params) {
+        bail!("{errors}");
+    }
+    let cancel = CancellationToken::new();
+    let on_interrupt = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_interrupt.cancel();
+        }
+    });
+    let (updates, mut received) = mpsc::unbounded_channel();
+    let bar = if !quiet && std::io::stderr().is_terminal() { ProgressBar::new(100) } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{bar:40} {pos:>3}% {msg}").expect("a valid template"));
+    let shown = bar.clone();
+    let renderer = tokio::spawn(async move {
+        while let Some(update) = received.recv().await {
+            if let Update::Progress { percent, message } = update {
+                shown.set_position(u64::from(percent));
+                shown.set_message(message);
+            }
+        }
+    });
+    let output = tool.run(params, ToolContext::new(gate, cancel, updates)).await;
+    let _ = renderer.await;
+    bar.finish_and_clear();
+    output.map_err(|reason| anyhow::anyhow!(reason)).context("the scan failed")
+}
+
+/// Prints a result as indented JSON.
+pub fn print_json(result: &Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(result).context("printing the result")?);
+    Ok(())
+}
