@@ -17,6 +17,8 @@ use rampart_store::{Effects, Store};
 pub use rampart_testkit::{Backend, TestDatabase};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -276,7 +278,18 @@ fn test_routes() -> Router<AppState> {
                 "done"
             }),
         )
+        .route(
+            "/api/v1/test/held",
+            get(|| async {
+                SLOW_STARTED.notify_one();
+                HELD.notified().await;
+                "done"
+            }),
+        )
 }
+
+/// Releases a request held at `/api/v1/test/held`.
+pub static HELD: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 /// Signalled when a slow request has reached its handler.
 pub static SLOW_STARTED: tokio::sync::Notify = tokio::sync::Notify::const_new();
@@ -390,4 +403,16 @@ pub async fn create_api_key(app: &TestApp, user: &TestUser, name: &str) -> (Stri
     let key = created["key"].as_str().expect("the key").to_owned();
     remember_secret(key.clone());
     (key, created["api_key"]["id"].as_str().expect("id").to_owned())
+}
+
+/// Sends raw bytes and reads until the server closes the connection.
+pub async fn raw_exchange(app: &TestApp, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(app.addr).await.expect("connect");
+    stream.write_all(request).await.expect("write");
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut response))
+        .await
+        .expect("the server answers")
+        .expect("read");
+    String::from_utf8_lossy(&response).into_owned()
 }

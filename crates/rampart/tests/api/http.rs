@@ -6,22 +6,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{Backend, TestApp, TestDatabase, problem};
+use crate::helpers::{Backend, HELD, SLOW_STARTED, TestApp, TestDatabase, problem, raw_exchange};
 
 async fn spawn(configure: impl FnOnce(&mut rampart::config::Config)) -> TestApp {
     TestApp::spawn_with(TestDatabase::create(Backend::Sqlite).await, configure).await
-}
-
-/// Sends raw bytes and reads until the server closes the connection.
-async fn raw_exchange(app: &TestApp, request: &[u8]) -> String {
-    let mut stream = TcpStream::connect(app.addr).await.expect("connect");
-    stream.write_all(request).await.expect("write");
-    let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut response))
-        .await
-        .expect("the server answers")
-        .expect("read");
-    String::from_utf8_lossy(&response).into_owned()
 }
 
 #[tokio::test]
@@ -59,11 +47,13 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     let app = spawn(|config| config.http.header_read_timeout = Duration::from_secs(1)).await;
     let half = b"GET /api/v1/health/live HTTP/1.1\r\nHost: test\r\n";
 
-    // A slow but finished head is served: the connection is not closed merely for arriving in parts.
+    // A head written in parts is served: the connection is not closed merely for arriving in parts.
     let mut patient = TcpStream::connect(app.addr).await.expect("connect");
-    patient.write_all(half).await.expect("write");
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    patient.write_all(b"Connection: close\r\n\r\n").await.expect("write");
+    patient.set_nodelay(true).expect("no delay");
+    for part in [&half[..], b"Connection: close\r\n", b"\r\n"] {
+        patient.write_all(part).await.expect("write");
+        patient.flush().await.expect("flush");
+    }
     let mut answer = Vec::new();
     patient.read_to_end(&mut answer).await.expect("read");
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
@@ -160,7 +150,7 @@ async fn without_configured_origins_no_cors_header_is_sent() {
 async fn shutdown_finishes_the_request_in_flight_and_refuses_new_connections() {
     let mut app = TestApp::spawn(Backend::Sqlite).await;
     let in_flight = tokio::spawn(app.client.get(app.url("/api/v1/test/slow?ms=500")).send());
-    crate::helpers::SLOW_STARTED.notified().await;
+    SLOW_STARTED.notified().await;
 
     app.shutdown().await;
 
@@ -174,7 +164,7 @@ async fn shutdown_finishes_the_request_in_flight_and_refuses_new_connections() {
 async fn after_the_grace_period_remaining_connections_are_closed() {
     let mut app = spawn(|config| config.http.shutdown_grace = Duration::from_millis(200)).await;
     let stuck = tokio::spawn(app.client.get(app.url("/api/v1/test/slow?ms=20000")).send());
-    crate::helpers::SLOW_STARTED.notified().await;
+    SLOW_STARTED.notified().await;
 
     app.shutdown().await;
 
@@ -268,8 +258,15 @@ async fn a_keep_alive_connection_idle_beyond_the_idle_timeout_is_closed() {
 async fn a_request_in_progress_keeps_its_connection_past_the_idle_timeout() {
     let app = spawn(|config| config.http.idle_timeout = Duration::from_millis(200)).await;
 
-    // Answered after a second: five idle timeouts, yet never idle.
-    let response = app.client.get(app.url("/api/v1/test/slow?ms=1000")).send().await.expect("answered");
+    let held = tokio::spawn(app.client.get(app.url("/api/v1/test/held")).send());
+    SLOW_STARTED.notified().await;
+
+    // A connection opened after it, idle once answered, is closed for idleness; the held
+    // request, as long without a byte, keeps its connection and is answered when released.
+    let idle = raw_exchange(&app, b"GET /api/v1/health/live HTTP/1.1\r\nHost: test\r\n\r\n").await;
+    assert!(idle.starts_with("HTTP/1.1 200"), "{idle}");
+    HELD.notify_one();
+    let response = held.await.expect("joined").expect("answered");
 
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.expect("the whole body"), "done");
