@@ -7,6 +7,9 @@
 //!   (a field of the wrong shape);
 //! - an operation with path parameters: 400 (a malformed id) and 404 (no such object here);
 //! - an operation with query parameters: 422 (a parameter of the wrong shape);
+//! - an operation of sensors (its `X-Node-Key` header): 401 (no or unknown node key), 403 (another
+//!   node's key, or an inactive node), 429 (too many refused keys from the address) and 503 (the
+//!   ingestion pipeline is full);
 //! - every operation: 503 (the request timed out, or the server or its database is busy).
 //!
 //! An operation that declares one of these statuses itself keeps its own, more precise, answer.
@@ -80,7 +83,31 @@ const UNAVAILABLE: Shared = Shared {
     header: Some(("Retry-After", "Seconds to wait before retrying, when the server knows")),
 };
 
-const ALL: [&Shared; 8] = [
+const NO_NODE_KEY: Shared =
+    Shared { status: "401", name: "NoNodeKey", description: "No or unknown node key", header: None };
+const NOT_THIS_NODE: Shared = Shared {
+    status: "403",
+    name: "NotThisNode",
+    description: "The node is inactive, or the body names another node than the key's",
+    header: None,
+};
+const TOO_MANY_KEYS: Shared = Shared {
+    status: "429",
+    name: "TooManyRefusedKeys",
+    description: "This address sent too many refused node keys: retry after `Retry-After` seconds",
+    header: Some(("Retry-After", "Seconds to wait before retrying")),
+};
+const PIPELINE_FULL: Shared = Shared {
+    status: "503",
+    name: "PipelineFull",
+    description: "The pipeline is full: retry after `Retry-After` seconds",
+    header: Some(("Retry-After", "Seconds to wait before retrying")),
+};
+
+/// The header a sensor authenticates with, which makes an operation a sensor's.
+const NODE_KEY: &str = "X-Node-Key";
+
+const ALL: [&Shared; 12] = [
     &BAD_REQUEST,
     &UNAUTHORIZED,
     &FORBIDDEN,
@@ -89,6 +116,10 @@ const ALL: [&Shared; 8] = [
     &UNSUPPORTED_MEDIA_TYPE,
     &UNPROCESSABLE,
     &UNAVAILABLE,
+    &NO_NODE_KEY,
+    &NOT_THIS_NODE,
+    &TOO_MANY_KEYS,
+    &PIPELINE_FULL,
 ];
 
 impl Modify for ProblemResponses {
@@ -130,7 +161,11 @@ fn applicable(operation: &Operation) -> Vec<&'static Shared> {
     let has = |location: ParameterIn| {
         operation.parameters.iter().flatten().any(|parameter| parameter.parameter_in == location)
     };
+    let sensor = operation.parameters.iter().flatten().any(|parameter| parameter.name == NODE_KEY);
     let mut shared = Vec::new();
+    if sensor {
+        shared.extend([&NO_NODE_KEY, &NOT_THIS_NODE, &TOO_MANY_KEYS, &PIPELINE_FULL]);
+    }
     if secured {
         shared.extend([&UNAUTHORIZED, &FORBIDDEN]);
     }
@@ -178,6 +213,10 @@ mod tests {
         // Public, no body, no parameter: only what every operation may answer.
         let live = statuses(&spec, "/api/v1/health/live", "get");
         assert_eq!(live, ["200", "503"]);
+        // A sensor's: the answers of its node key and of the pipeline.
+        let ingest = &spec["paths"]["/api/v1/ingest/events"]["post"]["responses"];
+        assert_eq!(ingest["429"]["$ref"], "#/components/responses/TooManyRefusedKeys");
+        assert_eq!(ingest["503"]["$ref"], "#/components/responses/PipelineFull");
         // A status an operation declares itself keeps its own description.
         let login = &spec["paths"]["/api/v1/auth/login"]["post"]["responses"]["401"];
         assert!(login.get("$ref").is_none(), "{login}");

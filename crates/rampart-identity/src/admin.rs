@@ -1,12 +1,12 @@
 //! Managing users (superusers), organisations and their members (org admins). Each change is
 //! audited in its own transaction; the store keeps every organisation with at least one admin.
 
-use rampart_core::identity::{AuditAction, NewAuditEvent, NewUser, Outcome, Role, User, UserPatch, check_password};
+use rampart_core::identity::{AuditAction, NewAuditEvent, NewUser, Role, User, UserPatch, check_password};
 use rampart_core::orgs::{NewOrganisation, Organisation, Slug};
 use rampart_core::{OrgId, UserId, ValidationErrors};
 use rampart_store::{Effects, EffectsOf, Member, StoreError};
 
-use crate::{Identity, IdentityError, Principal, RequestContext, audited};
+use crate::{Identity, IdentityError, Principal, RequestContext, audited, succeeded};
 
 /// A superuser's changes to an account; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
@@ -22,16 +22,7 @@ fn change(
     target: String,
     detail: Option<String>,
 ) -> NewAuditEvent {
-    NewAuditEvent {
-        org,
-        actor: principal.actor,
-        action,
-        target: Some(target),
-        outcome: Outcome::Success,
-        ip: None,
-        request_id: None,
-        detail,
-    }
+    succeeded(org, principal.actor, action, target, detail)
 }
 
 impl Identity {

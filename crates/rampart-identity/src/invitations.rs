@@ -3,26 +3,11 @@
 //! address, so that it cannot be used to learn who has an account. A member may leave (unless
 //! they are the last admin); a superuser may add a member directly.
 
-use rampart_core::identity::{
-    Actor, AuditAction, Email, Invitation, Membership, NewAuditEvent, NewInvitation, Outcome, Role,
-};
+use rampart_core::identity::{AuditAction, Email, Invitation, Membership, NewInvitation, Role};
 use rampart_core::{InvitationId, OrgId, UserId, ValidationErrors};
 use rampart_store::{Effects, Member, StoreError};
 
-use crate::{Identity, IdentityError, Principal, RequestContext, audited};
-
-fn event(org: OrgId, actor: Actor, action: AuditAction, target: String, detail: Option<String>) -> NewAuditEvent {
-    NewAuditEvent {
-        org: Some(org),
-        actor,
-        action,
-        target: Some(target),
-        outcome: Outcome::Success,
-        ip: None,
-        request_id: None,
-        detail,
-    }
-}
+use crate::{Identity, IdentityError, Principal, RequestContext, audited, succeeded};
 
 /// The calling user; an API key has no address to be invited at and belongs to nobody.
 fn person(principal: &Principal, what: &str) -> Result<UserId, IdentityError> {
@@ -44,7 +29,10 @@ impl Identity {
         let audit = |invitation: &Invitation| {
             let detail = Some(format!("{} as {}", invitation.email.as_str(), invitation.role));
             let target = format!("invitation:{}", invitation.id);
-            audited(context, event(principal.org, principal.actor, AuditAction::InvitationCreate, target, detail))
+            audited(
+                context,
+                succeeded(Some(principal.org), principal.actor, AuditAction::InvitationCreate, target, detail),
+            )
         };
         let invitation = match self.store.invitations().invite(principal.org, &new, Some(inviter), &audit).await {
             // Only someone already in this organisation, whom the admin can list anyway.
@@ -72,7 +60,10 @@ impl Identity {
         let audit = |invitation: &Invitation| {
             let detail = Some(invitation.email.as_str().to_owned());
             let target = format!("invitation:{id}");
-            audited(context, event(principal.org, principal.actor, AuditAction::InvitationRevoke, target, detail))
+            audited(
+                context,
+                succeeded(Some(principal.org), principal.actor, AuditAction::InvitationRevoke, target, detail),
+            )
         };
         self.store.invitations().revoke(principal.org, id, &audit).await?;
         Ok(())
@@ -96,7 +87,10 @@ impl Identity {
         let audit = |invitation: &Invitation| {
             let detail = Some(format!("role {}", invitation.role));
             let target = format!("invitation:{id}");
-            audited(context, event(invitation.org_id, principal.actor, AuditAction::InvitationAccept, target, detail))
+            audited(
+                context,
+                succeeded(Some(invitation.org_id), principal.actor, AuditAction::InvitationAccept, target, detail),
+            )
         };
         let now = rampart_core::time::now();
         let invitation = match self.store.invitations().accept(id, user, &email, now, &audit).await {
@@ -121,7 +115,10 @@ impl Identity {
         let email = self.email_of(person(principal, "decline an invitation")?).await?;
         let audit = |invitation: &Invitation| {
             let target = format!("invitation:{id}");
-            audited(context, event(invitation.org_id, principal.actor, AuditAction::InvitationDecline, target, None))
+            audited(
+                context,
+                succeeded(Some(invitation.org_id), principal.actor, AuditAction::InvitationDecline, target, None),
+            )
         };
         self.store.invitations().decline(id, &email, &audit).await?;
         Ok(())
@@ -132,7 +129,7 @@ impl Identity {
         let user = person(principal, "leave an organisation")?;
         let audit = audited(
             context,
-            event(principal.org, principal.actor, AuditAction::MemberLeave, format!("user:{user}"), None),
+            succeeded(Some(principal.org), principal.actor, AuditAction::MemberLeave, format!("user:{user}"), None),
         );
         self.store.members().remove(principal.org, user, &audit).await?;
         if let Some(session) = principal.session {
@@ -160,8 +157,10 @@ impl Identity {
             .await?
             .ok_or_else(|| ValidationErrors::single("email", "no user has this email"))?;
         let detail = Some(format!("role {role}, by a superuser"));
-        let audit =
-            audited(context, event(org, principal.actor, AuditAction::MemberAdd, format!("user:{}", user.id), detail));
+        let audit = audited(
+            context,
+            succeeded(Some(org), principal.actor, AuditAction::MemberAdd, format!("user:{}", user.id), detail),
+        );
         let member = match self.store.members().add(org, user.id, role, &audit).await {
             Err(StoreError::Conflict { .. }) => {
                 return Err(ValidationErrors::single("email", "is already a member").into());

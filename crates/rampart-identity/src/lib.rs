@@ -24,8 +24,9 @@ mod tokens;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rampart_core::OrgId;
 use rampart_core::ValidationErrors;
-use rampart_core::identity::NewAuditEvent;
+use rampart_core::identity::{Actor, AuditAction, NewAuditEvent, Outcome};
 use rampart_core::validation::check_duration;
 use rampart_store::{Effects, Store};
 use serde::{Deserialize, Serialize};
@@ -137,6 +138,26 @@ impl Identity {
 /// transaction: the change and its event are recorded together or not at all.
 fn audited(context: &RequestContext, event: NewAuditEvent) -> Effects {
     Effects::audit(in_context(context, event))
+}
+
+/// The event of a change that succeeded: `actor` did `action` to `target` in `org`.
+fn succeeded(
+    org: Option<OrgId>,
+    actor: Actor,
+    action: AuditAction,
+    target: String,
+    detail: Option<String>,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        org,
+        actor,
+        action,
+        target: Some(target),
+        outcome: Outcome::Success,
+        ip: None,
+        request_id: None,
+        detail,
+    }
 }
 
 fn in_context(context: &RequestContext, event: NewAuditEvent) -> NewAuditEvent {

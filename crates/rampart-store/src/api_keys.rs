@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::db::on_pool;
 use crate::effects::unit_of_work;
 use crate::users::parse_role;
-use crate::{Effects, EffectsOf, SqlStore, StoreError};
+use crate::{Effects, EffectsOf, SqlStore, StoreError, StoreResult};
 
 /// A key as authentication needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,17 +33,17 @@ pub trait ApiKeyStore: Send + Sync {
         key_hash: &str,
         created_by: Option<UserId>,
         then: EffectsOf<'_, ApiKey>,
-    ) -> Result<ApiKey, StoreError>;
-    async fn list(&self, org: OrgId) -> Result<Vec<ApiKey>, StoreError>;
-    async fn get(&self, org: OrgId, id: ApiKeyId) -> Result<ApiKey, StoreError>;
+    ) -> StoreResult<ApiKey>;
+    async fn list(&self, org: OrgId) -> StoreResult<Vec<ApiKey>>;
+    async fn get(&self, org: OrgId, id: ApiKeyId) -> StoreResult<ApiKey>;
     /// Deleting a key revokes it at once.
-    async fn delete(&self, org: OrgId, id: ApiKeyId, effects: &Effects) -> Result<(), StoreError>;
+    async fn delete(&self, org: OrgId, id: ApiKeyId, effects: &Effects) -> StoreResult<()>;
     /// The key with this prefix, whatever its organisation: authentication starts here.
-    async fn find_for_auth(&self, prefix: &str) -> Result<Option<KeyForAuth>, StoreError>;
+    async fn find_for_auth(&self, prefix: &str) -> StoreResult<Option<KeyForAuth>>;
     /// The key by id, for a token obtained with it (`client_credentials`).
-    async fn get_for_auth(&self, org: OrgId, id: ApiKeyId) -> Result<Option<KeyForAuth>, StoreError>;
+    async fn get_for_auth(&self, org: OrgId, id: ApiKeyId) -> StoreResult<Option<KeyForAuth>>;
     /// Records a use, at most once a minute per key so that a busy key does not write on every request.
-    async fn touch(&self, id: ApiKeyId, now: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn touch(&self, id: ApiKeyId, now: DateTime<Utc>) -> StoreResult<()>;
 }
 
 const COLUMNS: &str = "id, org_id, name, prefix, role, created_by, created_at, last_used_at, expires_at";
@@ -62,7 +62,7 @@ struct KeyRow {
 }
 
 impl KeyRow {
-    fn into_key(self) -> Result<ApiKey, StoreError> {
+    fn into_key(self) -> StoreResult<ApiKey> {
         Ok(ApiKey {
             id: ApiKeyId::from_uuid(self.id),
             org_id: OrgId::from_uuid(self.org_id),
@@ -87,7 +87,7 @@ struct AuthRow {
 }
 
 impl AuthRow {
-    fn into_auth(self) -> Result<KeyForAuth, StoreError> {
+    fn into_auth(self) -> StoreResult<KeyForAuth> {
         let creator_role = match (self.creator_active, self.creator_role) {
             (Some(true), Some(role)) => Some(parse_role(&role)?),
             _ => None,
@@ -116,7 +116,7 @@ impl ApiKeyStore for SqlStore {
         key_hash: &str,
         created_by: Option<UserId>,
         then: EffectsOf<'_, ApiKey>,
-    ) -> Result<ApiKey, StoreError> {
+    ) -> StoreResult<ApiKey> {
         let sql = format!(
             "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, role, created_by, created_at, last_used_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9) RETURNING {COLUMNS}"
@@ -144,14 +144,14 @@ impl ApiKeyStore for SqlStore {
         Ok(value)
     }
 
-    async fn list(&self, org: OrgId) -> Result<Vec<ApiKey>, StoreError> {
+    async fn list(&self, org: OrgId) -> StoreResult<Vec<ApiKey>> {
         let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE org_id = $1 ORDER BY id");
         let rows =
             on_pool!(&self.db, |pool| sqlx::query_as::<_, KeyRow>(&sql).bind(org.as_uuid()).fetch_all(pool).await)?;
         rows.into_iter().map(KeyRow::into_key).collect()
     }
 
-    async fn get(&self, org: OrgId, id: ApiKeyId) -> Result<ApiKey, StoreError> {
+    async fn get(&self, org: OrgId, id: ApiKeyId) -> StoreResult<ApiKey> {
         let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE org_id = $1 AND id = $2");
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, KeyRow>(&sql).bind(org.as_uuid()).bind(id.as_uuid()).fetch_one(pool).await
@@ -159,18 +159,18 @@ impl ApiKeyStore for SqlStore {
         row.into_key()
     }
 
-    async fn delete(&self, org: OrgId, id: ApiKeyId, effects: &Effects) -> Result<(), StoreError> {
+    async fn delete(&self, org: OrgId, id: ApiKeyId, effects: &Effects) -> StoreResult<()> {
         self.delete_owned("api_keys", org, id.as_uuid(), effects).await
     }
 
-    async fn find_for_auth(&self, prefix: &str) -> Result<Option<KeyForAuth>, StoreError> {
+    async fn find_for_auth(&self, prefix: &str) -> StoreResult<Option<KeyForAuth>> {
         let sql = format!("{} WHERE k.prefix = $1", auth_query());
         let row =
             on_pool!(&self.db, |pool| sqlx::query_as::<_, AuthRow>(&sql).bind(prefix).fetch_optional(pool).await)?;
         row.map(AuthRow::into_auth).transpose()
     }
 
-    async fn get_for_auth(&self, org: OrgId, id: ApiKeyId) -> Result<Option<KeyForAuth>, StoreError> {
+    async fn get_for_auth(&self, org: OrgId, id: ApiKeyId) -> StoreResult<Option<KeyForAuth>> {
         let sql = format!("{} WHERE k.org_id = $1 AND k.id = $2", auth_query());
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, AuthRow>(&sql).bind(org.as_uuid()).bind(id.as_uuid()).fetch_optional(pool).await
@@ -178,7 +178,7 @@ impl ApiKeyStore for SqlStore {
         row.map(AuthRow::into_auth).transpose()
     }
 
-    async fn touch(&self, id: ApiKeyId, now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn touch(&self, id: ApiKeyId, now: DateTime<Utc>) -> StoreResult<()> {
         let stale = now - chrono::Duration::minutes(1);
         on_pool!(&self.db, |pool| {
             sqlx::query(

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::db::on_pool;
 use crate::effects::{Effects, WriteEffects};
-use crate::{SqlStore, StoreError};
+use crate::{SqlStore, StoreError, StoreResult};
 
 /// Which events to read; every field narrows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -26,7 +26,7 @@ pub struct AuditFilter {
 pub trait AuditStore: Send + Sync {
     /// Records an event on its own: a refusal that changes nothing. A change's event goes with
     /// the change instead ([`crate::Effects`]).
-    async fn append(&self, event: &NewAuditEvent) -> Result<AuditEvent, StoreError>;
+    async fn append(&self, event: &NewAuditEvent) -> StoreResult<AuditEvent>;
 
     async fn list(
         &self,
@@ -34,7 +34,7 @@ pub trait AuditStore: Send + Sync {
         filter: &AuditFilter,
         before: Option<AuditEventId>,
         limit: u32,
-    ) -> Result<Vec<AuditEvent>, StoreError>;
+    ) -> StoreResult<Vec<AuditEvent>>;
 }
 
 const COLUMNS: &str = "id, org_id, at, actor_kind, actor_id, action, target, outcome, ip, request_id, detail";
@@ -55,7 +55,7 @@ struct EventRow {
 }
 
 impl EventRow {
-    fn into_event(self) -> Result<AuditEvent, StoreError> {
+    fn into_event(self) -> StoreResult<AuditEvent> {
         let invalid = |_| StoreError::Internal("a stored audit event is invalid".into());
         let actor = Actor::from_stored(&self.actor_kind, self.actor_id);
         Ok(AuditEvent {
@@ -77,7 +77,7 @@ impl EventRow {
 
 #[async_trait]
 impl AuditStore for SqlStore {
-    async fn append(&self, event: &NewAuditEvent) -> Result<AuditEvent, StoreError> {
+    async fn append(&self, event: &NewAuditEvent) -> StoreResult<AuditEvent> {
         let effects = Effects::audit(event.clone());
         let recorded = on_pool!(&self.db, |pool| pool.acquire().await?.write_effects(&effects, self.now()).await)?;
         recorded.ok_or_else(|| StoreError::Internal("an audit event was not recorded".into()))
@@ -89,7 +89,7 @@ impl AuditStore for SqlStore {
         filter: &AuditFilter,
         before: Option<AuditEventId>,
         limit: u32,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
+    ) -> StoreResult<Vec<AuditEvent>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM audit_events WHERE org_id = $1 AND ($2 IS NULL OR action = $2) \
              AND ($3 IS NULL OR actor_id = $3) AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) \

@@ -22,7 +22,7 @@ use tracing::log::LevelFilter;
 use crate::changes::{Change, Changes};
 use crate::{
     ApiKeyStore, AuditStore, ExecutionStore, InvitationStore, MemberStore, NodeStore, OrgStore, OutboxStore,
-    SecretStore, SessionStore, SettingStore, Store, StoreError, TargetStore, Task, UserStore, WatchStore,
+    SecretStore, SessionStore, SettingStore, Store, StoreError, StoreResult, TargetStore, Task, UserStore, WatchStore,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -149,7 +149,7 @@ pub struct SqlStore {
 
 impl SqlStore {
     /// Opens a pool. Nothing is migrated: call [`Store::migrate`].
-    pub async fn connect(options: &ConnectOptions) -> Result<Self, StoreError> {
+    pub async fn connect(options: &ConnectOptions) -> StoreResult<Self> {
         let db = match &options.location {
             Location::Sqlite(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -253,7 +253,7 @@ impl Store for SqlStore {
         }
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
+    async fn migrate(&self) -> StoreResult<()> {
         let result = match &self.db {
             Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
@@ -267,7 +267,7 @@ impl Store for SqlStore {
         })
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
+    async fn ping(&self) -> StoreResult<()> {
         on_pool!(&self.db, |pool| sqlx::query("SELECT 1").execute(pool).await.map(drop))?;
         Ok(())
     }

@@ -12,8 +12,8 @@ use rampart_core::identity::{AuditEvent, NewAuditEvent};
 use rampart_core::outbox::NewOutboxRecord;
 use sqlx::types::Json;
 
-use crate::StoreError;
 use crate::changes::Change;
+use crate::{StoreError, StoreResult};
 
 /// The most outbox records one change appends.
 pub const RECORDS_MAX: usize = 100;
@@ -50,7 +50,7 @@ pub type EffectsOf<'a, T> = &'a (dyn Fn(&T) -> Effects + Send + Sync);
 #[async_trait]
 pub(crate) trait WriteEffects {
     /// Writes `effects` as of `now` (the store's clock); answers the audit event as recorded.
-    async fn write_effects(&mut self, effects: &Effects, now: DateTime<Utc>) -> Result<Option<AuditEvent>, StoreError>;
+    async fn write_effects(&mut self, effects: &Effects, now: DateTime<Utc>) -> StoreResult<Option<AuditEvent>>;
 }
 
 const AUDIT_INSERT: &str = "INSERT INTO audit_events (id, org_id, at, actor_kind, actor_id, action, target, outcome, ip, \
@@ -66,7 +66,7 @@ macro_rules! write_effects_on {
                 &mut self,
                 effects: &Effects,
                 now: DateTime<Utc>,
-            ) -> Result<Option<AuditEvent>, StoreError> {
+            ) -> StoreResult<Option<AuditEvent>> {
                 if effects.outbox.len() > RECORDS_MAX {
                     return Err(StoreError::Internal("a change appends more outbox records than its bound".into()));
                 }
@@ -159,7 +159,7 @@ impl crate::SqlStore {
         org: rampart_core::OrgId,
         id: uuid::Uuid,
         effects: &Effects,
-    ) -> Result<(), StoreError> {
+    ) -> StoreResult<()> {
         let sql = format!("DELETE FROM {table} WHERE org_id = $1 AND id = $2");
         unit_of_work!(
             self,

@@ -1,6 +1,9 @@
 //! The one error type of the store. `sqlx::Error` is converted here and nowhere else, keeping
 //! SQL text, bound values and driver details out of everything above the store.
 
+/// What a store call answers.
+pub type StoreResult<T> = Result<T, StoreError>;
+
 /// What went wrong, in terms a caller can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -21,7 +21,7 @@ mod output;
 use crate::changes::Change;
 use crate::db::{BeginWrite, Db, on_pool};
 use crate::effects::{Effects, EffectsOf, WriteEffects, unit_of_work};
-use crate::{SqlStore, StoreError};
+use crate::{SqlStore, StoreError, StoreResult};
 
 /// Which executions to list; every field narrows.
 #[derive(Clone, Debug, Default)]
@@ -36,13 +36,8 @@ pub struct ExecutionFilter {
 #[async_trait]
 pub trait ExecutionStore: Send + Sync {
     /// Queues a run: the insert is the enqueue.
-    async fn enqueue(
-        &self,
-        org: OrgId,
-        new: &NewExecution,
-        then: EffectsOf<'_, Execution>,
-    ) -> Result<Execution, StoreError>;
-    async fn get(&self, org: OrgId, id: ExecutionId) -> Result<Execution, StoreError>;
+    async fn enqueue(&self, org: OrgId, new: &NewExecution, then: EffectsOf<'_, Execution>) -> StoreResult<Execution>;
+    async fn get(&self, org: OrgId, id: ExecutionId) -> StoreResult<Execution>;
     /// Newest first, older than `before` when given.
     async fn list(
         &self,
@@ -50,20 +45,20 @@ pub trait ExecutionStore: Send + Sync {
         filter: &ExecutionFilter,
         before: Option<ExecutionId>,
         limit: u32,
-    ) -> Result<Vec<Execution>, StoreError>;
+    ) -> StoreResult<Vec<Execution>>;
     /// A queued run is cancelled at once; a running one is asked to stop; a final one is left as it is.
-    async fn cancel(&self, org: OrgId, id: ExecutionId, effects: &Effects) -> Result<Execution, StoreError>;
+    async fn cancel(&self, org: OrgId, id: ExecutionId, effects: &Effects) -> StoreResult<Execution>;
     /// The log lines after `after`, in order.
-    async fn logs(&self, org: OrgId, id: ExecutionId, after: u32, limit: u32) -> Result<Vec<LogLine>, StoreError>;
+    async fn logs(&self, org: OrgId, id: ExecutionId, after: u32, limit: u32) -> StoreResult<Vec<LogLine>>;
 
     /// Claims a queued run for `worker`, with a lease of `lease`; its attempt number goes up by
     /// one. Fair between organisations: the run is the oldest of the organisation with the fewest
     /// runs running (fewer than `per_org`), ties going to the organisation waiting longest, so one
     /// organisation's backlog never holds back another's runs.
-    async fn claim(&self, worker: &str, lease: Duration, per_org: u32) -> Result<Option<Execution>, StoreError>;
+    async fn claim(&self, worker: &str, lease: Duration, per_org: u32) -> StoreResult<Option<Execution>>;
     /// Renews the lease; answers whether a cancel was asked for.
-    async fn heartbeat(&self, id: ExecutionId, attempt: u32, lease: Duration) -> Result<bool, StoreError>;
-    async fn progress(&self, id: ExecutionId, attempt: u32, percent: u8, message: &str) -> Result<(), StoreError>;
+    async fn heartbeat(&self, id: ExecutionId, attempt: u32, lease: Duration) -> StoreResult<bool>;
+    async fn progress(&self, id: ExecutionId, attempt: u32, percent: u8, message: &str) -> StoreResult<()>;
     /// Appends lines, keeping at most `cap` per run (then it is marked truncated).
     async fn append_logs(
         &self,
@@ -71,18 +66,18 @@ pub trait ExecutionStore: Send + Sync {
         attempt: u32,
         lines: &[(LogStream, String)],
         cap: u32,
-    ) -> Result<(), StoreError>;
+    ) -> StoreResult<()>;
     /// Ends a run. A run that succeeded stores its findings and artifacts in the same
     /// transaction; a fenced finish stores nothing.
-    async fn finish(&self, id: ExecutionId, attempt: u32, finish: &Finish) -> Result<Execution, StoreError>;
+    async fn finish(&self, id: ExecutionId, attempt: u32, finish: &Finish) -> StoreResult<Execution>;
     /// A run's findings and artifacts, in the order its tool gave them: empty until it ends, and
     /// for a run that did not succeed.
-    async fn output(&self, org: OrgId, id: ExecutionId) -> Result<RunOutput, StoreError>;
+    async fn output(&self, org: OrgId, id: ExecutionId) -> StoreResult<RunOutput>;
     /// Gives a run back to the queue (a worker shutting down), keeping its attempt count.
-    async fn release(&self, id: ExecutionId, attempt: u32) -> Result<(), StoreError>;
+    async fn release(&self, id: ExecutionId, attempt: u32) -> StoreResult<()>;
     /// Runs whose lease expired go back to the queue, or fail as `worker lost` once out of
     /// attempts (or end as cancelled when a cancel was asked for). Answers how many changed.
-    async fn reap_expired(&self) -> Result<u64, StoreError>;
+    async fn reap_expired(&self) -> StoreResult<u64>;
 }
 
 const COLUMNS: &str = "id, org_id, tool, params, status, progress, progress_message, result, error, actor_kind, actor_id, \
@@ -122,7 +117,7 @@ fn invalid<E>(_: E) -> StoreError {
 }
 
 impl ExecutionRow {
-    fn into_execution(self) -> Result<Execution, StoreError> {
+    fn into_execution(self) -> StoreResult<Execution> {
         Ok(Execution {
             id: ExecutionId::from_uuid(self.id),
             org_id: OrgId::from_uuid(self.org_id),
@@ -169,12 +164,7 @@ fn total(value: u64) -> i64 {
 
 #[async_trait]
 impl ExecutionStore for SqlStore {
-    async fn enqueue(
-        &self,
-        org: OrgId,
-        new: &NewExecution,
-        then: EffectsOf<'_, Execution>,
-    ) -> Result<Execution, StoreError> {
+    async fn enqueue(&self, org: OrgId, new: &NewExecution, then: EffectsOf<'_, Execution>) -> StoreResult<Execution> {
         let sql = format!(
             "INSERT INTO executions ({COLUMNS}) VALUES ($1, $2, $3, $4, 'queued', 0, '', NULL, NULL, $5, $6, 0, $7, $8, \
              NULL, NULL, FALSE, 0, FALSE, $9, NULL, NULL, $9) RETURNING {COLUMNS}"
@@ -200,7 +190,7 @@ impl ExecutionStore for SqlStore {
         ))
     }
 
-    async fn get(&self, org: OrgId, id: ExecutionId) -> Result<Execution, StoreError> {
+    async fn get(&self, org: OrgId, id: ExecutionId) -> StoreResult<Execution> {
         let sql = format!("SELECT {COLUMNS} FROM executions WHERE org_id = $1 AND id = $2");
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, ExecutionRow>(&sql).bind(org.as_uuid()).bind(id.as_uuid()).fetch_one(pool).await
@@ -214,7 +204,7 @@ impl ExecutionStore for SqlStore {
         filter: &ExecutionFilter,
         before: Option<ExecutionId>,
         limit: u32,
-    ) -> Result<Vec<Execution>, StoreError> {
+    ) -> StoreResult<Vec<Execution>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM executions WHERE org_id = $1 AND ($2 IS NULL OR tool = $2) AND ($3 IS NULL OR status = $3) \
              AND ($4 IS NULL OR actor_id = $4) AND ($5 IS NULL OR created_at >= $5) AND ($6 IS NULL OR id < $6) \
@@ -235,7 +225,7 @@ impl ExecutionStore for SqlStore {
         rows.into_iter().map(ExecutionRow::into_execution).collect()
     }
 
-    async fn cancel(&self, org: OrgId, id: ExecutionId, effects: &Effects) -> Result<Execution, StoreError> {
+    async fn cancel(&self, org: OrgId, id: ExecutionId, effects: &Effects) -> StoreResult<Execution> {
         // SET expressions read the row as it was, so each CASE sees the old status.
         let sql = format!(
             "UPDATE executions SET \
@@ -260,7 +250,7 @@ impl ExecutionStore for SqlStore {
         Ok(run)
     }
 
-    async fn logs(&self, org: OrgId, id: ExecutionId, after: u32, limit: u32) -> Result<Vec<LogLine>, StoreError> {
+    async fn logs(&self, org: OrgId, id: ExecutionId, after: u32, limit: u32) -> StoreResult<Vec<LogLine>> {
         self.get(org, id).await?;
         let sql = "SELECT seq, at, stream, line FROM execution_logs WHERE execution_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
         let rows: Vec<(i32, DateTime<Utc>, String, String)> = on_pool!(&self.db, |pool| {
@@ -278,7 +268,7 @@ impl ExecutionStore for SqlStore {
             .collect()
     }
 
-    async fn claim(&self, worker: &str, lease: Duration, per_org: u32) -> Result<Option<Execution>, StoreError> {
+    async fn claim(&self, worker: &str, lease: Duration, per_org: u32) -> StoreResult<Option<Execution>> {
         let now = self.now();
         let row = match &self.db {
             // `rampart_claim` (migration 0009) tries the organisations in the same order, each
@@ -328,7 +318,7 @@ impl ExecutionStore for SqlStore {
         Ok(claimed)
     }
 
-    async fn heartbeat(&self, id: ExecutionId, attempt: u32, lease: Duration) -> Result<bool, StoreError> {
+    async fn heartbeat(&self, id: ExecutionId, attempt: u32, lease: Duration) -> StoreResult<bool> {
         let now = self.now();
         let row: Option<(bool,)> = on_pool!(&self.db, |pool| {
             sqlx::query_as(
@@ -345,7 +335,7 @@ impl ExecutionStore for SqlStore {
         row.map(|(cancel,)| cancel).ok_or(StoreError::Fenced)
     }
 
-    async fn progress(&self, id: ExecutionId, attempt: u32, percent: u8, message: &str) -> Result<(), StoreError> {
+    async fn progress(&self, id: ExecutionId, attempt: u32, percent: u8, message: &str) -> StoreResult<()> {
         let now = self.now();
         let done = on_pool!(&self.db, |pool| {
             sqlx::query(
@@ -361,11 +351,7 @@ impl ExecutionStore for SqlStore {
             .await
             .map(|r| r.rows_affected())
         })?;
-        if done == 0 {
-            return Err(StoreError::Fenced);
-        }
-        self.changed(Change::Execution(id));
-        Ok(())
+        self.fenced(id, done)
     }
 
     async fn append_logs(
@@ -374,7 +360,7 @@ impl ExecutionStore for SqlStore {
         attempt: u32,
         lines: &[(LogStream, String)],
         cap: u32,
-    ) -> Result<(), StoreError> {
+    ) -> StoreResult<()> {
         let now = self.now();
         on_pool!(&self.db, |pool| {
             let mut tx = pool.begin_write().await?;
@@ -415,7 +401,7 @@ impl ExecutionStore for SqlStore {
         Ok(())
     }
 
-    async fn finish(&self, id: ExecutionId, attempt: u32, finish: &Finish) -> Result<Execution, StoreError> {
+    async fn finish(&self, id: ExecutionId, attempt: u32, finish: &Finish) -> StoreResult<Execution> {
         let sql = format!(
             "UPDATE executions SET status = $3, result = $4, error = $5, \
              progress = CASE WHEN $3 = 'succeeded' THEN 100 ELSE progress END, \
@@ -462,7 +448,7 @@ impl ExecutionStore for SqlStore {
         Ok(run)
     }
 
-    async fn output(&self, org: OrgId, id: ExecutionId) -> Result<RunOutput, StoreError> {
+    async fn output(&self, org: OrgId, id: ExecutionId) -> StoreResult<RunOutput> {
         let totals: (i64, i64) = on_pool!(&self.db, |pool| {
             sqlx::query_as("SELECT findings_total, artifacts_total FROM executions WHERE org_id = $1 AND id = $2")
                 .bind(org.as_uuid())
@@ -473,7 +459,7 @@ impl ExecutionStore for SqlStore {
         output::read(&self.db, org, id, totals).await
     }
 
-    async fn release(&self, id: ExecutionId, attempt: u32) -> Result<(), StoreError> {
+    async fn release(&self, id: ExecutionId, attempt: u32) -> StoreResult<()> {
         let now = self.now();
         let done = on_pool!(&self.db, |pool| {
             sqlx::query(
@@ -487,14 +473,10 @@ impl ExecutionStore for SqlStore {
             .await
             .map(|r| r.rows_affected())
         })?;
-        if done == 0 {
-            return Err(StoreError::Fenced);
-        }
-        self.changed(Change::Execution(id));
-        Ok(())
+        self.fenced(id, done)
     }
 
-    async fn reap_expired(&self) -> Result<u64, StoreError> {
+    async fn reap_expired(&self) -> StoreResult<u64> {
         let now = self.now();
         // On PostgreSQL a row locked by a transaction still in flight (a worker frozen mid-write)
         // is skipped rather than waited for: the reaper never hangs, and takes it next time.
@@ -517,5 +499,17 @@ impl ExecutionStore for SqlStore {
             self.changed(Change::Execution(ExecutionId::from_uuid(*id)));
         }
         Ok(reaped.len() as u64)
+    }
+}
+
+impl SqlStore {
+    /// The end of a write fenced by attempt: `Fenced` when it touched no row, else the run's change
+    /// announced.
+    fn fenced(&self, id: ExecutionId, done: u64) -> StoreResult<()> {
+        if done == 0 {
+            return Err(StoreError::Fenced);
+        }
+        self.changed(Change::Execution(id));
+        Ok(())
     }
 }

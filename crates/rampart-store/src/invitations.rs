@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::db::on_pool;
 use crate::effects::unit_of_work;
 use crate::users::{INSERT_MEMBERSHIP, parse_role};
-use crate::{EffectsOf, SqlStore, StoreError};
+use crate::{EffectsOf, SqlStore, StoreError, StoreResult};
 
 #[async_trait]
 pub trait InvitationStore: Send + Sync {
@@ -23,18 +23,13 @@ pub trait InvitationStore: Send + Sync {
         new: &NewInvitation,
         invited_by: Option<UserId>,
         then: EffectsOf<'_, Invitation>,
-    ) -> Result<Invitation, StoreError>;
+    ) -> StoreResult<Invitation>;
     /// The organisation's open invitations, oldest first.
-    async fn list(&self, org: OrgId, now: DateTime<Utc>) -> Result<Vec<Invitation>, StoreError>;
+    async fn list(&self, org: OrgId, now: DateTime<Utc>) -> StoreResult<Vec<Invitation>>;
     /// Withdraws an invitation of the organisation, open or expired.
-    async fn revoke(
-        &self,
-        org: OrgId,
-        id: InvitationId,
-        then: EffectsOf<'_, Invitation>,
-    ) -> Result<Invitation, StoreError>;
+    async fn revoke(&self, org: OrgId, id: InvitationId, then: EffectsOf<'_, Invitation>) -> StoreResult<Invitation>;
     /// The open invitations addressed to `email`, from every organisation.
-    async fn list_for(&self, email: &Email, now: DateTime<Utc>) -> Result<Vec<Invitation>, StoreError>;
+    async fn list_for(&self, email: &Email, now: DateTime<Utc>) -> StoreResult<Vec<Invitation>>;
     /// Makes `user` (whose address is `email`) a member with the invitation's role and closes
     /// the invitation, together. Not found unless the invitation is open and addressed to
     /// `email`; a conflict on `member` when the user already belongs to the organisation.
@@ -45,14 +40,14 @@ pub trait InvitationStore: Send + Sync {
         email: &Email,
         now: DateTime<Utc>,
         then: EffectsOf<'_, Invitation>,
-    ) -> Result<Invitation, StoreError>;
+    ) -> StoreResult<Invitation>;
     /// Closes an invitation addressed to `email`, open or expired.
     async fn decline(
         &self,
         id: InvitationId,
         email: &Email,
         then: EffectsOf<'_, Invitation>,
-    ) -> Result<Invitation, StoreError>;
+    ) -> StoreResult<Invitation>;
 }
 
 const SELECT: &str = "SELECT i.id, i.org_id, o.name AS org_name, i.email, i.role, i.invited_by, i.created_at, \
@@ -71,7 +66,7 @@ struct InvitationRow {
 }
 
 impl InvitationRow {
-    fn into_invitation(self) -> Result<Invitation, StoreError> {
+    fn into_invitation(self) -> StoreResult<Invitation> {
         Ok(Invitation {
             id: InvitationId::from_uuid(self.id),
             org_id: OrgId::from_uuid(self.org_id),
@@ -93,7 +88,7 @@ impl InvitationStore for SqlStore {
         new: &NewInvitation,
         invited_by: Option<UserId>,
         then: EffectsOf<'_, Invitation>,
-    ) -> Result<Invitation, StoreError> {
+    ) -> StoreResult<Invitation> {
         let now = self.now();
         let select = format!("{SELECT} WHERE i.org_id = $1 AND i.email = $2");
         Ok(unit_of_work!(
@@ -150,7 +145,7 @@ impl InvitationStore for SqlStore {
         ))
     }
 
-    async fn list(&self, org: OrgId, now: DateTime<Utc>) -> Result<Vec<Invitation>, StoreError> {
+    async fn list(&self, org: OrgId, now: DateTime<Utc>) -> StoreResult<Vec<Invitation>> {
         let sql = format!("{SELECT} WHERE i.org_id = $1 AND i.expires_at > $2 ORDER BY i.created_at, i.id");
         let rows = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, InvitationRow>(&sql).bind(org.as_uuid()).bind(now).fetch_all(pool).await
@@ -158,30 +153,11 @@ impl InvitationStore for SqlStore {
         rows.into_iter().map(InvitationRow::into_invitation).collect()
     }
 
-    async fn revoke(
-        &self,
-        org: OrgId,
-        id: InvitationId,
-        then: EffectsOf<'_, Invitation>,
-    ) -> Result<Invitation, StoreError> {
-        let select = format!("{SELECT} WHERE i.org_id = $1 AND i.id = $2");
-        Ok(unit_of_work!(
-            self,
-            |tx| {
-                let row = sqlx::query_as::<_, InvitationRow>(&select)
-                    .bind(org.as_uuid())
-                    .bind(id.as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                sqlx::query("DELETE FROM invitations WHERE id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
-                row.into_invitation()?
-            },
-            then
-        ))
+    async fn revoke(&self, org: OrgId, id: InvitationId, then: EffectsOf<'_, Invitation>) -> StoreResult<Invitation> {
+        self.take(id, Some(org), None, then).await
     }
 
-    async fn list_for(&self, email: &Email, now: DateTime<Utc>) -> Result<Vec<Invitation>, StoreError> {
+    async fn list_for(&self, email: &Email, now: DateTime<Utc>) -> StoreResult<Vec<Invitation>> {
         let sql = format!("{SELECT} WHERE i.email = $1 AND i.expires_at > $2 ORDER BY i.created_at, i.id");
         let rows = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, InvitationRow>(&sql).bind(email.as_str()).bind(now).fetch_all(pool).await
@@ -196,7 +172,7 @@ impl InvitationStore for SqlStore {
         email: &Email,
         now: DateTime<Utc>,
         then: EffectsOf<'_, Invitation>,
-    ) -> Result<Invitation, StoreError> {
+    ) -> StoreResult<Invitation> {
         let select = format!("{SELECT} WHERE i.id = $1 AND i.email = $2 AND i.expires_at > $3");
         Ok(unit_of_work!(
             self,
@@ -229,14 +205,28 @@ impl InvitationStore for SqlStore {
         id: InvitationId,
         email: &Email,
         then: EffectsOf<'_, Invitation>,
-    ) -> Result<Invitation, StoreError> {
-        let select = format!("{SELECT} WHERE i.id = $1 AND i.email = $2");
+    ) -> StoreResult<Invitation> {
+        self.take(id, None, Some(email), then).await
+    }
+}
+
+impl SqlStore {
+    /// Deletes and returns the invitation `id` of organisation `org`, or the one sent to `email`.
+    async fn take(
+        &self,
+        id: InvitationId,
+        org: Option<OrgId>,
+        email: Option<&Email>,
+        then: EffectsOf<'_, Invitation>,
+    ) -> StoreResult<Invitation> {
+        let select = format!("{SELECT} WHERE i.id = $1 AND (i.org_id = $2 OR i.email = $3)");
         Ok(unit_of_work!(
             self,
             |tx| {
                 let row = sqlx::query_as::<_, InvitationRow>(&select)
                     .bind(id.as_uuid())
-                    .bind(email.as_str())
+                    .bind(org.map(|org| org.as_uuid()))
+                    .bind(email.map(Email::as_str))
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or(StoreError::NotFound)?;

@@ -31,7 +31,7 @@ pub use audit::{AuditFilter, AuditStore};
 pub use changes::Change;
 pub use db::{Backend, ConnectOptions, Location, PoolStats, SqlStore};
 pub use effects::{Effects, EffectsOf};
-pub use error::StoreError;
+pub use error::{StoreError, StoreResult};
 pub use executions::{ExecutionFilter, ExecutionStore};
 pub use invitations::InvitationStore;
 pub use nodes::{NodeFilter, NodePatch, NodeStore};
@@ -51,10 +51,10 @@ pub trait Store: Send + Sync {
     fn backend(&self) -> Backend;
 
     /// Applies the migrations embedded in the binary that the database has not seen yet.
-    async fn migrate(&self) -> Result<(), StoreError>;
+    async fn migrate(&self) -> StoreResult<()>;
 
     /// One round trip to the database, for health checks.
-    async fn ping(&self) -> Result<(), StoreError>;
+    async fn ping(&self) -> StoreResult<()>;
 
     fn pool_stats(&self) -> PoolStats;
 

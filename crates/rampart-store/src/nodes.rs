@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::db::on_pool;
 use crate::effects::unit_of_work;
-use crate::{Effects, EffectsOf, SqlStore, StoreError};
+use crate::{Effects, EffectsOf, SqlStore, StoreError, StoreResult};
 
 /// Which nodes to list; every field narrows.
 #[derive(Clone, Debug, Default)]
@@ -36,19 +36,13 @@ pub trait NodeStore: Send + Sync {
         key_prefix: &str,
         key_hash: &str,
         then: EffectsOf<'_, Node>,
-    ) -> Result<Node, StoreError>;
+    ) -> StoreResult<Node>;
     /// Oldest first, after `after` when given.
-    async fn list(
-        &self,
-        org: OrgId,
-        filter: &NodeFilter,
-        after: Option<NodeId>,
-        limit: u32,
-    ) -> Result<Vec<Node>, StoreError>;
-    async fn get(&self, org: OrgId, id: NodeId) -> Result<Node, StoreError>;
-    async fn update(&self, org: OrgId, id: NodeId, patch: &NodePatch, effects: &Effects) -> Result<Node, StoreError>;
+    async fn list(&self, org: OrgId, filter: &NodeFilter, after: Option<NodeId>, limit: u32) -> StoreResult<Vec<Node>>;
+    async fn get(&self, org: OrgId, id: NodeId) -> StoreResult<Node>;
+    async fn update(&self, org: OrgId, id: NodeId, patch: &NodePatch, effects: &Effects) -> StoreResult<Node>;
     /// Its events stay, without their node; its decoys go.
-    async fn delete(&self, org: OrgId, id: NodeId, effects: &Effects) -> Result<(), StoreError>;
+    async fn delete(&self, org: OrgId, id: NodeId, effects: &Effects) -> StoreResult<()>;
     /// Replaces the key: the old one stops working at once.
     async fn rotate_key(
         &self,
@@ -57,12 +51,12 @@ pub trait NodeStore: Send + Sync {
         key_prefix: &str,
         key_hash: &str,
         effects: &Effects,
-    ) -> Result<Node, StoreError>;
+    ) -> StoreResult<Node>;
     /// The node with this key prefix and its key hash, whatever its organisation: a sensor's
     /// authentication starts here.
-    async fn find_by_key(&self, key_prefix: &str) -> Result<Option<(Node, String)>, StoreError>;
+    async fn find_by_key(&self, key_prefix: &str) -> StoreResult<Option<(Node, String)>>;
     /// The decoys the node reported touched, most recent first.
-    async fn decoys(&self, org: OrgId, id: NodeId) -> Result<Vec<Decoy>, StoreError>;
+    async fn decoys(&self, org: OrgId, id: NodeId) -> StoreResult<Vec<Decoy>>;
 }
 
 const COLUMNS: &str = "id, org_id, name, kind, status, key_prefix, metadata, created_at, updated_at, last_seen_at";
@@ -86,7 +80,7 @@ fn invalid<E>(_: E) -> StoreError {
 }
 
 impl NodeRow {
-    fn into_node(self) -> Result<Node, StoreError> {
+    fn into_node(self) -> StoreResult<Node> {
         Ok(Node {
             id: NodeId::from_uuid(self.id),
             org_id: OrgId::from_uuid(self.org_id),
@@ -118,7 +112,7 @@ impl NodeStore for SqlStore {
         key_prefix: &str,
         key_hash: &str,
         then: EffectsOf<'_, Node>,
-    ) -> Result<Node, StoreError> {
+    ) -> StoreResult<Node> {
         let sql = format!(
             "INSERT INTO nodes (id, org_id, name, kind, status, key_prefix, key_hash, metadata, created_at, updated_at, last_seen_at) \
              VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $8, NULL) RETURNING {COLUMNS}"
@@ -145,13 +139,7 @@ impl NodeStore for SqlStore {
         Ok(value)
     }
 
-    async fn list(
-        &self,
-        org: OrgId,
-        filter: &NodeFilter,
-        after: Option<NodeId>,
-        limit: u32,
-    ) -> Result<Vec<Node>, StoreError> {
+    async fn list(&self, org: OrgId, filter: &NodeFilter, after: Option<NodeId>, limit: u32) -> StoreResult<Vec<Node>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM nodes WHERE org_id = $1 AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR status = $3) \
              AND ($4 IS NULL OR id > $4) ORDER BY id LIMIT $5"
@@ -169,7 +157,7 @@ impl NodeStore for SqlStore {
         rows.into_iter().map(NodeRow::into_node).collect()
     }
 
-    async fn get(&self, org: OrgId, id: NodeId) -> Result<Node, StoreError> {
+    async fn get(&self, org: OrgId, id: NodeId) -> StoreResult<Node> {
         let sql = format!("SELECT {COLUMNS} FROM nodes WHERE org_id = $1 AND id = $2");
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, NodeRow>(&sql).bind(org.as_uuid()).bind(id.as_uuid()).fetch_one(pool).await
@@ -177,7 +165,7 @@ impl NodeStore for SqlStore {
         row.into_node()
     }
 
-    async fn update(&self, org: OrgId, id: NodeId, patch: &NodePatch, effects: &Effects) -> Result<Node, StoreError> {
+    async fn update(&self, org: OrgId, id: NodeId, patch: &NodePatch, effects: &Effects) -> StoreResult<Node> {
         let sql = format!(
             "UPDATE nodes SET name = COALESCE($3, name), status = COALESCE($4, status), updated_at = $5 \
              WHERE org_id = $1 AND id = $2 RETURNING {COLUMNS}"
@@ -201,7 +189,7 @@ impl NodeStore for SqlStore {
         Ok(value)
     }
 
-    async fn delete(&self, org: OrgId, id: NodeId, effects: &Effects) -> Result<(), StoreError> {
+    async fn delete(&self, org: OrgId, id: NodeId, effects: &Effects) -> StoreResult<()> {
         self.delete_owned("nodes", org, id.as_uuid(), effects).await
     }
 
@@ -212,7 +200,7 @@ impl NodeStore for SqlStore {
         key_prefix: &str,
         key_hash: &str,
         effects: &Effects,
-    ) -> Result<Node, StoreError> {
+    ) -> StoreResult<Node> {
         let sql = format!(
             "UPDATE nodes SET key_prefix = $3, key_hash = $4, updated_at = $5 WHERE org_id = $1 AND id = $2 RETURNING {COLUMNS}"
         );
@@ -235,7 +223,7 @@ impl NodeStore for SqlStore {
         Ok(value)
     }
 
-    async fn find_by_key(&self, key_prefix: &str) -> Result<Option<(Node, String)>, StoreError> {
+    async fn find_by_key(&self, key_prefix: &str) -> StoreResult<Option<(Node, String)>> {
         let sql = format!("SELECT {COLUMNS}, key_hash FROM nodes WHERE key_prefix = $1");
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, AuthRow>(&sql).bind(key_prefix).fetch_optional(pool).await
@@ -243,7 +231,7 @@ impl NodeStore for SqlStore {
         row.map(|row| Ok((row.node.into_node()?, row.key_hash))).transpose()
     }
 
-    async fn decoys(&self, org: OrgId, id: NodeId) -> Result<Vec<Decoy>, StoreError> {
+    async fn decoys(&self, org: OrgId, id: NodeId) -> StoreResult<Vec<Decoy>> {
         self.get(org, id).await?;
         let rows: Vec<(Uuid, String, String, i64, DateTime<Utc>, DateTime<Utc>)> = on_pool!(&self.db, |pool| {
             sqlx::query_as(

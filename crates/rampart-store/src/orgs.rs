@@ -8,17 +8,16 @@ use uuid::Uuid;
 
 use crate::db::on_pool;
 use crate::effects::unit_of_work;
-use crate::{Effects, SqlStore, StoreError};
+use crate::{Effects, SqlStore, StoreError, StoreResult};
 
 #[async_trait]
 pub trait OrgStore: Send + Sync {
     /// Fails with a conflict on `slug` when another organisation has it.
-    async fn insert(&self, new: &NewOrganisation) -> Result<Organisation, StoreError>;
-    async fn get(&self, id: OrgId) -> Result<Organisation, StoreError>;
-    async fn find_by_slug(&self, slug: &Slug) -> Result<Option<Organisation>, StoreError>;
+    async fn insert(&self, new: &NewOrganisation) -> StoreResult<Organisation>;
+    async fn get(&self, id: OrgId) -> StoreResult<Organisation>;
+    async fn find_by_slug(&self, slug: &Slug) -> StoreResult<Option<Organisation>>;
     /// Renames; conflict on `slug` when another organisation has the new one.
-    async fn update(&self, id: OrgId, changes: &NewOrganisation, effects: &Effects)
-    -> Result<Organisation, StoreError>;
+    async fn update(&self, id: OrgId, changes: &NewOrganisation, effects: &Effects) -> StoreResult<Organisation>;
 }
 
 const COLUMNS: &str = "id, name, slug, created_at, updated_at";
@@ -33,7 +32,7 @@ struct OrgRow {
 }
 
 impl OrgRow {
-    fn into_org(self) -> Result<Organisation, StoreError> {
+    fn into_org(self) -> StoreResult<Organisation> {
         let slug = Slug::parse(&self.slug).map_err(|_| StoreError::Internal("stored slug is invalid".into()))?;
         Ok(Organisation {
             id: OrgId::from_uuid(self.id),
@@ -47,7 +46,7 @@ impl OrgRow {
 
 #[async_trait]
 impl OrgStore for SqlStore {
-    async fn insert(&self, new: &NewOrganisation) -> Result<Organisation, StoreError> {
+    async fn insert(&self, new: &NewOrganisation) -> StoreResult<Organisation> {
         let sql = format!("INSERT INTO organisations ({COLUMNS}) VALUES ($1, $2, $3, $4, $4) RETURNING {COLUMNS}");
         let now = self.now();
         let row = on_pool!(&self.db, |pool| {
@@ -63,19 +62,14 @@ impl OrgStore for SqlStore {
         row.into_org()
     }
 
-    async fn get(&self, id: OrgId) -> Result<Organisation, StoreError> {
+    async fn get(&self, id: OrgId) -> StoreResult<Organisation> {
         let sql = format!("SELECT {COLUMNS} FROM organisations WHERE id = $1");
         let row =
             on_pool!(&self.db, |pool| { sqlx::query_as::<_, OrgRow>(&sql).bind(id.as_uuid()).fetch_one(pool).await })?;
         row.into_org()
     }
 
-    async fn update(
-        &self,
-        id: OrgId,
-        changes: &NewOrganisation,
-        effects: &Effects,
-    ) -> Result<Organisation, StoreError> {
+    async fn update(&self, id: OrgId, changes: &NewOrganisation, effects: &Effects) -> StoreResult<Organisation> {
         let sql =
             format!("UPDATE organisations SET name = $2, slug = $3, updated_at = $4 WHERE id = $1 RETURNING {COLUMNS}");
         let now = self.now();
@@ -96,7 +90,7 @@ impl OrgStore for SqlStore {
         Ok(value)
     }
 
-    async fn find_by_slug(&self, slug: &Slug) -> Result<Option<Organisation>, StoreError> {
+    async fn find_by_slug(&self, slug: &Slug) -> StoreResult<Option<Organisation>> {
         let sql = format!("SELECT {COLUMNS} FROM organisations WHERE slug = $1");
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, OrgRow>(&sql).bind(slug.as_str()).fetch_optional(pool).await

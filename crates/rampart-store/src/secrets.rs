@@ -4,13 +4,13 @@
 use async_trait::async_trait;
 
 use crate::db::on_pool;
-use crate::{SqlStore, StoreError};
+use crate::{SqlStore, StoreResult};
 
 #[async_trait]
 pub trait SecretStore: Send + Sync {
     /// The secret stored under `name`, storing `candidate` first if there is none. When several
     /// servers start at once, all of them get the value of whichever wrote first.
-    async fn get_or_insert(&self, name: &str, candidate: &str) -> Result<String, StoreError>;
+    async fn get_or_insert(&self, name: &str, candidate: &str) -> StoreResult<String>;
 }
 
 const INSERT: &str =
@@ -19,7 +19,7 @@ const SELECT: &str = "SELECT value FROM server_secrets WHERE name = $1";
 
 #[async_trait]
 impl SecretStore for SqlStore {
-    async fn get_or_insert(&self, name: &str, candidate: &str) -> Result<String, StoreError> {
+    async fn get_or_insert(&self, name: &str, candidate: &str) -> StoreResult<String> {
         let now = self.now();
         on_pool!(&self.db, |pool| {
             sqlx::query(INSERT).bind(name).bind(candidate).bind(now).execute(pool).await.map(drop)

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::db::{BeginWrite, on_pool};
 use crate::effects::unit_of_work;
 use crate::users::parse_role;
-use crate::{Effects, SqlStore, StoreError};
+use crate::{Effects, SqlStore, StoreError, StoreResult};
 
 /// The result of presenting a refresh token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,18 +44,13 @@ pub trait SessionStore: Send + Sync {
         refresh_hash: &str,
         refresh_expires: DateTime<Utc>,
         effects: &Effects,
-    ) -> Result<SessionId, StoreError>;
+    ) -> StoreResult<SessionId>;
     /// Uses `old_hash` and stores `new_hash` as its successor, atomically.
-    async fn rotate(&self, old_hash: &str, new_hash: &str, new_expires: DateTime<Utc>) -> Result<Rotation, StoreError>;
+    async fn rotate(&self, old_hash: &str, new_hash: &str, new_expires: DateTime<Utc>) -> StoreResult<Rotation>;
     /// Ends the session: its refresh tokens and access tokens stop working.
-    async fn revoke(&self, session: SessionId, effects: &Effects) -> Result<(), StoreError>;
+    async fn revoke(&self, session: SessionId, effects: &Effects) -> StoreResult<()>;
     /// The state of `user` in `org` within `session`; `None` when the session is not theirs or gone.
-    async fn access_state(
-        &self,
-        user: UserId,
-        org: OrgId,
-        session: SessionId,
-    ) -> Result<Option<AccessState>, StoreError>;
+    async fn access_state(&self, user: UserId, org: OrgId, session: SessionId) -> StoreResult<Option<AccessState>>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -85,7 +80,7 @@ impl SessionStore for SqlStore {
         refresh_hash: &str,
         refresh_expires: DateTime<Utc>,
         effects: &Effects,
-    ) -> Result<SessionId, StoreError> {
+    ) -> StoreResult<SessionId> {
         let session = SessionId::new();
         let now = self.now();
         unit_of_work!(
@@ -113,7 +108,7 @@ impl SessionStore for SqlStore {
         Ok(session)
     }
 
-    async fn rotate(&self, old_hash: &str, new_hash: &str, new_expires: DateTime<Utc>) -> Result<Rotation, StoreError> {
+    async fn rotate(&self, old_hash: &str, new_hash: &str, new_expires: DateTime<Utc>) -> StoreResult<Rotation> {
         let now = self.now();
         on_pool!(&self.db, |pool| {
             let mut tx = pool.begin_write().await?;
@@ -160,7 +155,7 @@ impl SessionStore for SqlStore {
         })
     }
 
-    async fn revoke(&self, session: SessionId, effects: &Effects) -> Result<(), StoreError> {
+    async fn revoke(&self, session: SessionId, effects: &Effects) -> StoreResult<()> {
         let now = self.now();
         unit_of_work!(
             self,
@@ -176,12 +171,7 @@ impl SessionStore for SqlStore {
         Ok(())
     }
 
-    async fn access_state(
-        &self,
-        user: UserId,
-        org: OrgId,
-        session: SessionId,
-    ) -> Result<Option<AccessState>, StoreError> {
+    async fn access_state(&self, user: UserId, org: OrgId, session: SessionId) -> StoreResult<Option<AccessState>> {
         let sql = "SELECT u.is_active, u.is_superuser, m.role, (s.revoked_at IS NULL) AS session_live FROM users u \
                    JOIN sessions s ON s.id = $3 AND s.user_id = u.id AND s.org_id = $2 \
                    LEFT JOIN memberships m ON m.user_id = u.id AND m.org_id = $2 WHERE u.id = $1";

@@ -9,7 +9,7 @@ use sqlx::types::Json;
 
 use crate::db::on_pool;
 use crate::effects::unit_of_work;
-use crate::{Effects, SqlStore, StoreError};
+use crate::{Effects, SqlStore, StoreError, StoreResult};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredSetting {
@@ -22,18 +22,12 @@ pub struct StoredSetting {
 #[async_trait]
 pub trait SettingStore: Send + Sync {
     /// Creates or replaces the value; the creation time of an existing setting is kept.
-    async fn put(
-        &self,
-        org: OrgId,
-        key: &SettingKey,
-        value: &Value,
-        effects: &Effects,
-    ) -> Result<StoredSetting, StoreError>;
-    async fn find(&self, org: OrgId, key: &SettingKey) -> Result<Option<StoredSetting>, StoreError>;
+    async fn put(&self, org: OrgId, key: &SettingKey, value: &Value, effects: &Effects) -> StoreResult<StoredSetting>;
+    async fn find(&self, org: OrgId, key: &SettingKey) -> StoreResult<Option<StoredSetting>>;
     /// Every setting of the organisation, by key.
-    async fn list(&self, org: OrgId) -> Result<Vec<StoredSetting>, StoreError>;
+    async fn list(&self, org: OrgId) -> StoreResult<Vec<StoredSetting>>;
     /// Fails with `NotFound` when the organisation has no such setting.
-    async fn delete(&self, org: OrgId, key: &SettingKey, effects: &Effects) -> Result<(), StoreError>;
+    async fn delete(&self, org: OrgId, key: &SettingKey, effects: &Effects) -> StoreResult<()>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -45,7 +39,7 @@ struct SettingRow {
 }
 
 impl SettingRow {
-    fn into_setting(self) -> Result<StoredSetting, StoreError> {
+    fn into_setting(self) -> StoreResult<StoredSetting> {
         let key =
             SettingKey::parse(&self.key).map_err(|_| StoreError::Internal("stored setting key is invalid".into()))?;
         Ok(StoredSetting { key, value: self.value.0, created_at: self.created_at, updated_at: self.updated_at })
@@ -62,13 +56,7 @@ const DELETE: &str = "DELETE FROM settings WHERE org_id = $1 AND key = $2";
 
 #[async_trait]
 impl SettingStore for SqlStore {
-    async fn put(
-        &self,
-        org: OrgId,
-        key: &SettingKey,
-        value: &Value,
-        effects: &Effects,
-    ) -> Result<StoredSetting, StoreError> {
+    async fn put(&self, org: OrgId, key: &SettingKey, value: &Value, effects: &Effects) -> StoreResult<StoredSetting> {
         let now = self.now();
         Ok(unit_of_work!(
             self,
@@ -89,21 +77,21 @@ impl SettingStore for SqlStore {
         ))
     }
 
-    async fn find(&self, org: OrgId, key: &SettingKey) -> Result<Option<StoredSetting>, StoreError> {
+    async fn find(&self, org: OrgId, key: &SettingKey) -> StoreResult<Option<StoredSetting>> {
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, SettingRow>(FIND).bind(org.as_uuid()).bind(key.as_str()).fetch_optional(pool).await
         })?;
         row.map(SettingRow::into_setting).transpose()
     }
 
-    async fn list(&self, org: OrgId) -> Result<Vec<StoredSetting>, StoreError> {
+    async fn list(&self, org: OrgId) -> StoreResult<Vec<StoredSetting>> {
         let rows = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, SettingRow>(LIST).bind(org.as_uuid()).fetch_all(pool).await
         })?;
         rows.into_iter().map(SettingRow::into_setting).collect()
     }
 
-    async fn delete(&self, org: OrgId, key: &SettingKey, effects: &Effects) -> Result<(), StoreError> {
+    async fn delete(&self, org: OrgId, key: &SettingKey, effects: &Effects) -> StoreResult<()> {
         unit_of_work!(
             self,
             |tx| {

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::db::on_pool;
 use crate::effects::unit_of_work;
-use crate::{Effects, EffectsOf, SqlStore, StoreError};
+use crate::{Effects, EffectsOf, SqlStore, StoreError, StoreResult};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredTarget {
@@ -50,7 +50,7 @@ pub trait TargetStore: Send + Sync {
         target: &NewTarget,
         created_by: Option<UserId>,
         then: EffectsOf<'_, StoredTarget>,
-    ) -> Result<StoredTarget, StoreError>;
+    ) -> StoreResult<StoredTarget>;
     /// Inserts what is new, in one transaction; `None` in the answer marks a duplicate.
     async fn insert_many(
         &self,
@@ -58,25 +58,25 @@ pub trait TargetStore: Send + Sync {
         targets: &[NewTarget],
         created_by: Option<UserId>,
         then: EffectsOf<'_, Vec<Option<StoredTarget>>>,
-    ) -> Result<Vec<Option<StoredTarget>>, StoreError>;
-    async fn get(&self, org: OrgId, id: TargetId) -> Result<StoredTarget, StoreError>;
+    ) -> StoreResult<Vec<Option<StoredTarget>>>;
+    async fn get(&self, org: OrgId, id: TargetId) -> StoreResult<StoredTarget>;
     async fn list(
         &self,
         org: OrgId,
         filter: &TargetFilter,
         after: Option<TargetId>,
         limit: u32,
-    ) -> Result<Vec<StoredTarget>, StoreError>;
+    ) -> StoreResult<Vec<StoredTarget>>;
     async fn update(
         &self,
         org: OrgId,
         id: TargetId,
         patch: &TargetPatch,
         then: EffectsOf<'_, StoredTarget>,
-    ) -> Result<StoredTarget, StoreError>;
-    async fn delete(&self, org: OrgId, id: TargetId, effects: &Effects) -> Result<(), StoreError>;
+    ) -> StoreResult<StoredTarget>;
+    async fn delete(&self, org: OrgId, id: TargetId, effects: &Effects) -> StoreResult<()>;
     /// Every target of the organisation, to build its scope.
-    async fn scope(&self, org: OrgId) -> Result<Vec<ScopeTarget>, StoreError>;
+    async fn scope(&self, org: OrgId) -> StoreResult<Vec<ScopeTarget>>;
 }
 
 /// Binds the ten values of an inserted target, in column order (a macro: the query type differs per backend).
@@ -117,7 +117,7 @@ fn invalid<E>(_: E) -> StoreError {
 }
 
 impl TargetRow {
-    fn into_target(self) -> Result<StoredTarget, StoreError> {
+    fn into_target(self) -> StoreResult<StoredTarget> {
         let ports = self.ports.as_deref().map(PortRanges::parse).transpose().map_err(invalid)?;
         Ok(StoredTarget {
             id: TargetId::from_uuid(self.id),
@@ -152,7 +152,7 @@ impl TargetStore for SqlStore {
         target: &NewTarget,
         created_by: Option<UserId>,
         then: EffectsOf<'_, StoredTarget>,
-    ) -> Result<StoredTarget, StoreError> {
+    ) -> StoreResult<StoredTarget> {
         let sql = format!(
             "INSERT INTO targets ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {COLUMNS}"
         );
@@ -177,7 +177,7 @@ impl TargetStore for SqlStore {
         targets: &[NewTarget],
         created_by: Option<UserId>,
         then: EffectsOf<'_, Vec<Option<StoredTarget>>>,
-    ) -> Result<Vec<Option<StoredTarget>>, StoreError> {
+    ) -> StoreResult<Vec<Option<StoredTarget>>> {
         let sql = format!(
             "INSERT INTO targets ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
              ON CONFLICT (org_id, value, exclude) DO NOTHING RETURNING {COLUMNS}"
@@ -199,7 +199,7 @@ impl TargetStore for SqlStore {
         ))
     }
 
-    async fn get(&self, org: OrgId, id: TargetId) -> Result<StoredTarget, StoreError> {
+    async fn get(&self, org: OrgId, id: TargetId) -> StoreResult<StoredTarget> {
         let sql = format!("SELECT {COLUMNS} FROM targets WHERE org_id = $1 AND id = $2");
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, TargetRow>(&sql).bind(org.as_uuid()).bind(id.as_uuid()).fetch_one(pool).await
@@ -213,7 +213,7 @@ impl TargetStore for SqlStore {
         filter: &TargetFilter,
         after: Option<TargetId>,
         limit: u32,
-    ) -> Result<Vec<StoredTarget>, StoreError> {
+    ) -> StoreResult<Vec<StoredTarget>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM targets WHERE org_id = $1 AND id > $2 AND ($3 IS NULL OR kind = $3) \
              AND ($4 IS NULL OR exclude = $4) AND ($5 IS NULL OR tags LIKE $5 ESCAPE '\\') \
@@ -251,7 +251,7 @@ impl TargetStore for SqlStore {
         id: TargetId,
         patch: &TargetPatch,
         then: EffectsOf<'_, StoredTarget>,
-    ) -> Result<StoredTarget, StoreError> {
+    ) -> StoreResult<StoredTarget> {
         let current = self.get(org, id).await?;
         let mut target = current.target;
         if let Some(ports) = &patch.ports {
@@ -289,11 +289,11 @@ impl TargetStore for SqlStore {
         ))
     }
 
-    async fn delete(&self, org: OrgId, id: TargetId, effects: &Effects) -> Result<(), StoreError> {
+    async fn delete(&self, org: OrgId, id: TargetId, effects: &Effects) -> StoreResult<()> {
         self.delete_owned("targets", org, id.as_uuid(), effects).await
     }
 
-    async fn scope(&self, org: OrgId) -> Result<Vec<ScopeTarget>, StoreError> {
+    async fn scope(&self, org: OrgId) -> StoreResult<Vec<ScopeTarget>> {
         let sql = format!("SELECT {COLUMNS} FROM targets WHERE org_id = $1");
         let rows =
             on_pool!(&self.db, |pool| sqlx::query_as::<_, TargetRow>(&sql).bind(org.as_uuid()).fetch_all(pool).await)?;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::db::{BeginWrite, Db, on_pool};
 use crate::effects::unit_of_work;
-use crate::{Effects, EffectsOf, SqlStore, StoreError};
+use crate::{Effects, EffectsOf, SqlStore, StoreError, StoreResult};
 
 /// A member of an organisation, with the user behind it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,44 +30,44 @@ pub trait UserStore: Send + Sync {
         password_hash: &str,
         personal_org: &NewOrganisation,
         then: EffectsOf<'_, (User, Organisation)>,
-    ) -> Result<(User, Organisation), StoreError>;
-    async fn get(&self, id: UserId) -> Result<User, StoreError>;
+    ) -> StoreResult<(User, Organisation)>;
+    async fn get(&self, id: UserId) -> StoreResult<User>;
     /// The user and their password hash, by email or username, for a login.
-    async fn find_for_login(&self, login: &str) -> Result<Option<(User, String)>, StoreError>;
-    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
+    async fn find_for_login(&self, login: &str) -> StoreResult<Option<(User, String)>>;
+    async fn find_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
     /// Users by id, after `after`; for superusers.
-    async fn list(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>, StoreError>;
-    async fn update(&self, id: UserId, patch: &UserPatch, effects: &Effects) -> Result<User, StoreError>;
+    async fn list(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>>;
+    async fn update(&self, id: UserId, patch: &UserPatch, effects: &Effects) -> StoreResult<User>;
     /// Sets the password and ends every session of the user (their refresh tokens and the access
     /// tokens of those sessions stop working), together.
-    async fn set_password(&self, id: UserId, password_hash: &str) -> Result<(), StoreError>;
+    async fn set_password(&self, id: UserId, password_hash: &str) -> StoreResult<()>;
     /// Refused when the user is the last admin of an organisation that has other members; their
     /// personal organisations (where nobody else is a member) go with them.
-    async fn delete(&self, id: UserId, effects: &Effects) -> Result<(), StoreError>;
-    async fn count(&self) -> Result<u64, StoreError>;
+    async fn delete(&self, id: UserId, effects: &Effects) -> StoreResult<()>;
+    async fn count(&self) -> StoreResult<u64>;
     /// Every organisation the user belongs to, oldest membership first.
-    async fn memberships(&self, user: UserId) -> Result<Vec<Membership>, StoreError>;
+    async fn memberships(&self, user: UserId) -> StoreResult<Vec<Membership>>;
     /// The user and their memberships, in one round trip.
-    async fn profile(&self, user: UserId) -> Result<(User, Vec<Membership>), StoreError>;
+    async fn profile(&self, user: UserId) -> StoreResult<(User, Vec<Membership>)>;
 }
 
 #[async_trait]
 pub trait MemberStore: Send + Sync {
-    async fn list(&self, org: OrgId) -> Result<Vec<Member>, StoreError>;
-    async fn role_of(&self, org: OrgId, user: UserId) -> Result<Option<Role>, StoreError>;
+    async fn list(&self, org: OrgId) -> StoreResult<Vec<Member>>;
+    async fn role_of(&self, org: OrgId, user: UserId) -> StoreResult<Option<Role>>;
     /// Conflict on `member` when the user already belongs to the organisation.
-    async fn add(&self, org: OrgId, user: UserId, role: Role, effects: &Effects) -> Result<Member, StoreError>;
+    async fn add(&self, org: OrgId, user: UserId, role: Role, effects: &Effects) -> StoreResult<Member>;
     /// Refused when it would leave the organisation without an admin.
-    async fn set_role(&self, org: OrgId, user: UserId, role: Role, effects: &Effects) -> Result<Member, StoreError>;
+    async fn set_role(&self, org: OrgId, user: UserId, role: Role, effects: &Effects) -> StoreResult<Member>;
     /// Refused when it would leave the organisation without an admin.
-    async fn remove(&self, org: OrgId, user: UserId, effects: &Effects) -> Result<(), StoreError>;
+    async fn remove(&self, org: OrgId, user: UserId, effects: &Effects) -> StoreResult<()>;
     /// Creates an organisation with `admin` as its first admin.
     async fn create_org(
         &self,
         new: &NewOrganisation,
         admin: UserId,
         then: EffectsOf<'_, Organisation>,
-    ) -> Result<Organisation, StoreError>;
+    ) -> StoreResult<Organisation>;
 }
 
 pub(crate) const USER_COLUMNS: &str = "id, email, username, full_name, is_active, is_superuser, created_at, updated_at";
@@ -97,7 +97,7 @@ pub(crate) struct UserRow {
 }
 
 impl UserRow {
-    pub(crate) fn into_user(self) -> Result<User, StoreError> {
+    pub(crate) fn into_user(self) -> StoreResult<User> {
         let invalid = |_| StoreError::Internal("a stored user is invalid".into());
         Ok(User {
             id: UserId::from_uuid(self.id),
@@ -130,7 +130,7 @@ struct MembershipRow {
 }
 
 impl MembershipRow {
-    fn into_membership(self) -> Result<Membership, StoreError> {
+    fn into_membership(self) -> StoreResult<Membership> {
         Ok(Membership {
             org_id: OrgId::from_uuid(self.org_id),
             org_name: self.org_name,
@@ -164,12 +164,12 @@ struct MemberRow {
 }
 
 impl MemberRow {
-    fn into_member(self) -> Result<Member, StoreError> {
+    fn into_member(self) -> StoreResult<Member> {
         Ok(Member { user: self.user.into_user()?, role: parse_role(&self.role)?, since: self.since })
     }
 }
 
-pub(crate) fn parse_role(role: &str) -> Result<Role, StoreError> {
+pub(crate) fn parse_role(role: &str) -> StoreResult<Role> {
     role.parse().map_err(|_| StoreError::Internal("a stored role is invalid".into()))
 }
 
@@ -198,7 +198,7 @@ impl UserStore for SqlStore {
         password_hash: &str,
         personal_org: &NewOrganisation,
         then: EffectsOf<'_, (User, Organisation)>,
-    ) -> Result<(User, Organisation), StoreError> {
+    ) -> StoreResult<(User, Organisation)> {
         let now = self.now();
         let user_id = UserId::new().as_uuid();
         let org_id = OrgId::new().as_uuid();
@@ -250,14 +250,14 @@ impl UserStore for SqlStore {
         ))
     }
 
-    async fn get(&self, id: UserId) -> Result<User, StoreError> {
+    async fn get(&self, id: UserId) -> StoreResult<User> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         let row =
             on_pool!(&self.db, |pool| sqlx::query_as::<_, UserRow>(&sql).bind(id.as_uuid()).fetch_one(pool).await)?;
         row.into_user()
     }
 
-    async fn find_for_login(&self, login: &str) -> Result<Option<(User, String)>, StoreError> {
+    async fn find_for_login(&self, login: &str) -> StoreResult<Option<(User, String)>> {
         let login = login.trim().to_lowercase();
         // No email or username holds a control character, and PostgreSQL refuses a NUL in text:
         // such a login names nobody, as an unknown one does.
@@ -271,7 +271,7 @@ impl UserStore for SqlStore {
         row.map(|row| Ok((row.user.into_user()?, row.password_hash))).transpose()
     }
 
-    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+    async fn find_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
         let row = on_pool!(&self.db, |pool| sqlx::query_as::<_, UserRow>(&sql)
             .bind(email.as_str())
@@ -280,7 +280,7 @@ impl UserStore for SqlStore {
         row.map(UserRow::into_user).transpose()
     }
 
-    async fn list(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>, StoreError> {
+    async fn list(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT $2");
         let after = after.map(|id| id.as_uuid()).unwrap_or(Uuid::nil());
         let rows = on_pool!(&self.db, |pool| {
@@ -289,7 +289,7 @@ impl UserStore for SqlStore {
         rows.into_iter().map(UserRow::into_user).collect()
     }
 
-    async fn update(&self, id: UserId, patch: &UserPatch, effects: &Effects) -> Result<User, StoreError> {
+    async fn update(&self, id: UserId, patch: &UserPatch, effects: &Effects) -> StoreResult<User> {
         let sql = format!(
             "UPDATE users SET full_name = COALESCE($2, full_name), is_active = COALESCE($3, is_active), \
              is_superuser = COALESCE($4, is_superuser), updated_at = $5 WHERE id = $1 RETURNING {USER_COLUMNS}"
@@ -312,7 +312,7 @@ impl UserStore for SqlStore {
         Ok(value)
     }
 
-    async fn set_password(&self, id: UserId, password_hash: &str) -> Result<(), StoreError> {
+    async fn set_password(&self, id: UserId, password_hash: &str) -> StoreResult<()> {
         let now = self.now();
         let done = on_pool!(&self.db, |pool| {
             let mut tx = pool.begin_write().await?;
@@ -334,7 +334,7 @@ impl UserStore for SqlStore {
         if done == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
-    async fn delete(&self, id: UserId, effects: &Effects) -> Result<(), StoreError> {
+    async fn delete(&self, id: UserId, effects: &Effects) -> StoreResult<()> {
         // An organisation where this user is the only admin but not the only member would be orphaned.
         let orphaning = "SELECT COUNT(*) FROM memberships m WHERE m.user_id = $1 AND m.role = 'admin' \
              AND NOT EXISTS (SELECT 1 FROM memberships o WHERE o.org_id = m.org_id AND o.user_id <> $1 AND o.role = 'admin') \
@@ -363,13 +363,13 @@ impl UserStore for SqlStore {
         Ok(())
     }
 
-    async fn count(&self) -> Result<u64, StoreError> {
+    async fn count(&self) -> StoreResult<u64> {
         let (count,): (i64,) =
             on_pool!(&self.db, |pool| sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(pool).await)?;
         Ok(u64::try_from(count).unwrap_or_default())
     }
 
-    async fn memberships(&self, user: UserId) -> Result<Vec<Membership>, StoreError> {
+    async fn memberships(&self, user: UserId) -> StoreResult<Vec<Membership>> {
         let sql = "SELECT m.org_id, o.name AS org_name, o.slug AS org_slug, m.user_id, m.role, m.created_at \
                    FROM memberships m JOIN organisations o ON o.id = m.org_id WHERE m.user_id = $1 ORDER BY m.created_at, m.org_id";
         let rows = on_pool!(&self.db, |pool| sqlx::query_as::<_, MembershipRow>(sql)
@@ -379,7 +379,7 @@ impl UserStore for SqlStore {
         rows.into_iter().map(MembershipRow::into_membership).collect()
     }
 
-    async fn profile(&self, user: UserId) -> Result<(User, Vec<Membership>), StoreError> {
+    async fn profile(&self, user: UserId) -> StoreResult<(User, Vec<Membership>)> {
         let columns = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
         let sql = format!(
             "SELECT {columns}, m.org_id, o.name AS org_name, o.slug AS org_slug, m.role, m.created_at AS member_since \
@@ -423,7 +423,7 @@ impl SqlStore {
         user: UserId,
         change: MembershipChange,
         effects: &Effects,
-    ) -> Result<u64, StoreError> {
+    ) -> StoreResult<u64> {
         let (sql, role) = match change {
             MembershipChange::SetRole(role) => (
                 format!(
@@ -467,7 +467,7 @@ impl SqlStore {
         ))
     }
 
-    async fn member(&self, org: OrgId, user: UserId) -> Result<Member, StoreError> {
+    async fn member(&self, org: OrgId, user: UserId) -> StoreResult<Member> {
         let sql = format!("{} WHERE m.org_id = $1 AND m.user_id = $2", member_query());
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, MemberRow>(&sql).bind(org.as_uuid()).bind(user.as_uuid()).fetch_one(pool).await
@@ -478,14 +478,14 @@ impl SqlStore {
 
 #[async_trait]
 impl MemberStore for SqlStore {
-    async fn list(&self, org: OrgId) -> Result<Vec<Member>, StoreError> {
+    async fn list(&self, org: OrgId) -> StoreResult<Vec<Member>> {
         let sql = format!("{} WHERE m.org_id = $1 ORDER BY m.created_at, u.id", member_query());
         let rows =
             on_pool!(&self.db, |pool| sqlx::query_as::<_, MemberRow>(&sql).bind(org.as_uuid()).fetch_all(pool).await)?;
         rows.into_iter().map(MemberRow::into_member).collect()
     }
 
-    async fn role_of(&self, org: OrgId, user: UserId) -> Result<Option<Role>, StoreError> {
+    async fn role_of(&self, org: OrgId, user: UserId) -> StoreResult<Option<Role>> {
         let row: Option<(String,)> = on_pool!(&self.db, |pool| {
             sqlx::query_as("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
                 .bind(org.as_uuid())
@@ -496,7 +496,7 @@ impl MemberStore for SqlStore {
         row.map(|(role,)| parse_role(&role)).transpose()
     }
 
-    async fn add(&self, org: OrgId, user: UserId, role: Role, effects: &Effects) -> Result<Member, StoreError> {
+    async fn add(&self, org: OrgId, user: UserId, role: Role, effects: &Effects) -> StoreResult<Member> {
         let now = self.now();
         unit_of_work!(
             self,
@@ -518,7 +518,7 @@ impl MemberStore for SqlStore {
         self.member(org, user).await
     }
 
-    async fn set_role(&self, org: OrgId, user: UserId, role: Role, effects: &Effects) -> Result<Member, StoreError> {
+    async fn set_role(&self, org: OrgId, user: UserId, role: Role, effects: &Effects) -> StoreResult<Member> {
         if self.change_membership(org, user, MembershipChange::SetRole(role), effects).await? == 0 {
             self.member(org, user).await?; // NotFound when there is no such member
             return Err(StoreError::Refused(LAST_ADMIN));
@@ -526,7 +526,7 @@ impl MemberStore for SqlStore {
         self.member(org, user).await
     }
 
-    async fn remove(&self, org: OrgId, user: UserId, effects: &Effects) -> Result<(), StoreError> {
+    async fn remove(&self, org: OrgId, user: UserId, effects: &Effects) -> StoreResult<()> {
         if self.change_membership(org, user, MembershipChange::Remove, effects).await? == 0 {
             self.member(org, user).await?;
             return Err(StoreError::Refused(LAST_ADMIN));
@@ -539,7 +539,7 @@ impl MemberStore for SqlStore {
         new: &NewOrganisation,
         admin: UserId,
         then: EffectsOf<'_, Organisation>,
-    ) -> Result<Organisation, StoreError> {
+    ) -> StoreResult<Organisation> {
         let now = self.now();
         let org_id = OrgId::new();
         Ok(unit_of_work!(

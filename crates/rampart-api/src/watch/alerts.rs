@@ -90,7 +90,7 @@ pub async fn list(
 }
 
 /// An event as an alert shows it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct EventView {
     pub id: Uuid,
     pub node_id: Option<Uuid>,
@@ -129,23 +129,12 @@ impl From<Event> for EventView {
             occurred_at: stored.event.occurred_at,
             received_at: stored.received_at,
             source_ip: stored.event.source_ip.map(|ip| ip.to_string()),
-            source_port: None,
-            destination_port: None,
             service,
-            activity: None,
-            payload: None,
-            usernames: Vec::new(),
-            hostname: None,
-            username: None,
-            process: None,
-            file_path: None,
-            action: None,
-            decoy_name: None,
-            decoy_type: None,
             score: stored.score.score,
             attack_type: stored.score.attack_type,
             reasons: stored.score.reasons.into_iter().map(ReasonView::from).collect(),
             scorer: stored.scorer,
+            ..Self::default()
         };
         match stored.event.detail {
             // Passwords tried are kept, but not shown in lists: they may be someone's real ones.

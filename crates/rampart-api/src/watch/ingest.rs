@@ -154,12 +154,8 @@ fn refuse_if_empty(ingested: &mut Ingested, single: bool) -> Result<(), ApiError
                          "timestamp": "2026-11-24T20:00:00Z"})),
     responses(
         (status = 200, description = "Committed, with each event's score; refused events named by index", body = IngestView),
-        (status = 401, description = "No or unknown node key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The node is inactive", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "More than 1,000 events, or too large a body", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No event was valid", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "This address sent too many refused node keys: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The pipeline is full: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn events(
@@ -318,11 +314,6 @@ impl LegacyBody for AgentAlert {
     request_body = HoneypotLog,
     responses(
         (status = 200, description = "Committed", body = LegacyReceipt),
-        (status = 401, description = "No or unknown node key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is another node's, or the node is inactive", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "This address sent too many refused node keys: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The pipeline is full: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn honeypot_log(
@@ -343,11 +334,6 @@ pub async fn honeypot_log(
     request_body = AgentAlert,
     responses(
         (status = 200, description = "Committed", body = LegacyReceipt),
-        (status = 401, description = "No or unknown node key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is another node's, or the node is inactive", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "This address sent too many refused node keys: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The pipeline is full: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn agent_alert(

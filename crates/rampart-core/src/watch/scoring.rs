@@ -212,14 +212,7 @@ impl ScoringRules {
                     let points = (self.per_credential * tried as f64).min(self.credentials_max);
                     tally.add("credential_attack", "credentials", points, format!("{tried} credential(s) tried"));
                 }
-                if let Some(command) = self.bad_commands.iter().find(|c| text.contains(c.as_str())) {
-                    tally.add(
-                        "command_execution",
-                        "bad_command",
-                        self.bad_command,
-                        format!("ran {:?}", command.trim()),
-                    );
-                }
+                self.score_commands(&text, &mut tally);
                 if let Some(found) = self.exploit_patterns.iter().find(|p| text.contains(p.text.as_str())) {
                     tally.add("exploit_attempt", "exploit", self.exploit, format!("payload looks like {}", found.name));
                 }
@@ -230,14 +223,7 @@ impl ScoringRules {
                 let on = file_path.as_deref().unwrap_or("the host");
                 tally.add("file_tampering", "action", points, format!("{action} on {on}"));
                 let text = process.as_deref().unwrap_or_default().to_ascii_lowercase();
-                if let Some(command) = self.bad_commands.iter().find(|c| text.contains(c.as_str())) {
-                    tally.add(
-                        "command_execution",
-                        "bad_command",
-                        self.bad_command,
-                        format!("ran {:?}", command.trim()),
-                    );
-                }
+                self.score_commands(&text, &mut tally);
             }
             EventDetail::Decoy { name, decoy_type, .. } => {
                 tally.add("decoy_access", "decoy", self.decoy, format!("touched the {decoy_type} decoy {name:?}"));
@@ -271,6 +257,13 @@ impl ScoringRules {
             })
             .map_or(if base_visit { "reconnaissance" } else { "unknown" }, |(name, _)| name);
         Score::new(total, attack_type, tally.reasons)
+    }
+
+    /// Adds the points of the first bad command `text` (lower case) contains.
+    fn score_commands(&self, text: &str, tally: &mut Tally) {
+        if let Some(command) = self.bad_commands.iter().find(|c| text.contains(c.as_str())) {
+            tally.add("command_execution", "bad_command", self.bad_command, format!("ran {:?}", command.trim()));
+        }
     }
 }
 

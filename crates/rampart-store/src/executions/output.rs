@@ -6,8 +6,8 @@ use rampart_core::output::{Artifact, Finding, Kept, RunOutput};
 use rampart_core::{ExecutionId, OrgId};
 use sqlx::types::Json;
 
-use crate::StoreError;
 use crate::db::{Db, on_pool};
+use crate::{StoreError, StoreResult};
 
 /// Rows per statement: 9 values each stays well under SQLite's limit on bound values.
 pub(super) const CHUNK: usize = 500;
@@ -69,7 +69,7 @@ fn invalid<E>(_: E) -> StoreError {
 }
 
 /// The output of run `id` of `org`, with the totals its row recorded.
-pub(super) async fn read(db: &Db, org: OrgId, id: ExecutionId, totals: (i64, i64)) -> Result<RunOutput, StoreError> {
+pub(super) async fn read(db: &Db, org: OrgId, id: ExecutionId, totals: (i64, i64)) -> StoreResult<RunOutput> {
     let findings: Vec<FindingRow> = on_pool!(db, |pool| {
         sqlx::query_as(
             "SELECT severity, check_id, title, asset, location, detail FROM execution_findings \
@@ -99,7 +99,7 @@ pub(super) async fn read(db: &Db, org: OrgId, id: ExecutionId, totals: (i64, i64
                 detail: row.detail,
             })
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+        .collect::<StoreResult<Vec<_>>>()?;
     let count = |total: i64| u64::try_from(total).unwrap_or(0);
     Ok(RunOutput {
         findings: Kept::restore(findings, count(totals.0)),

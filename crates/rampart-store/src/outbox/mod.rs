@@ -24,7 +24,7 @@ use uuid::Uuid;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::on_pool;
-use crate::{SqlStore, Store, StoreError, Task};
+use crate::{SqlStore, Store, StoreError, StoreResult, Task};
 
 pub use dispatcher::{Consumer, DeliveryError, DispatchConfig, DispatchError, Dispatcher};
 
@@ -46,23 +46,17 @@ pub struct Claimed {
 pub trait OutboxStore: Send + Sync {
     /// Claims the next records of `consumer` for `holder`, at most `limit`, with a lease of `lease`.
     /// `None` when there is nothing to deliver or another dispatcher of the consumer holds a live lease.
-    async fn claim(
-        &self,
-        consumer: &str,
-        holder: &str,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Option<Claimed>, StoreError>;
+    async fn claim(&self, consumer: &str, holder: &str, lease: Duration, limit: u32) -> StoreResult<Option<Claimed>>;
     /// Acknowledges every record of the claim up to `through` (its `after` when none was
     /// delivered) and gives the lease back. Refused once another dispatcher claimed since.
-    async fn acknowledge(&self, consumer: &str, fence: i64, through: i64) -> Result<(), StoreError>;
+    async fn acknowledge(&self, consumer: &str, fence: i64, through: i64) -> StoreResult<()>;
     /// Records after `after`, in order, at most `limit`.
-    async fn read(&self, after: i64, limit: u32) -> Result<Vec<OutboxRecord>, StoreError>;
+    async fn read(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxRecord>>;
     /// Deletes at most `limit` records that every known consumer acknowledged, or that were
     /// appended before `kept_since` whoever still wants them (the outbox is not an archive: a
     /// consumer stopped for longer than the retention misses what it did not read); answers how
     /// many.
-    async fn prune(&self, limit: u32, kept_since: DateTime<Utc>) -> Result<u64, StoreError>;
+    async fn prune(&self, limit: u32, kept_since: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 const COLUMNS: &str = "id, topic, org_id, payload, created_at";
@@ -77,7 +71,7 @@ struct RecordRow {
 }
 
 impl RecordRow {
-    fn into_record(self) -> Result<OutboxRecord, StoreError> {
+    fn into_record(self) -> StoreResult<OutboxRecord> {
         Ok(OutboxRecord {
             id: self.id,
             created_at: self.created_at,
@@ -99,13 +93,7 @@ fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
 
 #[async_trait]
 impl OutboxStore for SqlStore {
-    async fn claim(
-        &self,
-        consumer: &str,
-        holder: &str,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Option<Claimed>, StoreError> {
+    async fn claim(&self, consumer: &str, holder: &str, lease: Duration, limit: u32) -> StoreResult<Option<Claimed>> {
         let now = self.now();
         let limit = i64::from(limit.clamp(1, BATCH_MAX));
         // One statement takes the lease: on PostgreSQL a second claimer waits for the first's row
@@ -137,7 +125,7 @@ impl OutboxStore for SqlStore {
         Ok(Some(Claimed { consumer: consumer.to_owned(), fence, after, records }))
     }
 
-    async fn acknowledge(&self, consumer: &str, fence: i64, through: i64) -> Result<(), StoreError> {
+    async fn acknowledge(&self, consumer: &str, fence: i64, through: i64) -> StoreResult<()> {
         let done = on_pool!(&self.db, |pool| {
             sqlx::query(
                 "UPDATE outbox_consumers SET delivered = CASE WHEN delivered < $3 THEN $3 ELSE delivered END, \
@@ -153,7 +141,7 @@ impl OutboxStore for SqlStore {
         if done == 0 { Err(StoreError::Fenced) } else { Ok(()) }
     }
 
-    async fn read(&self, after: i64, limit: u32) -> Result<Vec<OutboxRecord>, StoreError> {
+    async fn read(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxRecord>> {
         let sql = format!("SELECT {COLUMNS} FROM outbox WHERE id > $1 ORDER BY id LIMIT $2");
         let rows = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, RecordRow>(&sql).bind(after).bind(i64::from(limit.min(BATCH_MAX))).fetch_all(pool).await
@@ -161,7 +149,7 @@ impl OutboxStore for SqlStore {
         rows.into_iter().map(RecordRow::into_record).collect()
     }
 
-    async fn prune(&self, limit: u32, kept_since: DateTime<Utc>) -> Result<u64, StoreError> {
+    async fn prune(&self, limit: u32, kept_since: DateTime<Utc>) -> StoreResult<u64> {
         // With no consumer known, MIN is NULL and only what is past the retention is deleted.
         let deleted = on_pool!(&self.db, |pool| {
             sqlx::query(

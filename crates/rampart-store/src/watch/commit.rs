@@ -16,7 +16,7 @@ use super::{Committed, ScoredEvent, hour_of};
 use crate::changes::Change;
 use crate::db::{BeginWrite, Db, on_pool};
 use crate::effects::WriteEffects;
-use crate::{Effects, SqlStore, StoreError};
+use crate::{Effects, SqlStore, StoreError, StoreResult};
 
 /// The PostgreSQL advisory lock ingestion commits take turns under.
 const INGEST_LOCK: i64 = 0x0052_414d_5049_4e47;
@@ -125,7 +125,7 @@ macro_rules! insert_rows {
 
 impl SqlStore {
     /// [`super::WatchStore::commit`].
-    pub(super) async fn commit_watch(&self, events: &[ScoredEvent]) -> Result<Vec<Committed>, StoreError> {
+    pub(super) async fn commit_watch(&self, events: &[ScoredEvent]) -> StoreResult<Vec<Committed>> {
         if events.is_empty() {
             return Ok(Vec::new());
         }

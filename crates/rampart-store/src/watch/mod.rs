@@ -24,7 +24,7 @@ use rampart_core::{AlertId, EventId, NodeId, OrgId, UserId};
 
 use crate::changes::Change;
 use crate::effects::unit_of_work;
-use crate::{Effects, SqlStore, StoreError};
+use crate::{Effects, SqlStore, StoreResult};
 use rows::{ALERT_COLUMNS, AlertRow};
 
 /// An event ready to be stored: validated, scored, its alert rule decided.
@@ -91,7 +91,7 @@ pub struct HourCount {
 #[async_trait]
 pub trait WatchStore: Send + Sync {
     /// Writes the events and everything they change, in one transaction; answers in order.
-    async fn commit(&self, events: &[ScoredEvent]) -> Result<Vec<Committed>, StoreError>;
+    async fn commit(&self, events: &[ScoredEvent]) -> StoreResult<Vec<Committed>>;
     /// Newest first, older than `before` when given.
     async fn events(
         &self,
@@ -99,7 +99,7 @@ pub trait WatchStore: Send + Sync {
         filter: &EventFilter,
         before: Option<EventId>,
         limit: u32,
-    ) -> Result<Vec<Event>, StoreError>;
+    ) -> StoreResult<Vec<Event>>;
     /// Newest first, older than `before` when given.
     async fn alerts(
         &self,
@@ -107,8 +107,8 @@ pub trait WatchStore: Send + Sync {
         filter: &AlertFilter,
         before: Option<AlertId>,
         limit: u32,
-    ) -> Result<Vec<Alert>, StoreError>;
-    async fn alert(&self, org: OrgId, id: AlertId) -> Result<Alert, StoreError>;
+    ) -> StoreResult<Vec<Alert>>;
+    async fn alert(&self, org: OrgId, id: AlertId) -> StoreResult<Alert>;
     async fn set_alert_status(
         &self,
         org: OrgId,
@@ -117,18 +117,12 @@ pub trait WatchStore: Send + Sync {
         by: Option<UserId>,
         note: &str,
         effects: &Effects,
-    ) -> Result<Alert, StoreError>;
+    ) -> StoreResult<Alert>;
     /// A page of attackers in `order`, after skipping `offset`.
-    async fn attackers(
-        &self,
-        org: OrgId,
-        order: AttackerOrder,
-        offset: u32,
-        limit: u32,
-    ) -> Result<Vec<Attacker>, StoreError>;
-    async fn attacker(&self, org: OrgId, ip: IpAddr) -> Result<AttackerProfile, StoreError>;
+    async fn attackers(&self, org: OrgId, order: AttackerOrder, offset: u32, limit: u32) -> StoreResult<Vec<Attacker>>;
+    async fn attacker(&self, org: OrgId, ip: IpAddr) -> StoreResult<AttackerProfile>;
     /// Hourly counts from `since` on.
-    async fn counts(&self, org: OrgId, since: DateTime<Utc>) -> Result<Vec<HourCount>, StoreError>;
+    async fn counts(&self, org: OrgId, since: DateTime<Utc>) -> StoreResult<Vec<HourCount>>;
     /// Alerts raised or changed after `after` (an `updated_at` and, among alerts changed at that
     /// same instant, an id), in the order they changed: a follower pages through changes with the
     /// last alert it read.
@@ -137,9 +131,9 @@ pub trait WatchStore: Send + Sync {
         org: OrgId,
         after: (DateTime<Utc>, Option<AlertId>),
         limit: u32,
-    ) -> Result<Vec<Alert>, StoreError>;
+    ) -> StoreResult<Vec<Alert>>;
     /// All-time totals: events and alerts by service, and the number of sources.
-    async fn totals(&self, org: OrgId) -> Result<WatchTotals, StoreError>;
+    async fn totals(&self, org: OrgId) -> StoreResult<WatchTotals>;
 }
 
 fn hour_of(time: DateTime<Utc>) -> DateTime<Utc> {
@@ -148,7 +142,7 @@ fn hour_of(time: DateTime<Utc>) -> DateTime<Utc> {
 
 #[async_trait]
 impl WatchStore for SqlStore {
-    async fn commit(&self, events: &[ScoredEvent]) -> Result<Vec<Committed>, StoreError> {
+    async fn commit(&self, events: &[ScoredEvent]) -> StoreResult<Vec<Committed>> {
         self.commit_watch(events).await
     }
 
@@ -158,7 +152,7 @@ impl WatchStore for SqlStore {
         filter: &EventFilter,
         before: Option<EventId>,
         limit: u32,
-    ) -> Result<Vec<Event>, StoreError> {
+    ) -> StoreResult<Vec<Event>> {
         self.watch_events(org, filter, before, limit).await
     }
 
@@ -168,11 +162,11 @@ impl WatchStore for SqlStore {
         filter: &AlertFilter,
         before: Option<AlertId>,
         limit: u32,
-    ) -> Result<Vec<Alert>, StoreError> {
+    ) -> StoreResult<Vec<Alert>> {
         self.watch_alerts(org, filter, before, limit).await
     }
 
-    async fn alert(&self, org: OrgId, id: AlertId) -> Result<Alert, StoreError> {
+    async fn alert(&self, org: OrgId, id: AlertId) -> StoreResult<Alert> {
         self.watch_alert(org, id).await
     }
 
@@ -184,7 +178,7 @@ impl WatchStore for SqlStore {
         by: Option<UserId>,
         note: &str,
         effects: &Effects,
-    ) -> Result<Alert, StoreError> {
+    ) -> StoreResult<Alert> {
         let sql = format!(
             "UPDATE alerts SET status = $3, status_by = $4, status_note = $5, updated_at = $6 \
              WHERE org_id = $1 AND id = $2 RETURNING {ALERT_COLUMNS}"
@@ -208,21 +202,15 @@ impl WatchStore for SqlStore {
         Ok(value)
     }
 
-    async fn attackers(
-        &self,
-        org: OrgId,
-        order: AttackerOrder,
-        offset: u32,
-        limit: u32,
-    ) -> Result<Vec<Attacker>, StoreError> {
+    async fn attackers(&self, org: OrgId, order: AttackerOrder, offset: u32, limit: u32) -> StoreResult<Vec<Attacker>> {
         self.watch_attackers(org, order, offset, limit).await
     }
 
-    async fn attacker(&self, org: OrgId, ip: IpAddr) -> Result<AttackerProfile, StoreError> {
+    async fn attacker(&self, org: OrgId, ip: IpAddr) -> StoreResult<AttackerProfile> {
         self.watch_attacker(org, ip).await
     }
 
-    async fn counts(&self, org: OrgId, since: DateTime<Utc>) -> Result<Vec<HourCount>, StoreError> {
+    async fn counts(&self, org: OrgId, since: DateTime<Utc>) -> StoreResult<Vec<HourCount>> {
         self.watch_counts(org, since).await
     }
 
@@ -231,11 +219,11 @@ impl WatchStore for SqlStore {
         org: OrgId,
         after: (DateTime<Utc>, Option<AlertId>),
         limit: u32,
-    ) -> Result<Vec<Alert>, StoreError> {
+    ) -> StoreResult<Vec<Alert>> {
         self.watch_alerts_changed_since(org, after, limit).await
     }
 
-    async fn totals(&self, org: OrgId) -> Result<WatchTotals, StoreError> {
+    async fn totals(&self, org: OrgId) -> StoreResult<WatchTotals> {
         self.watch_totals(org).await
     }
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::rows::{ALERT_COLUMNS, AlertRow, AttackerRow, EVENT_COLUMNS, EventRow, count};
 use super::{AlertFilter, EventFilter, HourCount, WatchTotals, hour_of};
 use crate::db::on_pool;
-use crate::{SqlStore, StoreError};
+use crate::{SqlStore, StoreError, StoreResult};
 
 /// Most usernames shown in a profile.
 const TOP_USERNAMES: i64 = 10;
@@ -22,7 +22,7 @@ impl SqlStore {
         filter: &EventFilter,
         before: Option<EventId>,
         limit: u32,
-    ) -> Result<Vec<Event>, StoreError> {
+    ) -> StoreResult<Vec<Event>> {
         // Only the filters given are written, so each can use its index (an `OR $n IS NULL` cannot).
         let rows = on_pool!(&self.db, |pool| {
             let mut query = sqlx::QueryBuilder::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE org_id = "));
@@ -51,7 +51,7 @@ impl SqlStore {
         filter: &AlertFilter,
         before: Option<AlertId>,
         limit: u32,
-    ) -> Result<Vec<Alert>, StoreError> {
+    ) -> StoreResult<Vec<Alert>> {
         let sql = format!(
             "SELECT {ALERT_COLUMNS} FROM alerts WHERE org_id = $1 AND ($2 IS NULL OR status = $2) \
              AND ($3 IS NULL OR max_score >= $3) AND ($4 IS NULL OR source_ip = $4) AND ($5 IS NULL OR node_id = $5) \
@@ -73,7 +73,7 @@ impl SqlStore {
         rows.into_iter().map(AlertRow::into_alert).collect()
     }
 
-    pub(super) async fn watch_alert(&self, org: OrgId, id: AlertId) -> Result<Alert, StoreError> {
+    pub(super) async fn watch_alert(&self, org: OrgId, id: AlertId) -> StoreResult<Alert> {
         let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE org_id = $1 AND id = $2");
         let row = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, AlertRow>(&sql).bind(org.as_uuid()).bind(id.as_uuid()).fetch_one(pool).await
@@ -87,7 +87,7 @@ impl SqlStore {
         order: AttackerOrder,
         offset: u32,
         limit: u32,
-    ) -> Result<Vec<Attacker>, StoreError> {
+    ) -> StoreResult<Vec<Attacker>> {
         let order = match order {
             AttackerOrder::Risk => "max_score DESC, events DESC, source_ip",
             AttackerOrder::Recency => "last_seen DESC, source_ip",
@@ -107,7 +107,7 @@ impl SqlStore {
         rows.into_iter().map(AttackerRow::into_attacker).collect()
     }
 
-    pub(super) async fn watch_attacker(&self, org: OrgId, ip: IpAddr) -> Result<AttackerProfile, StoreError> {
+    pub(super) async fn watch_attacker(&self, org: OrgId, ip: IpAddr) -> StoreResult<AttackerProfile> {
         let ip = ip.to_string();
         let (row, services, nodes, usernames) = on_pool!(&self.db, |pool| {
             let row = sqlx::query_as::<_, AttackerRow>(
@@ -153,7 +153,7 @@ impl SqlStore {
         })
     }
 
-    pub(super) async fn watch_counts(&self, org: OrgId, since: DateTime<Utc>) -> Result<Vec<HourCount>, StoreError> {
+    pub(super) async fn watch_counts(&self, org: OrgId, since: DateTime<Utc>) -> StoreResult<Vec<HourCount>> {
         let rows: Vec<(DateTime<Utc>, Uuid, String, i64, i64)> = on_pool!(&self.db, |pool| {
             sqlx::query_as(
                 "SELECT hour, node_id, service, events, alerts FROM watch_counts WHERE org_id = $1 AND hour >= $2 \
@@ -181,7 +181,7 @@ impl SqlStore {
         org: OrgId,
         after: (DateTime<Utc>, Option<AlertId>),
         limit: u32,
-    ) -> Result<Vec<Alert>, StoreError> {
+    ) -> StoreResult<Vec<Alert>> {
         // The nil id sorts before every id: with none, every alert changed at that instant is in.
         let (since, after_id) = (after.0, after.1.map_or(Uuid::nil(), |id| id.as_uuid()));
         let sql = format!(
@@ -200,7 +200,7 @@ impl SqlStore {
         rows.into_iter().map(AlertRow::into_alert).collect()
     }
 
-    pub(super) async fn watch_totals(&self, org: OrgId) -> Result<WatchTotals, StoreError> {
+    pub(super) async fn watch_totals(&self, org: OrgId) -> StoreResult<WatchTotals> {
         let (attackers, services) = on_pool!(&self.db, |pool| {
             let attackers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attackers WHERE org_id = $1")
                 .bind(org.as_uuid())

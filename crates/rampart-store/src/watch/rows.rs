@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::StoreError;
+use crate::{StoreError, StoreResult};
 
 pub(super) fn count(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
@@ -19,11 +19,12 @@ fn invalid<E>(_: E) -> StoreError {
     StoreError::Internal("stored watch data is invalid".into())
 }
 
-pub(super) fn parse_ip(text: &str) -> Result<IpAddr, StoreError> {
+pub(super) fn parse_ip(text: &str) -> StoreResult<IpAddr> {
     text.parse().map_err(invalid)
 }
 
 /// The stored text of optional details, in column order.
+#[derive(Default)]
 pub(super) struct EventColumns<'a> {
     pub(super) activity: Option<&'a str>,
     pub(super) payload: Option<&'a str>,
@@ -41,21 +42,7 @@ pub(super) struct EventColumns<'a> {
 }
 
 pub(super) fn columns_of(detail: &EventDetail) -> EventColumns<'_> {
-    let none = EventColumns {
-        activity: None,
-        payload: None,
-        usernames: &[],
-        passwords: &[],
-        hostname: None,
-        username: None,
-        process: None,
-        file_path: None,
-        action: None,
-        decoy_name: None,
-        decoy_type: None,
-        source_port: None,
-        destination_port: None,
-    };
+    let none = EventColumns::default();
     match detail {
         EventDetail::Honeypot { source_port, destination_port, activity, payload, usernames, passwords, .. } => {
             EventColumns {
@@ -123,7 +110,7 @@ pub(super) struct EventRow {
 }
 
 impl EventRow {
-    pub(super) fn into_event(self) -> Result<Event, StoreError> {
+    pub(super) fn into_event(self) -> StoreResult<Event> {
         let port = |port: Option<i32>| port.and_then(|port| u16::try_from(port).ok());
         let detail = match self.kind.parse::<EventKind>().map_err(invalid)? {
             EventKind::Honeypot => EventDetail::Honeypot {
@@ -191,7 +178,7 @@ pub(super) struct AlertRow {
 }
 
 impl AlertRow {
-    pub(super) fn into_alert(self) -> Result<Alert, StoreError> {
+    pub(super) fn into_alert(self) -> StoreResult<Alert> {
         Ok(Alert {
             id: AlertId::from_uuid(self.id),
             org_id: OrgId::from_uuid(self.org_id),
@@ -223,7 +210,7 @@ pub(super) struct AttackerRow {
 }
 
 impl AttackerRow {
-    pub(super) fn into_attacker(self) -> Result<Attacker, StoreError> {
+    pub(super) fn into_attacker(self) -> StoreResult<Attacker> {
         let events = count(self.events);
         let average = if events == 0 { 0.0 } else { self.score_sum / events as f64 };
         Ok(Attacker {

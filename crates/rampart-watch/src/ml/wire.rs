@@ -17,7 +17,7 @@ pub const REASONS_MAX: usize = 20;
 pub const REASON_MAX: usize = 200;
 
 /// What the model is told about an event. Passwords are counted, never sent.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub(super) struct Features<'a> {
     kind: &'static str,
     service: &'a str,
@@ -46,21 +46,9 @@ impl<'a> Features<'a> {
             kind: event.kind().as_str(),
             service: event.service(),
             source_ip: event.source_ip,
-            destination_port: None,
-            activity: None,
-            payload: None,
-            payload_truncated: false,
-            usernames_tried: 0,
-            passwords_tried: 0,
-            hostname: None,
-            username: None,
-            process: None,
-            file_path: None,
-            action: None,
-            decoy_name: None,
-            decoy_type: None,
             builtin_score: builtin.score,
             builtin_attack_type: &builtin.attack_type,
+            ..Features::default()
         };
         match &event.detail {
             EventDetail::Honeypot { destination_port, activity, payload, usernames, passwords, .. } => {

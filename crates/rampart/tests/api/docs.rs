@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, PUBLIC_PAGES, TestApp};
 
 /// Every `src=`/`href=` attribute and CSS `url(...)` in `text`.
 fn references(text: &str) -> Vec<String> {
@@ -73,15 +73,7 @@ async fn the_openapi_document_is_3_1_and_lists_every_route() {
     assert!(spec["openapi"].as_str().is_some_and(|v| v.starts_with("3.1.")), "{}", spec["openapi"]);
     assert_eq!(spec["info"]["version"], env!("CARGO_PKG_VERSION"));
     let paths = spec["paths"].as_object().expect("paths");
-    for path in [
-        "/api/v1/health",
-        "/api/v1/health/live",
-        "/api/v1/health/ready",
-        "/api/v1/openapi.json",
-        "/docs",
-        "/docs/{file}",
-        "/metrics",
-    ] {
+    for &path in PUBLIC_PAGES {
         let item = &paths[path]["get"];
         assert!(item["responses"]["200"].is_object(), "{path} documents its 200");
         assert!(item["tags"].as_array().is_some_and(|t| !t.is_empty()), "{path} has a tag");

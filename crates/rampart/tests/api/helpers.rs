@@ -288,6 +288,17 @@ fn test_routes() -> Router<AppState> {
         )
 }
 
+/// The pages anyone may read with no credential.
+pub const PUBLIC_PAGES: &[&str] = &[
+    "/api/v1/health",
+    "/api/v1/health/live",
+    "/api/v1/health/ready",
+    "/api/v1/openapi.json",
+    "/docs",
+    "/docs/{file}",
+    "/metrics",
+];
+
 /// Releases a request held at `/api/v1/test/held`.
 pub static HELD: tokio::sync::Notify = tokio::sync::Notify::const_new();
 

@@ -28,6 +28,20 @@ async fn follow_alerts(app: &TestApp, token: &str) -> reqwest::Response {
     app.call("GET", "/api/v1/alerts/events", Some(token), None).await
 }
 
+/// Reads a server-sent stream up to its next alert, returning what it read.
+async fn next_alert(events: &mut reqwest::Response) -> String {
+    tokio::time::timeout(PATIENCE, async {
+        let mut text = String::new();
+        while !text.contains("event: alert") {
+            let chunk = events.chunk().await.expect("the stream is open").expect("the stream does not end");
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        text
+    })
+    .await
+    .expect("the alert arrives")
+}
+
 /// Reads a server-sent stream until the server ends it.
 async fn until_the_end(mut events: reqwest::Response) {
     let ended = tokio::time::timeout(PATIENCE, async {
@@ -182,16 +196,7 @@ async fn followers_of_one_organisation_share_one_reader(
     let ingested = app.sensor_call("/api/v1/ingest/events", node_key, &decoy).await;
     assert!(ingested.status().is_success(), "{}", ingested.status());
     for events in [&mut by_token, by_key.as_mut().expect("sent")] {
-        let arrived = tokio::time::timeout(PATIENCE, async {
-            let mut text = String::new();
-            while !text.contains("event: alert") {
-                let chunk = events.chunk().await.expect("the stream is open").expect("the stream does not end");
-                text.push_str(&String::from_utf8_lossy(&chunk));
-            }
-            text
-        })
-        .await
-        .expect("the alert arrives");
+        let arrived = next_alert(events).await;
         assert!(arrived.contains("203.0.113.9"), "{arrived}");
     }
 
@@ -250,16 +255,7 @@ async fn a_stream_is_not_cut_by_the_idle_timeout_of_its_connection(
     let ingested = app.sensor_call("/api/v1/ingest/events", node["key"].as_str().expect("key"), &decoy).await;
     assert!(ingested.status().is_success(), "{}", ingested.status());
 
-    let arrived = tokio::time::timeout(PATIENCE, async {
-        let mut text = String::new();
-        while !text.contains("event: alert") {
-            let chunk = events.chunk().await.expect("the stream is open").expect("the stream does not end");
-            text.push_str(&String::from_utf8_lossy(&chunk));
-        }
-        text
-    })
-    .await
-    .expect("the alert arrives");
+    let arrived = next_alert(&mut events).await;
     assert!(arrived.contains("203.0.113.9"), "{arrived}");
 }
 
