@@ -5,6 +5,7 @@
 use chrono::{DateTime, Datelike, Utc};
 use rampart_core::ValidationErrors;
 use rampart_core::cursor;
+use rampart_store::Seek;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -26,9 +27,11 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
-    /// The limit and the position to continue from, or a 422 naming the bad parameter.
-    pub fn parse(&self) -> Result<(u32, Option<Uuid>), ApiError> {
-        self.read(cursor::decode_item)
+    /// Reads the page asked for by `limit` and `cursor`, or a 422 naming the bad parameter.
+    pub fn parse(limit: Option<u32>, cursor: Option<&str>) -> Result<Asked, ApiError> {
+        let query = Self { limit, cursor: cursor.map(str::to_owned) };
+        let (limit, from) = query.read(cursor::decode_item)?;
+        Ok(Asked { limit, from })
     }
 
     /// The limit and the number of items to skip, for a list paged by position.
@@ -89,6 +92,25 @@ pub fn time_filter(field: &str, value: Option<DateTime<Utc>>) -> Result<Option<D
             Err(ValidationErrors::single(field, "must be a time from year 1 to 9999").into())
         }
         _ => Ok(value),
+    }
+}
+
+/// A page asked for: at most `limit` items, those after the item the cursor names.
+#[derive(Clone, Copy, Debug)]
+pub struct Asked {
+    pub limit: u32,
+    from: Option<Uuid>,
+}
+
+impl Asked {
+    /// What the store is asked for: one item more than the page holds, to know whether more follow.
+    pub fn seek<I: From<Uuid>>(&self) -> Seek<I> {
+        Seek { from: self.from.map(I::from), limit: self.limit + 1 }
+    }
+
+    /// The page of `rows`, read with [`Asked::seek`], shown as `view` shows them.
+    pub fn page<R, V>(&self, rows: Vec<R>, view: impl Fn(R) -> V, id_of: impl Fn(&V) -> Uuid) -> Page<V> {
+        Page::new(rows.into_iter().map(view).collect(), self.limit, id_of)
     }
 }
 

@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use rampart_core::identity::{Actor, AuditAction, NewAuditEvent, Outcome, RequestContext};
+use rampart_core::identity::{AuditAction, NewAuditEvent, Outcome};
 use rampart_core::targets::canonical;
 use rampart_store::Store;
 use serde::{Deserialize, Serialize};
@@ -128,15 +128,9 @@ struct AuditedOutbound {
 #[async_trait::async_trait]
 impl RefusalSink for AuditedOutbound {
     async fn refused(&self, refusal: &Refusal) {
-        let event = NewAuditEvent::new(
-            None,
-            Actor::System,
-            AuditAction::ScopeRefused,
-            Outcome::Denied,
-            &RequestContext::default(),
-        )
-        .target(refusal.target())
-        .detail(refusal.reason.clone());
+        let event = NewAuditEvent::by_system(AuditAction::ScopeRefused, Outcome::Denied)
+            .target(refusal.target())
+            .detail(refusal.reason.clone());
         if let Err(error) = self.store.audit().append(&event).await {
             // The call is refused all the same; the failure to record it is logged.
             tracing::error!(%error, "cannot record an outbound refusal in the audit log");

@@ -154,7 +154,7 @@ async fn refusals_are_audited_in_the_organisations_log(#[values(Backend::Sqlite,
     assert!(gate.resolve("127.0.0.9", 80).await.is_err());
 
     let filter = AuditFilter { action: Some(AuditAction::ScopeRefused), ..AuditFilter::default() };
-    let events = store.audit().list(org, &filter, None, 10).await.expect("audit");
+    let events = store.audit().list(org, &filter, rampart_store::Seek::first(10)).await.expect("audit");
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event.target.as_deref(), Some("127.0.0.9:80"));
     assert!(events[0].event.detail.as_deref().is_some_and(|d| d.contains("no target covers it")));

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::db::on_pool;
 use crate::effects::{Effects, WriteEffects};
-use crate::{SqlStore, StoreError, StoreResult};
+use crate::{Seek, SqlStore, StoreError, StoreResult};
 
 /// Which events to read; every field narrows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -28,13 +28,7 @@ pub trait AuditStore: Send + Sync {
     /// the change instead ([`crate::Effects`]).
     async fn append(&self, event: &NewAuditEvent) -> StoreResult<AuditEvent>;
 
-    async fn list(
-        &self,
-        org: OrgId,
-        filter: &AuditFilter,
-        before: Option<AuditEventId>,
-        limit: u32,
-    ) -> StoreResult<Vec<AuditEvent>>;
+    async fn list(&self, org: OrgId, filter: &AuditFilter, seek: Seek<AuditEventId>) -> StoreResult<Vec<AuditEvent>>;
 }
 
 const COLUMNS: &str = "id, org_id, at, actor_kind, actor_id, action, target, outcome, ip, request_id, detail";
@@ -83,13 +77,7 @@ impl AuditStore for SqlStore {
         recorded.ok_or_else(|| StoreError::Internal("an audit event was not recorded".into()))
     }
 
-    async fn list(
-        &self,
-        org: OrgId,
-        filter: &AuditFilter,
-        before: Option<AuditEventId>,
-        limit: u32,
-    ) -> StoreResult<Vec<AuditEvent>> {
+    async fn list(&self, org: OrgId, filter: &AuditFilter, seek: Seek<AuditEventId>) -> StoreResult<Vec<AuditEvent>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM audit_events WHERE org_id = $1 AND ($2 IS NULL OR action = $2) \
              AND ($3 IS NULL OR actor_id = $3) AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) \
@@ -102,8 +90,8 @@ impl AuditStore for SqlStore {
                 .bind(filter.actor_id)
                 .bind(filter.since)
                 .bind(filter.until)
-                .bind(before.map(|id| id.as_uuid()))
-                .bind(i64::from(limit))
+                .bind(seek.from.map(|id| id.as_uuid()))
+                .bind(i64::from(seek.limit))
                 .fetch_all(pool)
                 .await
         })?;

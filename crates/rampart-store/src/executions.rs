@@ -21,7 +21,7 @@ mod output;
 use crate::changes::Change;
 use crate::db::{BeginWrite, Db, on_pool};
 use crate::effects::{Effects, EffectsOf, WriteEffects, unit_of_work};
-use crate::{SqlStore, StoreError, StoreResult};
+use crate::{Seek, SqlStore, StoreError, StoreResult};
 
 /// Which executions to list; every field narrows.
 #[derive(Clone, Debug, Default)]
@@ -39,13 +39,7 @@ pub trait ExecutionStore: Send + Sync {
     async fn enqueue(&self, org: OrgId, new: &NewExecution, then: EffectsOf<'_, Execution>) -> StoreResult<Execution>;
     async fn get(&self, org: OrgId, id: ExecutionId) -> StoreResult<Execution>;
     /// Newest first, older than `before` when given.
-    async fn list(
-        &self,
-        org: OrgId,
-        filter: &ExecutionFilter,
-        before: Option<ExecutionId>,
-        limit: u32,
-    ) -> StoreResult<Vec<Execution>>;
+    async fn list(&self, org: OrgId, filter: &ExecutionFilter, seek: Seek<ExecutionId>) -> StoreResult<Vec<Execution>>;
     /// A queued run is cancelled at once; a running one is asked to stop; a final one is left as it is.
     async fn cancel(&self, org: OrgId, id: ExecutionId, effects: &Effects) -> StoreResult<Execution>;
     /// The log lines after `after`, in order.
@@ -198,13 +192,7 @@ impl ExecutionStore for SqlStore {
         row.into_execution()
     }
 
-    async fn list(
-        &self,
-        org: OrgId,
-        filter: &ExecutionFilter,
-        before: Option<ExecutionId>,
-        limit: u32,
-    ) -> StoreResult<Vec<Execution>> {
+    async fn list(&self, org: OrgId, filter: &ExecutionFilter, seek: Seek<ExecutionId>) -> StoreResult<Vec<Execution>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM executions WHERE org_id = $1 AND ($2 IS NULL OR tool = $2) AND ($3 IS NULL OR status = $3) \
              AND ($4 IS NULL OR actor_id = $4) AND ($5 IS NULL OR created_at >= $5) AND ($6 IS NULL OR id < $6) \
@@ -217,8 +205,8 @@ impl ExecutionStore for SqlStore {
                 .bind(filter.status.map(ExecutionStatus::as_str))
                 .bind(filter.actor_id)
                 .bind(filter.since)
-                .bind(before.map(|id| id.as_uuid()))
-                .bind(i64::from(limit))
+                .bind(seek.from.map(|id| id.as_uuid()))
+                .bind(i64::from(seek.limit))
                 .fetch_all(pool)
                 .await
         })?;

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::db::on_pool;
 use crate::effects::unit_of_work;
-use crate::{Effects, EffectsOf, SqlStore, StoreError, StoreResult};
+use crate::{Effects, EffectsOf, Seek, SqlStore, StoreError, StoreResult};
 
 /// Which nodes to list; every field narrows.
 #[derive(Clone, Debug, Default)]
@@ -38,7 +38,7 @@ pub trait NodeStore: Send + Sync {
         then: EffectsOf<'_, Node>,
     ) -> StoreResult<Node>;
     /// Oldest first, after `after` when given.
-    async fn list(&self, org: OrgId, filter: &NodeFilter, after: Option<NodeId>, limit: u32) -> StoreResult<Vec<Node>>;
+    async fn list(&self, org: OrgId, filter: &NodeFilter, seek: Seek<NodeId>) -> StoreResult<Vec<Node>>;
     async fn get(&self, org: OrgId, id: NodeId) -> StoreResult<Node>;
     async fn update(&self, org: OrgId, id: NodeId, patch: &NodePatch, effects: &Effects) -> StoreResult<Node>;
     /// Its events stay, without their node; its decoys go.
@@ -139,7 +139,7 @@ impl NodeStore for SqlStore {
         Ok(value)
     }
 
-    async fn list(&self, org: OrgId, filter: &NodeFilter, after: Option<NodeId>, limit: u32) -> StoreResult<Vec<Node>> {
+    async fn list(&self, org: OrgId, filter: &NodeFilter, seek: Seek<NodeId>) -> StoreResult<Vec<Node>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM nodes WHERE org_id = $1 AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR status = $3) \
              AND ($4 IS NULL OR id > $4) ORDER BY id LIMIT $5"
@@ -149,8 +149,8 @@ impl NodeStore for SqlStore {
                 .bind(org.as_uuid())
                 .bind(filter.kind.map(NodeKind::as_str))
                 .bind(filter.status.map(NodeStatus::as_str))
-                .bind(after.map(|id| id.as_uuid()))
-                .bind(i64::from(limit))
+                .bind(seek.from.map(|id| id.as_uuid()))
+                .bind(i64::from(seek.limit))
                 .fetch_all(pool)
                 .await
         })?;

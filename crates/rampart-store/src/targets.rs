@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::db::on_pool;
 use crate::effects::unit_of_work;
-use crate::{Effects, EffectsOf, SqlStore, StoreError, StoreResult};
+use crate::{Effects, EffectsOf, Seek, SqlStore, StoreError, StoreResult};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredTarget {
@@ -60,13 +60,7 @@ pub trait TargetStore: Send + Sync {
         then: EffectsOf<'_, Vec<Option<StoredTarget>>>,
     ) -> StoreResult<Vec<Option<StoredTarget>>>;
     async fn get(&self, org: OrgId, id: TargetId) -> StoreResult<StoredTarget>;
-    async fn list(
-        &self,
-        org: OrgId,
-        filter: &TargetFilter,
-        after: Option<TargetId>,
-        limit: u32,
-    ) -> StoreResult<Vec<StoredTarget>>;
+    async fn list(&self, org: OrgId, filter: &TargetFilter, seek: Seek<TargetId>) -> StoreResult<Vec<StoredTarget>>;
     async fn update(
         &self,
         org: OrgId,
@@ -207,13 +201,7 @@ impl TargetStore for SqlStore {
         row.into_target()
     }
 
-    async fn list(
-        &self,
-        org: OrgId,
-        filter: &TargetFilter,
-        after: Option<TargetId>,
-        limit: u32,
-    ) -> StoreResult<Vec<StoredTarget>> {
+    async fn list(&self, org: OrgId, filter: &TargetFilter, seek: Seek<TargetId>) -> StoreResult<Vec<StoredTarget>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM targets WHERE org_id = $1 AND id > $2 AND ($3 IS NULL OR kind = $3) \
              AND ($4 IS NULL OR exclude = $4) AND ($5 IS NULL OR tags LIKE $5 ESCAPE '\\') \
@@ -233,12 +221,12 @@ impl TargetStore for SqlStore {
         let rows = on_pool!(&self.db, |pool| {
             sqlx::query_as::<_, TargetRow>(&sql)
                 .bind(org.as_uuid())
-                .bind(after.map(|id| id.as_uuid()).unwrap_or(Uuid::nil()))
+                .bind(seek.from.map(|id| id.as_uuid()).unwrap_or(Uuid::nil()))
                 .bind(filter.kind.map(TargetKind::as_str))
                 .bind(filter.exclude)
                 .bind(tag.as_deref())
                 .bind(search.as_deref())
-                .bind(i64::from(limit))
+                .bind(i64::from(seek.limit))
                 .fetch_all(pool)
                 .await
         })?;

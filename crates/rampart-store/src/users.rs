@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::db::{BeginWrite, Db, on_pool};
 use crate::effects::unit_of_work;
-use crate::{Effects, EffectsOf, SqlStore, StoreError, StoreResult};
+use crate::{Effects, EffectsOf, Seek, SqlStore, StoreError, StoreResult};
 
 /// A member of an organisation, with the user behind it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub trait UserStore: Send + Sync {
     async fn find_for_login(&self, login: &str) -> StoreResult<Option<(User, String)>>;
     async fn find_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
     /// Users by id, after `after`; for superusers.
-    async fn list(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>>;
+    async fn list(&self, seek: Seek<UserId>) -> StoreResult<Vec<User>>;
     async fn update(&self, id: UserId, patch: &UserPatch, effects: &Effects) -> StoreResult<User>;
     /// Sets the password and ends every session of the user (their refresh tokens and the access
     /// tokens of those sessions stop working), together.
@@ -280,11 +280,11 @@ impl UserStore for SqlStore {
         row.map(UserRow::into_user).transpose()
     }
 
-    async fn list(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>> {
+    async fn list(&self, seek: Seek<UserId>) -> StoreResult<Vec<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT $2");
-        let after = after.map(|id| id.as_uuid()).unwrap_or(Uuid::nil());
+        let after = seek.from.map(|id| id.as_uuid()).unwrap_or(Uuid::nil());
         let rows = on_pool!(&self.db, |pool| {
-            sqlx::query_as::<_, UserRow>(&sql).bind(after).bind(i64::from(limit)).fetch_all(pool).await
+            sqlx::query_as::<_, UserRow>(&sql).bind(after).bind(i64::from(seek.limit)).fetch_all(pool).await
         })?;
         rows.into_iter().map(UserRow::into_user).collect()
     }

@@ -7,7 +7,7 @@ use rampart_core::identity::{Acting, Actor, AuditAction, RequestContext};
 use rampart_core::outbox::{NewOutboxRecord, PAYLOAD_MAX, Topic};
 use rampart_core::targets::NewTarget;
 use rampart_core::{OrgId, UserId};
-use rampart_store::{AuditFilter, Effects, Store, StoreError, StoredTarget, TargetFilter};
+use rampart_store::{AuditFilter, Effects, Seek, Store, StoreError, StoredTarget, TargetFilter};
 use rampart_testkit::{Backend, TestDatabase};
 use rstest::rstest;
 use serde_json::json;
@@ -32,11 +32,11 @@ fn created(acting: &Acting) -> impl Fn(&StoredTarget) -> Effects + Send + Sync +
 }
 
 async fn n_targets(store: &dyn Store, org: OrgId) -> usize {
-    store.targets().list(org, &TargetFilter::default(), None, 100).await.expect("list").len()
+    store.targets().list(org, &TargetFilter::default(), Seek::first(100)).await.expect("list").len()
 }
 
 async fn n_events(store: &dyn Store, org: OrgId) -> usize {
-    store.audit().list(org, &AuditFilter::default(), None, 100).await.expect("audit").len()
+    store.audit().list(org, &AuditFilter::default(), Seek::first(100)).await.expect("audit").len()
 }
 
 async fn n_records(store: &dyn Store) -> usize {
@@ -90,7 +90,7 @@ async fn a_change_commits_with_its_audit_event_and_outbox_record(
     let stored = store.targets().insert(acme, &target("192.0.2.1"), None, &created(&acting)).await.expect("insert");
 
     assert_eq!(n_targets(store.as_ref(), acme).await, 1);
-    let events = store.audit().list(acme, &AuditFilter::default(), None, 10).await.expect("audit");
+    let events = store.audit().list(acme, &AuditFilter::default(), Seek::first(10)).await.expect("audit");
     assert_eq!(events.len(), 1);
     let expected = format!("target:{}", stored.id);
     assert_eq!(events[0].event.target.as_deref(), Some(expected.as_str()));
@@ -136,7 +136,7 @@ async fn a_failed_audit_write_rolls_the_change_back(#[values(Backend::Sqlite, Ba
 
     assert!(matches!(refused, Err(StoreError::Internal(_))), "{refused:?}");
     assert!(matches!(deleted, Err(StoreError::Internal(_))), "{deleted:?}");
-    let left = store.targets().list(acme, &TargetFilter::default(), None, 10).await.expect("list");
+    let left = store.targets().list(acme, &TargetFilter::default(), Seek::first(10)).await.expect("list");
     assert_eq!(left, vec![kept], "the new target was not stored, and the deleted one is still there");
     assert_eq!(n_records(store.as_ref()).await, 0, "nor the outbox record");
 }

@@ -134,7 +134,11 @@ async fn cancelling_a_queued_run_ends_it_and_a_running_one_is_asked_to_stop(
     );
     assert!(matches!(runs.cancel(acme, ExecutionId::new(), &Effects::none()).await, Err(StoreError::NotFound)));
     let listed = runs
-        .list(acme, &ExecutionFilter { status: Some(ExecutionStatus::Cancelled), ..Default::default() }, None, 10)
+        .list(
+            acme,
+            &ExecutionFilter { status: Some(ExecutionStatus::Cancelled), ..Default::default() },
+            rampart_store::Seek::first(10),
+        )
         .await;
     assert_eq!(listed.expect("list").len(), 2);
 }

@@ -6,7 +6,7 @@ use chrono::Utc;
 use rampart_core::identity::{Actor, AuditAction, NewApiKey, NewAuditEvent, NewUser, Outcome, Role, UserPatch};
 use rampart_core::orgs::NewOrganisation;
 use rampart_core::{OrgId, UserId};
-use rampart_store::{AuditFilter, ConnectOptions, Effects, Location, Rotation, SqlStore, Store, StoreError};
+use rampart_store::{AuditFilter, ConnectOptions, Effects, Location, Rotation, Seek, SqlStore, Store, StoreError};
 use rampart_testkit::{Backend, TestDatabase};
 use rstest::rstest;
 
@@ -268,10 +268,10 @@ async fn the_audit_log_is_filtered_paged_and_append_only(
     }
     audit.append(&event(other, AuditAction::Login)).await.expect("append");
 
-    let all = audit.list(org, &AuditFilter::default(), None, 10).await.expect("list");
+    let all = audit.list(org, &AuditFilter::default(), Seek::first(10)).await.expect("list");
     let logins = AuditFilter { action: Some(AuditAction::Login), ..AuditFilter::default() };
-    let page_one = audit.list(org, &logins, None, 1).await.expect("list");
-    let page_two = audit.list(org, &logins, Some(page_one[0].id), 10).await.expect("list");
+    let page_one = audit.list(org, &logins, Seek::first(1)).await.expect("list");
+    let page_two = audit.list(org, &logins, Seek { from: Some(page_one[0].id), limit: 10 }).await.expect("list");
 
     assert_eq!(all.len(), 3, "another organisation's events stay out");
     assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
@@ -295,7 +295,7 @@ async fn the_audit_log_is_filtered_paged_and_append_only(
             }
         }
     }
-    assert_eq!(audit.list(org, &AuditFilter::default(), None, 10).await.expect("list").len(), 3);
+    assert_eq!(audit.list(org, &AuditFilter::default(), Seek::first(10)).await.expect("list").len(), 3);
 }
 
 #[rstest]

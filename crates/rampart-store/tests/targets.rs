@@ -4,7 +4,7 @@ mod common;
 
 use rampart_core::TargetId;
 use rampart_core::targets::{NewTarget, PortRanges, TargetKind};
-use rampart_store::{Effects, Store, StoreError, TargetFilter, TargetPatch};
+use rampart_store::{Effects, Seek, Store, StoreError, TargetFilter, TargetPatch};
 use rampart_testkit::Backend;
 
 use crate::common::{org, store};
@@ -45,15 +45,17 @@ async fn targets_are_stored_listed_changed_and_scoped(#[values(Backend::Sqlite, 
     assert_eq!(targets.get(acme, net.id).await.expect("get"), net);
     assert!(matches!(targets.get(other, net.id).await, Err(StoreError::NotFound)));
 
-    let list = |filter: TargetFilter| async move { targets.list(acme, &filter, None, 50).await.expect("list").len() };
+    let list =
+        |filter: TargetFilter| async move { targets.list(acme, &filter, Seek::first(50)).await.expect("list").len() };
     assert_eq!(list(TargetFilter::default()).await, 3);
     assert_eq!(list(TargetFilter { kind: Some(TargetKind::Wildcard), ..Default::default() }).await, 1);
     assert_eq!(list(TargetFilter { exclude: Some(true), ..Default::default() }).await, 1);
     assert_eq!(list(TargetFilter { tag: Some("PROD".into()), ..Default::default() }).await, 1);
     assert_eq!(list(TargetFilter { tag: Some("pro".into()), ..Default::default() }).await, 0, "whole tags only");
     assert_eq!(list(TargetFilter { search: Some("example".into()), ..Default::default() }).await, 1);
-    let first = targets.list(acme, &TargetFilter::default(), None, 1).await.expect("page");
-    let rest = targets.list(acme, &TargetFilter::default(), Some(first[0].id), 50).await.expect("page");
+    let first = targets.list(acme, &TargetFilter::default(), Seek::first(1)).await.expect("page");
+    let rest =
+        targets.list(acme, &TargetFilter::default(), Seek { from: Some(first[0].id), limit: 50 }).await.expect("page");
     assert_eq!((first.len(), rest.len()), (1, 2));
 
     let patch = TargetPatch {

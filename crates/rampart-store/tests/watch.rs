@@ -11,7 +11,7 @@ use rampart_core::time::Clock;
 use rampart_core::watch::{AlertStatus, AttackerOrder, EventInput, NewNode, Node, NodeStatus, ScoringRules, Signals};
 use rampart_core::{EventId, OrgId};
 use rampart_store::{
-    AlertFilter, Change, Effects, EventFilter, NodeFilter, NodePatch, ScoredEvent, SqlStore, Store, StoreError,
+    AlertFilter, Change, Effects, EventFilter, NodeFilter, NodePatch, ScoredEvent, Seek, SqlStore, Store, StoreError,
 };
 use rampart_testkit::Backend;
 
@@ -96,11 +96,11 @@ async fn nodes_are_stored_found_by_key_changed_and_scoped(
     assert!(store.nodes().find_by_key("aaaaaaaaaaaa").await.expect("find").is_none(), "the old key is gone");
 
     let inactive = NodeFilter { status: Some(NodeStatus::Inactive), ..NodeFilter::default() };
-    assert_eq!(store.nodes().list(acme, &inactive, None, 10).await.expect("list").len(), 1);
+    assert_eq!(store.nodes().list(acme, &inactive, Seek::first(10)).await.expect("list").len(), 1);
     assert!(matches!(store.nodes().get(other, trap.id).await, Err(StoreError::NotFound)));
     assert!(matches!(store.nodes().delete(other, trap.id, &Effects::none()).await, Err(StoreError::NotFound)));
     store.nodes().delete(acme, trap.id, &Effects::none()).await.expect("delete");
-    assert!(store.nodes().list(acme, &NodeFilter::default(), None, 10).await.expect("list").is_empty());
+    assert!(store.nodes().list(acme, &NodeFilter::default(), Seek::first(10)).await.expect("list").is_empty());
 }
 
 #[rstest]
@@ -144,7 +144,7 @@ async fn a_commit_groups_alerts_and_keeps_profiles_and_counters_in_step(
     assert_eq!((alert.events, alert.status, alert.attack_type.as_str()), (3, AlertStatus::Open, "credential_attack"));
     assert_eq!(alert.source_ip, Some("203.0.113.5".parse::<IpAddr>().expect("ip")));
     let by_alert = EventFilter { alert_id: Some(first), ..EventFilter::default() };
-    assert_eq!(store.watch().events(acme, &by_alert, None, 50).await.expect("events").len(), 3);
+    assert_eq!(store.watch().events(acme, &by_alert, Seek::first(50)).await.expect("events").len(), 3);
     assert_eq!(store.watch().alert(acme, second).await.expect("alert").events, 2);
 
     let profile = store.watch().attacker(acme, "203.0.113.5".parse().expect("ip")).await.expect("profile");
@@ -174,12 +174,12 @@ async fn a_commit_groups_alerts_and_keeps_profiles_and_counters_in_step(
         .expect("commit");
     assert!(after[0].alert.is_some_and(|(id, raised)| id != second && raised));
     let open = AlertFilter { status: Some(AlertStatus::Open), ..AlertFilter::default() };
-    assert_eq!(store.watch().alerts(acme, &open, None, 50).await.expect("alerts").len(), 2);
+    assert_eq!(store.watch().alerts(acme, &open, Seek::first(50)).await.expect("alerts").len(), 2);
 
     // Nothing of it is visible to another organisation.
     let other = org(&store, "other").await;
     assert!(matches!(store.watch().alert(other, first).await, Err(StoreError::NotFound)));
-    assert!(store.watch().alerts(other, &AlertFilter::default(), None, 50).await.expect("alerts").is_empty());
+    assert!(store.watch().alerts(other, &AlertFilter::default(), Seek::first(50)).await.expect("alerts").is_empty());
     assert!(matches!(
         store.watch().attacker(other, "203.0.113.5".parse().expect("ip")).await,
         Err(StoreError::NotFound)
@@ -248,7 +248,7 @@ async fn decoys_are_counted_per_node_and_name(#[values(Backend::Sqlite, Backend:
     let mut counts: Vec<(&str, u64)> = decoys.iter().map(|d| (d.name.as_str(), d.accesses)).collect();
     counts.sort();
     assert_eq!(counts, [("keys.txt", 3), ("payroll.xlsx", 1)]);
-    let events = store.watch().events(acme, &EventFilter::default(), None, 10).await.expect("events");
+    let events = store.watch().events(acme, &EventFilter::default(), Seek::first(10)).await.expect("events");
     assert_eq!(events.len(), 4);
     assert!(events.iter().all(|event| event.event.source_ip.is_none() && event.score.attack_type == "decoy_access"));
 }

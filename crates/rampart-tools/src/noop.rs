@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params, schema_of};
+use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
 
 /// Longest wait a noop run accepts.
 const SLEEP_MAX_MS: u64 = 600_000;
@@ -42,14 +42,12 @@ pub struct Noop;
 #[async_trait]
 impl Tool for Noop {
     fn info(&self) -> ToolInfo {
-        ToolInfo {
-            name: "noop",
-            category: "diagnostics",
-            description: "Does nothing but wait, reporting progress: checks the engine end to end without any traffic.",
-            params_schema: schema_of::<NoopParams>(),
-            result_schema: schema_of::<NoopResult>(),
-            default_timeout: Duration::from_secs(15 * 60),
-        }
+        ToolInfo::of::<NoopParams, NoopResult>(
+            "noop",
+            "diagnostics",
+            "Does nothing but wait, reporting progress: checks the engine end to end without any traffic.",
+            Duration::from_secs(15 * 60),
+        )
     }
 
     fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors> {

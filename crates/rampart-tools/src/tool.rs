@@ -30,6 +30,25 @@ pub struct ToolInfo {
     pub default_timeout: Duration,
 }
 
+impl ToolInfo {
+    /// A tool's entry, its schemas derived from its parameter type `P` and result type `R`.
+    pub fn of<P: JsonSchema, R: JsonSchema>(
+        name: &'static str,
+        category: &'static str,
+        description: &'static str,
+        default_timeout: Duration,
+    ) -> Self {
+        Self {
+            name,
+            category,
+            description,
+            params_schema: schema_of::<P>(),
+            result_schema: schema_of::<R>(),
+            default_timeout,
+        }
+    }
+}
+
 /// A report from a running tool.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Update {

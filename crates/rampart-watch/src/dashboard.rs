@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use rampart_core::watch::{Alert, Attacker, AttackerOrder, Node, NodeStatus};
 use rampart_core::{NodeId, OrgId};
-use rampart_store::{AlertFilter, HourCount, NodeFilter, StoreError};
+use rampart_store::{AlertFilter, HourCount, NodeFilter, Seek, StoreError};
 
 use crate::Watch;
 
@@ -217,7 +217,7 @@ impl Watch {
 
     /// The latest `limit` alerts of `org`, newest first.
     pub async fn latest_alerts(&self, org: OrgId, limit: u32) -> Result<Vec<Alert>, StoreError> {
-        self.store().watch().alerts(org, &AlertFilter::default(), None, limit).await
+        self.store().watch().alerts(org, &AlertFilter::default(), Seek::first(limit)).await
     }
 
     /// Every node of `org`, read page by page, oldest first.
@@ -225,7 +225,8 @@ impl Watch {
         let mut nodes: Vec<Node> = Vec::new();
         loop {
             let after = nodes.last().map(|node| node.id);
-            let page = self.store().nodes().list(org, &NodeFilter::default(), after, NODE_PAGE).await?;
+            let page =
+                self.store().nodes().list(org, &NodeFilter::default(), Seek { from: after, limit: NODE_PAGE }).await?;
             let done = page.len() < NODE_PAGE as usize;
             nodes.extend(page);
             if done {

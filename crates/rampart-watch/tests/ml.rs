@@ -107,7 +107,7 @@ fn scorer(config: &ModelConfig) -> ModelScorer {
 }
 
 fn honeypot(payload: &str) -> NewEvent {
-    EventInput {
+    parsed(EventInput {
         kind: Some("honeypot".into()),
         source_ip: Some("203.0.113.7".into()),
         destination_port: Some(22),
@@ -117,9 +117,11 @@ fn honeypot(payload: &str) -> NewEvent {
         usernames: vec!["root".into(), "admin".into()],
         passwords: vec!["hunter2".into(), "123456".into(), "letmein".into()],
         ..EventInput::default()
-    }
-    .parse(None, rampart_core::time::now())
-    .expect("a valid event")
+    })
+}
+
+fn parsed(input: EventInput) -> NewEvent {
+    input.parse(None, rampart_core::time::now()).expect("a valid event")
 }
 
 fn builtin(event: &NewEvent) -> Score {
@@ -195,8 +197,7 @@ async fn the_model_is_sent_the_events_features_with_a_cut_payload_and_no_passwor
 async fn agent_and_decoy_events_send_their_own_fields() {
     let model = Model::answering(json!({ "risk_score": 5 })).await;
     let scorer = scorer(&config(&model.url));
-    let now = rampart_core::time::now();
-    let agent = EventInput {
+    let agent = parsed(EventInput {
         kind: Some("agent".into()),
         hostname: Some("db-1".into()),
         username: Some("backup".into()),
@@ -204,18 +205,14 @@ async fn agent_and_decoy_events_send_their_own_fields() {
         file_path: Some("/srv/backup.tar".into()),
         action: Some("delete".into()),
         ..EventInput::default()
-    }
-    .parse(None, now)
-    .expect("a valid event");
-    let decoy = EventInput {
+    });
+    let decoy = parsed(EventInput {
         kind: Some("decoy".into()),
         decoy_name: Some("aws-keys.txt".into()),
         hostname: Some("ws-7".into()),
         action: Some("read".into()),
         ..EventInput::default()
-    }
-    .parse(None, now)
-    .expect("a valid event");
+    });
 
     score(&scorer, &agent).await.expect("scored");
     let sent = model.last();

@@ -123,7 +123,6 @@ pub async fn list(caller: Caller, State(app): State<AppState>) -> Result<Json<Ve
     params(("id" = Uuid, Path, description = "The key's id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 404, description = "No such key in this organisation", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn delete(

@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use rampart_core::AuditEventId;
 use rampart_core::identity::{Actor, AuditAction, AuditEvent};
 use rampart_store::AuditFilter;
 use serde::{Deserialize, Serialize};
@@ -13,7 +12,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::{Admin, Caller};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::pagination::{Page, PageQuery, parse_filter, time_filter};
 use crate::{ApiQuery, AppState};
 
@@ -94,7 +93,6 @@ impl From<AuditEvent> for AuditEventView {
     params(AuditQuery),
     responses(
         (status = 200, description = "A page of events", body = Page<AuditEventView>),
-        (status = 422, description = "A bad filter", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(
@@ -102,11 +100,10 @@ pub async fn list(
     State(app): State<AppState>,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<Page<AuditEventView>>, ApiError> {
-    let (limit, before) = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.parse()?;
+    let asked = PageQuery::parse(query.limit, query.cursor.as_deref())?;
     let action = parse_filter::<AuditAction>("action", query.action.as_deref())?;
     let (since, until) = (time_filter("since", query.since)?, time_filter("until", query.until)?);
     let filter = AuditFilter { action, actor_id: query.actor, since, until };
-    let events = app.store.audit().list(caller.org, &filter, before.map(AuditEventId::from_uuid), limit + 1).await?;
-    let views = events.into_iter().map(AuditEventView::from).collect();
-    Ok(Json(Page::new(views, limit, |event: &AuditEventView| event.id)))
+    let events = app.store.audit().list(caller.org, &filter, asked.seek()).await?;
+    Ok(Json(asked.page(events, AuditEventView::from, |event| event.id)))
 }

@@ -148,7 +148,6 @@ pub async fn refresh(
     security(("bearer" = ["viewer"])),
     responses(
         (status = 204, description = "Logged out"),
-        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn logout(
@@ -168,7 +167,6 @@ pub async fn logout(
     security(("bearer" = ["viewer"])),
     responses(
         (status = 200, description = "The caller", body = MeView),
-        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn me(caller: Caller, State(app): State<AppState>) -> Result<Json<MeView>, ApiError> {
@@ -206,7 +204,6 @@ pub async fn me(caller: Caller, State(app): State<AppState>) -> Result<Json<MeVi
     request_body = SwitchOrgBody,
     responses(
         (status = 200, description = "Tokens for the other organisation", body = TokenResponse),
-        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a member of that organisation, or not a user", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -192,7 +192,6 @@ async fn follow(app: &AppState, org: OrgId, id: ExecutionId) -> impl Stream<Item
     params(("id" = Uuid, Path, description = "The run's id")),
     responses(
         (status = 200, description = "A text/event-stream of `state` and `log` events; the first is the current state. It ends after the final state, or when the caller's access does (checked again periodically)", content_type = "text/event-stream", body = String),
-        (status = 404, description = "No such run in this organisation", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many live streams open for this user or key, or on the server", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -223,7 +222,6 @@ pub async fn events(
     params(("id" = Uuid, Path, description = "The run's id")),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
-        (status = 404, description = "No such run in this organisation", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many live streams open for this user or key, or on the server", body = Problem, content_type = "application/problem+json"),
     )
 )]

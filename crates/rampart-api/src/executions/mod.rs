@@ -323,7 +323,6 @@ pub struct ExecutionQuery {
     params(ExecutionQuery),
     responses(
         (status = 200, description = "A page of runs", body = Page<ExecutionView>),
-        (status = 422, description = "A bad filter", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(
@@ -331,14 +330,13 @@ pub async fn list(
     State(app): State<AppState>,
     ApiQuery(query): ApiQuery<ExecutionQuery>,
 ) -> Result<Json<Page<ExecutionView>>, ApiError> {
-    let (limit, before) = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.parse()?;
+    let asked = PageQuery::parse(query.limit, query.cursor.as_deref())?;
     let status = parse_filter::<ExecutionStatus>("status", query.status.as_deref())?;
     let tool = text_filter("tool", query.tool.as_deref())?;
     let since = time_filter("since", query.since)?;
     let filter = ExecutionFilter { tool, status, actor_id: query.user, since };
-    let runs = app.store.executions().list(caller.org, &filter, before.map(ExecutionId::from_uuid), limit + 1).await?;
-    let views = runs.into_iter().map(ExecutionView::from).collect();
-    Ok(Json(Page::new(views, limit, |run: &ExecutionView| run.id)))
+    let runs = app.store.executions().list(caller.org, &filter, asked.seek()).await?;
+    Ok(Json(asked.page(runs, ExecutionView::from, |run| run.id)))
 }
 
 /// One run: status, progress, result, who and when.
@@ -350,7 +348,6 @@ pub async fn list(
     params(("id" = Uuid, Path, description = "The run's id")),
     responses(
         (status = 200, description = "The run", body = ExecutionView),
-        (status = 404, description = "No such run in this organisation", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get(
@@ -406,7 +403,6 @@ pub struct LogPage {
     params(("id" = Uuid, Path, description = "The run's id"), LogQuery),
     responses(
         (status = 200, description = "A page of lines", body = LogPage),
-        (status = 404, description = "No such run in this organisation", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn logs(
@@ -436,7 +432,6 @@ pub async fn logs(
     params(("id" = Uuid, Path, description = "The run's id")),
     responses(
         (status = 202, description = "Cancelled, or asked to stop", body = ExecutionView),
-        (status = 404, description = "No such run in this organisation", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn cancel(

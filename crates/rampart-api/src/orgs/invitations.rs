@@ -74,7 +74,6 @@ impl From<Invitation> for InvitationView {
     responses(
         (status = 201, description = "Invited", body = InvitationView),
         (status = 403, description = "Not an admin, or not a user", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not the caller's organisation", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Too many open invitations", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad address or role, or already a member", body = Problem, content_type = "application/problem+json"),
     )
@@ -100,7 +99,6 @@ pub async fn create(
     params(("id" = Uuid, Path, description = "The organisation's id")),
     responses(
         (status = 200, description = "The open invitations", body = Vec<InvitationView>),
-        (status = 404, description = "Not the caller's organisation", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(
@@ -125,7 +123,6 @@ pub async fn list(
     ),
     responses(
         (status = 204, description = "Withdrawn"),
-        (status = 404, description = "No such invitation in this organisation", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn revoke(

@@ -160,7 +160,6 @@ pub async fn create(
     params(("id" = Uuid, Path, description = "The organisation's id")),
     responses(
         (status = 200, description = "The organisation", body = OrgView),
-        (status = 404, description = "Not the caller's organisation", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get(
@@ -182,7 +181,6 @@ pub async fn get(
     request_body = OrgBody,
     responses(
         (status = 200, description = "The organisation as changed", body = OrgView),
-        (status = 404, description = "Not the caller's organisation", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or taken fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -207,7 +205,6 @@ pub async fn update(
     params(("id" = Uuid, Path, description = "The organisation's id")),
     responses(
         (status = 200, description = "The members", body = Vec<MemberView>),
-        (status = 404, description = "Not the caller's organisation", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn members(
@@ -231,7 +228,6 @@ pub async fn members(
     responses(
         (status = 201, description = "Added", body = MemberView),
         (status = 403, description = "Not a superuser", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No such account, already a member, or a bad role", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -258,7 +254,6 @@ pub async fn add_member(
     responses(
         (status = 204, description = "Left"),
         (status = 403, description = "Not a user (an API key belongs to its organisation)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not the caller's organisation", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The last admin cannot leave", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -51,7 +51,6 @@ impl From<rampart_scope::TargetError> for ApiError {
     responses(
         (status = 201, description = "Stored, normalised", body = TargetView),
         (status = 409, description = "The organisation has this target already", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(
@@ -74,7 +73,6 @@ pub async fn create(
     params(TargetQuery),
     responses(
         (status = 200, description = "A page of targets", body = Page<TargetView>),
-        (status = 422, description = "A bad filter", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(
@@ -82,14 +80,13 @@ pub async fn list(
     State(app): State<AppState>,
     ApiQuery(query): ApiQuery<TargetQuery>,
 ) -> Result<Json<Page<TargetView>>, ApiError> {
-    let (limit, after) = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.parse()?;
+    let asked = PageQuery::parse(query.limit, query.cursor.as_deref())?;
     let kind = parse_filter::<TargetKind>("kind", query.kind.as_deref())?;
     let tag = text_filter("tag", query.tag.as_deref())?;
     let search = text_filter("q", query.q.as_deref())?;
     let filter = TargetFilter { kind, exclude: query.exclude, tag, search };
-    let targets = app.store.targets().list(caller.org, &filter, after.map(TargetId::from_uuid), limit + 1).await?;
-    let views = targets.into_iter().map(TargetView::from).collect();
-    Ok(Json(Page::new(views, limit, |target: &TargetView| target.id)))
+    let targets = app.store.targets().list(caller.org, &filter, asked.seek()).await?;
+    Ok(Json(asked.page(targets, TargetView::from, |target| target.id)))
 }
 
 /// One target.
@@ -101,7 +98,6 @@ pub async fn list(
     params(("id" = Uuid, Path, description = "The target's id")),
     responses(
         (status = 200, description = "The target", body = TargetView),
-        (status = 404, description = "No such target in this organisation", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get(
@@ -122,9 +118,7 @@ pub async fn get(
     request_body = TargetPatchBody,
     responses(
         (status = 200, description = "The target as changed", body = TargetView),
-        (status = 404, description = "No such target in this organisation", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The same value already exists with that exclusion", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn update(
@@ -158,7 +152,6 @@ pub async fn update(
     params(("id" = Uuid, Path, description = "The target's id")),
     responses(
         (status = 204, description = "Removed"),
-        (status = 404, description = "No such target in this organisation", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn delete(

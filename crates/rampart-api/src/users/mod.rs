@@ -66,10 +66,9 @@ pub async fn list(
     State(app): State<AppState>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<UserView>>, ApiError> {
-    let (limit, after) = page.parse()?;
-    let users = app.store.users().list(after.map(UserId::from_uuid), limit + 1).await?;
-    let views = users.into_iter().map(UserView::from).collect();
-    Ok(Json(Page::new(views, limit, |user: &UserView| user.id)))
+    let asked = PageQuery::parse(page.limit, page.cursor.as_deref())?;
+    let users = app.store.users().list(asked.seek()).await?;
+    Ok(Json(asked.page(users, UserView::from, |user| user.id)))
 }
 
 /// Create an account (with its personal organisation).
@@ -128,7 +127,6 @@ pub async fn get(
     responses(
         (status = 200, description = "The user as changed", body = UserView),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn update(

@@ -6,14 +6,14 @@ use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use rampart_core::watch::{AlertStatus, Event, EventDetail};
 use rampart_core::{AlertId, NodeId, ValidationErrors};
-use rampart_store::{AlertFilter, EventFilter};
+use rampart_store::{AlertFilter, EventFilter, Seek};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::dto::{AlertView, ReasonView};
 use crate::auth::{Analyst, Caller, Context};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::pagination::{Page, PageQuery, parse_filter, time_filter};
 use crate::{ApiJson, ApiQuery, AppState};
 
@@ -75,7 +75,6 @@ impl AlertQuery {
     params(AlertQuery),
     responses(
         (status = 200, description = "A page of alerts", body = Page<AlertView>),
-        (status = 422, description = "A bad filter", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(
@@ -83,10 +82,10 @@ pub async fn list(
     State(app): State<AppState>,
     ApiQuery(query): ApiQuery<AlertQuery>,
 ) -> Result<Json<Page<AlertView>>, ApiError> {
-    let (limit, before) = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.parse()?;
+    let asked = PageQuery::parse(query.limit, query.cursor.as_deref())?;
     let filter = query.filter()?;
-    let alerts = app.store.watch().alerts(caller.org, &filter, before.map(AlertId::from_uuid), limit + 1).await?;
-    Ok(Json(Page::new(alerts.into_iter().map(AlertView::from).collect(), limit, |alert: &AlertView| alert.id)))
+    let alerts = app.store.watch().alerts(caller.org, &filter, asked.seek()).await?;
+    Ok(Json(asked.page(alerts, AlertView::from, |alert| alert.id)))
 }
 
 /// An event as an alert shows it.
@@ -182,7 +181,6 @@ pub struct AlertWithEvents {
     params(("id" = Uuid, Path, description = "The alert's id")),
     responses(
         (status = 200, description = "The alert", body = AlertWithEvents),
-        (status = 404, description = "No such alert in this organisation", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get(
@@ -192,7 +190,7 @@ pub async fn get(
 ) -> Result<Json<AlertWithEvents>, ApiError> {
     let alert = app.store.watch().alert(caller.org, id).await?;
     let filter = EventFilter { alert_id: Some(id), ..EventFilter::default() };
-    let events = app.store.watch().events(caller.org, &filter, None, ALERT_EVENTS).await?;
+    let events = app.store.watch().events(caller.org, &filter, Seek::first(ALERT_EVENTS)).await?;
     Ok(Json(AlertWithEvents { alert: alert.into(), recent_events: events.into_iter().map(EventView::from).collect() }))
 }
 
@@ -219,8 +217,6 @@ pub struct AlertPatchBody {
     request_body = AlertPatchBody,
     responses(
         (status = 200, description = "The alert as changed", body = AlertView),
-        (status = 404, description = "No such alert in this organisation", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn update(

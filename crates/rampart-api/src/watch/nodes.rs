@@ -24,7 +24,6 @@ use crate::{ApiJson, ApiQuery, AppState};
     responses(
         (status = 201, description = "Created, with its key", body = NodeWithKey),
         (status = 409, description = "The organisation has a node of that name", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(
@@ -47,7 +46,6 @@ pub async fn create(
     params(NodeQuery),
     responses(
         (status = 200, description = "A page of nodes", body = Page<NodeView>),
-        (status = 422, description = "A bad filter", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(
@@ -55,13 +53,13 @@ pub async fn list(
     State(app): State<AppState>,
     ApiQuery(query): ApiQuery<NodeQuery>,
 ) -> Result<Json<Page<NodeView>>, ApiError> {
-    let (limit, after) = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.parse()?;
+    let asked = PageQuery::parse(query.limit, query.cursor.as_deref())?;
     let filter = NodeFilter {
         kind: parse_filter::<NodeKind>("kind", query.kind.as_deref())?,
         status: parse_filter::<NodeStatus>("status", query.status.as_deref())?,
     };
-    let nodes = app.store.nodes().list(caller.org, &filter, after.map(NodeId::from_uuid), limit + 1).await?;
-    Ok(Json(Page::new(nodes.into_iter().map(NodeView::from).collect(), limit, |node: &NodeView| node.id)))
+    let nodes = app.store.nodes().list(caller.org, &filter, asked.seek()).await?;
+    Ok(Json(asked.page(nodes, NodeView::from, |node| node.id)))
 }
 
 /// One node.
@@ -73,7 +71,6 @@ pub async fn list(
     params(("id" = Uuid, Path, description = "The node's id")),
     responses(
         (status = 200, description = "The node", body = NodeView),
-        (status = 404, description = "No such node in this organisation", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get(
@@ -94,9 +91,7 @@ pub async fn get(
     request_body = NodePatchBody,
     responses(
         (status = 200, description = "The node as changed", body = NodeView),
-        (status = 404, description = "No such node in this organisation", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The organisation has a node of that name", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn update(
@@ -125,7 +120,6 @@ pub async fn update(
     params(("id" = Uuid, Path, description = "The node's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such node in this organisation", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn delete(
@@ -147,7 +141,6 @@ pub async fn delete(
     params(("id" = Uuid, Path, description = "The node's id")),
     responses(
         (status = 200, description = "The node with its new key", body = NodeWithKey),
-        (status = 404, description = "No such node in this organisation", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn rotate_key(
@@ -169,7 +162,6 @@ pub async fn rotate_key(
     params(("id" = Uuid, Path, description = "The node's id")),
     responses(
         (status = 200, description = "Its decoys", body = Vec<DecoyView>),
-        (status = 404, description = "No such node in this organisation", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn decoys(

@@ -160,6 +160,11 @@ impl NewAuditEvent {
         }
     }
 
+    /// An event of the server's own, outside any organisation and request.
+    pub fn by_system(action: AuditAction, outcome: Outcome) -> Self {
+        Self::new(None, Actor::System, action, outcome, &RequestContext::default())
+    }
+
     pub fn target(mut self, target: impl Into<String>) -> Self {
         self.target = Some(target.into());
         self
@@ -215,13 +220,7 @@ mod tests {
     use super::*;
 
     fn detail_of(text: &str) -> String {
-        let event = NewAuditEvent::new(
-            None,
-            Actor::System,
-            AuditAction::ScopeRefused,
-            Outcome::Denied,
-            &RequestContext::default(),
-        );
+        let event = NewAuditEvent::by_system(AuditAction::ScopeRefused, Outcome::Denied);
         event.detail(text).detail.expect("a detail")
     }
 

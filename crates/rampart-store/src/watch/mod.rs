@@ -24,7 +24,7 @@ use rampart_core::{AlertId, EventId, NodeId, OrgId, UserId};
 
 use crate::changes::Change;
 use crate::effects::unit_of_work;
-use crate::{Effects, SqlStore, StoreResult};
+use crate::{Effects, Seek, SqlStore, StoreResult};
 use rows::{ALERT_COLUMNS, AlertRow};
 
 /// An event ready to be stored: validated, scored, its alert rule decided.
@@ -93,21 +93,9 @@ pub trait WatchStore: Send + Sync {
     /// Writes the events and everything they change, in one transaction; answers in order.
     async fn commit(&self, events: &[ScoredEvent]) -> StoreResult<Vec<Committed>>;
     /// Newest first, older than `before` when given.
-    async fn events(
-        &self,
-        org: OrgId,
-        filter: &EventFilter,
-        before: Option<EventId>,
-        limit: u32,
-    ) -> StoreResult<Vec<Event>>;
+    async fn events(&self, org: OrgId, filter: &EventFilter, seek: Seek<EventId>) -> StoreResult<Vec<Event>>;
     /// Newest first, older than `before` when given.
-    async fn alerts(
-        &self,
-        org: OrgId,
-        filter: &AlertFilter,
-        before: Option<AlertId>,
-        limit: u32,
-    ) -> StoreResult<Vec<Alert>>;
+    async fn alerts(&self, org: OrgId, filter: &AlertFilter, seek: Seek<AlertId>) -> StoreResult<Vec<Alert>>;
     async fn alert(&self, org: OrgId, id: AlertId) -> StoreResult<Alert>;
     async fn set_alert_status(
         &self,
@@ -146,24 +134,12 @@ impl WatchStore for SqlStore {
         self.commit_watch(events).await
     }
 
-    async fn events(
-        &self,
-        org: OrgId,
-        filter: &EventFilter,
-        before: Option<EventId>,
-        limit: u32,
-    ) -> StoreResult<Vec<Event>> {
-        self.watch_events(org, filter, before, limit).await
+    async fn events(&self, org: OrgId, filter: &EventFilter, seek: Seek<EventId>) -> StoreResult<Vec<Event>> {
+        self.watch_events(org, filter, seek).await
     }
 
-    async fn alerts(
-        &self,
-        org: OrgId,
-        filter: &AlertFilter,
-        before: Option<AlertId>,
-        limit: u32,
-    ) -> StoreResult<Vec<Alert>> {
-        self.watch_alerts(org, filter, before, limit).await
+    async fn alerts(&self, org: OrgId, filter: &AlertFilter, seek: Seek<AlertId>) -> StoreResult<Vec<Alert>> {
+        self.watch_alerts(org, filter, seek).await
     }
 
     async fn alert(&self, org: OrgId, id: AlertId) -> StoreResult<Alert> {

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::rows::{ALERT_COLUMNS, AlertRow, AttackerRow, EVENT_COLUMNS, EventRow, count};
 use super::{AlertFilter, EventFilter, HourCount, WatchTotals, hour_of};
 use crate::db::on_pool;
-use crate::{SqlStore, StoreError, StoreResult};
+use crate::{Seek, SqlStore, StoreError, StoreResult};
 
 /// Most usernames shown in a profile.
 const TOP_USERNAMES: i64 = 10;
@@ -20,8 +20,7 @@ impl SqlStore {
         &self,
         org: OrgId,
         filter: &EventFilter,
-        before: Option<EventId>,
-        limit: u32,
+        seek: Seek<EventId>,
     ) -> StoreResult<Vec<Event>> {
         // Only the filters given are written, so each can use its index (an `OR $n IS NULL` cannot).
         let rows = on_pool!(&self.db, |pool| {
@@ -36,10 +35,10 @@ impl SqlStore {
             if let Some(since) = filter.since {
                 query.push(" AND occurred_at >= ").push_bind(since);
             }
-            if let Some(before) = before {
+            if let Some(before) = seek.from {
                 query.push(" AND id < ").push_bind(before.as_uuid());
             }
-            query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
+            query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(seek.limit));
             query.build_query_as::<EventRow>().fetch_all(pool).await
         })?;
         rows.into_iter().map(EventRow::into_event).collect()
@@ -49,8 +48,7 @@ impl SqlStore {
         &self,
         org: OrgId,
         filter: &AlertFilter,
-        before: Option<AlertId>,
-        limit: u32,
+        seek: Seek<AlertId>,
     ) -> StoreResult<Vec<Alert>> {
         let sql = format!(
             "SELECT {ALERT_COLUMNS} FROM alerts WHERE org_id = $1 AND ($2 IS NULL OR status = $2) \
@@ -65,8 +63,8 @@ impl SqlStore {
                 .bind(filter.source_ip.map(|ip| ip.to_string()))
                 .bind(filter.node_id.map(|id| id.as_uuid()))
                 .bind(filter.since)
-                .bind(before.map(|id| id.as_uuid()))
-                .bind(i64::from(limit))
+                .bind(seek.from.map(|id| id.as_uuid()))
+                .bind(i64::from(seek.limit))
                 .fetch_all(pool)
                 .await
         })?;

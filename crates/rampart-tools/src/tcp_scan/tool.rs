@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::tcp_scan::{PortState, ScanPlan, ScanReport, assess, check_id, parse_ports, scan, service_name};
-use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params, schema_of};
+use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
 
 /// Most addresses one run may cover, all its targets together: repeats and overlaps count each
 /// time, and a name counts the addresses it resolves to.
@@ -154,14 +154,12 @@ impl TcpScan {
 #[async_trait]
 impl Tool for TcpScan {
     fn info(&self) -> ToolInfo {
-        ToolInfo {
-            name: "tcp_scan",
-            category: "network",
-            description: "TCP connect port scan: open, closed and filtered ports, service names, banners, and the severity of risky exposures.",
-            params_schema: schema_of::<TcpScanParams>(),
-            result_schema: schema_of::<TcpScanResult>(),
-            default_timeout: Duration::from_secs(3600),
-        }
+        ToolInfo::of::<TcpScanParams, TcpScanResult>(
+            "tcp_scan",
+            "network",
+            "TCP connect port scan: open, closed and filtered ports, service names, banners, and the severity of risky exposures.",
+            Duration::from_secs(3600),
+        )
     }
 
     fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors> {

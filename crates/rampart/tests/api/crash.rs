@@ -163,7 +163,7 @@ fn held_by(run: &Execution, pid: u32) -> bool {
 
 async fn count(store: &dyn Store, org: OrgId, status: ExecutionStatus) -> usize {
     let filter = ExecutionFilter { status: Some(status), ..ExecutionFilter::default() };
-    store.executions().list(org, &filter, None, 100_000).await.expect("list").len()
+    store.executions().list(org, &filter, rampart_store::Seek::first(100_000)).await.expect("list").len()
 }
 
 #[tokio::test]
@@ -264,7 +264,11 @@ async fn a_thousand_runs_survive_workers_killed_and_restarted() {
     }
     drop(workers);
 
-    let all = store.executions().list(org, &ExecutionFilter::default(), None, 100_000).await.expect("list");
+    let all = store
+        .executions()
+        .list(org, &ExecutionFilter::default(), rampart_store::Seek::first(100_000))
+        .await
+        .expect("list");
     let listed: HashSet<ExecutionId> = all.iter().map(|run| run.id).collect();
     assert_eq!(all.len(), ids.len(), "each run appears exactly once");
     assert_eq!(listed, ids, "no run was lost or made up");

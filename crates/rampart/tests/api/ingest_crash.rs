@@ -111,7 +111,11 @@ async fn stored_events(store: &dyn Store, org: OrgId) -> HashSet<EventId> {
     let mut ids = HashSet::new();
     let mut before = None;
     loop {
-        let page = store.watch().events(org, &EventFilter::default(), before, 500).await.expect("events");
+        let page = store
+            .watch()
+            .events(org, &EventFilter::default(), rampart_store::Seek { from: before, limit: 500 })
+            .await
+            .expect("events");
         let Some(last) = page.last() else { return ids };
         before = Some(last.id);
         ids.extend(page.iter().map(|event| event.id));

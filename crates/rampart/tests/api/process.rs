@@ -112,7 +112,8 @@ async fn a_stopped_ingestion_writer_commits_and_answers_what_is_queued_and_refus
         answered.extend(ingested.accepted.iter().map(|accepted| accepted.id));
     }
     writer.await.expect("the writer ends once its queue is empty");
-    let stored = store.watch().events(org, &EventFilter::default(), None, 500).await.expect("events");
+    let stored =
+        store.watch().events(org, &EventFilter::default(), rampart_store::Seek::first(500)).await.expect("events");
     assert_eq!(answered.len(), REQUESTS);
     assert_eq!(stored.iter().map(|event| event.id).collect::<HashSet<_>>(), answered, "every answer was committed");
     let refused = watch.ingest(&node, vec![event(0)]).await;

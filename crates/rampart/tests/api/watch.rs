@@ -444,7 +444,10 @@ async fn concurrent_sensors_leave_events_profiles_and_alerts_in_exact_agreement(
     let attackers = watch.attackers(org, AttackerOrder::Risk, 0, 1000).await.expect("attackers");
     assert_eq!(attackers.len(), CLIENTS * 7);
     assert_eq!(attackers.iter().map(|a| a.events).sum::<u64>(), EVENTS as u64, "profiles");
-    let alerts = watch.alerts(org, &rampart_store::AlertFilter::default(), None, 1000).await.expect("alerts");
+    let alerts = watch
+        .alerts(org, &rampart_store::AlertFilter::default(), rampart_store::Seek::first(1000))
+        .await
+        .expect("alerts");
     assert_eq!(alerts.len(), CLIENTS * 7, "one alert per source and attack type");
     assert_eq!(alerts.iter().map(|a| a.events).sum::<u64>(), (EVENTS / 5) as u64, "alert counts");
     assert_eq!(attackers.iter().map(|a| a.alerts).sum::<u64>(), alerts.len() as u64, "alerts per profile");
