@@ -5,6 +5,7 @@
 //! (address, port) pairs its caller's scope check allows.
 #![forbid(unsafe_code)]
 
+pub mod http_probe;
 pub mod noop;
 pub mod tcp_scan;
 pub mod tool;
