@@ -105,6 +105,7 @@ impl Registry {
         registry.add(Arc::new(crate::noop::Noop));
         registry.add(Arc::new(crate::tcp_scan::TcpScan));
         registry.add(Arc::new(crate::http_probe::HttpProbe));
+        registry.add(Arc::new(crate::tls_inspect::TlsInspect));
         registry
     }
 
