@@ -43,6 +43,8 @@ pub struct Handshake {
     pub shown: Shown,
     /// Why the handshake failed, when it did.
     pub error: Option<String>,
+    /// The server said nothing in time: which versions it takes is unknown.
+    pub timed_out: bool,
 }
 
 pub fn provider() -> Arc<CryptoProvider> {
@@ -69,6 +71,7 @@ pub async fn handshake(
         .with_no_client_auth();
     let mut connection = ClientConnection::new(Arc::new(config), server_name)
         .map_err(|error| GateError::Tls { address, reason: error.to_string() })?;
+    let mut timed_out = false;
     let error = match tokio::time::timeout(timeout, drive(&mut stream, &mut connection)).await {
         Ok(Ok(())) => {
             connection.send_close_notify();
@@ -76,7 +79,10 @@ pub async fn handshake(
             None
         }
         Ok(Err(reason)) => Some(reason),
-        Err(_) => Some("no answer in time".to_owned()),
+        Err(_) => {
+            timed_out = true;
+            Some("no answer in time".to_owned())
+        }
     };
     let shown = std::mem::take(&mut *noting.shown.lock().unwrap_or_else(PoisonError::into_inner));
     Ok(Handshake {
@@ -85,6 +91,7 @@ pub async fn handshake(
         cipher_suite: connection.negotiated_cipher_suite().map(|suite| format!("{:?}", suite.suite())),
         shown,
         error,
+        timed_out,
     })
 }
 

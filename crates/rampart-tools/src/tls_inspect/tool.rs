@@ -265,6 +265,7 @@ async fn inspect(gate: &Gate, target: &Target, timeout: Duration) -> Inspected {
             (only_1_2.ok().map(|second| second.version == Some(ProtocolVersion::TLSv1_2)), Some(true))
         }
         Some(ProtocolVersion::TLSv1_2) => (Some(true), Some(false)),
+        _ if first.timed_out => (None, None),
         _ => (Some(false), Some(false)),
     };
     let name = matches!(target.host, Host::Name(_)).then_some(host.as_str());
