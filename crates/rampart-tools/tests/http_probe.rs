@@ -276,3 +276,89 @@ async fn no_more_than_per_host_requests_reach_one_host_at_once() {
     assert!((1..=2).contains(&most), "at most two at once, saw {most}");
     assert!(output.result["results"].as_array().expect("results").iter().all(|probed| probed["favicon"].is_null()));
 }
+
+/// An HTTPS server on 127.0.0.2 with a self-signed certificate, answering every request with a
+/// page that has every security header but HSTS and a cookie without Secure; returns its port.
+async fn https_site() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    let key = rcgen::KeyPair::generate().expect("a key");
+    let certificate = rcgen::CertificateParams::new(vec!["127.0.0.2".to_owned()])
+        .expect("parameters")
+        .self_signed(&key)
+        .expect("a certificate");
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![certificate.der().clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    )
+    .expect("a server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let (listener, address) = bind(2).await;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else { return };
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+                    match tls.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let body = "<title>Secure</title>";
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Security-Policy: default-src 'self'\r\nX-Frame-Options: DENY\r\n\
+                     X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\nPermissions-Policy: camera=()\r\n\
+                     Set-Cookie: sid=1; HttpOnly; SameSite=Strict\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(response.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    address.port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_is_probed_whatever_its_certificate_and_a_redirect_to_it_is_credited() {
+    let tls_port = https_site().await;
+    let (listener, inside) = bind(2).await;
+    let to_https = format!("https://127.0.0.2:{tls_port}/");
+    let target = to_https.clone();
+    serve(
+        listener,
+        Router::new().route("/", get(move || async move { redirect(StatusCode::MOVED_PERMANENTLY, &target) })),
+    )
+    .await;
+    let gate = gate_for("127.0.0.2", Arc::new(Refusals::default()));
+
+    let output = run(gate, json!({ "urls": [format!("http://{inside}/"), to_https.clone()], "favicon": false })).await;
+
+    let results = output.result["results"].as_array().expect("results");
+    assert_eq!(results[0]["final_url"], to_https);
+    assert_eq!((results[1]["status"].clone(), results[1]["title"].clone()), (json!(200), json!("Secure")));
+    let origin = format!("https://127.0.0.2:{tls_port}");
+    let expected: BTreeSet<(String, String, String)> = [
+        (origin.clone(), "/".to_owned(), "http_probe.missing_hsts".to_owned()),
+        (origin.clone(), "cookie:sid".to_owned(), "http_probe.cookie_no_secure".to_owned()),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(findings_of(&output), expected, "the redirect to HTTPS raises no finding of its own");
+    assert!(output.artifacts.items().contains(&Artifact::Service {
+        host: inside.ip(),
+        port: tls_port,
+        proto: Proto::Tcp,
+        name: Some("https".into())
+    }));
+}

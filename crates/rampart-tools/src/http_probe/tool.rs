@@ -15,7 +15,7 @@ use rampart_core::ValidationErrors;
 use rampart_core::executions::LogStream;
 use rampart_core::findings::Severity;
 use rampart_core::output::{Artifact, Finding, Kept, Proto};
-use rampart_scope::{HttpClient, HttpOptions};
+use rampart_scope::{HttpCertificates, HttpClient, HttpOptions};
 use reqwest::Url;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -176,7 +176,14 @@ impl Tool for HttpProbe {
 
         // The gate's client remembers a bounded number of host names: hosts are shared out
         // among as many clients as they need.
-        let options = HttpOptions { redirects: 0, connect_timeout: plan.settings.timeout, ..HttpOptions::default() };
+        // Redirects are followed here, hop by hop; any certificate is taken, as the probe reports
+        // what answers (certificates are `tls_inspect`'s).
+        let options = HttpOptions {
+            redirects: 0,
+            connect_timeout: plan.settings.timeout,
+            certificates: HttpCertificates::AcceptAny,
+            ..HttpOptions::default()
+        };
         let mut clients: Vec<HttpClient> = Vec::new();
         let mut client_of_host: BTreeMap<String, usize> = BTreeMap::new();
         let mut assigned = Vec::with_capacity(n_urls);
