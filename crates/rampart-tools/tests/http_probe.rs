@@ -138,6 +138,7 @@ async fn sites() -> (SocketAddr, SocketAddr, Seen, Seen) {
             }),
         )
         .route("/loop", get(|| async { redirect(StatusCode::FOUND, "/loop") }))
+        .route("/long", get(|| async { redirect(StatusCode::FOUND, &format!("/{}", "a".repeat(3000))) }))
         .route(
             "/slow",
             get(|State(app): State<App>| async move {
@@ -153,6 +154,10 @@ async fn sites() -> (SocketAddr, SocketAddr, Seen, Seen) {
             }),
         )
         .route("/favicon.ico", get(|| async { ICON }))
+        .fallback(|State(app): State<App>| async move {
+            app.seen.hits.fetch_add(1, Ordering::SeqCst);
+            StatusCode::NOT_FOUND
+        })
         .with_state(App { outside, seen: seen.clone() });
     serve(listener, router).await;
     (inside, outside, seen, outside_seen)
@@ -361,4 +366,17 @@ async fn https_is_probed_whatever_its_certificate_and_a_redirect_to_it_is_credit
         proto: Proto::Tcp,
         name: Some("https".into())
     }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_a_url_longer_than_any_asked_for_is_not_followed() {
+    let (inside, _, seen, _) = sites().await;
+    let gate = gate_for("127.0.0.2", Arc::new(Refusals::default()));
+
+    let output = run(gate, json!({ "urls": [format!("http://{inside}/long")], "favicon": false })).await;
+
+    let long = &output.result["results"][0];
+    assert_eq!((long["status"].clone(), long["redirects"].clone()), (json!(302), json!([])));
+    assert_eq!(long["final_url"], format!("http://{inside}/long"));
+    assert_eq!(seen.hits.load(Ordering::SeqCst), 0, "nothing past the redirect was asked for (any other path counts)");
 }

@@ -21,6 +21,8 @@ use crate::http_probe::page::Page;
 
 /// Most bytes of a body read.
 pub const BODY_MAX: usize = 1 << 20;
+/// Most characters of a redirect's location followed (as of a URL asked for).
+const LOCATION_MAX: usize = 2048;
 /// Most bytes of a favicon read; a larger one is not hashed.
 pub const FAVICON_MAX: usize = 256 << 10;
 
@@ -141,8 +143,15 @@ pub async fn probe(client: &HttpClient, limits: &HostLimits, settings: &Settings
             probed.cookies_over_https.push(current.scheme() == "https");
             probed.cookies.push(cookie);
         }
-        let location =
-            response.status().is_redirection().then(|| header(response.headers(), LOCATION.as_str())).flatten();
+        // The location as sent (not cut, as headers shown are): a redirect to a longer URL than
+        // any asked for is not followed.
+        let location = response
+            .status()
+            .is_redirection()
+            .then(|| response.headers().get(LOCATION).and_then(|value| value.to_str().ok()))
+            .flatten()
+            .filter(|location| location.len() <= LOCATION_MAX)
+            .map(str::to_owned);
         match location.and_then(|location| current.join(&location).ok()) {
             Some(next) if probed.redirects.len() < settings.max_redirects => {
                 probed.redirects.push(Hop {
