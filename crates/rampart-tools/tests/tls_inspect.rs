@@ -2,7 +2,9 @@
 //! rcgen under a test CA no platform trusts: a good one, an expired one, one expiring soon, a
 //! self-signed one, one for another host, one with a 1024-bit RSA key (signed by the server
 //! with the `rsa` crate, since ring refuses such keys), one server speaking TLS 1.2 only, and a
-//! raw responder answering every ClientHello with a TLS 1.0 ServerHello. Names under `.test`
+//! raw responder answering every ClientHello with a TLS 1.0 ServerHello; and one whose
+//! self-signed certificate is signed with SHA-1 (made once with openssl, in `tests/data/`, as
+//! rcgen signs with SHA-1 no more). Names under `.test`
 //! resolve to 127.0.0.2 by the test's own resolver; nothing leaves 127.0.0.0/8.
 
 use std::collections::BTreeSet;
@@ -129,6 +131,15 @@ fn self_signed(name: &str) -> ServerConfig {
         .expect("a server config")
 }
 
+/// The server of `tests/data/sha1-cert.pem`.
+fn sha1_signed() -> ServerConfig {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let certificate =
+        CertificateDer::from_pem_slice(include_bytes!("data/sha1-cert.pem")).expect("the SHA-1 certificate");
+    let key = PrivateKeyDer::from_pem_slice(include_bytes!("data/sha1-key.pem")).expect("its key");
+    config(BOTH).with_single_cert(vec![certificate], key).expect("a server config")
+}
+
 /// A 1024-bit RSA key, signing as TLS 1.2 asks (PKCS#1 v1.5 with SHA-256).
 #[derive(Debug)]
 struct Rsa1024(RsaPrivateKey);
@@ -239,6 +250,7 @@ async fn every_certificate_and_version_problem_is_found_and_nothing_more() {
         ("weak.test", serve(weak(&ca, "weak.test")).await),
         ("old.test", serve(issued(&ca, "old.test", -1, 365, TLS12)).await),
         ("legacy.test", serve_tls10().await),
+        ("sha1.test", serve(sha1_signed()).await),
     ];
     let targets: Vec<String> = servers.iter().map(|(name, port)| format!("{name}:{port}")).collect();
 
@@ -273,6 +285,7 @@ async fn every_certificate_and_version_problem_is_found_and_nothing_more() {
     );
     assert!(weak["signature_error"].is_string(), "this client refuses a 1024-bit signature, and says so: {weak}");
     assert_eq!(by_name("wrong.test")["hostname_matches"], false);
+    assert_eq!(by_name("sha1.test")["certificates"][0]["signature_algorithm"], "ecdsa-with-SHA1");
     let legacy = by_name("legacy.test");
     assert_eq!(versions("legacy.test"), json!({"tls1_0": true, "tls1_1": false, "tls1_2": false, "tls1_3": false}));
     assert!(legacy["handshake_error"].is_string());
@@ -301,6 +314,8 @@ async fn every_certificate_and_version_problem_is_found_and_nothing_more() {
         finding("weak.test", "untrusted"),
         finding("old.test", "untrusted"),
         finding("legacy.test", "tls10_enabled"),
+        finding("sha1.test", "self_signed"),
+        finding("sha1.test", "sha1_signature"),
     ]
     .into_iter()
     .collect();
@@ -315,7 +330,7 @@ async fn every_certificate_and_version_problem_is_found_and_nothing_more() {
             other => panic!("only certificates: {other:?}"),
         })
         .collect();
-    let expected: BTreeSet<String> = ["good", "expired", "expiring", "self", "other", "weak", "old"]
+    let expected: BTreeSet<String> = ["good", "expired", "expiring", "self", "other", "weak", "old", "sha1"]
         .iter()
         .map(|name| format!("CN={name}.test"))
         .collect();
