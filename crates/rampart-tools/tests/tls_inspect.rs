@@ -1,11 +1,11 @@
 //! `tls_inspect` against TLS servers this test starts on 127.0.0.2, with certificates made by
 //! rcgen under a test CA no platform trusts: a good one, an expired one, one expiring soon, a
 //! self-signed one, one for another host, one with a 1024-bit RSA key (signed by the server
-//! with the `rsa` crate, since ring refuses such keys), one server speaking TLS 1.2 only, and a
-//! raw responder answering every ClientHello with a TLS 1.0 ServerHello; and one whose
-//! self-signed certificate is signed with SHA-1 (made once with openssl, in `tests/data/`, as
-//! rcgen signs with SHA-1 no more). Names under `.test`
-//! resolve to 127.0.0.2 by the test's own resolver; nothing leaves 127.0.0.0/8.
+//! with the `rsa` crate, since ring refuses such keys), a server speaking TLS 1.2 only, a raw
+//! responder answering every ClientHello with a TLS 1.0 ServerHello, a chain out of order, and
+//! a self-signed certificate signed with SHA-1 (made once with openssl, in `tests/data/`, as
+//! rcgen no longer signs with SHA-1). Names under `.test` resolve to 127.0.0.2 by the test's own
+//! resolver; nothing leaves 127.0.0.0/8.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -74,10 +74,14 @@ struct Ca {
 
 impl Ca {
     fn new() -> Self {
+        Self::named("Rampart Test CA")
+    }
+
+    fn named(name: &str) -> Self {
         let key = KeyPair::generate().expect("a CA key");
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, "Rampart Test CA");
+        params.distinguished_name.push(DnType::CommonName, name);
         let certificate = params.self_signed(&key).expect("the CA certificate");
         Self { der: certificate.der().clone(), issuer: Issuer::new(params, key) }
     }
@@ -115,6 +119,18 @@ fn issued(ca: &Ca, name: &str, from: i64, until: i64, versions: &[&'static Suppo
     config(versions)
         .with_single_cert(
             vec![certificate.der().clone(), ca.der.clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .expect("a server config")
+}
+
+/// A server for `name` whose chain sends, after its certificate, a CA that did not issue it.
+fn jumbled(ca: &Ca, name: &str) -> ServerConfig {
+    let key = KeyPair::generate().expect("a key");
+    let certificate = params(name, -1, 365).signed_by(&key, &ca.issuer).expect("a certificate");
+    config(BOTH)
+        .with_single_cert(
+            vec![certificate.der().clone(), Ca::named("Another Test CA").der],
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
         )
         .expect("a server config")
@@ -251,6 +267,7 @@ async fn every_certificate_and_version_problem_is_found_and_nothing_more() {
         ("old.test", serve(issued(&ca, "old.test", -1, 365, TLS12)).await),
         ("legacy.test", serve_tls10().await),
         ("sha1.test", serve(sha1_signed()).await),
+        ("jumbled.test", serve(jumbled(&ca, "jumbled.test")).await),
     ];
     let targets: Vec<String> = servers.iter().map(|(name, port)| format!("{name}:{port}")).collect();
 
@@ -286,6 +303,7 @@ async fn every_certificate_and_version_problem_is_found_and_nothing_more() {
     assert!(weak["signature_error"].is_string(), "this client refuses a 1024-bit signature, and says so: {weak}");
     assert_eq!(by_name("wrong.test")["hostname_matches"], false);
     assert_eq!(by_name("sha1.test")["certificates"][0]["signature_algorithm"], "ecdsa-with-SHA1");
+    assert_eq!(by_name("jumbled.test")["chain_in_order"], false);
     let legacy = by_name("legacy.test");
     assert_eq!(versions("legacy.test"), json!({"tls1_0": true, "tls1_1": false, "tls1_2": false, "tls1_3": false}));
     assert!(legacy["handshake_error"].is_string());
@@ -316,6 +334,7 @@ async fn every_certificate_and_version_problem_is_found_and_nothing_more() {
         finding("legacy.test", "tls10_enabled"),
         finding("sha1.test", "self_signed"),
         finding("sha1.test", "sha1_signature"),
+        finding("jumbled.test", "untrusted"),
     ]
     .into_iter()
     .collect();
@@ -330,7 +349,7 @@ async fn every_certificate_and_version_problem_is_found_and_nothing_more() {
             other => panic!("only certificates: {other:?}"),
         })
         .collect();
-    let expected: BTreeSet<String> = ["good", "expired", "expiring", "self", "other", "weak", "old", "sha1"]
+    let expected: BTreeSet<String> = ["good", "expired", "expiring", "self", "other", "weak", "old", "sha1", "jumbled"]
         .iter()
         .map(|name| format!("CN={name}.test"))
         .collect();
