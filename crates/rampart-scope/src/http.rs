@@ -30,6 +30,19 @@ pub struct HttpOptions {
     /// How long a connection may take to open.
     pub connect_timeout: Duration,
     pub user_agent: String,
+    /// How a server's certificate is taken.
+    pub certificates: HttpCertificates,
+}
+
+/// How an HTTP client takes a server's certificate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HttpCertificates {
+    /// Verified against the host's trust store, for the name asked for.
+    #[default]
+    Verify,
+    /// Any certificate is accepted: for tools that probe whatever answers, and report on
+    /// certificates elsewhere. Which address is reached is still the gate's decision.
+    AcceptAny,
 }
 
 impl Default for HttpOptions {
@@ -38,6 +51,7 @@ impl Default for HttpOptions {
             redirects: 0,
             connect_timeout: Duration::from_secs(10),
             user_agent: concat!("rampart/", env!("CARGO_PKG_VERSION")).to_owned(),
+            certificates: HttpCertificates::Verify,
         }
     }
 }
@@ -81,6 +95,7 @@ impl HttpClient {
             .redirect(redirect)
             .connect_timeout(options.connect_timeout)
             .user_agent(options.user_agent.clone())
+            .danger_accept_invalid_certs(options.certificates == HttpCertificates::AcceptAny)
             .dns_resolver(Arc::new(GateResolver(checker.clone())))
             .build()?;
         Ok(Self { client, checker })

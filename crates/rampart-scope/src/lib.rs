@@ -13,7 +13,7 @@ pub mod service;
 pub mod tls;
 
 pub use gate::{DENIED, DenyList, Gate, GateError, Refusal, RefusalSink, Resolver, SystemResolver, check_host};
-pub use http::{HttpClient, HttpOptions};
+pub use http::{HttpCertificates, HttpClient, HttpOptions};
 pub use outbound::{OutboundConfig, OutboundPolicy, outbound_gate, parse_net};
 pub use service::{BULK_MAX, BulkImport, CheckResult, ScopeService, TargetError};
 pub use tls::{Certificates, TlsConnection};

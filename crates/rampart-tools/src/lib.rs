@@ -5,8 +5,10 @@
 //! (address, port) pairs its caller's scope check allows.
 #![forbid(unsafe_code)]
 
+pub mod http_probe;
 pub mod noop;
 pub mod tcp_scan;
+pub mod tls_inspect;
 pub mod tool;
 
 pub use tool::{Registry, Tool, ToolContext, ToolInfo, ToolOutput, Update, parse_params, schema_of};

@@ -123,6 +123,8 @@ impl Registry {
         let mut registry = Self::default();
         registry.add(Arc::new(crate::noop::Noop));
         registry.add(Arc::new(crate::tcp_scan::TcpScan));
+        registry.add(Arc::new(crate::http_probe::HttpProbe));
+        registry.add(Arc::new(crate::tls_inspect::TlsInspect));
         registry
     }
 

@@ -73,6 +73,10 @@ enum Command {
 enum ScanCommand {
     /// TCP connect port scan: open ports with their service, banner and severity.
     Tcp(crate::scan::tcp::TcpArgs),
+    /// HTTP probe: status, title, redirects, technologies, security headers, cookies and findings.
+    Http(crate::scan::http::HttpArgs),
+    /// TLS inspection: certificates, trust, host names and the TLS versions accepted, with findings.
+    Tls(crate::scan::tls::TlsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,6 +153,14 @@ impl Cli {
             Command::Scan { command: ScanCommand::Tcp(args) } => {
                 let config = Config::load(file, &Overrides::default())?;
                 crate::scan::tcp::run(&config, args).await?;
+            }
+            Command::Scan { command: ScanCommand::Http(args) } => {
+                let config = Config::load(file, &Overrides::default())?;
+                crate::scan::http::run(&config, args).await?;
+            }
+            Command::Scan { command: ScanCommand::Tls(args) } => {
+                let config = Config::load(file, &Overrides::default())?;
+                crate::scan::tls::run(&config, args).await?;
             }
             Command::Openapi => {
                 let spec = rampart_api::openapi().to_pretty_json().context("serialising the OpenAPI document")?;

@@ -3,7 +3,9 @@
 //! tool's parameters, and [`run`] checks them, shows progress on a terminal, stops on Ctrl-C and
 //! returns the tool's result.
 
+pub mod http;
 pub mod tcp;
+pub mod tls;
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -80,4 +82,27 @@ pub async fn run(tool: &dyn Tool, params: Value, gate: Gate, quiet: bool) -> any
 pub fn print_json(result: &Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(result).context("printing the result")?);
     Ok(())
+}
+
+/// Prints a run's findings, one a line, most severe first.
+pub fn print_findings(output: &ToolOutput) {
+    let mut findings: Vec<_> = output.findings.items().iter().collect();
+    if findings.is_empty() {
+        return;
+    }
+    findings.sort_by(|a, b| {
+        b.severity.cmp(&a.severity).then_with(|| (&a.asset, &a.location).cmp(&(&b.asset, &b.location)))
+    });
+    println!();
+    println!("{:<9} {:<45} {:<40} LOCATION", "SEVERITY", "CHECK", "ASSET");
+    for finding in findings {
+        println!(
+            "{:<9} {:<40} {:<40} {}",
+            finding.severity.as_str(),
+            finding.check_id,
+            finding.asset,
+            finding.location
+        );
+    }
+    println!();
 }

@@ -309,3 +309,75 @@ async fn the_first_admin_can_come_from_the_environment() {
     assert!(output.status.success());
     assert!(!stdout.contains("bootstrap me gently"), "the password is redacted: {stdout}");
 }
+
+/// Answers every HTTP request on 127.0.0.4: `/away` redirects to 127.0.0.5 (not a host the
+/// command was given), anything else is a small page; a TLS hello is answered by closing the
+/// connection. Returns its port.
+async fn http_responder() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.4:0").await.expect("bind 127.0.0.4");
+    let port = listener.local_addr().expect("its address").port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        // A TLS record: not HTTP, the connection is closed.
+                        Ok(_) if buffer[0] == 22 && request.is_empty() => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let response = if request.starts_with(b"GET /away ") {
+                    format!(
+                        "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.5:{port}/\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    )
+                } else {
+                    let body = "<title>Hello</title>";
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+                };
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_http_and_scan_tls_print_their_results_and_refuse_what_was_not_given() {
+    let port = http_responder().await;
+    let dir = temp_dir();
+    let path = dir.path().to_owned();
+    let (http, tls) = tokio::task::spawn_blocking(move || {
+        let page = format!("http://127.0.0.4:{port}/");
+        let away = format!("http://127.0.0.4:{port}/away");
+        let http = run(rampart(&path).args(["scan", "http", "--json", "--no-favicon", &page, &away]));
+        let tls = run(rampart(&path).args(["scan", "tls", "--json", &format!("127.0.0.4:{port}")]));
+        (http, tls)
+    })
+    .await
+    .expect("the commands ran");
+
+    let (output, stdout, stderr) = http;
+    assert!(output.status.success(), "{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    assert_eq!(
+        (result["results"][0]["status"].clone(), result["results"][0]["title"].clone()),
+        (200.into(), "Hello".into())
+    );
+    assert_eq!(result["results"][1]["refused"]["url"], format!("http://127.0.0.5:{port}/"));
+    assert_eq!(result["summary"]["refused"], 1);
+    assert!(stderr.contains("refused: 127.0.0.5"), "the refusal is printed: {stderr}");
+
+    let (output, stdout, stderr) = tls;
+    assert!(output.status.success(), "{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    let inspected = &result["results"][0];
+    assert_eq!(inspected["target"], format!("127.0.0.4:{port}"));
+    assert_eq!(inspected["handshake_error"], "the server closed the connection during the handshake", "{inspected}");
+    let none = serde_json::json!({"tls1_0": false, "tls1_1": false, "tls1_2": false, "tls1_3": false});
+    assert_eq!(inspected["versions"], none);
+    assert_eq!(inspected["certificates"], serde_json::json!([]));
+}
