@@ -151,7 +151,9 @@ impl ToolsConfig {
                 } else if !tool.args.iter().any(|arg| arg.contains(&placeholder)) {
                     errors.add(key("params"), format!("{param:?} is used by no argument"));
                 }
-                if *kind == ParamType::Targets && !tool.args.iter().all(|arg| arg == &placeholder || !arg.contains(&placeholder)) {
+                if *kind == ParamType::Targets
+                    && !tool.args.iter().all(|arg| arg == &placeholder || !arg.contains(&placeholder))
+                {
                     errors.add(key("args"), format!("{placeholder} must be an argument of its own"));
                 }
             }
@@ -235,7 +237,9 @@ impl DeclaredTool {
         let mut properties = serde_json::Map::new();
         for (name, kind) in &self.config.params {
             let schema = match kind {
-                ParamType::Targets => json!({"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": targets::TARGETS_MAX}),
+                ParamType::Targets => {
+                    json!({"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": targets::TARGETS_MAX})
+                }
                 ParamType::Ports => json!({"type": "string", "description": "22,80,8000-8100, top-100 or top-1000"}),
                 ParamType::Integer => json!({"type": "integer", "minimum": 0, "maximum": 65535}),
                 ParamType::Word => json!({"type": "string", "pattern": "^[A-Za-z0-9_.:][A-Za-z0-9_.:-]{0,63}$"}),
@@ -249,7 +253,9 @@ impl DeclaredTool {
     /// Each parameter read as its type.
     fn read(&self, params: &Value) -> Result<ReadParams, ValidationErrors> {
         let mut errors = ValidationErrors::new();
-        let Some(object) = params.as_object() else { return Err(ValidationErrors::single("params", "must be an object")) };
+        let Some(object) = params.as_object() else {
+            return Err(ValidationErrors::single("params", "must be an object"));
+        };
         for key in object.keys() {
             if !self.config.params.contains_key(key) {
                 errors.add(format!("params.{key}"), "is not a parameter of this tool");
@@ -265,9 +271,9 @@ impl DeclaredTool {
             };
             match kind {
                 ParamType::Targets => {
-                    let list: Option<Vec<String>> = value.as_array().and_then(|items| {
-                        items.iter().map(|item| item.as_str().map(str::to_owned)).collect()
-                    });
+                    let list: Option<Vec<String>> = value
+                        .as_array()
+                        .and_then(|items| items.iter().map(|item| item.as_str().map(str::to_owned)).collect());
                     match list {
                         Some(list) if !list.is_empty() && list.len() <= targets::TARGETS_MAX => {
                             for (index, target) in list.iter().enumerate() {
@@ -297,7 +303,8 @@ impl DeclaredTool {
                     Some(word) => {
                         scalars.insert(name.clone(), word.to_owned());
                     }
-                    None => errors.add(field, "must be 1 to 64 letters, digits, '_', '.', ':' or '-', not starting with '-'"),
+                    None => errors
+                        .add(field, "must be 1 to 64 letters, digits, '_', '.', ':' or '-', not starting with '-'"),
                 },
             }
         }
@@ -351,7 +358,9 @@ impl Tool for DeclaredTool {
         }
         let mut args = Vec::new();
         for template in &self.config.args {
-            if let Some(hosts) = template.strip_prefix('{').and_then(|t| t.strip_suffix('}')).and_then(|name| hosts_of.get(name)) {
+            if let Some(hosts) =
+                template.strip_prefix('{').and_then(|t| t.strip_suffix('}')).and_then(|name| hosts_of.get(name))
+            {
                 args.extend(hosts.iter().cloned());
                 continue;
             }
@@ -404,7 +413,8 @@ impl Tool for DeclaredTool {
                 if !matches!(outcome.ending, Ending::Exited(_)) {
                     return Err(format!("{} was stopped ({}); its report is incomplete", self.name, result.ending));
                 }
-                let report = crate::nmap::parse(&outcome.stdout).map_err(|error| format!("{}'s report: {error}", self.name))?;
+                let report =
+                    crate::nmap::parse(&outcome.stdout).map_err(|error| format!("{}'s report: {error}", self.name))?;
                 result.hosts = crate::nmap::tool::host_views(&report);
                 crate::nmap::output_of(&report)
             }

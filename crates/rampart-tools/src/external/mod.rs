@@ -16,8 +16,8 @@ use rampart_core::targets::TargetValue;
 use rampart_scope::Gate;
 
 pub use declared::{DeclaredTool, ExternalToolConfig, ParamType, Parser, ToolsConfig};
-pub use lines::LineKind;
 pub use limits::Limits;
+pub use lines::LineKind;
 pub use sandbox::{Confinement, Ending, Invocation, Network, Outcome, Sandbox, SandboxError, executable};
 
 /// What the arguments of a run name.

@@ -133,8 +133,9 @@ impl Sandbox {
             .kill_on_drop(true);
         limits::apply(&mut command, invocation.limits);
         let binary = invocation.binary.display().to_string();
-        let mut child =
-            command.spawn().map_err(|error| SandboxError::Spawn { binary: binary.clone(), reason: error.to_string() })?;
+        let mut child = command
+            .spawn()
+            .map_err(|error| SandboxError::Spawn { binary: binary.clone(), reason: error.to_string() })?;
         let group = child.id().and_then(|id| i32::try_from(id).ok()).and_then(rustix::process::Pid::from_raw);
         let stdout = child.stdout.take().ok_or_else(|| spawn_error(&binary))?;
         let stderr = child.stderr.take().ok_or_else(|| spawn_error(&binary))?;

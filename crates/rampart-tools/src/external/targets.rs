@@ -14,8 +14,8 @@ pub const ADDRESSES_MAX: u64 = 4096;
 /// Characters no target contains, whatever its kind: shell words, option and assignment marks,
 /// paths, quoting and globbing.
 const REFUSED: &[char] = &[
-    ';', '$', '`', '=', '&', '|', '<', '>', '\'', '"', '\\', '(', ')', '{', '}', '[', ']', '*', '?', '!', ',', '#', '~',
-    '%', '+', '@',
+    ';', '$', '`', '=', '&', '|', '<', '>', '\'', '"', '\\', '(', ')', '{', '}', '[', ']', '*', '?', '!', ',', '#',
+    '~', '%', '+', '@',
 ];
 
 /// A target as a user names it: an address, a network (`10.0.0.0/24`) or a host name, read

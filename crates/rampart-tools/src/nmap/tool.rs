@@ -204,7 +204,9 @@ impl Tool for Nmap {
                 .gate
                 .report_refusal(
                     &params.targets.join(","),
-                    format!("{n_refused} address and port pairs outside the scope or on the deny list were not scanned"),
+                    format!(
+                        "{n_refused} address and port pairs outside the scope or on the deny list were not scanned"
+                    ),
                 )
                 .await;
         }
@@ -230,7 +232,8 @@ impl Tool for Nmap {
                 format!("nmap over {} addresses x {} ports ({} of {n_runs})", addresses.len(), ports.len(), index + 1),
             );
             let outcome = self.sandbox.run(&invocation, &context.cancel).await.map_err(|error| error.to_string())?;
-            for line in String::from_utf8_lossy(&outcome.stderr).lines().filter(|line| !line.trim().is_empty()).take(20) {
+            for line in String::from_utf8_lossy(&outcome.stderr).lines().filter(|line| !line.trim().is_empty()).take(20)
+            {
                 context.log(LogStream::Stderr, line);
             }
             match outcome.ending {

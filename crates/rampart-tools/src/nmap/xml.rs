@@ -321,7 +321,13 @@ mod tests {
         let _ = parse(deep.as_bytes());
         let wide = format!("<nmaprun>{}</nmaprun>", "<host/>".repeat(usize::try_from(NODES_MAX).expect("fits") + 1));
         assert!(matches!(parse(wide.as_bytes()), Err(XmlError::TooLarge { .. })));
-        for broken in [&b"\xff\xfe"[..], b"", b"<nmaprun>", b"<other/>", b"<nmaprun><host><address addr=\"300.1.1.1\" addrtype=\"ipv4\"/></host></nmaprun>"] {
+        for broken in [
+            &b"\xff\xfe"[..],
+            b"",
+            b"<nmaprun>",
+            b"<other/>",
+            b"<nmaprun><host><address addr=\"300.1.1.1\" addrtype=\"ipv4\"/></host></nmaprun>",
+        ] {
             let _ = parse(broken);
         }
         assert_eq!(parse(b"<other/>"), Err(XmlError::NotNmap));
