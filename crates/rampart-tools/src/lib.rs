@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 
 pub mod external;
+pub mod imports;
 pub mod nmap;
 pub mod noop;
 pub mod tcp_scan;
