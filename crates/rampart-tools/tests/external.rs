@@ -182,3 +182,42 @@ async fn a_missing_binary_makes_a_declared_tool_unavailable_and_its_run_says_so(
     let error = run(&tool, json!({})).await.expect_err("no run");
     assert!(error.contains("unavailable") && error.contains("not installed"), "{error}");
 }
+
+#[tokio::test]
+async fn the_argv_is_the_template_filled_with_checked_values_and_every_port_is_held_to_the_scope() {
+    // The scope is 127.0.0.1 on port 22 only.
+    let scope = vec![ScopeTarget {
+        value: TargetValue::parse("127.0.0.1").expect("an address"),
+        ports: Some(rampart_core::targets::PortRanges::parse("22").expect("a port")),
+        exclude: false,
+    }];
+    let gate = Gate::new(
+        Arc::new(Scope::new(scope)),
+        Arc::new(DenyList::default()),
+        Arc::new(rampart_scope::SystemResolver),
+        Arc::new(Refusals),
+    );
+    let mut config = declared(
+        "/bin/echo",
+        &["--ports={ports}", "{targets}", "{mode}"],
+        &[("targets", ParamType::Targets), ("ports", ParamType::Ports), ("mode", ParamType::Word)],
+    );
+    config.lines = LineKind::Finding;
+    let tool = DeclaredTool::new(config, Sandbox::detect());
+    let run_with = |params: Value| {
+        let gate = gate.clone();
+        let tool = &tool;
+        async move {
+            let (sender, _updates) = tokio::sync::mpsc::unbounded_channel();
+            tool.run(params, ToolContext::new(gate, CancellationToken::new(), sender)).await
+        }
+    };
+
+    let output = run_with(json!({"targets": ["127.0.0.1"], "ports": "22", "mode": "fast"})).await.expect("runs");
+    let refused = run_with(json!({"targets": ["127.0.0.1"], "ports": "22,80", "mode": "fast"})).await;
+    let bad_word = tool.check(&json!({"targets": ["127.0.0.1"], "ports": "22", "mode": "-oN"})).expect_err("refused");
+
+    assert_eq!(output.result["lines"], json!(["--ports=22 127.0.0.1 fast"]));
+    assert!(refused.expect_err("port 80 is not in scope").contains("port 80 of 127.0.0.1"));
+    assert_eq!(bad_word.iter().next().map(|error| error.field.as_str()), Some("params.mode"));
+}

@@ -2,9 +2,12 @@
 //! with typed placeholders (`{targets}`, `{ports}`, an integer, a word), the parser of its output
 //! (`nmap_xml` or `lines`), whether it needs the network, its time limit and its output cap.
 //! Parameters are read as their declared types only, targets checked strictly and against the
-//! scope, and the argv built from the template: no placeholder is ever read by a shell.
+//! scope, and the argv built from the template: no placeholder is ever read by a shell. A tool
+//! with a `ports` parameter reaches only those ports, each checked on every address its targets
+//! cover; one without is held to its targets' addresses, whatever port it opens.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -263,6 +266,7 @@ impl DeclaredTool {
         }
         let mut scalars = BTreeMap::new();
         let mut target_lists = Vec::new();
+        let mut port_lists = Vec::new();
         for (name, kind) in &self.config.params {
             let field = format!("params.{name}");
             let Some(value) = object.get(name) else {
@@ -289,6 +293,7 @@ impl DeclaredTool {
                 ParamType::Ports => match value.as_str().map(parse_ports) {
                     Some(Ok(ports)) => {
                         scalars.insert(name.clone(), crate::nmap::tool::port_list(&ports));
+                        port_lists.push(ports);
                     }
                     Some(Err(reason)) => errors.add(field, reason),
                     None => errors.add(field, "must be a port list"),
@@ -308,7 +313,7 @@ impl DeclaredTool {
                 },
             }
         }
-        errors.into_result(|| ReadParams { scalars, target_lists })
+        errors.into_result(|| ReadParams { scalars, target_lists, port_lists })
     }
 }
 
@@ -318,6 +323,8 @@ struct ReadParams {
     scalars: BTreeMap<String, String>,
     /// Each targets parameter by name, with its targets as given.
     target_lists: Vec<(String, Vec<String>)>,
+    /// The ports of each ports parameter.
+    port_lists: Vec<Vec<u16>>,
 }
 
 fn is_word(word: &str) -> bool {
@@ -351,10 +358,24 @@ impl Tool for DeclaredTool {
 
     async fn run(&self, params: Value, context: ToolContext) -> Result<ToolOutput, String> {
         self.availability().map_err(|reason| format!("{} is unavailable: {reason}", self.name))?;
-        let ReadParams { scalars, target_lists } = self.read(&params).map_err(|errors| errors.to_string())?;
+        let ReadParams { scalars, target_lists, port_lists } =
+            self.read(&params).map_err(|errors| errors.to_string())?;
         let mut hosts_of = BTreeMap::new();
+        let mut addresses = Vec::new();
         for (name, list) in &target_lists {
-            hosts_of.insert(name.clone(), target_arguments(&context.gate, list, HostsAs::Names).await?);
+            let checked = target_arguments(&context.gate, list, HostsAs::Names).await?;
+            addresses.extend(checked.addresses);
+            hosts_of.insert(name.clone(), checked.arguments);
+        }
+        // A tool told its ports reaches only those: each must be allowed on every address.
+        for ports in &port_lists {
+            for address in &addresses {
+                if let Some(port) = ports.iter().find(|port| !context.gate.permits(SocketAddr::new(*address, **port))) {
+                    let reason = format!("port {port} of {address} is outside the scope or on the deny list");
+                    context.gate.report_refusal(&address.to_string(), reason.clone()).await;
+                    return Err(reason);
+                }
+            }
         }
         let mut args = Vec::new();
         for template in &self.config.args {

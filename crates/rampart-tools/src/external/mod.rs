@@ -30,14 +30,24 @@ pub enum HostsAs {
     Names,
 }
 
+/// Targets made arguments.
+#[derive(Debug, Default)]
+pub struct TargetArguments {
+    /// One argument per host, sorted, without repeats.
+    pub arguments: Vec<String>,
+    /// Every address the targets cover (what names resolved to, once, by the gate).
+    pub addresses: Vec<IpAddr>,
+}
+
 /// The arguments naming `targets`, each checked strictly and by the gate (in scope, on the deny
 /// list, a network's size and a name's addresses within [`targets::ADDRESSES_MAX`]); an error
 /// said for people when any is refused. Nothing is spawned before this answers.
-pub async fn target_arguments(gate: &Gate, targets: &[String], hosts_as: HostsAs) -> Result<Vec<String>, String> {
+pub async fn target_arguments(gate: &Gate, targets: &[String], hosts_as: HostsAs) -> Result<TargetArguments, String> {
     if targets.len() > targets::TARGETS_MAX {
         return Err(format!("at most {} targets", targets::TARGETS_MAX));
     }
     let mut arguments = Vec::new();
+    let mut covered = Vec::new();
     let mut left = targets::ADDRESSES_MAX;
     for target in targets {
         let value = targets::parse_target(target).map_err(|reason| format!("target {target:?} {reason}"))?;
@@ -45,15 +55,18 @@ pub async fn target_arguments(gate: &Gate, targets: &[String], hosts_as: HostsAs
         left = left.saturating_sub(u64::try_from(addresses.len()).unwrap_or(u64::MAX));
         match (&value, hosts_as) {
             (TargetValue::Host(name), HostsAs::Names) => arguments.push(targets::host_argument(name)?),
-            _ => arguments.extend(addresses.into_iter().map(targets::address_argument)),
+            _ => arguments.extend(addresses.iter().copied().map(targets::address_argument)),
         }
+        covered.extend(addresses);
     }
     arguments.sort();
     arguments.dedup();
+    covered.sort();
+    covered.dedup();
     for argument in &arguments {
         targets::host_argument(argument)?;
     }
-    Ok(arguments)
+    Ok(TargetArguments { arguments, addresses: covered })
 }
 
 /// How an ending reads in a result: `exited`, `timed_out`, `output_capped`, `cancelled`.

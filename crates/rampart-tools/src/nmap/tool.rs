@@ -185,7 +185,7 @@ impl Tool for Nmap {
         self.availability().map_err(|reason| format!("nmap is unavailable: {reason}"))?;
         let params: NmapParams = parse_params(&params).map_err(|errors| errors.to_string())?;
         let ports = Self::ports_of(&params).map_err(|errors| errors.to_string())?;
-        let addresses = target_arguments(&context.gate, &params.targets, HostsAs::Addresses).await?;
+        let addresses = target_arguments(&context.gate, &params.targets, HostsAs::Addresses).await?.arguments;
         // The scope may allow each address other ports: one run per set of ports allowed, and
         // the pairs it does not allow never asked for.
         let mut by_ports: BTreeMap<Vec<u16>, Vec<String>> = BTreeMap::new();
