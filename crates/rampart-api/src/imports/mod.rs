@@ -40,9 +40,9 @@ pub struct ImportQuery {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ImportForm {
-    /// `nmap_xml`, `sarif`, `nuclei_jsonl` or `gitleaks_json`.
+    /// `nmap_xml`, `sarif`, `nuclei_jsonl` or `gitleaks_json` (else the query's `format`).
     #[schema(pattern = r"^(nmap_xml|sarif|nuclei_jsonl|gitleaks_json)$")]
-    format: String,
+    format: Option<String>,
     /// The report; its file name is kept as the import's source.
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
@@ -60,8 +60,6 @@ pub struct ImportForm {
         content(
             (ImportForm = "multipart/form-data"),
             (String = "application/octet-stream"),
-            (String = "application/xml"),
-            (String = "application/json"),
         )
     ),
     responses(
@@ -79,6 +77,9 @@ pub async fn create(
     ApiQuery(query): ApiQuery<ImportQuery>,
     request: Request,
 ) -> Result<(StatusCode, Json<ExecutionView>), ApiError> {
+    // A format in the query is read first, whatever the body: a bad one is refused on its own.
+    let query_format = query.format.as_deref().map(Format::parse).transpose();
+    let query_format = query_format.map_err(|reason| ValidationErrors::single("format", reason))?;
     let (format, source, report) = if is_multipart(&request) {
         read_form(request, &app).await?
     } else {
@@ -86,9 +87,13 @@ pub async fn create(
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
             _ => ApiError::BadRequest("the request body could not be read".into()),
         })?;
-        (query.format.clone().unwrap_or_default(), String::new(), report)
+        (None, String::new(), report)
     };
-    let format = Format::parse(&format).map_err(|reason| ValidationErrors::single("format", reason))?;
+    let format = match (format, query_format) {
+        (Some(format), _) => Format::parse(&format).map_err(|reason| ValidationErrors::single("format", reason))?,
+        (None, Some(format)) => format,
+        (None, None) => return Err(ValidationErrors::single("format", "is required").into()),
+    };
     let source = query.source.unwrap_or(source);
     let execution = app.engine.import(&caller.acting(context), format, &source, &report).await?;
     Ok((StatusCode::CREATED, Json(execution.into())))
@@ -102,8 +107,9 @@ fn is_multipart(request: &Request) -> bool {
         .is_some_and(|value| value.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
 }
 
-/// The `format` and `file` parts (the file's name as the source); other parts are refused.
-async fn read_form(request: Request, app: &AppState) -> Result<(String, String, Bytes), ApiError> {
+/// The `format` (else the query's) and `file` parts, the file's name as the source; other parts
+/// are refused.
+async fn read_form(request: Request, app: &AppState) -> Result<(Option<String>, String, Bytes), ApiError> {
     let unreadable = |error: axum::extract::multipart::MultipartError| match error.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         _ => ApiError::BadRequest("the multipart body could not be read".into()),
@@ -122,15 +128,8 @@ async fn read_form(request: Request, app: &AppState) -> Result<(String, String, 
             _ => return Err(ValidationErrors::single("body", "holds only one `format` and one `file` part").into()),
         }
     }
-    let mut errors = ValidationErrors::new();
-    if format.is_none() {
-        errors.add("format", "is required");
-    }
-    if file.is_none() {
-        errors.add("file", "is required");
-    }
-    match (format, file) {
-        (Some(format), Some(file)) => Ok((format, source, file)),
-        _ => Err(errors.into()),
+    match file {
+        Some(file) => Ok((format, source, file)),
+        None => Err(ValidationErrors::single("file", "is required").into()),
     }
 }

@@ -206,3 +206,32 @@ async fn a_viewer_cannot_import(#[values(Backend::Sqlite, Backend::Postgres)] ba
 
     assert!(imports_of(&app, &ada).await.is_empty());
 }
+
+#[rstest]
+#[tokio::test]
+async fn a_form_or_query_without_a_known_format_or_a_file_is_refused_by_field(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    let no_file =
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"format\"\r\n\r\nsarif\r\n--{BOUNDARY}--\r\n");
+
+    let missing_file = problem(post_form(&app, &ada, no_file).await, 422).await;
+    let missing_format = problem(post_raw(&app, &ada, "source=x", GITLEAKS).await, 422).await;
+    let bad_query = app
+        .client()
+        .post(app.url("/api/v1/imports?format=pdf"))
+        .bearer_auth(&ada.access)
+        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .body(form("gitleaks_json", "leaks.json", GITLEAKS))
+        .send()
+        .await
+        .expect("request sent");
+    let bad_query = problem(bad_query, 422).await;
+
+    assert_eq!(missing_file["errors"][0]["field"], "file");
+    assert_eq!(missing_format["errors"][0]["field"], "format");
+    assert_eq!(bad_query["errors"][0]["field"], "format");
+    assert!(imports_of(&app, &ada).await.is_empty());
+}
