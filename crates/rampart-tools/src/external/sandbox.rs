@@ -102,14 +102,47 @@ impl Sandbox {
         Self { bwrap: None }
     }
 
-    pub fn confinement(&self) -> Confinement {
-        if self.bwrap.is_some() { Confinement::Bubblewrap } else { Confinement::LimitsOnly }
+    /// How runs are confined: bubblewrap where it is installed and can make a sandbox here.
+    pub async fn confinement(&self) -> Confinement {
+        if self.working_bwrap().await.is_some() { Confinement::Bubblewrap } else { Confinement::LimitsOnly }
+    }
+
+    /// bubblewrap, if installed and able to make a sandbox on this machine (a kernel without
+    /// unprivileged user namespaces refuses it): tried once per process, its refusal logged once,
+    /// and runs fall back to limits only rather than fail each with bubblewrap's error.
+    async fn working_bwrap(&self) -> Option<&PathBuf> {
+        static WORKS: tokio::sync::OnceCell<bool> = tokio::sync::OnceCell::const_new();
+        let bwrap = self.bwrap.as_ref()?;
+        let works = *WORKS
+            .get_or_init(|| async {
+                let status = tokio::process::Command::new(bwrap)
+                    .args(bwrap_args(Network::None))
+                    .args(["--", "/bin/true"])
+                    .env_clear()
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .kill_on_drop(true)
+                    .status()
+                    .await;
+                let works = status.is_ok_and(|status| status.success());
+                if !works {
+                    tracing::warn!(
+                        "bubblewrap cannot make a sandbox here; external tools run under resource limits only"
+                    );
+                }
+                works
+            })
+            .await;
+        works.then_some(bwrap)
     }
 
     /// Runs `invocation` to its end, its time limit, its output cap or `cancel`.
     pub async fn run(&self, invocation: &Invocation, cancel: &CancellationToken) -> Result<Outcome, SandboxError> {
         executable(&invocation.binary).map_err(SandboxError::Unavailable)?;
-        let mut command = match &self.bwrap {
+        let bwrap = self.working_bwrap().await;
+        let confinement = if bwrap.is_some() { Confinement::Bubblewrap } else { Confinement::LimitsOnly };
+        let mut command = match bwrap {
             Some(bwrap) => {
                 let mut command = tokio::process::Command::new(bwrap);
                 command.args(bwrap_args(invocation.network)).arg("--").arg(&invocation.binary);
@@ -167,7 +200,7 @@ impl Sandbox {
                 let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
             }
         }
-        Ok(Outcome { stdout: stdout_bytes, stderr: stderr_bytes, ending, confinement: self.confinement() })
+        Ok(Outcome { stdout: stdout_bytes, stderr: stderr_bytes, ending, confinement })
     }
 }
 

@@ -217,6 +217,7 @@ impl Tool for Nmap {
             ));
         }
         let mut report = crate::nmap::NmapReport::default();
+        let mut confinement = self.sandbox.confinement().await;
         let n_runs = by_ports.len();
         for (index, (ports, addresses)) in by_ports.iter().enumerate() {
             let invocation = Invocation {
@@ -232,6 +233,7 @@ impl Tool for Nmap {
                 format!("nmap over {} addresses x {} ports ({} of {n_runs})", addresses.len(), ports.len(), index + 1),
             );
             let outcome = self.sandbox.run(&invocation, &context.cancel).await.map_err(|error| error.to_string())?;
+            confinement = outcome.confinement;
             for line in String::from_utf8_lossy(&outcome.stderr).lines().filter(|line| !line.trim().is_empty()).take(20)
             {
                 context.log(LogStream::Stderr, line);
@@ -251,7 +253,7 @@ impl Tool for Nmap {
             context.progress(u8::try_from((index + 1) * 100 / n_runs.max(1)).unwrap_or(100), "scanned");
         }
         let (findings, artifacts) = output_of(&report);
-        let result = result_of(&report, self.sandbox.confinement());
+        let result = result_of(&report, confinement);
         let result = serde_json::to_value(result).map_err(|_| "cannot encode the result".to_owned())?;
         Ok(ToolOutput { result, findings, artifacts })
     }
