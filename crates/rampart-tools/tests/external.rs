@@ -178,7 +178,7 @@ async fn under_bubblewrap_a_tool_cannot_write_outside_its_private_tmp() {
 async fn a_missing_binary_makes_a_declared_tool_unavailable_and_its_run_says_so() {
     let tool = DeclaredTool::new(declared("/nonexistent/scanner", &[], &[]), Sandbox::detect());
     let reason = tool.availability().expect_err("unavailable");
-    assert!(reason.contains("/nonexistent/scanner is not installed"), "{reason}");
+    assert!(reason.contains("scanner is not installed"), "{reason}");
     let error = run(&tool, json!({})).await.expect_err("no run");
     assert!(error.contains("unavailable") && error.contains("not installed"), "{error}");
 }

@@ -52,7 +52,7 @@ pub struct ToolView {
     /// Whether it can run on this server: false for an external tool whose binary is not
     /// installed (a run of it is refused).
     pub available: bool,
-    /// Why it cannot run, when it cannot (`/usr/bin/nmap is not installed`).
+    /// Why it cannot run, when it cannot (`nmap is not installed`).
     pub unavailable_reason: Option<String>,
     pub default_timeout_seconds: u64,
     /// JSON Schema of the parameters.

@@ -229,7 +229,8 @@ impl DeclaredTool {
     pub fn new(config: ExternalToolConfig, sandbox: Sandbox) -> Self {
         let name: &'static str = Box::leak(config.name.clone().into_boxed_str());
         let description = if config.description.is_empty() {
-            format!("{} (declared by the server's admin)", config.binary.display())
+            let program = config.binary.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+            format!("{program}, declared by the server's admin")
         } else {
             config.description.clone()
         };

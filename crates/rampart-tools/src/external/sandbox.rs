@@ -165,7 +165,8 @@ impl Sandbox {
             .process_group(0)
             .kill_on_drop(true);
         limits::apply(&mut command, invocation.limits);
-        let binary = invocation.binary.display().to_string();
+        // Named by its file name: a run's error names no path on the server.
+        let binary = invocation.binary.file_name().map_or_else(String::new, |name| name.to_string_lossy().into_owned());
         let mut child = command
             .spawn()
             .map_err(|error| SandboxError::Spawn { binary: binary.clone(), reason: error.to_string() })?;
@@ -234,15 +235,17 @@ fn bwrap_args(network: Network) -> Vec<&'static str> {
     args
 }
 
-/// `Ok` when `path` is an absolute path to an executable file; else why not, said for people.
+/// `Ok` when `path` is an absolute path to an executable file; else why not, said for people by
+/// the program's name, never its path (answers and logs name no path on the server).
 pub fn executable(path: &Path) -> Result<(), String> {
+    let name = path.file_name().map_or_else(|| "the program".to_owned(), |name| name.to_string_lossy().into_owned());
     if !path.is_absolute() {
-        return Err(format!("{} is not an absolute path", path.display()));
+        return Err(format!("{name} is not configured with an absolute path"));
     }
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_file() && meta.permissions().mode() & 0o111 != 0 => Ok(()),
-        Ok(_) => Err(format!("{} is not an executable file", path.display())),
-        Err(_) => Err(format!("{} is not installed", path.display())),
+        Ok(_) => Err(format!("{name} is not an executable file")),
+        Err(_) => Err(format!("{name} is not installed")),
     }
 }
 
