@@ -13,6 +13,7 @@ pub mod docs;
 pub mod error;
 pub mod executions;
 pub mod health;
+pub mod imports;
 mod live;
 pub mod metrics;
 mod middleware;
@@ -115,6 +116,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(orgs::router())
         .merge(targets::router())
         .merge(executions::router())
+        .merge(imports::router())
         .merge(watch::router())
         .merge(settings::router())
 }

@@ -5,6 +5,7 @@
 //! the run's attempt number, so a worker that lost its lease cannot overwrite a re-run.
 #![forbid(unsafe_code)]
 
+mod imports;
 mod submit;
 mod worker;
 
@@ -18,6 +19,7 @@ use rampart_store::{Store, Task};
 use rampart_tools::Registry;
 use serde::{Deserialize, Serialize};
 
+pub use imports::{IMPORT_TOOL, SOURCE_MAX};
 pub use submit::{EngineError, TIME_LIMITS, check_time_limit};
 pub use worker::Worker;
 

@@ -95,6 +95,9 @@ impl Engine {
             .tools
             .get(tool_name)
             .ok_or_else(|| ValidationErrors::single("tool", format!("there is no tool named {tool_name:?}")))?;
+        if let Err(reason) = tool.availability() {
+            return Err(ValidationErrors::single("tool", format!("is unavailable on this server: {reason}")).into());
+        }
         if !self.enabled(acting.org, tool_name).await? {
             return Err(ValidationErrors::single("tool", "is disabled in this organisation").into());
         }

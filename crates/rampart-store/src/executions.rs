@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use rampart_core::executions::{Execution, ExecutionStatus, Finish, LogLine, LogStream, NewExecution};
 use rampart_core::identity::Actor;
 use rampart_core::outbox::{NewOutboxRecord, Topic};
-use rampart_core::output::{Kept, RunOutput};
+use rampart_core::output::{Kept, RunOutput, ToolOutput};
 use rampart_core::{ExecutionId, OrgId};
 use serde_json::Value;
 use sqlx::types::Json;
@@ -67,6 +67,16 @@ pub trait ExecutionStore: Send + Sync {
     /// A run's findings and artifacts, in the order its tool gave them: empty until it ends, and
     /// for a run that did not succeed.
     async fn output(&self, org: OrgId, id: ExecutionId) -> StoreResult<RunOutput>;
+    /// Records a run that is already over (an imported report): the row, succeeded, with its
+    /// result, findings and artifacts and `then`'s effects, written as a finish writes them, in
+    /// one transaction, with the `run.finished` outbox record.
+    async fn record_finished(
+        &self,
+        org: OrgId,
+        new: &NewExecution,
+        output: &ToolOutput,
+        then: EffectsOf<'_, Execution>,
+    ) -> StoreResult<Execution>;
     /// Gives a run back to the queue (a worker shutting down), keeping its attempt count.
     async fn release(&self, id: ExecutionId, attempt: u32) -> StoreResult<()>;
     /// Runs whose lease expired go back to the queue, or fail as `worker lost` once out of
@@ -427,6 +437,52 @@ impl ExecutionStore for SqlStore {
             let run = row.into_execution()?;
             output::insert_output!(tx, org, id, findings, artifacts);
             let effects = Effects::none().record(finished(&run));
+            tx.write_effects(&effects, now).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>((run, effects))
+        })?;
+        self.changed(Change::Execution(id));
+        self.committed(&effects);
+        Ok(run)
+    }
+
+    async fn record_finished(
+        &self,
+        org: OrgId,
+        new: &NewExecution,
+        output: &ToolOutput,
+        then: EffectsOf<'_, Execution>,
+    ) -> StoreResult<Execution> {
+        let sql = format!(
+            "INSERT INTO executions ({COLUMNS}, findings_total, artifacts_total) VALUES ($1, $2, $3, $4, 'succeeded', \
+             100, '', $5, NULL, $6, $7, 1, $8, $9, NULL, NULL, FALSE, 0, FALSE, $10, $10, $10, $10, $11, $12) \
+             RETURNING {COLUMNS}"
+        );
+        let id = ExecutionId::new();
+        let now = self.now();
+        let timeout_ms = i32::try_from(new.timeout.as_millis()).unwrap_or(i32::MAX);
+        let (findings, artifacts) = (&output.findings, &output.artifacts);
+        let (run, effects) = on_pool!(&self.db, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let row = sqlx::query_as::<_, ExecutionRow>(&sql)
+                .bind(id.as_uuid())
+                .bind(org.as_uuid())
+                .bind(&new.tool)
+                .bind(Json(&new.params))
+                .bind(Json(&output.result))
+                .bind(new.actor.kind().as_str())
+                .bind(new.actor.stored_id())
+                .bind(int(new.max_attempts))
+                .bind(timeout_ms)
+                .bind(now)
+                .bind(total(findings.total()))
+                .bind(total(artifacts.total()))
+                .fetch_one(&mut *tx)
+                .await?;
+            let org = row.org_id;
+            let run = row.into_execution()?;
+            output::insert_output!(tx, org, id, findings, artifacts);
+            let effects = then(&run).record(finished(&run));
             tx.write_effects(&effects, now).await?;
             tx.commit().await?;
             Ok::<_, StoreError>((run, effects))

@@ -180,3 +180,50 @@ async fn a_run_stores_at_most_the_cap_and_counts_the_rest(
     assert_eq!((read.artifacts.items().len(), read.artifacts.total()), (KEPT_MAX, KEPT_MAX as u64 + 1_003));
     assert_eq!(read.findings.items()[KEPT_MAX - 1].title, format!("n{}", KEPT_MAX - 1), "the first are kept");
 }
+
+#[rstest]
+#[tokio::test]
+async fn a_finished_record_stores_the_row_its_output_and_its_effects_together(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use rampart_core::identity::{AuditAction, NewAuditEvent, Outcome, RequestContext};
+    use rampart_store::AuditFilter;
+
+    let (store, _db) = store(backend).await;
+    let acme = org(&store, "acme").await;
+    let other = org(&store, "other").await;
+    let new = NewExecution {
+        tool: "import".into(),
+        params: json!({"format": "nmap_xml", "source": "scan.xml"}),
+        actor: Actor::System,
+        timeout: Duration::from_secs(1),
+        max_attempts: 1,
+    };
+    let output = scan_output();
+    let context = RequestContext { ip: None, request_id: Some("req-import".into()) };
+    let audit = |execution: &rampart_core::executions::Execution| {
+        rampart_store::Effects::audit(
+            NewAuditEvent::new(Some(acme), Actor::System, AuditAction::ExecutionCreate, Outcome::Success, &context)
+                .target(format!("execution:{}", execution.id)),
+        )
+    };
+
+    let recorded = store.executions().record_finished(acme, &new, &output, &audit).await.expect("recorded");
+
+    assert_eq!(
+        (recorded.status, recorded.progress, recorded.tool.as_str()),
+        (ExecutionStatus::Succeeded, 100, "import")
+    );
+    assert_eq!(recorded.result, Some(output.result.clone()));
+    assert!(recorded.finished_at.is_some());
+    assert_eq!(store.executions().get(acme, recorded.id).await.expect("get"), recorded);
+    assert_eq!(store.executions().output(acme, recorded.id).await.expect("output"), stored(&output));
+    assert!(matches!(store.executions().output(other, recorded.id).await, Err(StoreError::NotFound)));
+    let events =
+        store.audit().list(acme, &AuditFilter::default(), rampart_store::Seek::first(10)).await.expect("audit");
+    let expected = format!("execution:{}", recorded.id);
+    assert!(events.iter().any(|event| event.event.target.as_deref() == Some(expected.as_str())), "audited");
+    let records = store.outbox().read(0, 10).await.expect("outbox");
+    assert_eq!(records.len(), 1, "run.finished, as a finish writes it");
+    assert!(store.executions().claim("w1", LEASE, 10).await.expect("claim").is_none(), "nothing was queued");
+}

@@ -2,10 +2,16 @@
 //! the gate (`rampart-scope`), which resolves a name once, checks every address against the scope
 //! and the server's deny list, and connects to exactly the address it checked. The one exception
 //! is the port scanner (`tcp_scan`), which connects itself for speed, and only to the
-//! (address, port) pairs its caller's scope check allows.
-#![forbid(unsafe_code)]
+//! (address, port) pairs its caller's scope check allows. External programs (`external`, `nmap`)
+//! are spawned only in the sandbox, with arguments checked strictly and against the scope first.
+// Unsafe code is denied everywhere but in the one function that sets a child's limits between
+// fork and exec (`external/limits.rs`), which allows it with its safety argument.
+#![deny(unsafe_code)]
 
+pub mod external;
 pub mod http_probe;
+pub mod imports;
+pub mod nmap;
 pub mod noop;
 pub mod tcp_scan;
 pub mod tls_inspect;

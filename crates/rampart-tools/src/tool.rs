@@ -86,6 +86,12 @@ pub trait Tool: Send + Sync {
     /// will touch, as `host` or `host:port` strings, for the scope check.
     fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors>;
 
+    /// Whether the tool can run on this server: `Err` says why not, for the catalogue (an
+    /// external tool whose binary is not installed). Such a tool is refused at submission.
+    fn availability(&self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Runs; the output is the JSON described by the result schema with the run's findings and
     /// artifacts, or a failure said for people.
     async fn run(&self, params: Value, context: ToolContext) -> Result<ToolOutput, String>;
@@ -125,6 +131,18 @@ impl Registry {
         registry.add(Arc::new(crate::tcp_scan::TcpScan));
         registry.add(Arc::new(crate::http_probe::HttpProbe));
         registry.add(Arc::new(crate::tls_inspect::TlsInspect));
+        registry.add(Arc::new(crate::nmap::Nmap::default()));
+        registry
+    }
+
+    /// The built-in tools and those the configuration declares (validated), each external tool
+    /// run in the sandbox found on this machine.
+    pub fn with_declared(tools: &crate::external::declared::ToolsConfig) -> Self {
+        let mut registry = Self::builtin();
+        let sandbox = crate::external::Sandbox::detect();
+        for config in &tools.external {
+            registry.add(Arc::new(crate::external::DeclaredTool::new(config.clone(), sandbox.clone())));
+        }
         registry
     }
 

@@ -56,6 +56,8 @@ pub struct Config {
     pub engine: EngineConfig,
     /// The watch's settings, declared there.
     pub watch: WatchConfig,
+    /// The tools' settings (`tools.external`: tools admins declare), declared in the tools crate.
+    pub tools: rampart_tools::external::ToolsConfig,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -163,6 +165,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             engine: EngineConfig::default(),
             watch: WatchConfig::default(),
+            tools: rampart_tools::external::ToolsConfig::default(),
         }
     }
 }
@@ -234,6 +237,8 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        let builtin = rampart_tools::Registry::builtin();
+        let builtin_tools: Vec<&str> = builtin.all().map(|tool| tool.info().name).collect();
         let mut errors = Vec::new();
         let mut check = |key: &str, ok: bool, reason: &str| {
             if !ok {
@@ -265,6 +270,8 @@ impl Config {
         // The domain crates' sections check themselves; their errors name the key in the section.
         for (section, valid) in
             [("watch", self.watch.validate()), ("auth", self.auth.validate()), ("engine", self.engine.validate())]
+                .into_iter()
+                .chain([("tools", self.tools.validate(&builtin_tools))])
         {
             for error in valid.err().into_iter().flatten() {
                 check(&format!("{section}.{}", error.field), false, &error.message);
@@ -591,6 +598,33 @@ mod tests {
         assert!(is_origin("http://localhost:3000"));
         for bad in ["soc.example.com", "https://soc.example.com/", "https://soc.example.com/app", "ftp://x.example"] {
             assert!(!is_origin(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn declared_external_tools_are_read_and_validated() {
+        let text = "[[tools.external]]\nname = \"subfinder\"\nbinary = \"/usr/bin/subfinder\"\n\
+                    args = [\"-d\", \"{domains}\", \"-silent\"]\nparams = { domains = \"targets\" }\n\
+                    parser = \"lines\"\nlines = \"domain\"\nnetwork = true\ntime_limit = \"5m\"\n";
+        let config = from_toml(text).expect("valid");
+        let tool = &config.tools.external[0];
+        assert_eq!(
+            (tool.name.as_str(), tool.time_limit, tool.output_cap),
+            ("subfinder", Duration::from_secs(300), 16 << 20)
+        );
+
+        let bad = "[[tools.external]]\nname = \"nmap\"\nbinary = \"nmap\"\nargs = [\"--x={what}\", \"x{targets}\"]\n\
+                   params = { targets = \"targets\" }\nparser = \"lines\"\ntime_limit = \"0s\"\noutput_cap = 1\n";
+        let error = from_toml(bad).expect_err("invalid").to_string();
+        for key in [
+            "tools.external[0].name",
+            "tools.external[0].binary",
+            "tools.external[0].args[0]",
+            "tools.external[0].args",
+            "tools.external[0].time_limit",
+            "tools.external[0].output_cap",
+        ] {
+            assert!(error.contains(key), "{key} in {error}");
         }
     }
 }

@@ -48,9 +48,9 @@ pub fn scope(config: &Config, store: Arc<dyn Store>, listening: SocketAddr) -> S
     ScopeService::new(store, Arc::new(config.deny_list(listening)))
 }
 
-/// The engine with the built-in tools.
+/// The engine with the built-in tools and those the configuration declares (`tools.external`).
 pub fn engine(config: &Config, store: Arc<dyn Store>, scope: ScopeService) -> Engine {
-    Engine::new(store, Arc::new(Registry::builtin()), scope, config.engine.clone())
+    Engine::new(store, Arc::new(Registry::with_declared(&config.tools)), scope, config.engine.clone())
 }
 
 /// Every domain service of a server, and the tasks they need: the store's change listener and

@@ -10,7 +10,7 @@ use rampart_core::executions::{Execution, ExecutionStatus, LogLine};
 use rampart_core::identity::Actor;
 use rampart_core::{ExecutionId, ValidationErrors};
 use rampart_store::ExecutionFilter;
-use rampart_tools::ToolInfo;
+use rampart_tools::Tool;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -39,7 +39,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
-    "name": "noop", "category": "diagnostics", "description": "Does nothing but wait.", "enabled": true, "default_timeout_seconds": 900,
+    "name": "noop", "category": "diagnostics", "description": "Does nothing but wait.", "enabled": true,
+    "available": true, "unavailable_reason": null, "default_timeout_seconds": 900,
     "params_schema": {"type": "object", "properties": {"sleep_ms": {"type": "integer"}}}, "result_schema": {"type": "object"}
 }))]
 pub struct ToolView {
@@ -48,6 +49,11 @@ pub struct ToolView {
     pub description: &'static str,
     /// Whether this organisation allows it (`tools.<name>.enabled` in its settings).
     pub enabled: bool,
+    /// Whether it can run on this server: false for an external tool whose binary is not
+    /// installed (a run of it is refused).
+    pub available: bool,
+    /// Why it cannot run, when it cannot (`nmap is not installed`).
+    pub unavailable_reason: Option<String>,
     pub default_timeout_seconds: u64,
     /// JSON Schema of the parameters.
     #[schema(value_type = Object)]
@@ -57,12 +63,16 @@ pub struct ToolView {
     pub result_schema: Value,
 }
 
-fn tool_view(info: ToolInfo, enabled: bool) -> ToolView {
+fn tool_view(tool: &dyn Tool, enabled: bool) -> ToolView {
+    let info = tool.info();
+    let unavailable_reason = tool.availability().err();
     ToolView {
         name: info.name,
         category: info.category,
         description: info.description,
         enabled,
+        available: unavailable_reason.is_none(),
+        unavailable_reason,
         default_timeout_seconds: info.default_timeout.as_secs(),
         params_schema: info.params_schema,
         result_schema: info.result_schema,
@@ -99,7 +109,7 @@ pub async fn tools(
         {
             continue;
         }
-        views.push(tool_view(info, enabled));
+        views.push(tool_view(tool.as_ref(), enabled));
     }
     Ok(Json(views))
 }
@@ -123,7 +133,7 @@ pub async fn tool(
 ) -> Result<Json<ToolView>, ApiError> {
     let tool = app.engine.tools().get(&name).ok_or(ApiError::NotFound)?;
     let enabled = app.engine.enabled(caller.org, &name).await?;
-    Ok(Json(tool_view(tool.info(), enabled)))
+    Ok(Json(tool_view(tool.as_ref(), enabled)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -157,7 +167,7 @@ pub async fn update_tool(
 ) -> Result<Json<ToolView>, ApiError> {
     let tool = app.engine.tools().get(&name).ok_or(ApiError::NotFound)?;
     app.engine.set_enabled(&caller.acting(context), &name, patch.enabled).await?;
-    Ok(Json(tool_view(tool.info(), patch.enabled)))
+    Ok(Json(tool_view(tool.as_ref(), patch.enabled)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

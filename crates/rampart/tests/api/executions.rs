@@ -273,6 +273,42 @@ async fn the_tool_catalogue_describes_parameters_and_honours_the_organisations_s
     assert_eq!(refused["errors"][0]["field"], "tool");
 }
 
+#[rstest]
+#[tokio::test]
+async fn a_tool_whose_binary_is_missing_is_listed_unavailable_with_its_reason_and_refused(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = spawn(backend, |config| {
+        let declared = r#"{"name": "absent", "binary": "/nonexistent/absent", "args": ["{targets}"],
+            "params": {"targets": "targets"}, "parser": "lines"}"#;
+        config.tools.external = vec![serde_json::from_str(declared).expect("a declared tool")];
+    })
+    .await;
+    let ada = app.register("ada").await;
+
+    let tools = json_of(app.call("GET", "/api/v1/tools", Some(&ada.access), None).await).await;
+    let absent = json_of(app.call("GET", "/api/v1/tools/absent", Some(&ada.access), None).await).await;
+    let refused = problem(
+        app.call("POST", "/api/v1/tools/absent/execute", Some(&ada.access), Some(&json!({"targets": ["127.0.0.1"]})))
+            .await,
+        422,
+    )
+    .await;
+
+    assert_eq!(
+        (&absent["available"], &absent["unavailable_reason"]),
+        (&json!(false), &json!("absent is not installed"))
+    );
+    let nmap = tools.as_array().expect("a list").iter().find(|tool| tool["name"] == "nmap").expect("nmap is listed");
+    assert_eq!(
+        (&nmap["available"], &nmap["unavailable_reason"]),
+        (&json!(true), &Value::Null),
+        "nmap is installed here"
+    );
+    assert_eq!(refused["errors"][0]["field"], "tool");
+    assert!(refused["errors"][0]["message"].as_str().is_some_and(|m| m.contains("unavailable")), "{refused}");
+}
+
 /// The events of a server-sent stream, as (name, data) pairs, read until the stream ends.
 async fn sse(app: &TestApp, user: &TestUser, id: &str) -> Vec<(String, Value)> {
     let response = app.call("GET", &format!("/api/v1/executions/{id}/events"), Some(&user.access), None).await;

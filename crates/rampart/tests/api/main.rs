@@ -13,6 +13,7 @@ mod exposure;
 mod health;
 mod helpers;
 mod http;
+mod imports;
 mod ingest_crash;
 mod ingest_limits;
 mod invitations;

@@ -1,0 +1,114 @@
+//! SARIF 2.1.0 (static analysers' results): each result a finding, `sarif.<rule id>`, on the file
+//! of its first location at its line, with the level as the severity.
+
+use rampart_core::output::{Finding, Kept, ToolOutput};
+use serde::Deserialize;
+
+use super::{Format, severity, summary};
+
+#[derive(Deserialize)]
+struct Log {
+    version: String,
+    #[serde(default)]
+    runs: Vec<Run>,
+}
+
+#[derive(Deserialize)]
+struct Run {
+    #[serde(default)]
+    tool: Option<Tool>,
+    #[serde(default)]
+    results: Vec<SarifResult>,
+}
+
+#[derive(Deserialize)]
+struct Tool {
+    driver: Driver,
+}
+
+#[derive(Deserialize)]
+struct Driver {
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifResult {
+    #[serde(default)]
+    rule_id: Option<String>,
+    #[serde(default)]
+    level: Option<String>,
+    #[serde(default)]
+    message: Message,
+    #[serde(default)]
+    locations: Vec<Location>,
+}
+
+#[derive(Default, Deserialize)]
+struct Message {
+    #[serde(default)]
+    text: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Location {
+    #[serde(default)]
+    physical_location: Option<Physical>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Physical {
+    #[serde(default)]
+    artifact_location: Option<ArtifactLocation>,
+    #[serde(default)]
+    region: Option<Region>,
+}
+
+#[derive(Deserialize)]
+struct ArtifactLocation {
+    #[serde(default)]
+    uri: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Region {
+    #[serde(default)]
+    start_line: Option<u64>,
+}
+
+pub(super) fn read(bytes: &[u8]) -> Result<ToolOutput, String> {
+    let log: Log = serde_json::from_slice(bytes).map_err(|error| format!("is not a SARIF log: {error}"))?;
+    if log.version != "2.1.0" {
+        return Err(format!("is SARIF {:?}; version 2.1.0 is read", log.version.chars().take(16).collect::<String>()));
+    }
+    let mut findings = Kept::default();
+    for run in &log.runs {
+        let tool = run.tool.as_ref().map(|tool| tool.driver.name.as_str()).unwrap_or_default();
+        for result in &run.results {
+            let rule = result.rule_id.as_deref().unwrap_or("result");
+            let physical = result.locations.first().and_then(|location| location.physical_location.as_ref());
+            let file = physical.and_then(|p| p.artifact_location.as_ref()).map(|a| a.uri.as_str()).unwrap_or_default();
+            let line = physical.and_then(|p| p.region.as_ref()).and_then(|region| region.start_line);
+            let title = result.message.text.lines().next().unwrap_or(rule);
+            let asset = if file.is_empty() { tool } else { file };
+            let location = line.map(|line| format!("line {line}")).unwrap_or_default();
+            findings.push(
+                Finding::new(
+                    severity(result.level.as_deref().unwrap_or("warning")),
+                    format!("sarif.{rule}"),
+                    title,
+                    asset,
+                    location,
+                )
+                .detail(format!("{tool}: {}", result.message.text)),
+            );
+        }
+    }
+    let mut output = ToolOutput { result: serde_json::Value::Null, findings, artifacts: Kept::default() };
+    output.result = summary(Format::Sarif, &output);
+    Ok(output)
+}
