@@ -5,6 +5,7 @@
 //! (address, port) pairs its caller's scope check allows.
 #![forbid(unsafe_code)]
 
+pub mod dns_lookup;
 pub mod noop;
 pub mod tcp_scan;
 pub mod tool;

@@ -104,6 +104,7 @@ impl Registry {
         let mut registry = Self::default();
         registry.add(Arc::new(crate::noop::Noop));
         registry.add(Arc::new(crate::tcp_scan::TcpScan));
+        registry.add(Arc::new(crate::dns_lookup::DnsLookup));
         registry
     }
 
