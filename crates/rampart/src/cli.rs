@@ -73,6 +73,8 @@ enum Command {
 enum ScanCommand {
     /// TCP connect port scan: open ports with their service, banner and severity.
     Tcp(crate::scan::tcp::TcpArgs),
+    /// DNS lookup: records, subdomains, and missing CAA, weak SPF and DMARC, dangling CNAMEs, open zone transfers.
+    Dns(crate::scan::dns::DnsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,6 +151,10 @@ impl Cli {
             Command::Scan { command: ScanCommand::Tcp(args) } => {
                 let config = Config::load(file, &Overrides::default())?;
                 crate::scan::tcp::run(&config, args).await?;
+            }
+            Command::Scan { command: ScanCommand::Dns(args) } => {
+                let config = Config::load(file, &Overrides::default())?;
+                crate::scan::dns::run(&config, args).await?;
             }
             Command::Openapi => {
                 let spec = rampart_api::openapi().to_pretty_json().context("serialising the OpenAPI document")?;

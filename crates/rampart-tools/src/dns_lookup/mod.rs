@@ -9,4 +9,4 @@ mod lookup;
 mod tool;
 pub mod wire;
 
-pub use tool::{DnsLookup, DnsLookupParams, DnsLookupResult, RecordKind};
+pub use tool::{DnsLookup, DnsLookupParams, DnsLookupResult, NAMES_MAX, RESOLVERS_MAX, RecordKind};

@@ -3,6 +3,7 @@
 //! tool's parameters, and [`run`] checks them, shows progress on a terminal, stops on Ctrl-C and
 //! returns the tool's result.
 
+pub mod dns;
 pub mod tcp;
 
 use std::io::IsTerminal;
