@@ -48,9 +48,12 @@ pub fn scope(config: &Config, store: Arc<dyn Store>, listening: SocketAddr) -> S
     ScopeService::new(store, Arc::new(config.deny_list(listening)))
 }
 
-/// The engine with the built-in tools.
-pub fn engine(config: &Config, store: Arc<dyn Store>, scope: ScopeService) -> Engine {
-    Engine::new(store, Arc::new(Registry::builtin()), scope, config.engine.clone())
+/// The engine with the built-in tools; the services tools consult (WHOIS, RDAP) are reached
+/// through the outbound gate, which never reaches `listening`, the server's own socket.
+pub fn engine(config: &Config, store: Arc<dyn Store>, scope: ScopeService, listening: SocketAddr) -> Engine {
+    let outbound =
+        outbound_gate(store.clone(), Arc::new(config.outbound.policy(vec![listening])), Arc::new(SystemResolver));
+    Engine::new(store, Arc::new(Registry::builtin()), scope, config.engine.clone()).with_outbound(outbound)
 }
 
 /// Every domain service of a server, and the tasks they need: the store's change listener and
@@ -62,7 +65,7 @@ pub async fn build(
 ) -> anyhow::Result<(Services, Vec<Task>)> {
     let (identity, signing_key) = identity(config, store.clone()).await?;
     let scope = scope(config, store.clone(), listening);
-    let engine = engine(config, store.clone(), scope.clone());
+    let engine = engine(config, store.clone(), scope.clone(), listening);
     // The server's own outbound calls (the model) are held to the outbound policy.
     let outbound =
         outbound_gate(store.clone(), Arc::new(config.outbound.policy(vec![listening])), Arc::new(SystemResolver));
