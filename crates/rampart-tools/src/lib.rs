@@ -9,5 +9,6 @@ pub mod dns_lookup;
 pub mod noop;
 pub mod tcp_scan;
 pub mod tool;
+pub mod whois;
 
 pub use tool::{Registry, Tool, ToolContext, ToolInfo, ToolOutput, Update, parse_params, schema_of};

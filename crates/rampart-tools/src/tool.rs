@@ -115,6 +115,7 @@ impl Registry {
         registry.add(Arc::new(crate::noop::Noop));
         registry.add(Arc::new(crate::tcp_scan::TcpScan));
         registry.add(Arc::new(crate::dns_lookup::DnsLookup));
+        registry.add(Arc::new(crate::whois::Whois::default()));
         registry
     }
 
