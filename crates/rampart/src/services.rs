@@ -53,7 +53,12 @@ pub fn scope(config: &Config, store: Arc<dyn Store>, listening: SocketAddr) -> S
 pub fn engine(config: &Config, store: Arc<dyn Store>, scope: ScopeService, listening: SocketAddr) -> Engine {
     let outbound =
         outbound_gate(store.clone(), Arc::new(config.outbound.policy(vec![listening])), Arc::new(SystemResolver));
-    Engine::new(store, Arc::new(Registry::builtin()), scope, config.engine.clone()).with_outbound(outbound)
+    let mut tools = Registry::builtin();
+    // The configuration was checked when it was loaded, the bootstrap file with it.
+    if let Ok(servers) = config.whois.servers() {
+        tools.add(Arc::new(rampart_tools::whois::Whois::new(servers)));
+    }
+    Engine::new(store, Arc::new(tools), scope, config.engine.clone()).with_outbound(outbound)
 }
 
 /// Every domain service of a server, and the tasks they need: the store's change listener and
