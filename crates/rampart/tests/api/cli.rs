@@ -364,3 +364,42 @@ fn scan_dns_refuses_a_bad_record_type_naming_it() {
     assert!(!output.status.success());
     assert!(stderr.contains("params.types[0]"), "{stderr}");
 }
+
+/// A WHOIS server on 127.0.0.5 answering every question with `answer`, until the test process ends.
+fn whois_server(answer: String) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.5:0").expect("bind a WHOIS server on 127.0.0.5");
+    let port = listener.local_addr().expect("its address").port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut line = String::new();
+            if BufReader::new(&stream).read_line(&mut line).is_ok() {
+                let _ = std::io::Write::write_all(&mut stream, answer.as_bytes());
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn scan_whois_follows_the_configured_servers_referral_and_prints_json() {
+    let dir = temp_dir();
+    let registry = whois_server(
+        "Domain Name: CLI.WHOIS\r\nRegistrar: CLI Registrar\r\nRegistry Expiry Date: 2001-01-01T00:00:00Z\r\n\
+         Domain Status: clientTransferProhibited\r\n"
+            .into(),
+    );
+    let iana = whois_server(format!("refer: 127.0.0.5:{registry}\r\n"));
+
+    let (output, stdout, stderr) = run(rampart(dir.path())
+        .args(["scan", "whois", "cli.whois", "--json"])
+        .env("RAMPART_WHOIS__IANA_SERVER", format!("127.0.0.5:{iana}"))
+        .env("RAMPART_OUTBOUND__ALLOW", r#"["127.0.0.5/32"]"#));
+
+    assert!(output.status.success(), "{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    let domain = &result["domains"][0];
+    assert_eq!((domain["source"].as_str(), domain["registrar"].as_str()), (Some("whois"), Some("CLI Registrar")));
+    let checks: Vec<&str> =
+        result["findings"].as_array().expect("findings").iter().filter_map(|f| f["check_id"].as_str()).collect();
+    assert_eq!(checks, ["whois.expiring"], "long expired, and locked against transfer");
+}
