@@ -114,7 +114,7 @@ impl Registry {
         let mut registry = Self::default();
         registry.add(Arc::new(crate::noop::Noop));
         registry.add(Arc::new(crate::tcp_scan::TcpScan));
-        registry.add(Arc::new(crate::dns_lookup::DnsLookup));
+        registry.add(Arc::new(crate::dns_lookup::DnsLookup::default()));
         registry.add(Arc::new(crate::whois::Whois::default()));
         registry
     }

@@ -155,11 +155,27 @@ fn test_scope() -> Arc<Scope> {
 }
 
 async fn run(params: Value, scope: Arc<Scope>) -> (Result<ToolOutput, String>, Vec<Refusal>) {
+    run_tool(&DnsLookup::default(), params, scope, None).await
+}
+
+/// Runs `tool` with the organisation's `scope`, and an outbound gate that allows loopback when `outbound`.
+async fn run_tool(
+    tool: &DnsLookup,
+    params: Value,
+    scope: Arc<Scope>,
+    outbound: Option<Arc<Refusals>>,
+) -> (Result<ToolOutput, String>, Vec<Refusal>) {
     let refusals = Arc::new(Refusals::default());
     let gate =
         Gate::new(scope, Arc::new(DenyList::default()), Arc::new(rampart_scope::SystemResolver), refusals.clone());
     let (sender, _updates) = tokio::sync::mpsc::unbounded_channel();
-    let output = DnsLookup.run(params, ToolContext::new(gate, CancellationToken::new(), sender)).await;
+    let mut context = ToolContext::new(gate, CancellationToken::new(), sender);
+    if let Some(sink) = outbound {
+        let loopback = rampart_scope::parse_net("127.0.0.0/8").expect("a network");
+        let policy = Arc::new(rampart_scope::OutboundPolicy::new(vec![loopback], Vec::new()));
+        context = context.with_outbound(Gate::outbound(policy, Arc::new(rampart_scope::SystemResolver), sink));
+    }
+    let output = tool.run(params, context).await;
     let refused = refusals.0.lock().expect("refusals").clone();
     (output, refused)
 }
@@ -391,4 +407,24 @@ async fn a_silent_resolver_times_out_without_failing_the_run() {
     assert_eq!(output.result["summary"]["failed"], 1);
     assert!(output.findings.is_empty() && output.artifacts.is_empty());
     assert_eq!(IpAddr::V4(SERVER), address.ip());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_own_resolvers_are_asked_through_the_outbound_gate_when_a_run_names_none() {
+    let server = dns_server().await;
+    let tool = DnsLookup::with_resolvers(&[format!("127.0.0.2:{}", server.port)]).expect("a resolver");
+    // The organisation's scope has the zone, not the resolver: the server's resolver is no target.
+    let params = json!({"names": ["open.test"], "types": ["A", "TXT"], "name_server_port": server.port});
+
+    let outbound = Arc::new(Refusals::default());
+    let (output, refusals) = run_tool(&tool, params.clone(), scope(&["open.test"]), Some(outbound.clone())).await;
+
+    let output = output.expect("the lookup runs");
+    assert_eq!(records_of(&output.result, "open.test"), set(&[("TXT", "\"v=spf1 a +all\"")]));
+    // Its name server is the same address, which the organisation's scope does not have.
+    assert_eq!(output.result["zone_transfers"][0]["outcome"], "out_of_scope");
+    assert!(refusals.is_empty() && outbound.0.lock().expect("refusals").is_empty());
+
+    let (output, _) = run_tool(&tool, params, scope(&["open.test"]), None).await;
+    assert!(output.expect_err("no outbound gate").contains("outbound gate"));
 }

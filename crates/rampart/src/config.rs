@@ -58,6 +58,16 @@ pub struct Config {
     pub watch: WatchConfig,
     /// Where the `whois` tool starts its lookups.
     pub whois: WhoisConfig,
+    /// The server's own resolvers for the `dns_lookup` tool.
+    pub dns: DnsConfig,
+}
+
+/// The resolvers `dns_lookup` asks, through the outbound gate, when a run names none of its own.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsConfig {
+    /// Addresses, or address:port (port 53 when absent); at most 16.
+    pub resolvers: Vec<String>,
 }
 
 /// Where the `whois` tool starts: IANA's WHOIS server, and the RDAP bootstrap file.
@@ -198,6 +208,7 @@ impl Default for Config {
             engine: EngineConfig::default(),
             watch: WatchConfig::default(),
             whois: WhoisConfig::default(),
+            dns: DnsConfig::default(),
         }
     }
 }
@@ -355,6 +366,9 @@ impl Config {
             rampart_core::targets::parse_host_port(&self.whois.iana_server).is_ok(),
             "is not a host or host:port such as whois.iana.org:43",
         );
+        if let Err(reason) = rampart_tools::dns_lookup::DnsLookup::with_resolvers(&self.dns.resolvers) {
+            check("dns.resolvers", false, &reason);
+        }
         if self.whois.rdap_bootstrap.is_some()
             && let Err(reason) = self.whois.servers()
         {
@@ -632,6 +646,16 @@ mod tests {
         assert_eq!(servers.bootstrap.base_for("a.test"), Some("https://rdap.example.test/"));
         assert_eq!(servers.bootstrap.base_for("example.com"), None, "the file replaces the shipped one");
         assert_eq!(Config::default().whois.servers().expect("shipped").iana, "whois.iana.org:43");
+    }
+
+    #[test]
+    fn dns_resolvers_are_addresses() {
+        assert!(from_toml("[dns]\nresolvers = [\"192.0.2.53\", \"[2001:db8::53]:5353\"]\n").is_ok());
+        let error = from_toml("[dns]\nresolvers = [\"dns.example.com\"]\n").expect_err("a name").to_string();
+        assert!(
+            error.contains("dns.resolvers (RAMPART_DNS__RESOLVERS)") && error.contains("dns.example.com"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub fn engine(config: &Config, store: Arc<dyn Store>, scope: ScopeService, liste
     let outbound =
         outbound_gate(store.clone(), Arc::new(config.outbound.policy(vec![listening])), Arc::new(SystemResolver));
     let mut tools = Registry::builtin();
+    if let Ok(dns) = rampart_tools::dns_lookup::DnsLookup::with_resolvers(&config.dns.resolvers) {
+        tools.add(Arc::new(dns));
+    }
     // The configuration was checked when it was loaded, the bootstrap file with it.
     if let Ok(servers) = config.whois.servers() {
         tools.add(Arc::new(rampart_tools::whois::Whois::new(servers)));

@@ -16,6 +16,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rampart_core::findings::Severity;
 use rampart_core::output::{Artifact, Finding, Kept};
 use rampart_core::targets::Host;
+use rampart_scope::Gate;
 
 use crate::ToolContext;
 use crate::dns_lookup::checks::{Dmarc, Spf, dmarc, spf};
@@ -77,6 +78,8 @@ fn text(name: &Name) -> String {
 }
 
 pub struct Plan {
+    /// The organisation's gate: name servers are asked for a zone transfer only through it.
+    pub gate: Gate,
     pub targets: Vec<Target>,
     pub types: Vec<RecordType>,
     pub subdomains: bool,
@@ -477,12 +480,12 @@ async fn zone_transfers(
             records: None,
         };
         // A name server outside the scope is not a target: it is left alone, and said so.
-        if !resolvers.gate().permits(socket) {
+        if !plan.gate.permits(socket) {
             result.outcome = "out_of_scope".into();
             outcome.transfers.push(result);
             continue;
         }
-        match transfer(resolvers.gate(), socket, zone, plan.timeout.saturating_mul(5)).await {
+        match transfer(&plan.gate, socket, zone, plan.timeout.saturating_mul(5)).await {
             Ok(Transfer::Allowed { records }) => {
                 result.outcome = "allowed".into();
                 result.records = Some(records);

@@ -173,7 +173,21 @@ pub struct DnsLookupResult {
     pub summary: LookupSummary,
 }
 
-pub struct DnsLookup;
+/// The tool, with the resolvers of the server's configuration, if any: asked through the
+/// server's outbound gate when a run names no resolver of its own.
+#[derive(Clone, Debug, Default)]
+pub struct DnsLookup {
+    configured: Vec<Resolver>,
+}
+
+/// Reads `address` or `address:port` (port 53 when absent).
+fn resolver_of(text: &str) -> Result<Resolver, String> {
+    match parse_host_port(text) {
+        Ok((Host::Ip(address), port)) => Ok(Resolver { host: address.to_string(), port: port.unwrap_or(53) }),
+        Ok((Host::Name(_), _)) => Err("a resolver is an address, not a name".into()),
+        Err(message) => Err(message),
+    }
+}
 
 /// What validation makes of the parameters.
 struct Checked {
@@ -185,7 +199,19 @@ struct Checked {
 }
 
 impl DnsLookup {
-    fn validate(params: &DnsLookupParams) -> Result<Checked, ValidationErrors> {
+    /// The tool with the server's own resolvers (`address` or `address:port`, at most 16).
+    pub fn with_resolvers(resolvers: &[String]) -> Result<Self, String> {
+        if resolvers.len() > RESOLVERS_MAX {
+            return Err(format!("name at most {RESOLVERS_MAX} resolvers"));
+        }
+        let configured = resolvers
+            .iter()
+            .map(|text| resolver_of(text).map_err(|reason| format!("{text:?}: {reason}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { configured })
+    }
+
+    fn validate(&self, params: &DnsLookupParams) -> Result<Checked, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         if params.names.is_empty() {
             errors.add("params.names", "name at least one name");
@@ -215,20 +241,18 @@ impl DnsLookup {
         targets.sort();
         targets.dedup();
         let mut resolvers = Vec::new();
-        if params.resolvers.is_empty() {
-            errors.add("params.resolvers", "name at least one resolver (an address or address:port in scope)");
+        if params.resolvers.is_empty() && self.configured.is_empty() {
+            errors.add(
+                "params.resolvers",
+                "name at least one resolver (an address or address:port in scope): this server has none configured",
+            );
         }
         if params.resolvers.len() > RESOLVERS_MAX {
             errors.add("params.resolvers", format!("name at most {RESOLVERS_MAX} resolvers"));
         }
         for (index, resolver) in params.resolvers.iter().take(RESOLVERS_MAX).enumerate() {
-            match parse_host_port(resolver) {
-                Ok((Host::Ip(address), port)) => {
-                    resolvers.push(Resolver { host: address.to_string(), port: port.unwrap_or(53) })
-                }
-                Ok((Host::Name(_), _)) => {
-                    errors.add(format!("params.resolvers[{index}]"), "a resolver is an address, not a name")
-                }
+            match resolver_of(resolver) {
+                Ok(resolver) => resolvers.push(resolver),
                 Err(message) => errors.add(format!("params.resolvers[{index}]"), message),
             }
         }
@@ -275,28 +299,37 @@ impl Tool for DnsLookup {
 
     fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors> {
         let params: DnsLookupParams = parse_params(params)?;
-        let checked = Self::validate(&params)?;
+        let checked = self.validate(&params)?;
         let names = checked.targets.iter().map(Target::to_string);
         Ok(names.chain(checked.resolvers.iter().map(Resolver::to_string)).collect())
     }
 
     async fn run(&self, params: Value, context: ToolContext) -> Result<ToolOutput, String> {
         let params: DnsLookupParams = parse_params(&params).map_err(|errors| errors.to_string())?;
-        let checked = Self::validate(&params).map_err(|errors| errors.to_string())?;
+        let checked = self.validate(&params).map_err(|errors| errors.to_string())?;
         // The gate has the last word on every name and resolver, whatever was checked when the
         // run was queued: a refusal stops the run and is recorded.
         for target in &checked.targets {
             context.gate.check_host(&target.to_string()).await.map_err(|error| error.to_string())?;
         }
-        for resolver in &checked.resolvers {
-            context.gate.resolve(&resolver.host, resolver.port).await.map_err(|error| error.to_string())?;
+        // Resolvers the run names are targets, held to its scope; the server's own are its
+        // outbound calls, held to the outbound policy.
+        let (resolver_gate, resolver_list) = if checked.resolvers.is_empty() {
+            let outbound = context.outbound.clone().ok_or("no resolver named, and this run has no outbound gate")?;
+            (outbound, self.configured.clone())
+        } else {
+            (context.gate.clone(), checked.resolvers)
+        };
+        for resolver in &resolver_list {
+            resolver_gate.resolve(&resolver.host, resolver.port).await.map_err(|error| error.to_string())?;
         }
         context.log(
             LogStream::Stdout,
-            format!("looking up {} names through {} resolvers", checked.targets.len(), checked.resolvers.len()),
+            format!("looking up {} names through {} resolvers", checked.targets.len(), resolver_list.len()),
         );
-        let resolvers = Resolvers::new(context.gate.clone(), checked.resolvers, checked.timeout, checked.concurrency);
+        let resolvers = Resolvers::new(resolver_gate, resolver_list, checked.timeout, checked.concurrency);
         let plan = Plan {
+            gate: context.gate.clone(),
             targets: checked.targets,
             types: checked.types,
             subdomains: params.subdomains,
@@ -328,7 +361,7 @@ mod tests {
     use serde_json::json;
 
     fn fields(params: Value) -> Vec<String> {
-        match DnsLookup.check(&params) {
+        match DnsLookup::default().check(&params) {
             Ok(_) => Vec::new(),
             Err(errors) => errors.iter().map(|error| error.field.clone()).collect(),
         }
@@ -336,7 +369,7 @@ mod tests {
 
     #[test]
     fn every_name_and_resolver_is_named_for_the_scope_check() {
-        let targets = DnsLookup
+        let targets = DnsLookup::default()
             .check(&json!({"names": ["Example.TEST.", "127.0.0.9", "example.test"], "resolvers": ["127.0.0.2:5353", "::1"]}))
             .expect("valid");
         assert_eq!(targets, ["example.test", "127.0.0.9", "127.0.0.2:5353", "[::1]:53"]);

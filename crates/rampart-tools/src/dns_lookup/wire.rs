@@ -118,10 +118,6 @@ impl Resolvers {
         }
     }
 
-    pub fn gate(&self) -> &Gate {
-        &self.gate
-    }
-
     /// Asks `name`/`record_type`, trying the next resolver once when one gives no answer.
     pub async fn query(&self, name: &Name, record_type: RecordType) -> Result<Answer, QueryError> {
         let _permit = self.in_flight.acquire().await.map_err(|_| QueryError::Failed("stopped".into()))?;

@@ -70,7 +70,7 @@ pub async fn run(config: &Config, args: DnsArgs) -> anyhow::Result<()> {
     if !types.is_empty() {
         params["types"] = json!(types);
     }
-    let output = super::run(&DnsLookup, params, gate, args.json).await?;
+    let output = super::run(&DnsLookup::default(), params, gate, args.json).await?;
     if args.json {
         let findings: Vec<Value> = output
             .findings
