@@ -4,7 +4,7 @@
 //! registrar. Those servers are not targets: they are reached through the server's outbound gate,
 //! while the domain asked about must be in the organisation's scope.
 
-mod parse;
+pub mod parse;
 mod tool;
 
 pub use parse::{Bootstrap, Registration};
