@@ -3,7 +3,7 @@
 //! and subdomains from a word list shipped in the binary, with wildcard answers detected by a
 //! random label and left out. Subdomains are looked for only under names the gate let through.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -169,33 +169,32 @@ async fn counted(
 struct Asked<'a> {
     resolvers: &'a Resolvers,
     name: Name,
-    answers: HashMap<RecordType, Result<Answer, String>>,
+    /// By type, in the order of the type's number, so that what is read from them is the same on every run.
+    answers: BTreeMap<u16, Result<Answer, QueryError>>,
 }
 
 impl<'a> Asked<'a> {
     fn new(resolvers: &'a Resolvers, name: Name) -> Self {
-        Self { resolvers, name, answers: HashMap::new() }
+        Self { resolvers, name, answers: BTreeMap::new() }
     }
 
     /// Asks every type of `types` not yet asked, at once.
     async fn ask_all(&mut self, types: &[RecordType]) -> Result<(), String> {
         let missing: Vec<RecordType> =
-            types.iter().copied().filter(|record_type| !self.answers.contains_key(record_type)).collect();
+            types.iter().copied().filter(|record_type| !self.answers.contains_key(&u16::from(*record_type))).collect();
         let asked = join_all(missing.iter().map(|record_type| self.resolvers.query(&self.name, *record_type))).await;
         for (record_type, answer) in missing.into_iter().zip(asked) {
-            let answer = match answer {
-                Ok(answer) => Ok(answer),
-                Err(QueryError::Refused(reason)) => return Err(reason),
-                Err(error) => Err(error.to_string()),
-            };
-            self.answers.insert(record_type, answer);
+            if let Err(QueryError::Refused(reason)) = answer {
+                return Err(reason);
+            }
+            self.answers.insert(u16::from(record_type), answer);
         }
         Ok(())
     }
 
     async fn get(&mut self, record_type: RecordType) -> Result<Option<&Answer>, String> {
         self.ask_all(&[record_type]).await?;
-        Ok(self.answers.get(&record_type).and_then(|answer| answer.as_ref().ok()))
+        Ok(self.answers.get(&u16::from(record_type)).and_then(|answer| answer.as_ref().ok()))
     }
 
     /// The texts of the TXT records at the name, each record's strings joined.
@@ -206,16 +205,17 @@ impl<'a> Asked<'a> {
 
     /// The status of the name over every answer: NOERROR if any, else the first other code.
     fn status(&self) -> String {
-        let answers: Vec<&Result<Answer, String>> = self.answers.values().collect();
+        let answers: Vec<&Result<Answer, QueryError>> = self.answers.values().collect();
         if answers.iter().any(|answer| matches!(answer, Ok(answer) if answer.code == ResponseCode::NoError)) {
             return "NOERROR".into();
         }
         if let Some(Ok(answer)) = answers.iter().find(|answer| answer.is_ok()) {
             return code_text(answer.code);
         }
-        match answers.first() {
-            Some(Err(message)) if message.contains("in time") => "timeout".into(),
-            _ => "error".into(),
+        if answers.iter().any(|answer| matches!(answer, Err(QueryError::Timeout))) {
+            "timeout".into()
+        } else {
+            "error".into()
         }
     }
 
