@@ -2,7 +2,9 @@
 //! the gate (`rampart-scope`), which resolves a name once, checks every address against the scope
 //! and the server's deny list, and connects to exactly the address it checked. The one exception
 //! is the port scanner (`tcp_scan`), which connects itself for speed, and only to the
-//! (address, port) pairs its caller's scope check allows.
+//! (address, port) pairs its caller's scope check allows. Services a tool consults that are not
+//! targets (WHOIS and RDAP servers, the server's own resolvers) are reached through the outbound
+//! gate of its context, never the organisation's.
 #![forbid(unsafe_code)]
 
 pub mod dns_lookup;
