@@ -157,6 +157,8 @@ fn scope(values: &[&str]) -> Arc<Scope> {
 
 struct Run {
     output: Result<ToolOutput, String>,
+    /// The last progress the run reported.
+    progress: Option<u8>,
     tenant_refusals: Vec<Refusal>,
     outbound_refusals: Vec<Refusal>,
 }
@@ -166,7 +168,7 @@ async fn run(tool: &Whois, params: Value, scope: Arc<Scope>, allow: Option<&[&st
     let tenant = Arc::new(Refusals::default());
     let outbound = Arc::new(Refusals::default());
     let gate = Gate::new(scope, Arc::new(DenyList::default()), Arc::new(SystemResolver), tenant.clone());
-    let (sender, _updates) = tokio::sync::mpsc::unbounded_channel();
+    let (sender, mut updates) = tokio::sync::mpsc::unbounded_channel();
     let mut context = ToolContext::new(gate, CancellationToken::new(), sender);
     if let Some(allow) = allow {
         let nets = allow.iter().map(|net| parse_net(net).expect("a network")).collect();
@@ -174,9 +176,15 @@ async fn run(tool: &Whois, params: Value, scope: Arc<Scope>, allow: Option<&[&st
         context = context.with_outbound(Gate::outbound(policy, Arc::new(SystemResolver), outbound.clone()));
     }
     let output = tool.run(params, context).await;
+    let mut progress = None;
+    while let Ok(update) = updates.try_recv() {
+        if let rampart_tools::Update::Progress { percent, .. } = update {
+            progress = Some(percent);
+        }
+    }
     let tenant_refusals = tenant.0.lock().expect("refusals").clone();
     let outbound_refusals = outbound.0.lock().expect("refusals").clone();
-    Run { output, tenant_refusals, outbound_refusals }
+    Run { output, progress, tenant_refusals, outbound_refusals }
 }
 
 fn domain<'a>(result: &'a Value, name: &str) -> &'a Value {
@@ -247,6 +255,7 @@ async fn registrations_come_from_rdap_or_whois_referrals_with_their_findings() {
     assert_eq!(artifacts.len(), 3);
     assert!(artifacts.iter().all(|artifact| matches!(artifact, Artifact::Domain { .. })));
     assert!(run.tenant_refusals.is_empty() && run.outbound_refusals.is_empty());
+    assert_eq!(run.progress, Some(100));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

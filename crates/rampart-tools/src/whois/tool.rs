@@ -162,6 +162,14 @@ impl Tool for Whois {
         let lookups = futures_util::stream::iter(domains.iter().cloned())
             .map(|domain| look_up(&self.servers, &outbound, &http, domain, timeout))
             .buffered(CONCURRENCY);
+        let total = domains.len();
+        let mut done = 0_usize;
+        let lookups = lookups.map(|result| {
+            done += 1;
+            let percent = u8::try_from(done * 100 / total.max(1)).unwrap_or(100);
+            context.progress(percent, format!("{done} of {total} domains"));
+            result
+        });
         let cancel = context.cancel.clone();
         let results: Vec<DomainResult> = tokio::select! {
             results = lookups.collect() => results,
