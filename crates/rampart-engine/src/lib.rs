@@ -64,11 +64,19 @@ pub struct Engine {
     config: EngineConfig,
     /// Wakes the in-process workers when a run is queued, so they need not wait for their next poll.
     queued: Arc<tokio::sync::Notify>,
+    /// The server's outbound gate, handed to tools for the services they consult (WHOIS, RDAP).
+    outbound: Option<rampart_scope::Gate>,
 }
 
 impl Engine {
     pub fn new(store: Arc<dyn Store>, tools: Arc<Registry>, scope: ScopeService, config: EngineConfig) -> Self {
-        Self { store, tools, scope, config, queued: Arc::new(tokio::sync::Notify::new()) }
+        Self { store, tools, scope, config, queued: Arc::new(tokio::sync::Notify::new()), outbound: None }
+    }
+
+    /// The same engine, handing `outbound` (the server's outbound gate) to every run.
+    pub fn with_outbound(mut self, outbound: rampart_scope::Gate) -> Self {
+        self.outbound = Some(outbound);
+        self
     }
 
     pub fn tools(&self) -> &Registry {

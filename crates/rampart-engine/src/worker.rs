@@ -165,7 +165,11 @@ async fn prepare(engine: &Engine, execution: &Execution) -> Result<Prepared, Str
     let cancel = CancellationToken::new();
     let (stop_sender, stop) = watch::channel(Stop::Running);
     tokio::spawn(heartbeat(engine.clone(), execution.id, execution.attempt, stop_sender));
-    Ok((tool, ToolContext::new(gate, cancel, sender), updates, stop))
+    let mut context = ToolContext::new(gate, cancel, sender);
+    if let Some(outbound) = &engine.outbound {
+        context = context.with_outbound(outbound.clone());
+    }
+    Ok((tool, context, updates, stop))
 }
 
 /// Renews the lease until the run ends; says when a cancel is asked for or the lease is lost.

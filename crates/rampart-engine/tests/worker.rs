@@ -228,3 +228,61 @@ async fn a_runs_findings_and_artifacts_are_stored_with_its_success(
     shutdown.cancel();
     worker.await.expect("the worker stops cleanly");
 }
+
+/// Says whether its run was handed the server's outbound gate.
+struct SeesOutbound;
+
+#[async_trait]
+impl Tool for SeesOutbound {
+    fn info(&self) -> ToolInfo {
+        ToolInfo {
+            name: "sees_outbound",
+            category: "test",
+            description: "Reports whether it has the outbound gate.",
+            params_schema: json!({"type": "object"}),
+            result_schema: json!({}),
+            default_timeout: Duration::from_secs(600),
+        }
+    }
+
+    fn check(&self, _params: &Value) -> Result<Vec<String>, ValidationErrors> {
+        Ok(Vec::new())
+    }
+
+    async fn run(&self, _params: Value, context: ToolContext) -> Result<ToolOutput, String> {
+        Ok(ToolOutput {
+            result: json!({"outbound": context.outbound.is_some()}),
+            findings: Default::default(),
+            artifacts: Default::default(),
+        })
+    }
+}
+
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_is_handed_the_engines_outbound_gate(#[values(Backend::Sqlite, Backend::Postgres)] backend: Backend) {
+    let db = TestDatabase::create(backend).await;
+    let store = store(&db).await;
+    let org = store.orgs().insert(&NewOrganisation::parse("acme", None).expect("valid")).await.expect("org").id;
+    let mut tools = Registry::builtin();
+    tools.add(Arc::new(SeesOutbound));
+    let scope = ScopeService::new(store.clone(), Arc::new(DenyList::default()));
+    let policy = Arc::new(rampart_scope::OutboundPolicy::new(Vec::new(), Vec::new()));
+    let outbound = rampart_scope::outbound_gate(store.clone(), policy, Arc::new(rampart_scope::SystemResolver));
+    let engine = Engine::new(store.clone(), Arc::new(tools), scope, EngineConfig::default()).with_outbound(outbound);
+    let acting = Acting { org, actor: Actor::System, context: RequestContext::default() };
+    let shutdown = CancellationToken::new();
+    if let Some(listener) = store.listener() {
+        tokio::spawn(listener.run(shutdown.clone()));
+    }
+    let mut changes = store.subscribe().await;
+    let worker = tokio::spawn(Worker::new(engine.clone(), "w1", 1).run(shutdown.clone(), Duration::from_secs(1)));
+
+    let queued = engine.submit(&acting, "sees_outbound", json!({}), None).await.expect("queued");
+    let run = ended(&store, &mut changes, org, queued.id, Duration::from_secs(10)).await.expect("the run ends");
+
+    assert_eq!(run.status, ExecutionStatus::Succeeded);
+    assert_eq!(run.result, Some(json!({"outbound": true})));
+    shutdown.cancel();
+    worker.await.expect("the worker stops cleanly");
+}

@@ -249,6 +249,15 @@ impl Gate {
         Ok(checked)
     }
 
+    /// Checks a host as written, without resolving it: for a tool that asks about a name (a DNS
+    /// lookup through a resolver) rather than connecting to it. A refusal is recorded.
+    pub async fn check_host(&self, host: &str) -> Result<Host, GateError> {
+        match self.check_written(host, None) {
+            Ok(parsed) => Ok(parsed),
+            Err(reason) => Err(self.refuse(host, None, reason).await),
+        }
+    }
+
     /// The fast check for tools that open many connections themselves (the port scanner): the
     /// policy for exactly this address and port. Refusals here are counted by the tool and
     /// reported once, not one audit event per probe.

@@ -59,14 +59,24 @@ pub enum Update {
 /// What a tool runs with.
 #[derive(Clone)]
 pub struct ToolContext {
+    /// The organisation's gate: its scope within the server's policy, for the targets.
     pub gate: Gate,
+    /// The server's outbound gate, for services a tool consults that are not targets (WHOIS and
+    /// RDAP servers); absent where the server gives none, and then such a tool cannot run.
+    pub outbound: Option<Gate>,
     pub cancel: CancellationToken,
     updates: mpsc::UnboundedSender<Update>,
 }
 
 impl ToolContext {
     pub fn new(gate: Gate, cancel: CancellationToken, updates: mpsc::UnboundedSender<Update>) -> Self {
-        Self { gate, cancel, updates }
+        Self { gate, outbound: None, cancel, updates }
+    }
+
+    /// The same context with the server's outbound gate.
+    pub fn with_outbound(mut self, outbound: Gate) -> Self {
+        self.outbound = Some(outbound);
+        self
     }
 
     pub fn progress(&self, percent: u8, message: impl Into<String>) {
@@ -132,6 +142,8 @@ impl Registry {
         registry.add(Arc::new(crate::http_probe::HttpProbe));
         registry.add(Arc::new(crate::tls_inspect::TlsInspect));
         registry.add(Arc::new(crate::nmap::Nmap::default()));
+        registry.add(Arc::new(crate::dns_lookup::DnsLookup::default()));
+        registry.add(Arc::new(crate::whois::Whois::default()));
         registry
     }
 

@@ -77,6 +77,10 @@ enum ScanCommand {
     Http(crate::scan::http::HttpArgs),
     /// TLS inspection: certificates, trust, host names and the TLS versions accepted, with findings.
     Tls(crate::scan::tls::TlsArgs),
+    /// DNS lookup: records, subdomains, and missing CAA, weak SPF and DMARC, dangling CNAMEs, open zone transfers.
+    Dns(crate::scan::dns::DnsArgs),
+    /// WHOIS and RDAP: registrar, dates, name servers and status, and domains about to expire or unlocked.
+    Whois(crate::scan::whois::WhoisArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,6 +165,14 @@ impl Cli {
             Command::Scan { command: ScanCommand::Tls(args) } => {
                 let config = Config::load(file, &Overrides::default())?;
                 crate::scan::tls::run(&config, args).await?;
+            }
+            Command::Scan { command: ScanCommand::Dns(args) } => {
+                let config = Config::load(file, &Overrides::default())?;
+                crate::scan::dns::run(&config, args).await?;
+            }
+            Command::Scan { command: ScanCommand::Whois(args) } => {
+                let config = Config::load(file, &Overrides::default())?;
+                crate::scan::whois::run(&config, args).await?;
             }
             Command::Openapi => {
                 let spec = rampart_api::openapi().to_pretty_json().context("serialising the OpenAPI document")?;

@@ -58,6 +58,50 @@ pub struct Config {
     pub watch: WatchConfig,
     /// The tools' settings (`tools.external`: tools admins declare), declared in the tools crate.
     pub tools: rampart_tools::external::ToolsConfig,
+    /// Where the `whois` tool starts its lookups.
+    pub whois: WhoisConfig,
+    /// The server's own resolvers for the `dns_lookup` tool.
+    pub dns: DnsConfig,
+}
+
+/// The resolvers `dns_lookup` asks, through the outbound gate, when a run names none of its own.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsConfig {
+    /// Addresses, or address:port (port 53 when absent); at most 16.
+    pub resolvers: Vec<String>,
+}
+
+/// Where the `whois` tool starts: IANA's WHOIS server, and the RDAP bootstrap file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WhoisConfig {
+    /// IANA's WHOIS server, `host` or `host:port` (port 43 when absent).
+    pub iana_server: String,
+    /// A file in the format of IANA's RDAP bootstrap `dns.json`, read at start instead of the one
+    /// shipped with Rampart (an admin refreshes it by replacing the file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rdap_bootstrap: Option<PathBuf>,
+}
+
+impl Default for WhoisConfig {
+    fn default() -> Self {
+        Self { iana_server: rampart_tools::whois::WhoisServers::default().iana, rdap_bootstrap: None }
+    }
+}
+
+impl WhoisConfig {
+    /// The servers of the `whois` tool: the bootstrap file read now.
+    pub fn servers(&self) -> Result<rampart_tools::whois::WhoisServers, String> {
+        let bootstrap = match &self.rdap_bootstrap {
+            None => rampart_tools::whois::Bootstrap::shipped(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|_| format!("cannot read {}", path.display()))?;
+                rampart_tools::whois::Bootstrap::parse(&text)?
+            }
+        };
+        Ok(rampart_tools::whois::WhoisServers { iana: self.iana_server.clone(), bootstrap })
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -166,6 +210,8 @@ impl Default for Config {
             engine: EngineConfig::default(),
             watch: WatchConfig::default(),
             tools: rampart_tools::external::ToolsConfig::default(),
+            whois: WhoisConfig::default(),
+            dns: DnsConfig::default(),
         }
     }
 }
@@ -321,6 +367,19 @@ impl Config {
         }
         if let Err(reason) = self.outbound.validate() {
             check("outbound.allow", false, &reason);
+        }
+        check(
+            "whois.iana_server",
+            rampart_core::targets::parse_host_port(&self.whois.iana_server).is_ok(),
+            "is not a host or host:port such as whois.iana.org:43",
+        );
+        if let Err(reason) = rampart_tools::dns_lookup::DnsLookup::with_resolvers(&self.dns.resolvers) {
+            check("dns.resolvers", false, &reason);
+        }
+        if self.whois.rdap_bootstrap.is_some()
+            && let Err(reason) = self.whois.servers()
+        {
+            check("whois.rdap_bootstrap", false, &reason);
         }
         if let Some(token) = &self.metrics.token {
             check(
@@ -576,6 +635,34 @@ mod tests {
         let text = error.to_string();
         assert!(text.contains("scope.allow (RAMPART_SCOPE__ALLOW)") && text.contains("metrics.token"), "{text}");
         assert!(!text.contains("short"), "the token is not repeated: {text}");
+    }
+
+    #[test]
+    fn whois_servers_are_validated_and_a_bootstrap_file_is_read() {
+        let error = from_toml("[whois]\niana_server = \"bad host\"\n").expect_err("not a host").to_string();
+        assert!(error.contains("whois.iana_server (RAMPART_WHOIS__IANA_SERVER)"), "{error}");
+        let error =
+            from_toml("[whois]\nrdap_bootstrap = \"/nonexistent/dns.json\"\n").expect_err("no file").to_string();
+        assert!(error.contains("whois.rdap_bootstrap") && error.contains("cannot read"), "{error}");
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("dns.json");
+        std::fs::write(&path, r#"{"services": [[["test"], ["https://rdap.example.test/"]]]}"#).expect("written");
+        let config =
+            from_toml(&format!("[whois]\nrdap_bootstrap = {:?}\n", path.display().to_string())).expect("valid");
+        let servers = config.whois.servers().expect("read");
+        assert_eq!(servers.bootstrap.base_for("a.test"), Some("https://rdap.example.test/"));
+        assert_eq!(servers.bootstrap.base_for("example.com"), None, "the file replaces the shipped one");
+        assert_eq!(Config::default().whois.servers().expect("shipped").iana, "whois.iana.org:43");
+    }
+
+    #[test]
+    fn dns_resolvers_are_addresses() {
+        assert!(from_toml("[dns]\nresolvers = [\"192.0.2.53\", \"[2001:db8::53]:5353\"]\n").is_ok());
+        let error = from_toml("[dns]\nresolvers = [\"dns.example.com\"]\n").expect_err("a name").to_string();
+        assert!(
+            error.contains("dns.resolvers (RAMPART_DNS__RESOLVERS)") && error.contains("dns.example.com"),
+            "{error}"
+        );
     }
 
     #[test]

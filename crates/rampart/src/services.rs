@@ -48,9 +48,21 @@ pub fn scope(config: &Config, store: Arc<dyn Store>, listening: SocketAddr) -> S
     ScopeService::new(store, Arc::new(config.deny_list(listening)))
 }
 
-/// The engine with the built-in tools and those the configuration declares (`tools.external`).
-pub fn engine(config: &Config, store: Arc<dyn Store>, scope: ScopeService) -> Engine {
-    Engine::new(store, Arc::new(Registry::with_declared(&config.tools)), scope, config.engine.clone())
+/// The engine with the built-in tools and those the configuration declares (`tools.external`);
+/// the services tools consult (WHOIS, RDAP) are reached
+/// through the outbound gate, which never reaches `listening`, the server's own socket.
+pub fn engine(config: &Config, store: Arc<dyn Store>, scope: ScopeService, listening: SocketAddr) -> Engine {
+    let outbound =
+        outbound_gate(store.clone(), Arc::new(config.outbound.policy(vec![listening])), Arc::new(SystemResolver));
+    let mut tools = Registry::with_declared(&config.tools);
+    if let Ok(dns) = rampart_tools::dns_lookup::DnsLookup::with_resolvers(&config.dns.resolvers) {
+        tools.add(Arc::new(dns));
+    }
+    // The configuration was checked when it was loaded, the bootstrap file with it.
+    if let Ok(servers) = config.whois.servers() {
+        tools.add(Arc::new(rampart_tools::whois::Whois::new(servers)));
+    }
+    Engine::new(store, Arc::new(tools), scope, config.engine.clone()).with_outbound(outbound)
 }
 
 /// Every domain service of a server, and the tasks they need: the store's change listener and
@@ -62,7 +74,7 @@ pub async fn build(
 ) -> anyhow::Result<(Services, Vec<Task>)> {
     let (identity, signing_key) = identity(config, store.clone()).await?;
     let scope = scope(config, store.clone(), listening);
-    let engine = engine(config, store.clone(), scope.clone());
+    let engine = engine(config, store.clone(), scope.clone(), listening);
     // The server's own outbound calls (the model) are held to the outbound policy.
     let outbound =
         outbound_gate(store.clone(), Arc::new(config.outbound.policy(vec![listening])), Arc::new(SystemResolver));

@@ -23,7 +23,7 @@ impl WorkerProcess {
         let store = services::open_store(config).await?;
         // No socket of its own: tools are denied the server's, as the server sees it configured.
         let scope = services::scope(config, store.clone(), config.listen);
-        let engine = services::engine(config, store.clone(), scope);
+        let engine = services::engine(config, store.clone(), scope, config.listen);
         let mut tasks = store.tasks();
         tasks.extend(services::workers(config, &engine, "worker", config.engine.workers.max(1)));
         Ok(Self { store, tasks, grace: config.http.shutdown_grace })

@@ -3,9 +3,11 @@
 //! tool's parameters, and [`run`] checks them, shows progress on a terminal, stops on Ctrl-C and
 //! returns the tool's result.
 
+pub mod dns;
 pub mod http;
 pub mod tcp;
 pub mod tls;
+pub mod whois;
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -50,6 +52,26 @@ pub fn gate(config: &Config, targets: &[String]) -> anyhow::Result<Gate> {
 /// Checks `params` against `tool` and runs it through `gate`, with a progress bar on a terminal
 /// unless `quiet`; Ctrl-C cancels the run, which returns what it found so far.
 pub async fn run(tool: &dyn Tool, params: Value, gate: Gate, quiet: bool) -> anyhow::Result<ToolOutput> {
+    run_with_outbound(tool, params, gate, None, quiet).await
+}
+
+/// The outbound gate of the command line: the configuration's outbound policy, refusals printed.
+pub fn outbound_gate(config: &Config) -> Gate {
+    Gate::outbound(
+        Arc::new(config.outbound.policy(vec![config.listen])),
+        Arc::new(SystemResolver),
+        Arc::new(PrintRefusals),
+    )
+}
+
+/// [`run`], with `outbound` for the services the tool consults that are not targets.
+pub async fn run_with_outbound(
+    tool: &dyn Tool,
+    params: Value,
+    gate: Gate,
+    outbound: Option<Gate>,
+    quiet: bool,
+) -> anyhow::Result<ToolOutput> {
     if let Err(errors) = tool.check(&params) {
         bail!("{errors}");
     }
@@ -72,7 +94,11 @@ pub async fn run(tool: &dyn Tool, params: Value, gate: Gate, quiet: bool) -> any
             }
         }
     });
-    let output = tool.run(params, ToolContext::new(gate, cancel, updates)).await;
+    let mut context = ToolContext::new(gate, cancel, updates);
+    if let Some(outbound) = outbound {
+        context = context.with_outbound(outbound);
+    }
+    let output = tool.run(params, context).await;
     let _ = renderer.await;
     bar.finish_and_clear();
     output.map_err(|reason| anyhow::anyhow!(reason)).context("the scan failed")

@@ -381,3 +381,97 @@ async fn scan_http_and_scan_tls_print_their_results_and_refuse_what_was_not_give
     assert_eq!(inspected["versions"], none);
     assert_eq!(inspected["certificates"], serde_json::json!([]));
 }
+
+/// Answers every DNS question on `socket` as a resolver would: `127.0.0.9` for an A question,
+/// no records for any other, until the test process ends.
+fn answer_dns(socket: std::net::UdpSocket) {
+    let mut buffer = [0_u8; 512];
+    while let Ok((length, from)) = socket.recv_from(&mut buffer) {
+        // The header (12 bytes) and one question: its name, type and class.
+        let Some(name_end) = buffer[12..length].iter().position(|&byte| byte == 0).map(|at| 12 + at + 1) else {
+            continue;
+        };
+        let question_end = name_end + 4;
+        if question_end > length {
+            continue;
+        }
+        let is_a = buffer[name_end..name_end + 2] == [0, 1];
+        let mut answer = Vec::from(&buffer[..question_end]);
+        answer[2] = 0x81; // a response, recursion desired
+        answer[3] = 0x80; // recursion available, NOERROR
+        answer[6..12].copy_from_slice(&[0, u8::from(is_a), 0, 0, 0, 0]);
+        if is_a {
+            answer.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 9]);
+        }
+        let _ = socket.send_to(&answer, from);
+    }
+}
+
+#[test]
+fn scan_dns_prints_what_the_resolver_given_answers_as_json() {
+    let dir = temp_dir();
+    let socket = std::net::UdpSocket::bind("127.0.0.2:0").expect("bind a resolver on 127.0.0.2");
+    let resolver = socket.local_addr().expect("its address").to_string();
+    std::thread::spawn(move || answer_dns(socket));
+
+    let (output, stdout, stderr) =
+        run(rampart(dir.path()).args(["scan", "dns", "host.test", "--resolver", &resolver, "--type", "a", "--json"]));
+
+    assert!(output.status.success(), "{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    assert_eq!(
+        result["names"],
+        serde_json::json!([{"name": "host.test", "status": "NOERROR", "zone_apex": false,
+                            "records": [{"name": "host.test", "type": "A", "ttl": 60, "value": "127.0.0.9"}]}])
+    );
+    assert_eq!(result["findings"], serde_json::json!([]));
+}
+
+#[test]
+fn scan_dns_refuses_a_bad_record_type_naming_it() {
+    let dir = temp_dir();
+    let (output, _, stderr) =
+        run(rampart(dir.path()).args(["scan", "dns", "host.test", "--resolver", "127.0.0.2", "--type", "HINFO"]));
+
+    assert!(!output.status.success());
+    assert!(stderr.contains("params.types[0]"), "{stderr}");
+}
+
+/// A WHOIS server on 127.0.0.5 answering every question with `answer`, until the test process ends.
+fn whois_server(answer: String) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.5:0").expect("bind a WHOIS server on 127.0.0.5");
+    let port = listener.local_addr().expect("its address").port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut line = String::new();
+            if BufReader::new(&stream).read_line(&mut line).is_ok() {
+                let _ = std::io::Write::write_all(&mut stream, answer.as_bytes());
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn scan_whois_follows_the_configured_servers_referral_and_prints_json() {
+    let dir = temp_dir();
+    let registry = whois_server(
+        "Domain Name: CLI.WHOIS\r\nRegistrar: CLI Registrar\r\nRegistry Expiry Date: 2001-01-01T00:00:00Z\r\n\
+         Domain Status: clientTransferProhibited\r\n"
+            .into(),
+    );
+    let iana = whois_server(format!("refer: 127.0.0.5:{registry}\r\n"));
+
+    let (output, stdout, stderr) = run(rampart(dir.path())
+        .args(["scan", "whois", "cli.whois", "--json"])
+        .env("RAMPART_WHOIS__IANA_SERVER", format!("127.0.0.5:{iana}"))
+        .env("RAMPART_OUTBOUND__ALLOW", r#"["127.0.0.5/32"]"#));
+
+    assert!(output.status.success(), "{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    let domain = &result["domains"][0];
+    assert_eq!((domain["source"].as_str(), domain["registrar"].as_str()), (Some("whois"), Some("CLI Registrar")));
+    let checks: Vec<&str> =
+        result["findings"].as_array().expect("findings").iter().filter_map(|f| f["check_id"].as_str()).collect();
+    assert_eq!(checks, ["whois.expiring"], "long expired, and locked against transfer");
+}

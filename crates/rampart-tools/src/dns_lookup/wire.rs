@@ -1,0 +1,383 @@
+//! DNS on the wire: queries encoded and answers decoded with hickory-proto, sent only through the
+//! gate (UDP to a resolver, TCP when an answer is truncated, TCP for a zone transfer). Nothing
+//! here opens a socket of its own. An answer is outside input: it is read from a bounded buffer,
+//! kept only when its id, question and flags match what was asked, and anything it cannot decode
+//! is dropped, never a panic.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use rampart_scope::{Gate, GateError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// The UDP payload size announced with EDNS (the DNS flag day's value, which avoids IP fragments).
+const UDP_PAYLOAD: u16 = 1232;
+/// The most a UDP answer is read into; a longer datagram is cut and then fails to decode.
+const UDP_BUFFER: usize = 4096;
+/// Records one answer may carry before the rest are dropped.
+pub const RECORDS_MAX: usize = 512;
+/// Messages a zone transfer is read for at most.
+const TRANSFER_MESSAGES_MAX: usize = 2_000;
+/// Records a zone transfer is counted to at most.
+pub const TRANSFER_RECORDS_MAX: u64 = 100_000;
+
+/// One resolver, as configured: a host (an address) and a port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolver {
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// What a resolver said to one question.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub code: ResponseCode,
+    /// The answer section, at most [`RECORDS_MAX`] records.
+    pub records: Vec<Record>,
+}
+
+impl Answer {
+    /// The records of `record_type` owned by `name`.
+    pub fn of<'a>(&'a self, name: &'a Name, record_type: RecordType) -> impl Iterator<Item = &'a RData> + 'a {
+        self.records
+            .iter()
+            .filter(move |record| record.record_type() == record_type && same_name(&record.name, name))
+            .map(|record| &record.data)
+    }
+
+    /// Where the CNAME chain from `name` in this answer ends.
+    pub fn chain_end(&self, name: &Name) -> Name {
+        let mut end = name.clone();
+        for _ in 0..16 {
+            let next = self.of(&end, RecordType::CNAME).find_map(|data| match data {
+                RData::CNAME(target) => Some(target.0.clone()),
+                _ => None,
+            });
+            match next {
+                Some(next) if !same_name(&next, &end) => end = next,
+                _ => break,
+            }
+        }
+        end
+    }
+}
+
+/// Names compared as DNS compares them: case aside, with or without the root dot.
+pub fn same_name(left: &Name, right: &Name) -> bool {
+    left.to_lowercase().to_ascii().trim_end_matches('.') == right.to_lowercase().to_ascii().trim_end_matches('.')
+}
+
+/// Why a question got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The gate refused the resolver: the whole run stops.
+    #[error("{0}")]
+    Refused(String),
+    #[error("no answer in time")]
+    Timeout,
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The resolvers of a run, asked in turn, with a bound on the questions in flight.
+pub struct Resolvers {
+    gate: Gate,
+    list: Vec<Resolver>,
+    timeout: Duration,
+    next: AtomicUsize,
+    in_flight: Semaphore,
+    /// Questions sent (UDP datagrams and TCP exchanges), retries included.
+    pub sent: AtomicU64,
+}
+
+impl Resolvers {
+    pub fn new(gate: Gate, list: Vec<Resolver>, timeout: Duration, concurrency: usize) -> Self {
+        Self {
+            gate,
+            list,
+            timeout,
+            next: AtomicUsize::new(0),
+            in_flight: Semaphore::new(concurrency.max(1)),
+            sent: AtomicU64::new(0),
+        }
+    }
+
+    /// Asks `name`/`record_type`, trying the next resolver once when one gives no answer.
+    pub async fn query(&self, name: &Name, record_type: RecordType) -> Result<Answer, QueryError> {
+        let _permit = self.in_flight.acquire().await.map_err(|_| QueryError::Failed("stopped".into()))?;
+        let first = self.next.fetch_add(1, Ordering::Relaxed);
+        let attempts = self.list.len().clamp(1, 2);
+        let mut last = QueryError::Timeout;
+        for attempt in 0..attempts {
+            let resolver = &self.list[(first + attempt) % self.list.len()];
+            match self.ask(resolver, name, record_type).await {
+                Ok(answer) => return Ok(answer),
+                Err(QueryError::Refused(reason)) => return Err(QueryError::Refused(reason)),
+                Err(error) => last = error,
+            }
+        }
+        Err(last)
+    }
+
+    async fn ask(&self, resolver: &Resolver, name: &Name, record_type: RecordType) -> Result<Answer, QueryError> {
+        let id: u16 = rand::random();
+        let question = encode(id, name, record_type)?;
+        let (socket, _) = self.gate.connect_udp(&resolver.host, resolver.port).await.map_err(gate_error)?;
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        socket.send(&question).await.map_err(|error| QueryError::Failed(error.to_string()))?;
+        let deadline = Instant::now() + self.timeout;
+        let mut buffer = vec![0_u8; UDP_BUFFER];
+        // Datagrams that are not the answer (a stray or forged one) are skipped until the deadline.
+        let message = loop {
+            let received = tokio::time::timeout_at(deadline, socket.recv(&mut buffer)).await;
+            let length = match received {
+                Err(_) => return Err(QueryError::Timeout),
+                Ok(Err(error)) => return Err(QueryError::Failed(error.to_string())),
+                Ok(Ok(length)) => length,
+            };
+            if let Some(message) = decode_answer(&buffer[..length], id, name, record_type) {
+                break message;
+            }
+        };
+        if !message.metadata.truncation {
+            return Ok(answer_of(message));
+        }
+        // Truncated: the same question again over TCP.
+        let (mut stream, _) =
+            self.gate.connect_tcp(&resolver.host, resolver.port, self.timeout).await.map_err(gate_error)?;
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let exchange = async {
+            write_framed(&mut stream, &question).await?;
+            let bytes = read_framed(&mut stream).await?;
+            decode_answer(&bytes, id, name, record_type).ok_or_else(|| QueryError::Failed("a malformed answer".into()))
+        };
+        match tokio::time::timeout_at(deadline + self.timeout, exchange).await {
+            Ok(result) => result.map(answer_of),
+            Err(_) => Err(QueryError::Timeout),
+        }
+    }
+}
+
+fn gate_error(error: GateError) -> QueryError {
+    match error {
+        GateError::Refused(reason) => QueryError::Refused(reason),
+        other => QueryError::Failed(other.to_string()),
+    }
+}
+
+fn answer_of(message: Message) -> Answer {
+    let code = message.metadata.response_code;
+    let mut records = message.answers;
+    records.truncate(RECORDS_MAX);
+    Answer { code, records }
+}
+
+/// A standard query for `name`/`record_type` with recursion desired and EDNS.
+pub fn encode(id: u16, name: &Name, record_type: RecordType) -> Result<Vec<u8>, QueryError> {
+    let mut message = Message::new(id, MessageType::Query, OpCode::Query);
+    message.metadata.recursion_desired = record_type != RecordType::AXFR;
+    message.add_query(Query::query(name.clone(), record_type));
+    if record_type != RecordType::AXFR {
+        let mut edns = Edns::new();
+        edns.set_max_payload(UDP_PAYLOAD);
+        message.set_edns(edns);
+    }
+    message.to_vec().map_err(|_| QueryError::Failed(format!("cannot encode a question for {name}")))
+}
+
+/// The answer to question `id` for `name`/`record_type` in `bytes`, or nothing when `bytes` is
+/// not a response to exactly that question (or not a DNS message at all).
+pub fn decode_answer(bytes: &[u8], id: u16, name: &Name, record_type: RecordType) -> Option<Message> {
+    let message = Message::from_vec(bytes).ok()?;
+    let matches = message.metadata.id == id
+        && message.metadata.message_type == MessageType::Response
+        && message.queries.len() == 1
+        && message.queries[0].query_type() == record_type
+        && same_name(message.queries[0].name(), name);
+    matches.then_some(message)
+}
+
+async fn write_framed(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), QueryError> {
+    let length = u16::try_from(bytes.len()).map_err(|_| QueryError::Failed("a question too long".into()))?;
+    let mut framed = Vec::with_capacity(bytes.len() + 2);
+    framed.extend_from_slice(&length.to_be_bytes());
+    framed.extend_from_slice(bytes);
+    stream.write_all(&framed).await.map_err(|error| QueryError::Failed(error.to_string()))
+}
+
+/// One length-prefixed message: at most 65,535 bytes, as the prefix allows.
+async fn read_framed(stream: &mut TcpStream) -> Result<Vec<u8>, QueryError> {
+    let mut prefix = [0_u8; 2];
+    stream.read_exact(&mut prefix).await.map_err(|error| QueryError::Failed(error.to_string()))?;
+    let mut bytes = vec![0_u8; usize::from(u16::from_be_bytes(prefix))];
+    stream.read_exact(&mut bytes).await.map_err(|error| QueryError::Failed(error.to_string()))?;
+    Ok(bytes)
+}
+
+/// What a name server said to a request for a zone transfer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transfer {
+    /// The zone was sent: this many records (counted to [`TRANSFER_RECORDS_MAX`]).
+    Allowed { records: u64 },
+    /// The server refused, or closed the connection without sending the zone.
+    Refused,
+}
+
+/// Asks `address` for a transfer of `zone` over TCP through the gate, within `timeout` overall.
+pub async fn transfer(
+    gate: &Gate,
+    address: SocketAddr,
+    zone: &Name,
+    timeout: Duration,
+) -> Result<Transfer, QueryError> {
+    let (mut stream, _) =
+        gate.connect_tcp(&address.ip().to_string(), address.port(), timeout).await.map_err(gate_error)?;
+    let id: u16 = rand::random();
+    let question = encode(id, zone, RecordType::AXFR)?;
+    let exchange = async {
+        write_framed(&mut stream, &question).await?;
+        let mut records: u64 = 0;
+        let mut soas = 0;
+        for _ in 0..TRANSFER_MESSAGES_MAX {
+            let bytes = match read_framed(&mut stream).await {
+                Ok(bytes) => bytes,
+                // A server that hangs up before the zone is whole did not transfer it.
+                Err(_) => return Ok(Transfer::Refused),
+            };
+            let Ok(message) = Message::from_vec(&bytes) else {
+                return Err(QueryError::Failed("a malformed transfer message".into()));
+            };
+            if message.metadata.id != id || message.metadata.message_type != MessageType::Response {
+                return Err(QueryError::Failed("a transfer message that answers another question".into()));
+            }
+            if message.metadata.response_code != ResponseCode::NoError {
+                return Ok(Transfer::Refused);
+            }
+            if records == 0 && message.answers.first().is_none_or(|record| record.record_type() != RecordType::SOA) {
+                return Ok(Transfer::Refused);
+            }
+            for record in &message.answers {
+                records = (records + 1).min(TRANSFER_RECORDS_MAX);
+                if record.record_type() == RecordType::SOA {
+                    soas += 1;
+                }
+            }
+            // A transfer opens and closes with the zone's SOA.
+            if soas >= 2 || records >= TRANSFER_RECORDS_MAX {
+                return Ok(Transfer::Allowed { records });
+            }
+        }
+        Ok(Transfer::Allowed { records })
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(QueryError::Timeout),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::rdata::{A, CNAME};
+
+    fn name(text: &str) -> Name {
+        Name::from_ascii(text).expect("a name")
+    }
+
+    fn response(id: u16, asked: &Name, record_type: RecordType, records: Vec<Record>) -> Vec<u8> {
+        let mut message = Message::response(id, OpCode::Query);
+        message.add_query(Query::query(asked.clone(), record_type));
+        message.add_answers(records);
+        message.to_vec().expect("encodes")
+    }
+
+    #[test]
+    fn an_answer_to_the_question_asked_is_read() {
+        let asked = name("www.example.test.");
+        let bytes = response(
+            7,
+            &asked,
+            RecordType::A,
+            vec![Record::from_rdata(asked.clone(), 60, RData::A(A::new(127, 0, 0, 9)))],
+        );
+        let message = decode_answer(&bytes, 7, &asked, RecordType::A).expect("the answer");
+        let answer = answer_of(message);
+        assert_eq!(answer.code, ResponseCode::NoError);
+        assert_eq!(answer.of(&asked, RecordType::A).count(), 1);
+    }
+
+    #[test]
+    fn an_answer_to_another_question_or_id_is_not_taken() {
+        let asked = name("www.example.test.");
+        let bytes = response(7, &asked, RecordType::A, Vec::new());
+        assert!(decode_answer(&bytes, 8, &asked, RecordType::A).is_none(), "another id");
+        assert!(decode_answer(&bytes, 7, &name("other.test."), RecordType::A).is_none(), "another name");
+        assert!(decode_answer(&bytes, 7, &asked, RecordType::AAAA).is_none(), "another type");
+        let question = encode(7, &asked, RecordType::A).expect("encodes");
+        assert!(decode_answer(&question, 7, &asked, RecordType::A).is_none(), "a question is not an answer");
+    }
+
+    #[test]
+    fn hostile_bytes_never_panic() {
+        let asked = name("www.example.test.");
+        let good = response(
+            7,
+            &asked,
+            RecordType::A,
+            vec![Record::from_rdata(asked.clone(), 60, RData::A(A::new(127, 0, 0, 9)))],
+        );
+        // Every truncation of a good answer.
+        for cut in 0..good.len() {
+            let _ = decode_answer(&good[..cut], 7, &asked, RecordType::A);
+        }
+        // Garbage, and a header that claims 65,535 records of each section.
+        let mut claims = vec![0, 7, 0x81, 0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+        claims.extend_from_slice(&[0xc0, 0x0c, 0xc0, 0x0c]);
+        for bytes in [vec![], vec![0xff; 3], vec![0xff; 4096], claims] {
+            assert!(decode_answer(&bytes, 7, &asked, RecordType::A).is_none());
+        }
+        // A compression pointer that points at itself.
+        let mut looped = good.clone();
+        let at = looped.len() - 16;
+        looped[at] = 0xc0;
+        looped[at + 1] = u8::try_from(at).unwrap_or(12);
+        let _ = decode_answer(&looped, 7, &asked, RecordType::A);
+        // Bytes flipped one at a time.
+        for index in 0..good.len() {
+            let mut flipped = good.clone();
+            flipped[index] ^= 0xff;
+            let _ = decode_answer(&flipped, 7, &asked, RecordType::A);
+        }
+    }
+
+    #[test]
+    fn a_cname_loop_ends_the_chain_without_spinning() {
+        let first = name("a.example.test.");
+        let second = name("b.example.test.");
+        let answer = Answer {
+            code: ResponseCode::NoError,
+            records: vec![
+                Record::from_rdata(first.clone(), 60, RData::CNAME(CNAME(second.clone()))),
+                Record::from_rdata(second.clone(), 60, RData::CNAME(CNAME(first.clone()))),
+            ],
+        };
+        let end = answer.chain_end(&first);
+        assert!(same_name(&end, &first) || same_name(&end, &second));
+    }
+}
