@@ -36,8 +36,9 @@ pub struct ImportQuery {
     pub source: Option<String>,
 }
 
-/// The multipart form of an import.
-#[derive(ToSchema)]
+/// The multipart form of an import: these two parts and no other.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ImportForm {
     /// `nmap_xml`, `sarif`, `nuclei_jsonl` or `gitleaks_json` (else the query's `format`).
