@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::dns_lookup::lookup::{Plan, Target, lookup};
 use crate::dns_lookup::wire::{Resolver, Resolvers};
-use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params, schema_of};
+use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
 
 /// Most names one run may look up.
 pub const NAMES_MAX: usize = 10_000;
@@ -287,14 +287,12 @@ impl DnsLookup {
 #[async_trait]
 impl Tool for DnsLookup {
     fn info(&self) -> ToolInfo {
-        ToolInfo {
-            name: "dns_lookup",
-            category: "dns",
-            description: "DNS records of many names through resolvers in scope, subdomains from a word list, and checks for missing CAA, weak SPF and DMARC, dangling CNAMEs and open zone transfers.",
-            params_schema: schema_of::<DnsLookupParams>(),
-            result_schema: schema_of::<DnsLookupResult>(),
-            default_timeout: Duration::from_secs(3600),
-        }
+        ToolInfo::of::<DnsLookupParams, DnsLookupResult>(
+            "dns_lookup",
+            "dns",
+            "DNS records of many names through resolvers in scope, subdomains from a word list, and checks for missing CAA, weak SPF and DMARC, dangling CNAMEs and open zone transfers.",
+            Duration::from_secs(3600),
+        )
     }
 
     fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors> {

@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 
 use crate::http_probe::headers::Issue;
 use crate::http_probe::probe::{HostLimits, Probed, Settings, probe};
-use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params, schema_of};
+use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
 
 /// Most URLs one run probes.
 pub const URLS_MAX: usize = 10_000;
@@ -152,14 +152,12 @@ fn host_port(url: &Url) -> String {
 #[async_trait]
 impl Tool for HttpProbe {
     fn info(&self) -> ToolInfo {
-        ToolInfo {
-            name: "http_probe",
-            category: "web",
-            description: "HTTP probe: status, title, redirect chain, technologies, security headers, cookies and favicon hash of many URLs, with findings for what is missing or weak.",
-            params_schema: schema_of::<HttpProbeParams>(),
-            result_schema: schema_of::<HttpProbeResult>(),
-            default_timeout: Duration::from_secs(3600),
-        }
+        ToolInfo::of::<HttpProbeParams, HttpProbeResult>(
+            "http_probe",
+            "web",
+            "HTTP probe: status, title, redirect chain, technologies, security headers, cookies and favicon hash of many URLs, with findings for what is missing or weak.",
+            Duration::from_secs(3600),
+        )
     }
 
     /// One `host:port` per URL, in the order given.

@@ -23,7 +23,7 @@ use crate::external::{
 };
 use crate::nmap::{output_of, parse};
 use crate::tcp_scan::parse_ports;
-use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params, schema_of};
+use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
 
 /// Where nmap is installed.
 pub const NMAP_BINARY: &str = "/usr/bin/nmap";
@@ -161,14 +161,12 @@ pub(crate) fn port_list(ports: &[u16]) -> String {
 #[async_trait]
 impl Tool for Nmap {
     fn info(&self) -> ToolInfo {
-        ToolInfo {
-            name: "nmap",
-            category: "network",
-            description: "nmap in a sandbox: open ports, services and their versions (-sV), default scripts (-sC), read from its XML report.",
-            params_schema: schema_of::<NmapParams>(),
-            result_schema: schema_of::<NmapResult>(),
-            default_timeout: Duration::from_secs(3600),
-        }
+        ToolInfo::of::<NmapParams, NmapResult>(
+            "nmap",
+            "network",
+            "nmap in a sandbox: open ports, services and their versions (-sV), default scripts (-sC), read from its XML report.",
+            Duration::from_secs(3600),
+        )
     }
 
     fn availability(&self) -> Result<(), String> {

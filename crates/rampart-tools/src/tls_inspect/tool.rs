@@ -30,7 +30,7 @@ use tokio::task::JoinSet;
 use crate::tls_inspect::certificate::CertificateInfo;
 use crate::tls_inspect::handshake::{Handshake, handshake, provider};
 use crate::tls_inspect::hello::{TLS1_0, TLS1_1, accepts};
-use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params, schema_of};
+use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
 
 /// Most targets one run inspects.
 pub const TARGETS_MAX: usize = 1000;
@@ -172,14 +172,12 @@ impl TlsInspect {
 #[async_trait]
 impl Tool for TlsInspect {
     fn info(&self) -> ToolInfo {
-        ToolInfo {
-            name: "tls_inspect",
-            category: "network",
-            description: "TLS inspection: certificate chains, TLS versions accepted (1.0 to 1.3), trust, host name match and OCSP stapling, with findings for expired, untrusted, mismatched, weak and outdated.",
-            params_schema: schema_of::<TlsInspectParams>(),
-            result_schema: schema_of::<TlsInspectResult>(),
-            default_timeout: Duration::from_secs(1800),
-        }
+        ToolInfo::of::<TlsInspectParams, TlsInspectResult>(
+            "tls_inspect",
+            "network",
+            "TLS inspection: certificate chains, TLS versions accepted (1.0 to 1.3), trust, host name match and OCSP stapling, with findings for expired, untrusted, mismatched, weak and outdated.",
+            Duration::from_secs(1800),
+        )
     }
 
     /// One `host:port` per target, in the order given.

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params, schema_of};
+use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
 use crate::whois::parse::{Bootstrap, Registration, parse_date, rdap_fields, referral, whois_fields};
 
 /// Most domains one run may look up.
@@ -132,14 +132,12 @@ fn validate(params: &WhoisParams) -> Result<(Vec<String>, u32, Duration), Valida
 #[async_trait]
 impl Tool for Whois {
     fn info(&self) -> ToolInfo {
-        ToolInfo {
-            name: "whois",
-            category: "dns",
-            description: "Registration of domains from RDAP or WHOIS (registrar, dates, name servers, status, DNSSEC), with findings for domains about to expire or not locked against transfer.",
-            params_schema: schema_of::<WhoisParams>(),
-            result_schema: schema_of::<WhoisResult>(),
-            default_timeout: Duration::from_secs(600),
-        }
+        ToolInfo::of::<WhoisParams, WhoisResult>(
+            "whois",
+            "dns",
+            "Registration of domains from RDAP or WHOIS (registrar, dates, name servers, status, DNSSEC), with findings for domains about to expire or not locked against transfer.",
+            Duration::from_secs(600),
+        )
     }
 
     fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors> {
