@@ -72,24 +72,7 @@ pub async fn run(config: &Config, args: DnsArgs) -> anyhow::Result<()> {
     }
     let output = super::run(&DnsLookup::default(), params, gate, args.json).await?;
     if args.json {
-        let findings: Vec<Value> = output
-            .findings
-            .items()
-            .iter()
-            .map(|finding| {
-                json!({
-                    "severity": finding.severity.as_str(),
-                    "check_id": finding.check_id,
-                    "title": finding.title,
-                    "asset": finding.asset,
-                    "location": finding.location,
-                    "detail": finding.detail,
-                })
-            })
-            .collect();
-        let mut result = output.result;
-        result["findings"] = Value::Array(findings);
-        super::print_json(&result)?;
+        super::print_json_with_findings(output)?;
     } else {
         print_table(&output.result);
         for finding in output.findings.items() {

@@ -110,6 +110,28 @@ pub fn print_json(result: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints a run's result as indented JSON, with its findings under `findings`.
+pub fn print_json_with_findings(output: ToolOutput) -> anyhow::Result<()> {
+    let findings: Vec<Value> = output
+        .findings
+        .items()
+        .iter()
+        .map(|finding| {
+            serde_json::json!({
+                "severity": finding.severity.as_str(),
+                "check_id": finding.check_id,
+                "title": finding.title,
+                "asset": finding.asset,
+                "location": finding.location,
+                "detail": finding.detail,
+            })
+        })
+        .collect();
+    let mut result = output.result;
+    result["findings"] = Value::Array(findings);
+    print_json(&result)
+}
+
 /// Prints a run's findings, one a line, most severe first.
 pub fn print_findings(output: &ToolOutput) {
     let mut findings: Vec<_> = output.findings.items().iter().collect();

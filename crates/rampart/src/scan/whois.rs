@@ -31,24 +31,7 @@ pub async fn run(config: &Config, args: WhoisArgs) -> anyhow::Result<()> {
     let tool = Whois::new(config.whois.servers().map_err(|reason| anyhow::anyhow!("whois.rdap_bootstrap: {reason}"))?);
     let output = super::run_with_outbound(&tool, params, gate, Some(super::outbound_gate(config)), args.json).await?;
     if args.json {
-        let findings: Vec<Value> = output
-            .findings
-            .items()
-            .iter()
-            .map(|finding| {
-                json!({
-                    "severity": finding.severity.as_str(),
-                    "check_id": finding.check_id,
-                    "title": finding.title,
-                    "asset": finding.asset,
-                    "location": finding.location,
-                    "detail": finding.detail,
-                })
-            })
-            .collect();
-        let mut result = output.result;
-        result["findings"] = Value::Array(findings);
-        super::print_json(&result)?;
+        super::print_json_with_findings(output)?;
         return Ok(());
     }
     for domain in output.result["domains"].as_array().into_iter().flatten() {
