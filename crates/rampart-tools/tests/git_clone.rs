@@ -21,6 +21,7 @@ use rampart_scope::{DenyList, Gate, Refusal, RefusalSink, SystemResolver};
 use rampart_tools::git_clone::{FetchError, FetchLimits, FetchedRef, fetch_repository};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Default)]
@@ -100,6 +101,7 @@ fn repository(root: &Path) -> PathBuf {
     let served = root.join("served");
     std::fs::create_dir_all(&served).expect("the served root");
     git(root, &["clone", "-q", "--bare", "work", "served/repo.git"]);
+    git(&served, &["init", "-q", "--bare", "empty.git"]);
     served
 }
 
@@ -126,11 +128,14 @@ fn objects_of(repository: &Path) -> BTreeSet<String> {
 struct Served {
     root: PathBuf,
     outside: SocketAddr,
+    /// Told when a request for `/stall/…` arrives.
+    stalled: Arc<Notify>,
 }
 
 /// `git http-backend` as a CGI program: the request in its environment and on its input, its
 /// answer (CGI headers, a blank line, the body) made a response. `/private/…` asks for
-/// credentials; `/moved/…` redirects to the server out of scope.
+/// credentials; `/moved/…` redirects to the server out of scope; `/dumb/…` answers a web page;
+/// `/stall/…` starts an answer and never finishes it.
 async fn cgi(
     State(served): State<Served>,
     method: Method,
@@ -152,6 +157,20 @@ async fn cgi(
             .status(StatusCode::FOUND)
             .header(header::LOCATION, format!("http://{}{rest}{query}", served.outside))
             .body(Body::empty())
+            .expect("a response");
+    }
+    if path.starts_with("/dumb/") {
+        return Response::builder()
+            .header(header::CONTENT_TYPE, "text/html")
+            .body(Body::from("<html>the secret server page</html>"))
+            .expect("a response");
+    }
+    if path.starts_with("/stall/") {
+        served.stalled.notify_one();
+        let never = futures_util::stream::pending::<Result<Bytes, std::convert::Infallible>>();
+        return Response::builder()
+            .header(header::CONTENT_TYPE, "application/x-git-upload-pack-advertisement")
+            .body(Body::from_stream(never))
             .expect("a response");
     }
     let header = |name: header::HeaderName| headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or_default();
@@ -200,6 +219,7 @@ async fn cgi(
 struct Servers {
     inside: SocketAddr,
     outside: SocketAddr,
+    stalled: Arc<Notify>,
     outside_hits: Arc<AtomicUsize>,
     source: PathBuf,
     _root: tempfile::TempDir,
@@ -231,9 +251,11 @@ async fn servers() -> Servers {
     });
     tokio::spawn(async move { axum::serve(outside_listener, outside_router).await.expect("the server runs") });
     let (listener, inside) = bind(2).await;
-    let router = Router::new().fallback(cgi).with_state(Served { root: served.clone(), outside });
+    let stalled = Arc::new(Notify::new());
+    let router =
+        Router::new().fallback(cgi).with_state(Served { root: served.clone(), outside, stalled: stalled.clone() });
     tokio::spawn(async move { axum::serve(listener, router).await.expect("the server runs") });
-    Servers { inside, outside, outside_hits, source: served.join("repo.git"), _root: root }
+    Servers { inside, outside, stalled, outside_hits, source: served.join("repo.git"), _root: root }
 }
 
 async fn fetch(
@@ -377,4 +399,46 @@ async fn a_url_that_is_not_a_clone_url_is_refused_before_anything_is_written() {
 
     assert!(matches!(fetched, Err(FetchError::Url(_))), "{fetched:?}");
     assert_eq!(std::fs::read_dir(into.path()).expect("the directory").count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_repository_is_fetched_as_one_without_references() {
+    let servers = servers().await;
+    let url = format!("http://{}/empty.git", servers.inside);
+
+    let (fetched, into) = fetch(&url, &FetchLimits::default(), Arc::new(Refusals::default())).await;
+
+    assert_eq!(fetched, Ok(Vec::new()));
+    assert!(refs_of(into.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_is_not_a_git_server_is_said_so_without_its_page() {
+    let servers = servers().await;
+    let url = format!("http://{}/dumb/repo.git", servers.inside);
+
+    let (fetched, _into) = fetch(&url, &FetchLimits::default(), Arc::new(Refusals::default())).await;
+
+    let error = fetched.expect_err("not a git server");
+    assert_eq!(error, FetchError::Protocol);
+    assert!(!error.to_string().contains("secret"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_fetch_waiting_for_the_server_stops_it() {
+    let servers = servers().await;
+    let url = format!("http://{}/stall/repo.git", servers.inside);
+    let cancel = CancellationToken::new();
+    let into = tempfile::tempdir().expect("a directory to fetch into");
+    let gate = gate(Arc::new(Refusals::default()));
+    let limits = FetchLimits::default();
+
+    let fetching = fetch_repository(&gate, &url, into.path(), &limits, &cancel);
+    let cancelling = async {
+        servers.stalled.notified().await;
+        cancel.cancel();
+    };
+    let (fetched, ()) = tokio::join!(fetching, cancelling);
+
+    assert_eq!(fetched, Err(FetchError::Cancelled));
 }

@@ -114,6 +114,10 @@ pub async fn fetch_repository(
     }
     let client = HttpClient::new(gate.clone(), &HttpOptions { redirects: 0, ..HttpOptions::default() })
         .map_err(|_| FetchError::Local("cannot build the HTTP client".into()))?;
+    // Cancelled with the caller's token, and when this future is dropped: the blocking thread
+    // never outlives the fetch it serves by more than one wait.
+    let cancel = cancel.child_token();
+    let _stop_on_drop = cancel.clone().drop_guard();
     let deadline = Instant::now() + limits.time_limit;
     let shared =
         Arc::new(Shared::new(client, tokio::runtime::Handle::current(), cancel.clone(), deadline, limits.max_bytes));
