@@ -19,6 +19,7 @@ use axum::http::{HeaderMap, Method, Response, StatusCode, Uri, header};
 use rampart_core::targets::{Scope, ScopeTarget, TargetValue};
 use rampart_scope::{DenyList, Gate, Refusal, RefusalSink, SystemResolver};
 use rampart_tools::git_clone::{FetchError, FetchLimits, FetchedRef, fetch_repository};
+use rstest::rstest;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -135,7 +136,7 @@ struct Served {
 /// `git http-backend` as a CGI program: the request in its environment and on its input, its
 /// answer (CGI headers, a blank line, the body) made a response. `/private/…` asks for
 /// credentials; `/moved/…` redirects to the server out of scope; `/dumb/…` answers a web page;
-/// `/stall/…` starts an answer and never finishes it.
+/// `/stall/…` starts an answer and never finishes it; `/v0/…` ignores the client's protocol version.
 async fn cgi(
     State(served): State<Served>,
     method: Method,
@@ -143,7 +144,11 @@ async fn cgi(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    let path = uri.path();
+    // `/v0/…` is served as by a server that speaks only the first protocol.
+    let (path, git_protocol) = match uri.path().strip_prefix("/v0") {
+        Some(rest) => (rest, ""),
+        None => (uri.path(), headers.get("git-protocol").and_then(|value| value.to_str().ok()).unwrap_or_default()),
+    };
     if path.starts_with("/private/") {
         return Response::builder()
             .status(StatusCode::UNAUTHORIZED)
@@ -187,7 +192,7 @@ async fn cgi(
         .env("REQUEST_METHOD", method.as_str())
         .env("CONTENT_TYPE", header(header::CONTENT_TYPE))
         .env("CONTENT_LENGTH", body.len().to_string())
-        .env("HTTP_GIT_PROTOCOL", headers.get("git-protocol").and_then(|v| v.to_str().ok()).unwrap_or_default())
+        .env("HTTP_GIT_PROTOCOL", git_protocol)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -268,11 +273,12 @@ async fn fetch(
     (fetched.map(|summary| summary.refs), into)
 }
 
+#[rstest]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fetch_brings_every_branch_and_tag_with_all_their_history() {
+async fn a_fetch_brings_every_branch_and_tag_with_all_their_history(#[values("/repo.git", "/v0/repo.git")] path: &str) {
     let servers = servers().await;
     let refusals = Arc::new(Refusals::default());
-    let url = format!("http://{}/repo.git", servers.inside);
+    let url = format!("http://{}{path}", servers.inside);
 
     let into = tempfile::tempdir().expect("a directory to fetch into");
     let summary = fetch_repository(
