@@ -198,15 +198,19 @@ fn fetch_blocking(
     let prepared =
         connection.prepare_fetch(gix::progress::Discard, gix::remote::ref_map::Options::default()).map_err(protocol)?;
     prepared.receive(gix::progress::Discard, interrupt).map_err(protocol)?;
-    fetched_refs(&repository).map_err(local("cannot read the references fetched"))
+    fetched_refs(&repository)
 }
 
 /// Every reference of the repository and its id, sorted by name.
-fn fetched_refs(repository: &gix::Repository) -> Result<Vec<FetchedRef>, gix::Error> {
+fn fetched_refs(repository: &gix::Repository) -> Result<Vec<FetchedRef>, FetchError> {
+    let unreadable = |error: &dyn std::fmt::Display| {
+        tracing::debug!(error = %error, "cannot read the references fetched");
+        FetchError::Local("cannot read the references fetched".into())
+    };
+    let platform = repository.references().map_err(|error| unreadable(&error))?;
     let mut refs = Vec::new();
-    let platform = repository.references().map_err(gix::Error::from_error)?;
-    for reference in platform.all().map_err(gix::Error::from_error)? {
-        let reference = reference.map_err(|error| gix::Error::from_error(std::io::Error::other(error.to_string())))?;
+    for reference in platform.all().map_err(|error| unreadable(&error))? {
+        let reference = reference.map_err(|error| unreadable(&error))?;
         if let Some(id) = reference.try_id() {
             refs.push(FetchedRef { name: reference.name().as_bstr().to_string(), id: id.to_string() });
         }

@@ -139,8 +139,9 @@ impl GateHttp {
         headers: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> io::Result<Request> {
         let parsed = Url::parse(url).map_err(|_| io::Error::other("gix asked for a URL that does not parse"))?;
+        let base_path = self.base.path().trim_end_matches('/');
         let under_base = parsed.origin() == self.base.origin()
-            && parsed.path().starts_with(self.base.path().trim_end_matches('/'))
+            && parsed.path().strip_prefix(base_path).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
             && parsed.username().is_empty()
             && parsed.password().is_none();
         if !under_base {
