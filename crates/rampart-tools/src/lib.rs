@@ -12,6 +12,7 @@
 
 pub mod dns_lookup;
 pub mod external;
+pub mod git_clone;
 pub mod http_probe;
 pub mod imports;
 pub mod nmap;
