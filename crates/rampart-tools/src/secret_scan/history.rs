@@ -10,11 +10,12 @@
 //! at the first commit in that order.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use gix::ObjectId;
+use gix::hashtable::{HashMap as IdMap, HashSet as IdSet};
 use gix::objs::FindExt;
 use tokio_util::sync::CancellationToken;
 
@@ -161,7 +162,7 @@ fn commits_in_order(repo: &gix::Repository, max: usize) -> Result<(Vec<Commit>, 
         parents: Vec<ObjectId>,
         time: i64,
     }
-    let mut nodes: HashMap<ObjectId, Node> = HashMap::new();
+    let mut nodes: IdMap<ObjectId, Node> = IdMap::default();
     let mut stack = tips;
     let mut buf = Vec::new();
     let mut truncated = false;
@@ -199,8 +200,8 @@ fn commits_in_order(repo: &gix::Repository, max: usize) -> Result<(Vec<Commit>, 
     }
 
     // Parents first (Kahn), the oldest ready commit next, ties broken by id.
-    let mut waiting: HashMap<ObjectId, usize> = HashMap::new();
-    let mut children: HashMap<ObjectId, Vec<ObjectId>> = HashMap::new();
+    let mut waiting: IdMap<ObjectId, usize> = IdMap::default();
+    let mut children: IdMap<ObjectId, Vec<ObjectId>> = IdMap::default();
     for (id, node) in &nodes {
         let known: Vec<&ObjectId> = node.parents.iter().filter(|parent| nodes.contains_key(*parent)).collect();
         waiting.insert(*id, known.len());
@@ -234,9 +235,9 @@ fn blobs_to_scan(
     cancel: &CancellationToken,
     report: &mut Report,
 ) -> Result<Vec<Job>, String> {
-    let mut seen_trees: HashSet<ObjectId> = HashSet::new();
-    let mut seen_blobs: HashSet<ObjectId> = HashSet::new();
-    let mut allowlisted: HashSet<ObjectId> = HashSet::new();
+    let mut seen_trees: IdSet<ObjectId> = IdSet::default();
+    let mut seen_blobs: IdSet<ObjectId> = IdSet::default();
+    let mut allowlisted: IdSet<ObjectId> = IdSet::default();
     let mut jobs = Vec::new();
     let mut buf = Vec::new();
     let mut stack: Vec<(ObjectId, String)> = Vec::new();
@@ -263,14 +264,18 @@ fn blobs_to_scan(
                     report.objects_unreadable += 1;
                     break;
                 };
-                let name = String::from_utf8_lossy(entry.filename);
-                let path = if prefix.is_empty() { name.into_owned() } else { format!("{prefix}/{name}") };
                 let id = entry.oid.to_owned();
+                // The path is made only for what is new: most entries of most trees are not.
+                let path_of = || {
+                    let name = String::from_utf8_lossy(entry.filename);
+                    if prefix.is_empty() { name.into_owned() } else { format!("{prefix}/{name}") }
+                };
                 if entry.mode.is_tree() {
                     if seen_trees.insert(id) {
-                        stack.push((id, path));
+                        stack.push((id, path_of()));
                     }
                 } else if entry.mode.is_blob() && !seen_blobs.contains(&id) {
+                    let path = path_of();
                     // A blob seen only at skipped paths stays unseen: it is scanned if it appears
                     // later at a path that is not skipped.
                     if rules.skips_path(&path) {
