@@ -133,13 +133,34 @@ impl SecretScan {
         Limits { max_blob_bytes, max_commits, max_findings }
     }
 
-    fn plan_of(&self, params: &SecretScanParams) -> Result<(PathBuf, Limits), ValidationErrors> {
+    fn plan_of(&self, params: &SecretScanParams) -> Result<(Source, Limits), ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let limits = Self::limits_of(params, &mut errors);
-        let path = errors.check("params.repository", resolve_local(&params.repository, &self.allowed_paths));
-        match path {
-            Some(path) if errors.is_empty() => Ok((path, limits)),
+        let source = errors.check("params.repository", self.source_of(&params.repository));
+        match source {
+            Some(source) if errors.is_empty() => Ok((source, limits)),
             _ => Err(errors),
+        }
+    }
+
+    /// Where `repository` is. Only local paths today; a clone URL in scope would be one more
+    /// source, fetched through the gate into a temporary directory and then scanned the same way.
+    fn source_of(&self, repository: &str) -> Result<Source, String> {
+        resolve_local(repository, &self.allowed_paths).map(Source::Local)
+    }
+}
+
+/// Where a run's repository is.
+enum Source {
+    /// A local repository, its path resolved and allowed.
+    Local(PathBuf),
+}
+
+impl Source {
+    /// The targets the scope check must allow: none for a local repository.
+    fn targets(&self) -> Vec<String> {
+        match self {
+            Source::Local(_) => Vec::new(),
         }
     }
 }
@@ -187,14 +208,13 @@ impl Tool for SecretScan {
 
     fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors> {
         let params: SecretScanParams = parse_params(params)?;
-        self.plan_of(&params)?;
-        // A local repository is no network target: nothing goes through the gate.
-        Ok(Vec::new())
+        let (source, _) = self.plan_of(&params)?;
+        Ok(source.targets())
     }
 
     async fn run(&self, params: Value, context: ToolContext) -> Result<ToolOutput, String> {
         let params: SecretScanParams = parse_params(&params).map_err(|errors| errors.to_string())?;
-        let (path, limits) = self.plan_of(&params).map_err(|errors| errors.to_string())?;
+        let (Source::Local(path), limits) = self.plan_of(&params).map_err(|errors| errors.to_string())?;
         context.log(LogStream::Stdout, format!("scanning the history of {}", path.display()));
         let report = scan_path(&path, self.rules.clone(), limits, &context).await?;
         context.log(
