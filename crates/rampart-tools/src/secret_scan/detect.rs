@@ -11,6 +11,8 @@ use crate::secret_scan::rules::{Candidate, Rules, entropy};
 const BINARY_PROBE: usize = 8000;
 /// An inline marker that silences a finding on its line (gitleaks' own).
 const ALLOW_MARKER: &[u8] = b"gitleaks:allow";
+/// Most secrets reported for one file: a file of nothing but tokens stays bounded.
+pub const HITS_PER_FILE_MAX: usize = 1000;
 
 /// A secret as it may be kept and shown: never the secret itself.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,7 +51,8 @@ pub fn is_binary(data: &[u8]) -> bool {
     data[..data.len().min(BINARY_PROBE)].contains(&0)
 }
 
-/// The secrets `rules` find in `data`, the content of the file at `path` as of `commit`.
+/// The secrets `rules` find in `data`, the content of the file at `path` as of `commit`: at most
+/// [`HITS_PER_FILE_MAX`], rule by rule.
 pub fn scan(rules: &Rules, commit: &str, path: &str, data: &[u8]) -> Vec<Hit> {
     let mut hits = Vec::new();
     let mut lines: Option<Vec<usize>> = None;
@@ -95,6 +98,9 @@ pub fn scan(rules: &Rules, commit: &str, path: &str, data: &[u8]) -> Vec<Hit> {
             });
             let line = newlines.partition_point(|at| *at < secret.start()) + 1;
             hits.push(Hit { rule: index, line, secret: Secret::of(secret_bytes) });
+            if hits.len() >= HITS_PER_FILE_MAX {
+                return hits;
+            }
         }
     }
     hits
@@ -194,6 +200,12 @@ regexes = ['''^itk_000''']
         assert_eq!(Secret::of(b"short").redacted, "s…");
         assert_eq!(Secret::of(b"abc").redacted, "…");
         assert_eq!(Secret::of(b"ghp_4fT9xQ2mLr8ZkW1pVn6YbC3sJd7HgE5uAo0i").sha256, secret.sha256);
+    }
+
+    #[test]
+    fn a_file_of_nothing_but_secrets_reports_a_bounded_number() {
+        let text = "ghp_4fT9xQ2mLr8ZkW1pVn6YbC3sJd7HgE5uAo0i\n".repeat(HITS_PER_FILE_MAX * 2);
+        assert_eq!(scan(&Rules::shipped(), "", "tokens.txt", text.as_bytes()).len(), HITS_PER_FILE_MAX);
     }
 
     #[test]

@@ -24,6 +24,9 @@ use crate::secret_scan::rules::Rules;
 
 /// Most threads reading and scanning blobs.
 const THREADS_MAX: usize = 8;
+/// Most secrets collected from all files before they are ordered and deduplicated; past it,
+/// secrets are counted as dropped and the report is truncated.
+const COLLECTED_MAX: usize = 1_000_000;
 
 /// The bounds of one scan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,13 +73,15 @@ pub struct Report {
     pub objects_unreadable: u64,
     /// The secrets found, oldest commit first, at most [`Limits::max_findings`].
     pub found: Vec<Found>,
-    /// Every distinct secret found, reported or not.
+    /// Every distinct secret found, reported or not (of those collected).
     pub n_found: u64,
+    /// Secrets found past the most a scan collects (a hostile repository): not even counted as distinct.
+    pub n_dropped: u64,
 }
 
 impl Report {
     pub fn truncated(&self) -> bool {
-        self.n_found > self.found.len() as u64
+        self.n_found > self.found.len() as u64 || self.n_dropped > 0
     }
 }
 
@@ -313,6 +318,8 @@ fn scan_blobs(
     let binary = AtomicU64::new(0);
     let unreadable = AtomicU64::new(0);
     let scanned = AtomicU64::new(0);
+    let collected = AtomicUsize::new(0);
+    let dropped = AtomicU64::new(0);
     let step = (jobs.len() / 100).max(1);
     let found = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
@@ -353,7 +360,12 @@ fn scan_blobs(
                         }
                         scanned.fetch_add(1, Ordering::Relaxed);
                         let commit = &commit_ids[job.commit];
-                        for hit in detect::scan(rules, commit, &job.path, blob.data) {
+                        let hits = detect::scan(rules, commit, &job.path, blob.data);
+                        if collected.fetch_add(hits.len(), Ordering::Relaxed) + hits.len() > COLLECTED_MAX {
+                            dropped.fetch_add(hits.len() as u64, Ordering::Relaxed);
+                            continue;
+                        }
+                        for hit in hits {
                             found.push((
                                 job.commit,
                                 Found {
@@ -376,5 +388,6 @@ fn scan_blobs(
     report.blobs_binary += binary.into_inner();
     report.objects_unreadable += unreadable.into_inner();
     report.blobs_scanned += scanned.into_inner();
+    report.n_dropped += dropped.into_inner();
     found
 }
