@@ -301,7 +301,10 @@ fn a_path_outside_the_allowed_directories_is_refused_symlinks_and_dots_included(
         assert_eq!(refused[0].0, "params.repository");
         assert!(refused[0].1.contains("not under a directory"), "{repository}: {refused:?}");
     }
+    std::fs::create_dir_all(allowed.join("linked")).expect("dirs");
+    std::fs::write(allowed.join("linked/.git"), format!("gitdir: {}/.git\n", outside.display())).expect("a .git file");
     for (repository, reason) in [
+        (path_of(&allowed.join("linked")), ".git file"),
         ("relative/repo".to_owned(), "absolute path"),
         ("https://git.example/repo.git".to_owned(), "absolute path"),
         (path_of(&allowed.join("missing")), "does not exist"),

@@ -192,6 +192,11 @@ pub fn resolve_local(repository: &str, allowed: &[PathBuf]) -> Result<PathBuf, S
     if !resolved.is_dir() {
         return Err("is not a directory".into());
     }
+    // A `.git` file names a git directory anywhere on the machine: not followed out of the
+    // allowed directories, and not followed at all.
+    if resolved.join(".git").is_file() {
+        return Err("holds a .git file (a linked work tree or a submodule): name the repository it points to".into());
+    }
     Ok(resolved)
 }
 
