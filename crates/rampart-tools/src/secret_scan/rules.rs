@@ -9,6 +9,7 @@
 //! regex. Unknown keys are refused by name, so a misspelt key never silently disables a check.
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::{Regex, RegexBuilder};
@@ -274,10 +275,15 @@ impl RuleFile {
 }
 
 impl Rules {
-    /// The rule set shipped with Rampart.
+    /// The rule set shipped with Rampart, compiled once (a copy shares the compiled regexes).
     pub fn shipped() -> Self {
-        let file = RuleFile::parse(SHIPPED).expect("the shipped rules are valid");
-        Self::build(file.rules, file.global).expect("the shipped rules are within bounds")
+        static COMPILED: OnceLock<Rules> = OnceLock::new();
+        COMPILED
+            .get_or_init(|| {
+                let file = RuleFile::parse(SHIPPED).expect("the shipped rules are valid");
+                Self::build(file.rules, file.global).expect("the shipped rules are within bounds")
+            })
+            .clone()
     }
 
     /// The shipped rules extended by an admin's file: its rules are added (one with the id of a
