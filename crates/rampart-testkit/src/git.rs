@@ -50,6 +50,15 @@ impl GitRepo {
             .expect("a tag");
     }
 
+    /// Deletes the branch `branch`: its commits stay reachable only through other refs, if any.
+    pub fn delete_branch(&self, branch: &str) {
+        self.repo
+            .find_reference(format!("refs/heads/{branch}").as_str())
+            .expect("the branch")
+            .delete()
+            .expect("deleted");
+    }
+
     fn tip(&self, reference: &str) -> Option<ObjectId> {
         let mut found = self.repo.try_find_reference(reference).expect("readable refs")?;
         Some(found.peel_to_id().expect("a commit").detach())

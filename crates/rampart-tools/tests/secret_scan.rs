@@ -155,7 +155,8 @@ async fn a_bare_repository_and_tags_are_walked_too() {
     let repo = GitRepo::init_bare(root.path());
     let tagged = repo.commit("old", &[("key.txt", format!("token {GITHUB_TOKEN}\n").as_bytes())], 1_600_000_000);
     repo.tag("v1", &tagged);
-    // Main, the branch HEAD names, never had the secret: the other branch and the tag hold it.
+    repo.delete_branch("old");
+    // Main never had the secret: only the tag holds the commit that has it.
     let _ = repo.commit("main", &[("README", b"clean\n")], 1_600_000_100);
     let report =
         scan_repository(root.path(), &Rules::shipped(), &Limits::default(), &|_, _| {}, &CancellationToken::new())
