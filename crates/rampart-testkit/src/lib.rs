@@ -1,5 +1,7 @@
 //! Test support shared by every crate's tests: a fresh database per test on SQLite or PostgreSQL.
 //!
+//! Also git repositories written with gitoxide (`git`), for the tools that read them.
+//!
 //! PostgreSQL comes from `RAMPART_TEST_DATABASE_URL` when set; otherwise a throw-away cluster is
 //! made with the installed server binaries (`initdb` + `pg_ctl` in a temp dir, on a free port),
 //! one per test process, and stopped when that process exits. Under `CI=true` a missing
@@ -7,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod cluster;
+pub mod git;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

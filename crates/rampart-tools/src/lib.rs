@@ -17,6 +17,7 @@ pub mod http_probe;
 pub mod imports;
 pub mod nmap;
 pub mod noop;
+pub mod secret_scan;
 pub mod tcp_scan;
 pub mod tls_inspect;
 pub mod tool;

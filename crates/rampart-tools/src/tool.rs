@@ -144,6 +144,7 @@ impl Registry {
         registry.add(Arc::new(crate::nmap::Nmap::default()));
         registry.add(Arc::new(crate::dns_lookup::DnsLookup::default()));
         registry.add(Arc::new(crate::whois::Whois::default()));
+        registry.add(Arc::new(crate::secret_scan::SecretScan::default()));
         registry
     }
 

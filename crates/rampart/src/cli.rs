@@ -81,6 +81,8 @@ enum ScanCommand {
     Dns(crate::scan::dns::DnsArgs),
     /// WHOIS and RDAP: registrar, dates, name servers and status, and domains about to expire or unlocked.
     Whois(crate::scan::whois::WhoisArgs),
+    /// Secret scan: a local git repository's whole history against gitleaks-format rules, each secret redacted.
+    Secrets(crate::scan::secrets::SecretsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,6 +175,10 @@ impl Cli {
             Command::Scan { command: ScanCommand::Whois(args) } => {
                 let config = Config::load(file, &Overrides::default())?;
                 crate::scan::whois::run(&config, args).await?;
+            }
+            Command::Scan { command: ScanCommand::Secrets(args) } => {
+                let config = Config::load(file, &Overrides::default())?;
+                crate::scan::secrets::run(&config, args).await?;
             }
             Command::Openapi => {
                 let spec = rampart_api::openapi().to_pretty_json().context("serialising the OpenAPI document")?;

@@ -62,6 +62,40 @@ pub struct Config {
     pub whois: WhoisConfig,
     /// The server's own resolvers for the `dns_lookup` tool.
     pub dns: DnsConfig,
+    /// Where `secret_scan` may read repositories, and the rules it adds to the shipped ones.
+    pub secret_scan: SecretScanConfig,
+}
+
+/// The `secret_scan` tool's settings: the directories local repositories may be under, and a
+/// rule file in gitleaks' format extending the shipped rules.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretScanConfig {
+    /// Absolute directories; a repository path is resolved (symlinks, `..`) and must be under one.
+    /// Empty: no local repository may be scanned.
+    pub allowed_paths: Vec<PathBuf>,
+    /// A TOML file of rules in gitleaks' format, read at start: its rules are added to the
+    /// shipped ones (one with a shipped rule's id replaces it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<PathBuf>,
+}
+
+impl SecretScanConfig {
+    /// The rule set: the shipped rules, extended by the file read now.
+    pub fn rules(&self) -> Result<rampart_tools::secret_scan::Rules, String> {
+        match &self.rules {
+            None => Ok(rampart_tools::secret_scan::Rules::shipped()),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|_| format!("cannot read {}", path.display()))?;
+                rampart_tools::secret_scan::Rules::extended(&text)
+            }
+        }
+    }
+
+    /// The tool with these settings.
+    pub fn tool(&self) -> Result<rampart_tools::secret_scan::SecretScan, String> {
+        Ok(rampart_tools::secret_scan::SecretScan::new(self.rules()?, self.allowed_paths.clone()))
+    }
 }
 
 /// The resolvers `dns_lookup` asks, through the outbound gate, when a run names none of its own.
@@ -212,6 +246,7 @@ impl Default for Config {
             tools: rampart_tools::external::ToolsConfig::default(),
             whois: WhoisConfig::default(),
             dns: DnsConfig::default(),
+            secret_scan: SecretScanConfig::default(),
         }
     }
 }
@@ -380,6 +415,18 @@ impl Config {
             && let Err(reason) = self.whois.servers()
         {
             check("whois.rdap_bootstrap", false, &reason);
+        }
+        for path in &self.secret_scan.allowed_paths {
+            check(
+                "secret_scan.allowed_paths",
+                path.is_absolute(),
+                &format!("{} is not an absolute directory", path.display()),
+            );
+        }
+        if self.secret_scan.rules.is_some()
+            && let Err(reason) = self.secret_scan.rules()
+        {
+            check("secret_scan.rules", false, &reason);
         }
         if let Some(token) = &self.metrics.token {
             check(
@@ -653,6 +700,28 @@ mod tests {
         assert_eq!(servers.bootstrap.base_for("a.test"), Some("https://rdap.example.test/"));
         assert_eq!(servers.bootstrap.base_for("example.com"), None, "the file replaces the shipped one");
         assert_eq!(Config::default().whois.servers().expect("shipped").iana, "whois.iana.org:43");
+    }
+
+    #[test]
+    fn secret_scan_paths_are_absolute_and_a_rule_file_is_read_and_checked() {
+        let error = from_toml("[secret_scan]\nallowed_paths = [\"repos\"]\n").expect_err("relative").to_string();
+        assert!(error.contains("secret_scan.allowed_paths (RAMPART_SECRET_SCAN__ALLOWED_PATHS)"), "{error}");
+        let error = from_toml("[secret_scan]\nrules = \"/nonexistent/rules.toml\"\n").expect_err("no file").to_string();
+        assert!(error.contains("secret_scan.rules") && error.contains("cannot read"), "{error}");
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("rules.toml");
+        std::fs::write(&path, "[[rules]]\nid = \"mine\"\nregex = 'mine_[0-9]{8}'\nseverity = \"high\"\n")
+            .expect("written");
+        let toml = format!("[secret_scan]\nrules = {:?}\n", path.display().to_string());
+        let error = from_toml(&toml).expect_err("an unknown key").to_string();
+        assert!(error.contains("secret_scan.rules") && error.contains("severity"), "{error}");
+        std::fs::write(&path, "[[rules]]\nid = \"mine\"\nregex = 'mine_[0-9]{8}'\n").expect("written");
+        let config = from_toml(&format!("{toml}allowed_paths = [\"/srv/repos\"]\n")).expect("valid");
+        let rules = config.secret_scan.rules().expect("read");
+        assert!(rules.rules().iter().any(|rule| rule.id == "mine"));
+        assert!(rules.rules().len() > 1, "the shipped rules are kept");
+        assert_eq!(config.secret_scan.allowed_paths, [PathBuf::from("/srv/repos")]);
+        assert!(Config::default().secret_scan.allowed_paths.is_empty(), "no local path by default");
     }
 
     #[test]

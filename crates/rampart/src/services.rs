@@ -48,7 +48,8 @@ pub fn scope(config: &Config, store: Arc<dyn Store>, listening: SocketAddr) -> S
     ScopeService::new(store, Arc::new(config.deny_list(listening)))
 }
 
-/// The engine with the built-in tools and those the configuration declares (`tools.external`);
+/// The engine with the built-in tools and those the configuration declares (`tools.external`),
+/// `secret_scan` with the configured rules and allowed directories;
 /// the services tools consult (WHOIS, RDAP) are reached
 /// through the outbound gate, which never reaches `listening`, the server's own socket.
 pub fn engine(config: &Config, store: Arc<dyn Store>, scope: ScopeService, listening: SocketAddr) -> Engine {
@@ -61,6 +62,9 @@ pub fn engine(config: &Config, store: Arc<dyn Store>, scope: ScopeService, liste
     // The configuration was checked when it was loaded, the bootstrap file with it.
     if let Ok(servers) = config.whois.servers() {
         tools.add(Arc::new(rampart_tools::whois::Whois::new(servers)));
+    }
+    if let Ok(secret_scan) = config.secret_scan.tool() {
+        tools.add(Arc::new(secret_scan));
     }
     Engine::new(store, Arc::new(tools), scope, config.engine.clone()).with_outbound(outbound)
 }

@@ -5,6 +5,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod secrets;
 pub mod tcp;
 pub mod tls;
 pub mod whois;

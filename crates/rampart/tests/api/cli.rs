@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use rstest::rstest;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestDatabase};
 
@@ -474,4 +474,33 @@ fn scan_whois_follows_the_configured_servers_referral_and_prints_json() {
     let checks: Vec<&str> =
         result["findings"].as_array().expect("findings").iter().filter_map(|f| f["check_id"].as_str()).collect();
     assert_eq!(checks, ["whois.expiring"], "long expired, and locked against transfer");
+}
+
+#[test]
+fn scan_secrets_prints_each_secret_with_rule_path_commit_and_line_as_json_redacted() {
+    let dir = temp_dir();
+    let repository = dir.path().join("repo");
+    std::fs::create_dir(&repository).expect("a dir");
+    let repo = rampart_testkit::git::GitRepo::init(&repository);
+    let token = "ghp_Zq8Lm2Xv7Tr4Nb9Kc3Wp6Yd1Hs5Jf0GaE2uQ";
+    let added = repo.commit("main", &[("ci/token.txt", format!("first\nGH={token}\n").as_bytes())], 1_600_000_000);
+    repo.commit("main", &[("ci/token.txt", b"first\n")], 1_600_000_100);
+
+    let (output, stdout, stderr) = run(rampart(dir.path()).args(["scan", "secrets", "repo", "--json"]));
+
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stdout.contains(token) && !stdout.contains(&token[4..]), "the secret is never printed: {stdout}");
+    let result: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    let secret = &result["secrets"][0];
+    assert_eq!(
+        (&secret["rule"], &secret["path"], &secret["commit"], &secret["line"], &secret["redacted"]),
+        (&json!("github-pat"), &json!("ci/token.txt"), &json!(added), &json!(2), &json!("ghp_…")),
+        "{result}"
+    );
+    assert_eq!(result["summary"]["commits"], 2);
+    assert_eq!(result["findings"][0]["check_id"], "secret_scan.github-pat");
+
+    let (output, table, stderr) = run(rampart(dir.path()).args(["scan", "secrets", "repo"]));
+    assert!(output.status.success(), "{stderr}");
+    assert!(table.contains("github-pat") && table.contains("ci/token.txt:2") && !table.contains(token), "{table}");
 }

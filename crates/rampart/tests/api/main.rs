@@ -23,6 +23,7 @@ mod matrix;
 mod metrics;
 mod module_docs;
 mod process;
+mod secret_scan;
 mod secrets;
 mod targets;
 mod tokens;
