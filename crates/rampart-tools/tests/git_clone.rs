@@ -19,6 +19,8 @@ use axum::http::{HeaderMap, Method, Response, StatusCode, Uri, header};
 use rampart_core::targets::{Scope, ScopeTarget, TargetValue};
 use rampart_scope::{DenyList, Gate, Refusal, RefusalSink, SystemResolver};
 use rampart_tools::git_clone::{FetchError, FetchLimits, FetchedRef, fetch_repository};
+use rampart_tools::secret_scan::SecretScan;
+use rampart_tools::{Tool, ToolContext};
 use rstest::rstest;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -40,6 +42,9 @@ impl Refusals {
         self.0.lock().expect("refusals").clone()
     }
 }
+
+/// The secret the `feature` branch added and removed.
+const AWS_KEY: &str = "AKIAQ3EGRZ4KZNXLMW7B";
 
 /// A gate whose organisation's scope is 127.0.0.2 alone.
 fn gate(refusals: Arc<Refusals>) -> Gate {
@@ -79,7 +84,8 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
 }
 
 /// A bare repository `<root>/repo.git`: `main` with three commits (one carrying 256 KiB of
-/// noise), `feature` with two more off the second, and the annotated tag `v1` on `main`.
+/// noise), `feature` with two more off the second (the first adds `deploy.env` holding
+/// [`AWS_KEY`], the second removes it), and the annotated tag `v1` on `main`.
 fn repository(root: &Path) -> PathBuf {
     let work = root.join("work");
     std::fs::create_dir_all(&work).expect("a work tree");
@@ -96,7 +102,13 @@ fn repository(root: &Path) -> PathBuf {
     git(&work, &["checkout", "-q", "feature"]);
     for n in 1..=2 {
         std::fs::write(work.join(format!("feature{n}")), format!("feature {n}")).expect("a file");
-        git(&work, &["add", "."]);
+        if n == 1 {
+            std::fs::write(work.join("deploy.env"), format!("REGION=eu-west-1\nAWS_ACCESS_KEY_ID={AWS_KEY}\n"))
+                .expect("a file");
+        } else {
+            std::fs::remove_file(work.join("deploy.env")).expect("the secret is removed");
+        }
+        git(&work, &["add", "-A"]);
         git(&work, &["commit", "-q", "-m", &format!("feature {n}")]);
     }
     let served = root.join("served");
@@ -447,4 +459,38 @@ async fn cancelling_a_fetch_waiting_for_the_server_stops_it() {
     let (fetched, ()) = tokio::join!(fetching, cancelling);
 
     assert_eq!(fetched, Err(FetchError::Cancelled));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_scan_fetches_a_clone_url_in_scope_and_finds_a_secret_its_history_removed() {
+    let servers = servers().await;
+    let tool = SecretScan::default();
+    let url = format!("http://{}/repo.git", servers.inside);
+    let params = serde_json::json!({ "repository": url });
+    assert_eq!(tool.check(&params).expect("a clone URL"), [servers.inside.to_string()], "its host is the target");
+    let (sender, _updates) = tokio::sync::mpsc::unbounded_channel();
+    let refusals = Arc::new(Refusals::default());
+    let context = ToolContext::new(gate(refusals.clone()), CancellationToken::new(), sender);
+
+    let output = tool.run(params, context).await.expect("the scan runs");
+
+    let secrets = output.result["secrets"].as_array().expect("secrets");
+    assert_eq!(secrets.len(), 1, "{secrets:?}");
+    let added = git(&servers.source, &["rev-parse", "feature~1"]);
+    assert_eq!(secrets[0]["rule"], "aws-access-key-id");
+    assert_eq!(secrets[0]["path"], "deploy.env");
+    assert_eq!(secrets[0]["line"], 2);
+    assert_eq!(secrets[0]["commit"], added.trim(), "the commit that added it");
+    assert_eq!(output.result["summary"]["commits"], 5);
+    assert_eq!(output.findings.items()[0].asset, url, "the finding is on the URL");
+    let everything = format!("{} {:?}", output.result, output.findings.items());
+    assert!(!everything.contains(&AWS_KEY[4..]), "the secret is not kept: {everything}");
+    assert!(refusals.all().is_empty());
+
+    let outside = format!("http://{}/repo.git", servers.outside);
+    let (sender, _updates) = tokio::sync::mpsc::unbounded_channel();
+    let context = ToolContext::new(gate(refusals.clone()), CancellationToken::new(), sender);
+    let error = tool.run(serde_json::json!({ "repository": outside }), context).await.expect_err("out of scope");
+    assert!(error.contains("out of scope"), "{error}");
+    assert_eq!(servers.outside_hits.load(Ordering::SeqCst), 0, "nothing reached the server out of scope");
 }

@@ -3,6 +3,8 @@
 //! an allowlist (the rule's or a global one) allows it, or its line says `gitleaks:allow`.
 //! A secret leaves this module only as a [`Secret`]: redacted, with its SHA-256 for identity.
 
+use std::collections::HashSet;
+
 use sha2::{Digest, Sha256};
 
 use crate::secret_scan::rules::{Candidate, Rules, entropy};
@@ -52,8 +54,19 @@ pub fn is_binary(data: &[u8]) -> bool {
 }
 
 /// The secrets `rules` find in `data`, the content of the file at `path` as of `commit`: at most
-/// [`HITS_PER_FILE_MAX`], rule by rule.
+/// [`HITS_PER_FILE_MAX`], rule by rule; a secret a specific rule found is not reported again on
+/// its line by a generic one (a rule tagged `generic`).
 pub fn scan(rules: &Rules, commit: &str, path: &str, data: &[u8]) -> Vec<Hit> {
+    let mut hits = matches(rules, commit, path, data);
+    let generic = |hit: &Hit| rules.rules()[hit.rule].tags.iter().any(|tag| tag == "generic");
+    let specific: HashSet<(usize, String)> =
+        hits.iter().filter(|hit| !generic(hit)).map(|hit| (hit.line, hit.secret.sha256.clone())).collect();
+    hits.retain(|hit| !generic(hit) || !specific.contains(&(hit.line, hit.secret.sha256.clone())));
+    hits
+}
+
+/// Every match of every rule, allowlists applied.
+fn matches(rules: &Rules, commit: &str, path: &str, data: &[u8]) -> Vec<Hit> {
     let mut hits = Vec::new();
     let mut lines: Option<Vec<usize>> = None;
     for index in rules.candidates(data) {
@@ -142,6 +155,15 @@ mod tests {
         for (_, _, redacted) in &hits {
             assert!(redacted.chars().count() <= 5 && redacted.ends_with('…'), "{redacted}");
         }
+    }
+
+    #[test]
+    fn a_secret_a_specific_rule_found_is_not_reported_again_by_the_generic_rule() {
+        let rules = Rules::shipped();
+        let both = found(&rules, "deploy.env", "AWS_ACCESS_KEY_ID=AKIAQ3EGRZ4KZNXLMW7B\n");
+        assert_eq!(both.iter().map(|(rule, _, _)| rule.as_str()).collect::<Vec<_>>(), ["aws-access-key-id"]);
+        let generic = found(&rules, "deploy.env", "API_TOKEN=Zx9Qv2Lm8Rt4Wp6Yk3Hn7Bc5\n");
+        assert_eq!(generic.iter().map(|(rule, _, _)| rule.as_str()).collect::<Vec<_>>(), ["generic-secret"]);
     }
 
     #[test]

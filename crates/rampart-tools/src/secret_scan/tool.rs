@@ -1,7 +1,9 @@
 //! `secret_scan`: a git repository's whole history scanned for secrets with the server's rule set
-//! (the shipped rules extended by the admin's file). The repository is a local path under one of
-//! the directories the server allows (`secret_scan.allowed_paths`), resolved with symlinks and
-//! `..` before it is compared, at submission and again when the run starts. Each secret is a
+//! (the shipped rules extended by the admin's file). The repository is a clone URL whose host is
+//! in scope, fetched through the gate (`git_clone`) into a directory that lives as long as the
+//! run, or a local path under one of the directories the server allows
+//! (`secret_scan.allowed_paths`), resolved with symlinks and `..` before it is compared, at
+//! submission and again when the run starts. Each secret is a
 //! finding `secret_scan.<rule id>` on the repository, at the file and the secret's hash; the
 //! secret itself is never kept: the result, findings and logs hold its first characters only.
 
@@ -18,6 +20,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::git_clone::{self, FetchLimits, fetch_repository};
 use crate::secret_scan::history::{Limits, Report, scan_repository};
 use crate::secret_scan::rules::Rules;
 use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
@@ -32,7 +35,8 @@ const COMMITS_MAX: usize = 1_000_000;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretScanParams {
-    /// The repository: an absolute path under a directory the server allows
+    /// The repository: an `http(s)://` clone URL whose host is in scope (fetched through the
+    /// gate, every branch and tag), or an absolute path under a directory the server allows
     /// (`secret_scan.allowed_paths`), a work tree or a bare repository.
     pub repository: String,
     /// Files larger than this are skipped and counted, in bytes (1 to 67108864, default 1048576).
@@ -143,9 +147,12 @@ impl SecretScan {
         }
     }
 
-    /// Where `repository` is. Only local paths today; a clone URL in scope would be one more
-    /// source, fetched through the gate into a temporary directory and then scanned the same way.
+    /// Where `repository` is: a clone URL (by its scheme) or a local path.
     fn source_of(&self, repository: &str) -> Result<Source, String> {
+        if repository.starts_with("https://") || repository.starts_with("http://") {
+            let target = git_clone::url_target(repository)?;
+            return Ok(Source::Url { url: repository.to_owned(), target });
+        }
         resolve_local(repository, &self.allowed_paths).map(Source::Local)
     }
 }
@@ -154,6 +161,9 @@ impl SecretScan {
 enum Source {
     /// A local repository, its path resolved and allowed.
     Local(PathBuf),
+    /// A repository fetched through the gate into a temporary directory, from `url` at `target`
+    /// (`host:port`).
+    Url { url: String, target: String },
 }
 
 impl Source {
@@ -161,6 +171,7 @@ impl Source {
     fn targets(&self) -> Vec<String> {
         match self {
             Source::Local(_) => Vec::new(),
+            Source::Url { target, .. } => vec![target.clone()],
         }
     }
 }
@@ -219,8 +230,29 @@ impl Tool for SecretScan {
 
     async fn run(&self, params: Value, context: ToolContext) -> Result<ToolOutput, String> {
         let params: SecretScanParams = parse_params(&params).map_err(|errors| errors.to_string())?;
-        let (Source::Local(path), limits) = self.plan_of(&params).map_err(|errors| errors.to_string())?;
-        context.log(LogStream::Stdout, format!("scanning the history of {}", path.display()));
+        let (source, limits) = self.plan_of(&params).map_err(|errors| errors.to_string())?;
+        // A fetched repository lives as long as the run.
+        let fetched;
+        let (path, label) = match source {
+            Source::Local(path) => {
+                let label = path.display().to_string();
+                (path, label)
+            }
+            Source::Url { url, .. } => {
+                fetched = tempfile::tempdir().map_err(|_| "cannot create a directory for the repository".to_owned())?;
+                context.progress(0, format!("fetching {url}"));
+                let fetch =
+                    fetch_repository(&context.gate, &url, fetched.path(), &FetchLimits::default(), &context.cancel)
+                        .await
+                        .map_err(|error| format!("cannot fetch {url}: {error}"))?;
+                context.log(
+                    LogStream::Stdout,
+                    format!("fetched {} references, {} bytes, from {url}", fetch.refs.len(), fetch.bytes_received),
+                );
+                (fetch.path, url)
+            }
+        };
+        context.log(LogStream::Stdout, format!("scanning the history of {label}"));
         let report = scan_path(&path, self.rules.clone(), limits, &context).await?;
         context.log(
             LogStream::Stdout,
@@ -229,7 +261,7 @@ impl Tool for SecretScan {
                 report.commits, report.blobs_scanned, report.n_found
             ),
         );
-        output_of(&path.display().to_string(), &report, &self.rules)
+        output_of(&label, &report, &self.rules)
     }
 }
 
