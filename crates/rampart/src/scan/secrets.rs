@@ -1,6 +1,6 @@
-//! `rampart scan secrets`: the `secret_scan` tool from the command line over a local repository,
-//! printed as a table or JSON. The operator running it may scan any repository they can read:
-//! the path given is the one allowed directory. The rules are the shipped ones extended by the
+//! `rampart scan secrets`: the `secret_scan` tool from the command line over a local repository
+//! or a clone URL, printed as a table or JSON. The operator running it may scan any repository
+//! they can read: the path given is the one allowed directory, a URL's host the one target. The rules are the shipped ones extended by the
 //! configuration's `secret_scan.rules`, or by `--rules` instead.
 
 use std::path::PathBuf;
@@ -14,9 +14,9 @@ use crate::config::Config;
 
 #[derive(Debug, Args)]
 pub struct SecretsArgs {
-    /// The repository: a work tree or a bare repository.
+    /// The repository: a work tree, a bare repository, or an http(s) clone URL (its host is the scope).
     #[arg(value_name = "REPOSITORY")]
-    repository: PathBuf,
+    repository: String,
     /// A rule file in gitleaks' TOML format extending the shipped rules, instead of the configuration's.
     #[arg(long, value_name = "FILE")]
     rules: Option<PathBuf>,
@@ -35,10 +35,20 @@ pub struct SecretsArgs {
 }
 
 pub async fn run(config: &Config, args: SecretsArgs) -> anyhow::Result<()> {
-    let repository = args
-        .repository
-        .canonicalize()
-        .with_context(|| format!("reading the repository {}", args.repository.display()))?;
+    let (repository, allowed, scope) =
+        if args.repository.starts_with("https://") || args.repository.starts_with("http://") {
+            let target = rampart_tools::git_clone::url_target(&args.repository)
+                .map_err(|reason| anyhow::anyhow!("the URL {reason}"))?;
+            let (host, _) = rampart_core::targets::parse_host_port(&target)
+                .map_err(|reason| anyhow::anyhow!("the URL's host: {reason}"))?;
+            (args.repository.clone(), Vec::new(), vec![host.to_string()])
+        } else {
+            let path = PathBuf::from(&args.repository)
+                .canonicalize()
+                .with_context(|| format!("reading the repository {}", args.repository))?;
+            let repository = path.to_str().context("the repository's path is not UTF-8")?.to_owned();
+            (repository, vec![path], Vec::new())
+        };
     let rules = match &args.rules {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -46,14 +56,14 @@ pub async fn run(config: &Config, args: SecretsArgs) -> anyhow::Result<()> {
         }
         None => config.secret_scan.rules().map_err(|reason| anyhow::anyhow!("secret_scan.rules: {reason}"))?,
     };
-    let tool = SecretScan::new(rules, vec![repository.clone()]);
+    let tool = SecretScan::new(rules, allowed);
     let params = json!({
-        "repository": repository.to_str().context("the repository's path is not UTF-8")?,
+        "repository": repository,
         "max_blob_bytes": args.max_blob_bytes,
         "max_commits": args.max_commits,
         "max_findings": args.max_findings,
     });
-    let output = super::run(&tool, params, super::gate(config, &[])?, args.json).await?;
+    let output = super::run(&tool, params, super::gate(config, &scope)?, args.json).await?;
     if args.json {
         return super::print_json_with_findings(output);
     }
