@@ -101,11 +101,12 @@ impl Engine {
         if !self.enabled(acting.org, tool_name).await? {
             return Err(ValidationErrors::single("tool", "is disabled in this organisation").into());
         }
-        let targets = tool.check(&params)?;
+        let (fields, targets): (Vec<String>, Vec<String>) =
+            tool.check(&params)?.into_iter().map(|target| (target.field, target.target)).unzip();
         let mut refused = ValidationErrors::new();
-        for (index, result) in self.scope.check(acting.org, &targets).await?.into_iter().enumerate() {
+        for (field, result) in fields.into_iter().zip(self.scope.check(acting.org, &targets).await?) {
             if !result.in_scope {
-                refused.add(format!("params.targets[{index}]"), format!("{}: {}", result.input, result.reason));
+                refused.add(field, format!("{}: {}", result.input, result.reason));
             }
         }
         if !refused.is_empty() {

@@ -143,7 +143,8 @@ type Prepared = (Arc<dyn rampart_tools::Tool>, ToolContext, mpsc::UnboundedRecei
 async fn prepare(engine: &Engine, execution: &Execution) -> Result<Prepared, String> {
     let tool =
         engine.tools.get(&execution.tool).ok_or_else(|| format!("the tool {:?} is not available", execution.tool))?;
-    let targets = tool.check(&execution.params).map_err(|errors| errors.to_string())?;
+    let targets: Vec<String> =
+        tool.check(&execution.params).map_err(|errors| errors.to_string())?.into_iter().map(|t| t.target).collect();
     let checks = engine.scope.check(execution.org_id, &targets).await.map_err(|error| error.to_string())?;
     let acting = Acting { org: execution.org_id, actor: execution.actor, context: RequestContext::default() };
     if let Some(out) = checks.iter().find(|check| !check.in_scope) {

@@ -17,7 +17,7 @@ use rampart_engine::{Engine, EngineConfig, Worker};
 use rampart_scope::{DenyList, ScopeService};
 use rampart_store::{Change, ConnectOptions, Location, SqlStore, Store};
 use rampart_testkit::{Backend, TestDatabase};
-use rampart_tools::{Registry, Tool, ToolContext, ToolInfo, ToolOutput};
+use rampart_tools::{Registry, RunTarget, Tool, ToolContext, ToolInfo, ToolOutput};
 use rstest::rstest;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -55,7 +55,7 @@ impl Tool for Panics {
         }
     }
 
-    fn check(&self, _params: &Value) -> Result<Vec<String>, ValidationErrors> {
+    fn check(&self, _params: &Value) -> Result<Vec<RunTarget>, ValidationErrors> {
         let calls = self.checks.fetch_add(1, Ordering::SeqCst);
         if matches!(self.at, PanicIn::SecondCheck) && calls >= 1 {
             panic!("a bug in the tool's check");
@@ -106,7 +106,7 @@ impl Tool for Reports {
         }
     }
 
-    fn check(&self, _params: &Value) -> Result<Vec<String>, ValidationErrors> {
+    fn check(&self, _params: &Value) -> Result<Vec<RunTarget>, ValidationErrors> {
         Ok(Vec::new())
     }
 
@@ -245,7 +245,7 @@ impl Tool for SeesOutbound {
         }
     }
 
-    fn check(&self, _params: &Value) -> Result<Vec<String>, ValidationErrors> {
+    fn check(&self, _params: &Value) -> Result<Vec<RunTarget>, ValidationErrors> {
         Ok(Vec::new())
     }
 

@@ -23,4 +23,4 @@ pub mod tls_inspect;
 pub mod tool;
 pub mod whois;
 
-pub use tool::{Registry, Tool, ToolContext, ToolInfo, ToolOutput, Update, parse_params, schema_of};
+pub use tool::{Registry, RunTarget, Tool, ToolContext, ToolInfo, ToolOutput, Update, parse_params, schema_of};

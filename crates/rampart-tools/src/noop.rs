@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
+use crate::tool::{RunTarget, Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
 
 /// Longest wait a noop run accepts.
 const SLEEP_MAX_MS: u64 = 600_000;
@@ -50,7 +50,7 @@ impl Tool for Noop {
         )
     }
 
-    fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors> {
+    fn check(&self, params: &Value) -> Result<Vec<RunTarget>, ValidationErrors> {
         let params: NoopParams = parse_params(params)?;
         let mut errors = ValidationErrors::new();
         if params.sleep_ms > SLEEP_MAX_MS {
@@ -60,7 +60,7 @@ impl Tool for Noop {
         if params.targets.len() > TARGETS_MAX {
             errors.add("params.targets", format!("name at most {TARGETS_MAX} targets"));
         }
-        errors.into_result(|| params.targets)
+        errors.into_result(|| RunTarget::list("targets", params.targets))
     }
 
     async fn run(&self, params: Value, context: ToolContext) -> Result<ToolOutput, String> {

@@ -19,6 +19,29 @@ use tokio_util::sync::CancellationToken;
 
 use rampart_scope::Gate;
 
+/// A target a run will touch (`host` or `host:port`) and the parameter that names it
+/// (`params.urls[2]`), where a refusal of the scope check is reported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunTarget {
+    pub field: String,
+    pub target: String,
+}
+
+impl RunTarget {
+    pub fn new(field: impl Into<String>, target: impl Into<String>) -> Self {
+        Self { field: field.into(), target: target.into() }
+    }
+
+    /// Each of `targets`, named `params.<list>[<index>]`.
+    pub fn list(list: &str, targets: impl IntoIterator<Item = String>) -> Vec<Self> {
+        targets
+            .into_iter()
+            .enumerate()
+            .map(|(index, target)| Self::new(format!("params.{list}[{index}]"), target))
+            .collect()
+    }
+}
+
 /// What a tool is, for the catalogue.
 #[derive(Clone, Debug)]
 pub struct ToolInfo {
@@ -93,8 +116,8 @@ pub trait Tool: Send + Sync {
     fn info(&self) -> ToolInfo;
 
     /// Validates the parameters (field errors under `params.`) and names every target the run
-    /// will touch, as `host` or `host:port` strings, for the scope check.
-    fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors>;
+    /// will touch, as `host` or `host:port` strings with their parameters, for the scope check.
+    fn check(&self, params: &Value) -> Result<Vec<RunTarget>, ValidationErrors>;
 
     /// Whether the tool can run on this server: `Err` says why not, for the catalogue (an
     /// external tool whose binary is not installed). Such a tool is refused at submission.

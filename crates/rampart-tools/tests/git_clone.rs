@@ -20,7 +20,7 @@ use rampart_core::targets::{Scope, ScopeTarget, TargetValue};
 use rampart_scope::{DenyList, Gate, Refusal, RefusalSink, SystemResolver};
 use rampart_tools::git_clone::{FetchError, FetchLimits, FetchedRef, fetch_repository};
 use rampart_tools::secret_scan::SecretScan;
-use rampart_tools::{Tool, ToolContext};
+use rampart_tools::{RunTarget, Tool, ToolContext};
 use rstest::rstest;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -467,7 +467,11 @@ async fn secret_scan_fetches_a_clone_url_in_scope_and_finds_a_secret_its_history
     let tool = SecretScan::default();
     let url = format!("http://{}/repo.git", servers.inside);
     let params = serde_json::json!({ "repository": url });
-    assert_eq!(tool.check(&params).expect("a clone URL"), [servers.inside.to_string()], "its host is the target");
+    assert_eq!(
+        tool.check(&params).expect("a clone URL"),
+        [RunTarget::new("params.repository", servers.inside.to_string())],
+        "its host is the target"
+    );
     let (sender, _updates) = tokio::sync::mpsc::unbounded_channel();
     let refusals = Arc::new(Refusals::default());
     let context = ToolContext::new(gate(refusals.clone()), CancellationToken::new(), sender);

@@ -262,7 +262,7 @@ async fn findings_past_the_cap_are_counted_and_commits_past_the_cap_are_not_walk
     assert_eq!(report.found.len(), 5);
     assert!(report.n_found >= 30 && report.truncated(), "{}", report.n_found);
     let lines: Vec<usize> = report.found.iter().map(|found| found.line).collect();
-    assert_eq!(lines, [1, 1, 2, 2, 3], "in order of line: {:?}", report.found);
+    assert_eq!(lines, [1, 2, 3, 4, 5], "in order of line, each token once: {:?}", report.found);
 
     let one = Limits { max_commits: 1, ..Limits::default() };
     let report =
@@ -307,7 +307,8 @@ fn a_path_outside_the_allowed_directories_is_refused_symlinks_and_dots_included(
     for (repository, reason) in [
         (path_of(&allowed.join("linked")), ".git file"),
         ("relative/repo".to_owned(), "absolute path"),
-        ("https://git.example/repo.git".to_owned(), "absolute path"),
+        ("ssh://git.example/repo.git".to_owned(), "absolute path"),
+        ("https://ada:secret@git.example/repo.git".to_owned(), "must not carry credentials"),
         (path_of(&allowed.join("missing")), "does not exist"),
         (String::new(), "absolute path"),
     ] {

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::dns_lookup::lookup::{Plan, Target, lookup};
 use crate::dns_lookup::wire::{Resolver, Resolvers};
-use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
+use crate::tool::{RunTarget, Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
 
 /// Most names one run may look up.
 pub const NAMES_MAX: usize = 10_000;
@@ -295,11 +295,13 @@ impl Tool for DnsLookup {
         )
     }
 
-    fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors> {
+    fn check(&self, params: &Value) -> Result<Vec<RunTarget>, ValidationErrors> {
         let params: DnsLookupParams = parse_params(params)?;
         let checked = self.validate(&params)?;
-        let names = checked.targets.iter().map(Target::to_string);
-        Ok(names.chain(checked.resolvers.iter().map(Resolver::to_string)).collect())
+        // Each name as given (valid, so a host without a port), for the refusal to name it.
+        let mut targets = RunTarget::list("names", params.names);
+        targets.extend(RunTarget::list("resolvers", checked.resolvers.iter().map(Resolver::to_string)));
+        Ok(targets)
     }
 
     async fn run(&self, params: Value, context: ToolContext) -> Result<ToolOutput, String> {
@@ -370,7 +372,18 @@ mod tests {
         let targets = DnsLookup::default()
             .check(&json!({"names": ["Example.TEST.", "127.0.0.9", "example.test"], "resolvers": ["127.0.0.2:5353", "::1"]}))
             .expect("valid");
-        assert_eq!(targets, ["example.test", "127.0.0.9", "127.0.0.2:5353", "[::1]:53"]);
+        let named: Vec<(&str, &str)> =
+            targets.iter().map(|target| (target.field.as_str(), target.target.as_str())).collect();
+        assert_eq!(
+            named,
+            [
+                ("params.names[0]", "Example.TEST."),
+                ("params.names[1]", "127.0.0.9"),
+                ("params.names[2]", "example.test"),
+                ("params.resolvers[0]", "127.0.0.2:5353"),
+                ("params.resolvers[1]", "[::1]:53"),
+            ]
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::external::{
     targets,
 };
 use crate::tcp_scan::parse_ports;
-use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, schema_of};
+use crate::tool::{RunTarget, Tool, ToolContext, ToolInfo, ToolOutput, schema_of};
 
 /// Most tools an admin declares.
 pub const DECLARED_MAX: usize = 64;
@@ -352,9 +352,9 @@ impl Tool for DeclaredTool {
         executable(&self.config.binary)
     }
 
-    fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors> {
+    fn check(&self, params: &Value) -> Result<Vec<RunTarget>, ValidationErrors> {
         let read = self.read(params)?;
-        Ok(read.target_lists.into_iter().flat_map(|(_, list)| list).collect())
+        Ok(read.target_lists.into_iter().flat_map(|(name, list)| RunTarget::list(&name, list)).collect())
     }
 
     async fn run(&self, params: Value, context: ToolContext) -> Result<ToolOutput, String> {

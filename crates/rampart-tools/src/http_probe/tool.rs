@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 
 use crate::http_probe::headers::Issue;
 use crate::http_probe::probe::{HostLimits, Probed, Settings, probe};
-use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
+use crate::tool::{RunTarget, Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
 
 /// Most URLs one run probes.
 pub const URLS_MAX: usize = 10_000;
@@ -161,9 +161,9 @@ impl Tool for HttpProbe {
     }
 
     /// One `host:port` per URL, in the order given.
-    fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors> {
+    fn check(&self, params: &Value) -> Result<Vec<RunTarget>, ValidationErrors> {
         let params: HttpProbeParams = parse_params(params)?;
-        Ok(Self::plan_of(&params)?.urls.iter().map(host_port).collect())
+        Ok(RunTarget::list("urls", Self::plan_of(&params)?.urls.iter().map(host_port)))
     }
 
     async fn run(&self, params: Value, context: ToolContext) -> Result<ToolOutput, String> {
@@ -358,7 +358,14 @@ mod tests {
         let targets = HttpProbe
             .check(&serde_json::json!({"urls": ["http://a.example/x", "https://a.example", "http://[2001:db8::1]:8080/", "https://10.0.0.1:8443"]}))
             .expect("valid");
-        assert_eq!(targets, ["a.example:80", "a.example:443", "[2001:db8::1]:8080", "10.0.0.1:8443"]);
+        assert_eq!(
+            targets,
+            RunTarget::list(
+                "urls",
+                ["a.example:80", "a.example:443", "[2001:db8::1]:8080", "10.0.0.1:8443"].map(String::from)
+            )
+        );
+        assert_eq!(targets[3].field, "params.urls[3]");
     }
 
     #[test]

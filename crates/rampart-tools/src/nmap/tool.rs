@@ -23,7 +23,7 @@ use crate::external::{
 };
 use crate::nmap::{output_of, parse};
 use crate::tcp_scan::parse_ports;
-use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
+use crate::tool::{RunTarget, Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
 
 /// Where nmap is installed.
 pub const NMAP_BINARY: &str = "/usr/bin/nmap";
@@ -173,10 +173,10 @@ impl Tool for Nmap {
         executable(&self.binary)
     }
 
-    fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors> {
+    fn check(&self, params: &Value) -> Result<Vec<RunTarget>, ValidationErrors> {
         let params: NmapParams = parse_params(params)?;
         Self::ports_of(&params)?;
-        Ok(params.targets)
+        Ok(RunTarget::list("targets", params.targets))
     }
 
     async fn run(&self, params: Value, context: ToolContext) -> Result<ToolOutput, String> {

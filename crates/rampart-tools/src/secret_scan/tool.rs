@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::git_clone::{self, FetchLimits, fetch_repository};
 use crate::secret_scan::history::{Limits, Report, scan_repository};
 use crate::secret_scan::rules::Rules;
-use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
+use crate::tool::{RunTarget, Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
 
 /// Most characters of a repository's path.
 const REPOSITORY_MAX: usize = 4096;
@@ -168,10 +168,10 @@ enum Source {
 
 impl Source {
     /// The targets the scope check must allow: none for a local repository.
-    fn targets(&self) -> Vec<String> {
+    fn targets(&self) -> Vec<RunTarget> {
         match self {
             Source::Local(_) => Vec::new(),
-            Source::Url { target, .. } => vec![target.clone()],
+            Source::Url { target, .. } => vec![RunTarget::new("params.repository", target.clone())],
         }
     }
 }
@@ -222,7 +222,7 @@ impl Tool for SecretScan {
         )
     }
 
-    fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors> {
+    fn check(&self, params: &Value) -> Result<Vec<RunTarget>, ValidationErrors> {
         let params: SecretScanParams = parse_params(params)?;
         let (source, _) = self.plan_of(&params)?;
         Ok(source.targets())

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::tcp_scan::{PortState, ScanPlan, ScanReport, assess, check_id, parse_ports, scan, service_name};
-use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
+use crate::tool::{RunTarget, Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
 
 /// Most addresses one run may cover, all its targets together: repeats and overlaps count each
 /// time, and a name counts the addresses it resolves to.
@@ -162,10 +162,10 @@ impl Tool for TcpScan {
         )
     }
 
-    fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors> {
+    fn check(&self, params: &Value) -> Result<Vec<RunTarget>, ValidationErrors> {
         let params: TcpScanParams = parse_params(params)?;
         Self::plan_of(&params)?;
-        Ok(params.targets)
+        Ok(RunTarget::list("targets", params.targets))
     }
 
     async fn run(&self, params: Value, context: ToolContext) -> Result<ToolOutput, String> {

@@ -30,7 +30,7 @@ use tokio::task::JoinSet;
 use crate::tls_inspect::certificate::CertificateInfo;
 use crate::tls_inspect::handshake::{Handshake, handshake, provider};
 use crate::tls_inspect::hello::{TLS1_0, TLS1_1, accepts};
-use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
+use crate::tool::{RunTarget, Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
 
 /// Most targets one run inspects.
 pub const TARGETS_MAX: usize = 1000;
@@ -181,9 +181,9 @@ impl Tool for TlsInspect {
     }
 
     /// One `host:port` per target, in the order given.
-    fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors> {
+    fn check(&self, params: &Value) -> Result<Vec<RunTarget>, ValidationErrors> {
         let params: TlsInspectParams = parse_params(params)?;
-        Ok(Self::plan_of(&params)?.targets.iter().map(Target::scope_text).collect())
+        Ok(RunTarget::list("targets", Self::plan_of(&params)?.targets.iter().map(Target::scope_text)))
     }
 
     async fn run(&self, params: Value, context: ToolContext) -> Result<ToolOutput, String> {
@@ -465,7 +465,14 @@ mod tests {
         let targets = TlsInspect
             .check(&serde_json::json!({"targets": ["a.example:8443", "b.example", "[2001:db8::1]:443", "10.0.0.1"]}))
             .expect("valid");
-        assert_eq!(targets, ["a.example:8443", "b.example:443", "[2001:db8::1]:443", "10.0.0.1:443"]);
+        assert_eq!(
+            targets,
+            RunTarget::list(
+                "targets",
+                ["a.example:8443", "b.example:443", "[2001:db8::1]:443", "10.0.0.1:443"].map(String::from)
+            )
+        );
+        assert_eq!(targets[1].field, "params.targets[1]");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::tool::{Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
+use crate::tool::{RunTarget, Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
 use crate::whois::parse::{Bootstrap, Registration, parse_date, rdap_fields, referral, whois_fields};
 
 /// Most domains one run may look up.
@@ -140,9 +140,11 @@ impl Tool for Whois {
         )
     }
 
-    fn check(&self, params: &Value) -> Result<Vec<String>, ValidationErrors> {
+    fn check(&self, params: &Value) -> Result<Vec<RunTarget>, ValidationErrors> {
         let params: WhoisParams = parse_params(params)?;
-        Ok(validate(&params)?.0)
+        validate(&params)?;
+        // Each domain as given (valid), for the refusal to name it.
+        Ok(RunTarget::list("domains", params.domains))
     }
 
     async fn run(&self, params: Value, context: ToolContext) -> Result<ToolOutput, String> {

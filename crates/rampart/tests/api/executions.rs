@@ -89,6 +89,20 @@ async fn bad_requests_and_out_of_scope_targets_queue_nothing(
             json!({"tool": "noop", "params": {"targets": ["10.1.2.3", "192.0.2.1:80", "10.9.9.9:22"]}}),
             "params.targets[1]",
         ),
+        // A refusal names the parameter that holds the target, whatever the tool calls it.
+        (
+            json!({"tool": "dns_lookup", "params": {"names": ["10.1.2.3", "192.0.2.7"], "resolvers": ["10.0.0.53"]}}),
+            "params.names[1]",
+        ),
+        (
+            json!({"tool": "dns_lookup", "params": {"names": ["10.1.2.3"], "resolvers": ["10.0.0.53", "192.0.2.53"]}}),
+            "params.resolvers[1]",
+        ),
+        (
+            json!({"tool": "http_probe", "params": {"urls": ["http://10.1.1.1/", "http://192.0.2.8/"]}}),
+            "params.urls[1]",
+        ),
+        (json!({"tool": "secret_scan", "params": {"repository": "https://192.0.2.9/repo.git"}}), "params.repository"),
     ];
     for (body, field) in cases {
         let refused = problem(app.call("POST", "/api/v1/executions", token, Some(&body)).await, 422).await;
