@@ -410,6 +410,42 @@ async fn a_silent_resolver_times_out_without_failing_the_run() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_lost_on_the_way_is_asked_again_of_a_lone_resolver() {
+    let server = dns_server().await;
+    // A relay on the server's address that drops the first datagram of every question (its ID
+    // aside) and passes the next ones to the server, one at a time.
+    let relay = UdpSocket::bind((SERVER, 0)).await.expect("bind the relay");
+    let address = relay.local_addr().expect("an address");
+    let upstream = SocketAddr::new(IpAddr::V4(SERVER), server.port);
+    tokio::spawn(async move {
+        let mut seen = BTreeSet::new();
+        let mut buffer = vec![0_u8; 4096];
+        while let Ok((length, from)) = relay.recv_from(&mut buffer).await {
+            if length < 12 || seen.insert(buffer[2..length].to_vec()) {
+                continue;
+            }
+            let forward = UdpSocket::bind((SERVER, 0)).await.expect("bind the relay's own socket");
+            forward.send_to(&buffer[..length], upstream).await.expect("pass the question on");
+            let mut answer = vec![0_u8; 4096];
+            let received = forward.recv(&mut answer).await.expect("the server answers");
+            relay.send_to(&answer[..received], from).await.expect("pass the answer back");
+        }
+    });
+    let params = json!({"names": ["www.good.test"], "types": ["A"], "resolvers": [address.to_string()],
+                        "timeout_ms": 200, "zone_transfer": false});
+
+    let (output, _) = run(params, test_scope()).await;
+
+    let output = output.expect("the lookup runs");
+    let name = &output.result["names"][0];
+    assert_eq!(name["status"], "NOERROR", "{name}");
+    assert_eq!(name["records"][0]["value"], "127.0.0.10");
+    assert_eq!(output.result["summary"]["failed"], 0);
+    // A, SOA and CNAME, each asked twice.
+    assert_eq!(output.result["summary"]["queries"], 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_servers_own_resolvers_are_asked_through_the_outbound_gate_when_a_run_names_none() {
     let server = dns_server().await;
     let tool = DnsLookup::with_resolvers(&[format!("127.0.0.2:{}", server.port)]).expect("a resolver");

@@ -95,6 +95,9 @@ pub enum QueryError {
     Failed(String),
 }
 
+/// Times a question is asked at most when no answer comes.
+const ATTEMPTS: usize = 2;
+
 /// The resolvers of a run, asked in turn, with a bound on the questions in flight.
 pub struct Resolvers {
     gate: Gate,
@@ -118,13 +121,14 @@ impl Resolvers {
         }
     }
 
-    /// Asks `name`/`record_type`, trying the next resolver once when one gives no answer.
+    /// Asks `name`/`record_type`, once more when no answer comes: of the next resolver in turn,
+    /// or of the same one when it is the only one (a datagram lost on the way is not a name
+    /// without an answer).
     pub async fn query(&self, name: &Name, record_type: RecordType) -> Result<Answer, QueryError> {
         let _permit = self.in_flight.acquire().await.map_err(|_| QueryError::Failed("stopped".into()))?;
         let first = self.next.fetch_add(1, Ordering::Relaxed);
-        let attempts = self.list.len().clamp(1, 2);
         let mut last = QueryError::Timeout;
-        for attempt in 0..attempts {
+        for attempt in 0..ATTEMPTS {
             let resolver = &self.list[(first + attempt) % self.list.len()];
             match self.ask(resolver, name, record_type).await {
                 Ok(answer) => return Ok(answer),
