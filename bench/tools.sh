@@ -47,8 +47,8 @@ DIG_PARALLEL=${DIG_PARALLEL:-32}
 
 need() { command -v "$2" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null; }; }
 need nginx nginx
-need dnsmasq dnsmasq-base
-need dig bind9-dnsutils
+need dnsmasq-base dnsmasq
+need bind9-dnsutils dig
 need openssl openssl
 need git git
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/rampart-bench
