@@ -6,13 +6,14 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rampart_scope::{Gate, GateError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -107,13 +108,19 @@ pub struct Resolvers {
     in_flight: Semaphore,
     /// Questions sent (UDP datagrams and TCP exchanges), retries included.
     pub sent: AtomicU64,
+    /// Sockets the gate connected to each resolver (by its place in `list`) that no question
+    /// uses: a question takes one, or has the gate connect a new one, and gives it back once
+    /// answered. One that saw no answer is closed, so no late answer meets the next question.
+    idle: Mutex<Vec<Vec<UdpSocket>>>,
 }
 
 impl Resolvers {
     pub fn new(gate: Gate, list: Vec<Resolver>, timeout: Duration, concurrency: usize) -> Self {
+        let idle = Mutex::new(list.iter().map(|_| Vec::new()).collect());
         Self {
             gate,
             list,
+            idle,
             timeout,
             next: AtomicUsize::new(0),
             in_flight: Semaphore::new(concurrency.max(1)),
@@ -129,8 +136,7 @@ impl Resolvers {
         let first = self.next.fetch_add(1, Ordering::Relaxed);
         let mut last = QueryError::Timeout;
         for attempt in 0..ATTEMPTS {
-            let resolver = &self.list[(first + attempt) % self.list.len()];
-            match self.ask(resolver, name, record_type).await {
+            match self.ask((first + attempt) % self.list.len(), name, record_type).await {
                 Ok(answer) => return Ok(answer),
                 Err(QueryError::Refused(reason)) => return Err(QueryError::Refused(reason)),
                 Err(error) => last = error,
@@ -139,10 +145,16 @@ impl Resolvers {
         Err(last)
     }
 
-    async fn ask(&self, resolver: &Resolver, name: &Name, record_type: RecordType) -> Result<Answer, QueryError> {
+    /// Asks the resolver at `index` of the list.
+    async fn ask(&self, index: usize, name: &Name, record_type: RecordType) -> Result<Answer, QueryError> {
+        let resolver = &self.list[index];
         let id: u16 = rand::random();
         let question = encode(id, name, record_type)?;
-        let (socket, _) = self.gate.connect_udp(&resolver.host, resolver.port).await.map_err(gate_error)?;
+        let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner)[index].pop();
+        let socket = match idle {
+            Some(socket) => socket,
+            None => self.gate.connect_udp(&resolver.host, resolver.port).await.map_err(gate_error)?.0,
+        };
         self.sent.fetch_add(1, Ordering::Relaxed);
         socket.send(&question).await.map_err(|error| QueryError::Failed(error.to_string()))?;
         let deadline = Instant::now() + self.timeout;
@@ -160,6 +172,7 @@ impl Resolvers {
             }
         };
         if !message.metadata.truncation {
+            self.idle.lock().unwrap_or_else(PoisonError::into_inner)[index].push(socket);
             return Ok(answer_of(message));
         }
         // Truncated: the same question again over TCP.
