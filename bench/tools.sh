@@ -11,12 +11,13 @@
 #            status, title, Server and X-Frame-Options, which are checked for every URL.
 #   dns      10,000 names (9,500 in dnsmasq's hosts file, 500 absent: NXDOMAIN) against dnsmasq
 #            (Debian) at 127.0.53.1:53. ours: `rampart scan dns NAME… --resolver 127.0.53.1
-#            --type A --no-zone-transfer --concurrency 64`, which asks A, and SOA and CNAME as
-#            it always does (a zone's apex, dangling aliases), 64 questions in flight (more
-#            overflow dnsmasq's socket buffer: datagrams are lost and asked again); peer: `dig` (Debian; massdns is not
-#            packaged) asking the same three questions per name, the names split into
-#            DIG_PARALLEL (8: the fastest of 4, 8, 16 and 32 on two cores) batch files, one
-#            `dig -f` each, all at once. Every name's address (or absence) is checked.
+#            --type A --no-zone-transfer --concurrency 64`, which asks A, and SOA and CNAME as it
+#            always does (a zone's apex, dangling aliases), 64 questions in flight (more overflow
+#            dnsmasq's socket buffer: datagrams are lost and asked again after the timeout);
+#            peer: `dig` (Debian; massdns is not packaged) asking the same three questions per
+#            name, the names split into DIG_PARALLEL (8: the fastest of 4, 8, 16 and 32 on two
+#            cores) batch files, one `dig -f` each, all at once. Every name's address (or
+#            absence) is checked.
 #   tls      200 endpoints: nginx on 127.0.43.1-2, ports 10000-10099, in four groups of 50 with
 #            their own certificate (openssl, RSA 2048, CN=tls<k>.bench.test) and versions: 1.2+1.3,
 #            1.3 only, 1.2 only, 1.0-1.3. ours: `rampart scan tls HOST:PORT… --concurrency 64`
@@ -87,7 +88,7 @@ def sh(args, **kw):
     return subprocess.run(args, capture_output=True, text=True, check=True, **kw).stdout
 
 def timed(run, check):
-    """A warm-up, then RUNS timed runs; (median seconds, every run correct, the first wrong run's reason)."""
+    """A warm-up, then RUNS timed runs: the median seconds, and why the first wrong run was wrong (None when none was)."""
     run()
     times, wrong = [], None
     for _ in range(RUNS):
