@@ -409,6 +409,67 @@ async fn a_silent_resolver_times_out_without_failing_the_run() {
     assert_eq!(IpAddr::V4(SERVER), address.ip());
 }
 
+/// A relay on the server's address that passes questions to the server one at a time, and the
+/// source ports it saw them from; with `lose_first`, it drops the first datagram of every
+/// question (its ID aside).
+async fn relay(server: &DnsServer, lose_first: bool) -> (SocketAddr, Arc<Mutex<BTreeSet<u16>>>) {
+    let relay = UdpSocket::bind((SERVER, 0)).await.expect("bind the relay");
+    let address = relay.local_addr().expect("an address");
+    let upstream = SocketAddr::new(IpAddr::V4(SERVER), server.port);
+    let ports = Arc::new(Mutex::new(BTreeSet::new()));
+    let seen_ports = ports.clone();
+    tokio::spawn(async move {
+        let mut seen = BTreeSet::new();
+        let mut buffer = vec![0_u8; 4096];
+        while let Ok((length, from)) = relay.recv_from(&mut buffer).await {
+            seen_ports.lock().expect("the ports").insert(from.port());
+            if length < 12 || (seen.insert(buffer[2..length].to_vec()) && lose_first) {
+                continue;
+            }
+            let forward = UdpSocket::bind((SERVER, 0)).await.expect("bind the relay's own socket");
+            forward.send_to(&buffer[..length], upstream).await.expect("pass the question on");
+            let mut answer = vec![0_u8; 4096];
+            let received = forward.recv(&mut answer).await.expect("the server answers");
+            relay.send_to(&answer[..received], from).await.expect("pass the answer back");
+        }
+    });
+    (address, ports)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_lost_on_the_way_is_asked_again_of_a_lone_resolver() {
+    let server = dns_server().await;
+    let (address, _) = relay(&server, true).await;
+    let params = json!({"names": ["www.good.test"], "types": ["A"], "resolvers": [address.to_string()],
+                        "timeout_ms": 200, "zone_transfer": false});
+
+    let (output, _) = run(params, test_scope()).await;
+
+    let output = output.expect("the lookup runs");
+    let name = &output.result["names"][0];
+    assert_eq!(name["status"], "NOERROR", "{name}");
+    assert_eq!(name["records"][0]["value"], "127.0.0.10");
+    assert_eq!(output.result["summary"]["failed"], 0);
+    // A, SOA and CNAME, each asked twice.
+    assert_eq!(output.result["summary"]["queries"], 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answered_question_leaves_its_socket_to_the_next_one() {
+    let server = dns_server().await;
+    let (address, ports) = relay(&server, false).await;
+    // One question at a time: A, SOA and CNAME of two names.
+    let params = json!({"names": ["www.good.test", "mail.good.test"], "types": ["A"], "resolvers": [address.to_string()],
+                        "concurrency": 1, "zone_transfer": false});
+
+    let (output, _) = run(params, test_scope()).await;
+
+    let output = output.expect("the lookup runs");
+    assert_eq!(output.result["summary"]["queries"], 6);
+    assert_eq!(output.result["summary"]["resolved"], 2);
+    assert_eq!(ports.lock().expect("the ports").len(), 1, "every question from one socket");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_servers_own_resolvers_are_asked_through_the_outbound_gate_when_a_run_names_none() {
     let server = dns_server().await;

@@ -6,13 +6,14 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rampart_scope::{Gate, GateError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -95,6 +96,9 @@ pub enum QueryError {
     Failed(String),
 }
 
+/// Times a question is asked at most when no answer comes.
+const ATTEMPTS: usize = 2;
+
 /// The resolvers of a run, asked in turn, with a bound on the questions in flight.
 pub struct Resolvers {
     gate: Gate,
@@ -104,13 +108,19 @@ pub struct Resolvers {
     in_flight: Semaphore,
     /// Questions sent (UDP datagrams and TCP exchanges), retries included.
     pub sent: AtomicU64,
+    /// Sockets the gate connected to each resolver (by its place in `list`) that no question
+    /// uses: a question takes one, or has the gate connect a new one, and gives it back once
+    /// answered. One that saw no answer is closed, so no late answer meets the next question.
+    idle: Mutex<Vec<Vec<UdpSocket>>>,
 }
 
 impl Resolvers {
     pub fn new(gate: Gate, list: Vec<Resolver>, timeout: Duration, concurrency: usize) -> Self {
+        let idle = Mutex::new(list.iter().map(|_| Vec::new()).collect());
         Self {
             gate,
             list,
+            idle,
             timeout,
             next: AtomicUsize::new(0),
             in_flight: Semaphore::new(concurrency.max(1)),
@@ -118,15 +128,15 @@ impl Resolvers {
         }
     }
 
-    /// Asks `name`/`record_type`, trying the next resolver once when one gives no answer.
+    /// Asks `name`/`record_type`, once more when no answer comes: of the next resolver in turn,
+    /// or of the same one when it is the only one (a datagram lost on the way is not a name
+    /// without an answer).
     pub async fn query(&self, name: &Name, record_type: RecordType) -> Result<Answer, QueryError> {
         let _permit = self.in_flight.acquire().await.map_err(|_| QueryError::Failed("stopped".into()))?;
         let first = self.next.fetch_add(1, Ordering::Relaxed);
-        let attempts = self.list.len().clamp(1, 2);
         let mut last = QueryError::Timeout;
-        for attempt in 0..attempts {
-            let resolver = &self.list[(first + attempt) % self.list.len()];
-            match self.ask(resolver, name, record_type).await {
+        for attempt in 0..ATTEMPTS {
+            match self.ask((first + attempt) % self.list.len(), name, record_type).await {
                 Ok(answer) => return Ok(answer),
                 Err(QueryError::Refused(reason)) => return Err(QueryError::Refused(reason)),
                 Err(error) => last = error,
@@ -135,10 +145,16 @@ impl Resolvers {
         Err(last)
     }
 
-    async fn ask(&self, resolver: &Resolver, name: &Name, record_type: RecordType) -> Result<Answer, QueryError> {
+    /// Asks the resolver at `index` of the list.
+    async fn ask(&self, index: usize, name: &Name, record_type: RecordType) -> Result<Answer, QueryError> {
+        let resolver = &self.list[index];
         let id: u16 = rand::random();
         let question = encode(id, name, record_type)?;
-        let (socket, _) = self.gate.connect_udp(&resolver.host, resolver.port).await.map_err(gate_error)?;
+        let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner)[index].pop();
+        let socket = match idle {
+            Some(socket) => socket,
+            None => self.gate.connect_udp(&resolver.host, resolver.port).await.map_err(gate_error)?.0,
+        };
         self.sent.fetch_add(1, Ordering::Relaxed);
         socket.send(&question).await.map_err(|error| QueryError::Failed(error.to_string()))?;
         let deadline = Instant::now() + self.timeout;
@@ -156,6 +172,7 @@ impl Resolvers {
             }
         };
         if !message.metadata.truncation {
+            self.idle.lock().unwrap_or_else(PoisonError::into_inner)[index].push(socket);
             return Ok(answer_of(message));
         }
         // Truncated: the same question again over TCP.
