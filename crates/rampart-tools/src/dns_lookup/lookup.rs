@@ -149,7 +149,7 @@ pub async fn lookup(
     Ok((DnsLookupResult { names, subdomains, zone_transfers: transfers, summary }, findings, artifacts))
 }
 
-/// Looks one target up and reports the progress of the run.
+/// Looks one target up and reports the progress of the run, at each percent.
 async fn counted(
     plan: &Plan,
     resolvers: &Resolvers,
@@ -160,8 +160,11 @@ async fn counted(
     let outcome = look_up(plan, resolvers, &target).await;
     let total = plan.targets.len();
     let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-    let percent = u8::try_from(finished * 100 / total.max(1)).unwrap_or(100);
-    context.progress(percent, format!("{finished} of {total} names"));
+    // Said once per percent: every update wakes whoever shows it.
+    let percent = finished * 100 / total.max(1);
+    if percent != (finished - 1) * 100 / total.max(1) {
+        context.progress(u8::try_from(percent).unwrap_or(100), format!("{finished} of {total} names"));
+    }
     outcome
 }
 

@@ -158,7 +158,7 @@ impl Resolvers {
         self.sent.fetch_add(1, Ordering::Relaxed);
         socket.send(&question).await.map_err(|error| QueryError::Failed(error.to_string()))?;
         let deadline = Instant::now() + self.timeout;
-        let mut buffer = vec![0_u8; UDP_BUFFER];
+        let mut buffer = [0_u8; UDP_BUFFER];
         // Datagrams that are not the answer (a stray or forged one) are skipped until the deadline.
         let message = loop {
             let received = tokio::time::timeout_at(deadline, socket.recv(&mut buffer)).await;
