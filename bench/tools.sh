@@ -9,11 +9,12 @@
 #            peer: an httpx + asyncio script (PyPI), 64 requests in flight on one client with 64
 #            keep-alive connections. Both GET each URL, read the body for its title and keep
 #            status, title, Server and X-Frame-Options, which are checked for every URL.
-#   dns      10,000 names (9,500 in dnsmasq's hosts file, 500 absent: NXDOMAIN) against dnsmasq
-#            (Debian) at 127.0.53.1:53. ours: `rampart scan dns NAME… --resolver 127.0.53.1
-#            --type A --no-zone-transfer --concurrency 64`, which asks A, and SOA and CNAME as it
-#            always does (a zone's apex, dangling aliases), 64 questions in flight (more overflow
-#            dnsmasq's socket buffer: datagrams are lost and asked again after the timeout);
+#   dns      10,000 names (9,500 in NSD's zone, 500 absent: NXDOMAIN) against NSD (Debian; one
+#            server process, response rate limiting off, which would drop most of a burst) at
+#            127.0.53.1:53. ours: `rampart scan dns NAME… --resolver 127.0.53.1 --type A
+#            --no-zone-transfer --concurrency 128`, which asks A, and SOA and CNAME as it always
+#            does (a zone's apex, dangling aliases), 128 questions in flight (the fastest of 64,
+#            128 and 256 here);
 #            peer: `dig` (Debian; massdns is not packaged) asking the same three questions per
 #            name, the names split into DIG_PARALLEL (8: the fastest of 4, 8, 16 and 32 on two
 #            cores) batch files, one `dig -f` each, all at once. Every name's address (or
@@ -36,7 +37,7 @@
 #
 # A warm-up and RUNS (default 3) timed runs per side and scenario, process start included; the
 # median is reported, and a run whose results differ from what was set up is not correct.
-# SCENARIOS selects some ("http dns tls secrets" by default). Installs nginx, dnsmasq and dig
+# SCENARIOS selects some ("http dns tls secrets" by default). Installs nginx, NSD and dig
 # (Debian) and httpx, sslyze and detect-secrets (PyPI, in a virtualenv under
 # ${XDG_CACHE_HOME:-~/.cache}/rampart-bench) when missing. Run as root.
 # Ends with one JSON line per scenario; ours and peer in items per second, ratio = ours / peer.
@@ -48,7 +49,7 @@ DIG_PARALLEL=${DIG_PARALLEL:-8}
 
 need() { command -v "$2" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null; }; }
 need nginx nginx
-need dnsmasq-base dnsmasq
+need nsd nsd
 need bind9-dnsutils dig
 need openssl openssl
 need git git
@@ -112,10 +113,14 @@ def server_cpu(pids, run):
     run()
     return sum(cpu_seconds(pid) for pid in pids) - before, time.perf_counter() - start
 
-def nginx_pids(master):
-    """The master and its workers."""
-    children = subprocess.run(["pgrep", "-P", str(master.pid)], capture_output=True, text=True).stdout
-    return [master.pid, *(int(pid) for pid in children.split())]
+def server_pids(master):
+    """A server's first process and all its descendants (nginx's workers, NSD's servers)."""
+    pids, index = [master.pid], 0
+    while index < len(pids):
+        children = subprocess.run(["pgrep", "-P", str(pids[index])], capture_output=True, text=True).stdout
+        pids.extend(int(pid) for pid in children.split())
+        index += 1
+    return pids
 
 def start_nginx(name, servers_conf):
     root = f"{WORK}/{name}"
@@ -217,7 +222,7 @@ asyncio.run(main(sys.argv[1:]))
 
     ours_s, ours_wrong = timed(ours, ours_check)
     peer_s, peer_wrong = timed(peer, peer_check)
-    cpu, wall = server_cpu(nginx_pids(nginx), ours)
+    cpu, wall = server_cpu(server_pids(nginx), ours)
     report("http_probe", "URLs/s", len(urls), ours_s, peer_s, ours_wrong, peer_wrong,
            f"nginx used {cpu:.2f} CPU s over our {wall:.2f} s run")
     nginx.terminate()
@@ -225,21 +230,43 @@ asyncio.run(main(sys.argv[1:]))
 # ----------------------------------------------------------------------------------------- dns
 def bench_dns():
     names, expected = [], {}
-    with open(f"{WORK}/hosts", "w") as f:
+    with open(f"{WORK}/bench.test.zone", "w") as f:
+        f.write("$ORIGIN bench.test.\n$TTL 300\n@ IN SOA ns.bench.test. admin.bench.test. 1 3600 600 86400 300\n"
+                "@ IN NS ns.bench.test.\nns IN A 127.0.53.1\n")
         for i in range(10_000):
             name = f"h{i}.bench.test"
             names.append(name)
             if i < 9_500:
                 address = f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"
-                f.write(f"{address} {name}\n")
+                f.write(f"h{i} IN A {address}\n")
                 expected[name] = address
             else:
                 expected[name] = None
     rng.shuffle(names)
-    server = subprocess.Popen(["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-                               f"--addn-hosts={WORK}/hosts", "--listen-address=127.0.53.1", "--bind-interfaces",
-                               "--port=53", "--local=/bench.test/", "--pid-file=", "--user=root", "--group=root",
-                               "--dns-forward-max=10000"])
+    # NSD with response rate limiting off: it would drop most of a burst from one client.
+    with open(f"{WORK}/nsd.conf", "w") as f:
+        f.write(f"""server:
+  ip-address: 127.0.53.1
+  port: 53
+  server-count: 1
+  username: ""
+  chroot: ""
+  zonesdir: "{WORK}"
+  database: ""
+  pidfile: "{WORK}/nsd.pid"
+  xfrdfile: "{WORK}/xfrd.state"
+  zonelistfile: "{WORK}/zone.list"
+  logfile: "{WORK}/nsd.log"
+  verbosity: 0
+  rrl-ratelimit: 0
+  rrl-whitelist-ratelimit: 0
+remote-control:
+  control-enable: no
+zone:
+  name: "bench.test"
+  zonefile: "bench.test.zone"
+""")
+    server = subprocess.Popen(["nsd", "-d", "-c", f"{WORK}/nsd.conf"])
     servers.append(server)
     for _ in range(2000):
         if subprocess.run(["dig", "@127.0.53.1", "+short", "+tries=1", "+time=1", "h0.bench.test"], capture_output=True, text=True).stdout.strip():
@@ -248,7 +275,7 @@ def bench_dns():
 
     def ours():
         return json.loads(sh([BIN, "scan", "dns", *names, "--resolver", "127.0.53.1", "--type", "A",
-                              "--no-zone-transfer", "--concurrency", "64", "--json"]))
+                              "--no-zone-transfer", "--concurrency", "128", "--json"]))
     def ours_check(out):
         got = {}
         for name in out["names"]:
@@ -278,9 +305,9 @@ def bench_dns():
 
     ours_s, ours_wrong = timed(ours, ours_check)
     peer_s, peer_wrong = timed(peer, peer_check)
-    cpu, wall = server_cpu([server.pid], ours)
+    cpu, wall = server_cpu(server_pids(server), ours)
     report("dns_lookup", "names/s", len(names), ours_s, peer_s, ours_wrong, peer_wrong,
-           f"dnsmasq used {cpu:.2f} CPU s over our {wall:.2f} s run (30,000 questions)")
+           f"NSD used {cpu:.2f} CPU s over our {wall:.2f} s run (30,000 questions)")
     server.terminate()
 
 # ----------------------------------------------------------------------------------------- tls
@@ -342,7 +369,7 @@ def bench_tls():
 
     ours_s, ours_wrong = timed(ours, ours_check)
     peer_s, peer_wrong = timed(peer, peer_check)
-    cpu, wall = server_cpu(nginx_pids(nginx), ours)
+    cpu, wall = server_cpu(server_pids(nginx), ours)
     report("tls_inspect", "endpoints/s", len(targets), ours_s, peer_s, ours_wrong, peer_wrong,
            f"nginx used {cpu:.2f} CPU s over our {wall:.2f} s run")
     nginx.terminate()
