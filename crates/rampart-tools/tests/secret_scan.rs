@@ -161,7 +161,7 @@ async fn a_bare_repository_and_tags_are_walked_too() {
     let report =
         scan_repository(root.path(), &Rules::shipped(), &Limits::default(), &|_, _| {}, &CancellationToken::new())
             .expect("scans");
-    assert_eq!(report.commits, 2);
+    assert_eq!(report.walked.commits, 2);
     assert_eq!(report.found.len(), 1);
     assert_eq!((report.found[0].commit.as_str(), report.found[0].path.as_str()), (tagged.as_str(), "key.txt"));
 }
@@ -188,7 +188,7 @@ async fn allowlisted_paths_regexes_and_stopwords_are_silent_and_placeholders_hav
     let found: Vec<(&str, &str)> =
         report.found.iter().map(|found| (rules.rules()[found.rule].id.as_str(), found.path.as_str())).collect();
     assert_eq!(found, [("generic-secret", "src/real.py")], "only the random token is a secret");
-    assert_eq!(report.blobs_allowlisted, 1, "the lock file is never read");
+    assert_eq!(report.walked.blobs_allowlisted, 1, "the lock file is never read");
 }
 
 #[tokio::test]
@@ -238,13 +238,13 @@ async fn large_and_binary_blobs_are_skipped_and_counted_and_hostile_ones_do_not_
     let limits = Limits { max_blob_bytes: 4096, ..Limits::default() };
     let report =
         scan_repository(root.path(), &Rules::shipped(), &limits, &|_, _| {}, &CancellationToken::new()).expect("scans");
-    assert_eq!((report.blobs_too_large, report.blobs_binary), (1, 1));
+    assert_eq!((report.walked.blobs_too_large, report.walked.blobs_binary), (1, 1));
     assert!(report.found.is_empty(), "{:?}", report.found);
 
     let everything =
         scan_repository(root.path(), &Rules::shipped(), &Limits::default(), &|_, _| {}, &CancellationToken::new())
             .expect("scans");
-    assert_eq!(everything.blobs_too_large, 0);
+    assert_eq!(everything.walked.blobs_too_large, 0);
     assert!(everything.found.iter().any(|found| found.path == "large.txt"), "{:?}", everything.found);
 }
 
@@ -267,7 +267,7 @@ async fn findings_past_the_cap_are_counted_and_commits_past_the_cap_are_not_walk
     let one = Limits { max_commits: 1, ..Limits::default() };
     let report =
         scan_repository(root.path(), &Rules::shipped(), &one, &|_, _| {}, &CancellationToken::new()).expect("scans");
-    assert_eq!((report.commits, report.commits_truncated), (1, true));
+    assert_eq!((report.walked.commits, report.walked.commits_truncated), (1, true));
     assert!(!report.found.is_empty(), "the newest commit is the one walked");
 
     let cancelled = CancellationToken::new();

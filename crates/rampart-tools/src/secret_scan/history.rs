@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use gix::ObjectId;
 use gix::hashtable::{HashMap as IdMap, HashSet as IdSet};
 use gix::objs::FindExt;
+use schemars::JsonSchema;
+use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::secret_scan::detect::{self, Secret};
@@ -58,19 +60,26 @@ pub struct Found {
     pub secret: Secret,
 }
 
-/// What a scan saw and found.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Report {
+/// What a scan walked, as the result's summary shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
+pub struct Walked {
     pub commits: u64,
-    /// True when the history had more commits than [`Limits::max_commits`].
+    /// True when the history has more commits than `max_commits`: the oldest were not walked.
     pub commits_truncated: bool,
+    /// Distinct file contents read and scanned.
     pub blobs_scanned: u64,
     pub blobs_too_large: u64,
     pub blobs_binary: u64,
-    /// Blobs only ever seen at paths a global allowlist skips.
+    /// Distinct file contents only at paths the rules' global allowlists skip.
     pub blobs_allowlisted: u64,
     /// Objects that could not be read (a shallow or damaged repository).
     pub objects_unreadable: u64,
+}
+
+/// What a scan saw and found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Report {
+    pub walked: Walked,
     /// The secrets found, oldest commit first, at most [`Limits::max_findings`].
     pub found: Vec<Found>,
     /// Every distinct secret found, reported or not (of those collected).
@@ -109,9 +118,9 @@ pub fn scan_repository(
 
     progress(0, "reading the history".into());
     let (order, truncated, unreadable) = commits_in_order(&repo, limits.max_commits)?;
-    report.commits = order.len() as u64;
-    report.commits_truncated = truncated;
-    report.objects_unreadable += unreadable;
+    report.walked.commits = order.len() as u64;
+    report.walked.commits_truncated = truncated;
+    report.walked.objects_unreadable += unreadable;
 
     let jobs = blobs_to_scan(&repo, &order, rules, progress, cancel, &mut report)?;
     if cancel.is_cancelled() {
@@ -136,7 +145,7 @@ pub fn scan_repository(
             }
         }
     }
-    progress(100, format!("{} commits, {} blobs scanned", report.commits, report.blobs_scanned));
+    progress(100, format!("{} commits, {} blobs scanned", report.walked.commits, report.walked.blobs_scanned));
     Ok(report)
 }
 
@@ -261,12 +270,12 @@ fn blobs_to_scan(
         stack.push((commit.tree, String::new()));
         while let Some((tree, prefix)) = stack.pop() {
             let Ok(entries) = repo.objects.find_tree_iter(&tree, &mut buf) else {
-                report.objects_unreadable += 1;
+                report.walked.objects_unreadable += 1;
                 continue;
             };
             for entry in entries {
                 let Ok(entry) = entry else {
-                    report.objects_unreadable += 1;
+                    report.walked.objects_unreadable += 1;
                     break;
                 };
                 let id = entry.oid.to_owned();
@@ -293,7 +302,7 @@ fn blobs_to_scan(
             }
         }
     }
-    report.blobs_allowlisted = allowlisted.difference(&seen_blobs).count() as u64;
+    report.walked.blobs_allowlisted = allowlisted.difference(&seen_blobs).count() as u64;
     Ok(jobs)
 }
 
@@ -384,10 +393,10 @@ fn scan_blobs(
             .collect();
         workers.into_iter().flat_map(|worker| worker.join().unwrap_or_default()).collect::<Vec<_>>()
     });
-    report.blobs_too_large += too_large.into_inner();
-    report.blobs_binary += binary.into_inner();
-    report.objects_unreadable += unreadable.into_inner();
-    report.blobs_scanned += scanned.into_inner();
+    report.walked.blobs_too_large += too_large.into_inner();
+    report.walked.blobs_binary += binary.into_inner();
+    report.walked.objects_unreadable += unreadable.into_inner();
+    report.walked.blobs_scanned += scanned.into_inner();
     report.n_dropped += dropped.into_inner();
     found
 }

@@ -10,6 +10,6 @@ pub mod rules;
 mod tool;
 
 pub use detect::Secret;
-pub use history::{Found, Limits, Report, scan_repository};
+pub use history::{Found, Limits, Report, Walked, scan_repository};
 pub use rules::Rules;
 pub use tool::{SecretScan, SecretScanParams, SecretScanResult, output_of, resolve_local, scan_path};

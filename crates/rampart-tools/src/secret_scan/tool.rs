@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::git_clone::{self, FetchLimits, fetch_repository};
-use crate::secret_scan::history::{Limits, Report, scan_repository};
+use crate::secret_scan::history::{Limits, Report, Walked, scan_repository};
 use crate::secret_scan::rules::Rules;
 use crate::tool::{RunTarget, Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
 
@@ -73,17 +73,8 @@ pub struct SecretFound {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SecretScanSummary {
-    pub commits: u64,
-    /// True when the history has more commits than `max_commits`: the oldest were not walked.
-    pub commits_truncated: bool,
-    /// Distinct file contents read and scanned.
-    pub blobs_scanned: u64,
-    pub blobs_too_large: u64,
-    pub blobs_binary: u64,
-    /// Distinct file contents only at paths the rules' global allowlists skip.
-    pub blobs_allowlisted: u64,
-    /// Objects that could not be read (a shallow or damaged repository).
-    pub objects_unreadable: u64,
+    #[serde(flatten)]
+    pub walked: Walked,
     /// Distinct secrets found (per rule, file and secret), listed or not.
     pub secrets: u64,
     /// True when more secrets were found than `max_findings`: `secrets` lists the first.
@@ -258,7 +249,7 @@ impl Tool for SecretScan {
             LogStream::Stdout,
             format!(
                 "{} commits, {} files scanned, {} secrets found",
-                report.commits, report.blobs_scanned, report.n_found
+                report.walked.commits, report.walked.blobs_scanned, report.n_found
             ),
         );
         output_of(&label, &report, &self.rules)
@@ -330,13 +321,7 @@ pub fn output_of(repository: &str, report: &Report, rules: &Rules) -> Result<Too
         repository: repository.to_owned(),
         secrets,
         summary: SecretScanSummary {
-            commits: report.commits,
-            commits_truncated: report.commits_truncated,
-            blobs_scanned: report.blobs_scanned,
-            blobs_too_large: report.blobs_too_large,
-            blobs_binary: report.blobs_binary,
-            blobs_allowlisted: report.blobs_allowlisted,
-            objects_unreadable: report.objects_unreadable,
+            walked: report.walked.clone(),
             secrets: report.n_found,
             truncated: report.truncated(),
             rules: rules.rules().len(),
