@@ -153,9 +153,24 @@ impl Runner {
     }
 }
 
+/// A free port below the kernel's ephemeral range. The kernel hands ports of that range to any
+/// socket bound to port 0 or connecting, so one found free there could be taken by another
+/// test's listener or connection before the server, started after `initdb`, binds it.
 fn free_port() -> Result<u16, String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let (low, high) = (10_000_u16, ephemeral.max(11_000));
+    for _ in 0..100 {
+        // A version 7 id ends in random bits.
+        let offset = uuid::Uuid::now_v7().as_u128() % u128::from(high - low);
+        let port = low + u16::try_from(offset).map_err(|e| e.to_string())?;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(format!("no free port found between {low} and {high}"))
 }
 
 /// `initdb` on the PATH, or the newest Debian-style `/usr/lib/postgresql/<version>/bin`.
