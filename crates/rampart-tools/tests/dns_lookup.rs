@@ -211,6 +211,9 @@ async fn records_findings_and_artifacts_of_every_case() {
         "name_server_port": server.port,
         "subdomains": true,
         "timeout_ms": 5000,
+        // The test's server drops answers to bursts of hundreds of questions; asked again, they
+        // come, but only after the timeout.
+        "concurrency": 32,
     });
 
     let (output, refusals) = run(params, test_scope()).await;
@@ -488,4 +491,31 @@ async fn the_servers_own_resolvers_are_asked_through_the_outbound_gate_when_a_ru
 
     let (output, _) = run_tool(&tool, params, scope(&["open.test"]), None).await;
     assert!(output.expect_err("no outbound gate").contains("outbound gate"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_names_dealt_out_to_threads_are_each_answered_once() {
+    let server = dns_server().await;
+    // More names than one thread is given: on a machine with two cores or more, several threads.
+    let names: Vec<String> = (0..400).map(|index| format!("h{index}.wild.test")).collect();
+    let params = json!({"names": names, "types": ["A"], "resolvers": [format!("127.0.0.2:{}", server.port)],
+                        "concurrency": 32, "zone_transfer": false});
+
+    let (output, refusals) = run(params, test_scope()).await;
+
+    let output = output.expect("the lookup runs");
+    assert!(refusals.is_empty(), "{refusals:?}");
+    let looked_up: Vec<(String, String)> = output.result["names"]
+        .as_array()
+        .expect("names")
+        .iter()
+        .map(|name| (name["name"].as_str().unwrap_or_default().to_owned(), name["records"][0]["value"].to_string()))
+        .collect();
+    let mut expected: Vec<(String, String)> =
+        names.iter().map(|name| (name.clone(), "\"127.0.0.77\"".to_owned())).collect();
+    expected.sort();
+    assert_eq!(looked_up, expected, "every name once, in order, with the wildcard's address");
+    assert_eq!(output.result["summary"]["resolved"], 400);
+    // A, SOA and CNAME of each name, counted over every thread.
+    assert_eq!(output.result["summary"]["queries"], 1200);
 }

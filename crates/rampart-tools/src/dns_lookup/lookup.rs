@@ -6,11 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use futures_util::future::join_all;
+use futures_util::future::{join_all, try_join_all};
+use futures_util::{StreamExt, TryStreamExt};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rampart_core::findings::Severity;
@@ -23,7 +25,7 @@ use crate::dns_lookup::checks::{Dmarc, Spf, dmarc, spf};
 use crate::dns_lookup::tool::{
     DnsLookupResult, LookupSummary, NameResult, RecordView, SubdomainResult, ZoneTransferResult,
 };
-use crate::dns_lookup::wire::{Answer, QueryError, Resolvers, Transfer, same_name, transfer};
+use crate::dns_lookup::wire::{Answer, QueryError, Resolver, Resolvers, Transfer, same_name, transfer};
 
 /// The words subdomains are looked for with: one a line, shipped in the binary.
 const WORDLIST: &str = include_str!("subdomains.txt");
@@ -73,20 +75,46 @@ fn fqdn(name: &str) -> Result<Name, String> {
 
 /// A name as people write it: lowercase, no root dot.
 fn text(name: &Name) -> String {
-    let ascii = name.to_lowercase().to_ascii();
-    ascii.strip_suffix('.').unwrap_or(&ascii).to_owned()
+    let mut ascii = name.to_ascii();
+    ascii.make_ascii_lowercase();
+    if ascii.len() > 1 && ascii.ends_with('.') {
+        ascii.pop();
+    }
+    ascii
 }
 
 pub struct Plan {
     /// The organisation's gate: name servers are asked for a zone transfer only through it.
     pub gate: Gate,
+    /// The gate the resolvers are asked through: the organisation's for resolvers the run
+    /// names, the server's outbound one for its own.
+    pub resolver_gate: Gate,
+    pub resolvers: Vec<Resolver>,
     pub targets: Vec<Target>,
     pub types: Vec<RecordType>,
     pub subdomains: bool,
     pub zone_transfer: bool,
     pub name_server_port: u16,
     pub timeout: Duration,
+    /// Questions in flight at most, over every thread of the run.
     pub concurrency: usize,
+}
+
+/// Threads the lookups of one run use at most.
+const THREADS_MAX: usize = 8;
+/// Names a thread is given at least: fewer are not worth a thread of their own.
+const NAMES_PER_THREAD_MIN: usize = 128;
+
+/// How many threads look up `names` with `concurrency` questions in flight: one a core, each
+/// with names and questions enough to keep it busy.
+fn threads(names: usize, concurrency: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    cores.min(THREADS_MAX).min(names.div_ceil(NAMES_PER_THREAD_MIN)).min(concurrency).max(1)
+}
+
+/// Thread `index`'s share of `total` over `threads`: even, the rest to the first ones.
+fn share(total: usize, threads: usize, index: usize) -> usize {
+    total / threads + usize::from(index < total % threads)
 }
 
 /// What one name gave.
@@ -102,47 +130,76 @@ struct Outcome {
 }
 
 /// Looks every target of `plan` up; a refusal by the gate stops the whole lookup.
+///
+/// The targets are dealt out to threads of their own, one a core, each with a single-threaded
+/// runtime, its own sockets and its share of the questions in flight: a question and its answer
+/// are a datagram each, and handing every readiness event between the worker threads of a shared
+/// runtime costs more than the lookups themselves. Every thread stops when the run is cancelled,
+/// when another one fails, or when this future is dropped (the run's time limit).
 pub async fn lookup(
-    plan: &Plan,
-    resolvers: &Resolvers,
+    plan: Plan,
     context: &ToolContext,
 ) -> Result<(DnsLookupResult, Kept<Finding>, Kept<Artifact>), String> {
     let total = plan.targets.len();
-    let done = AtomicUsize::new(0);
-    let outcomes: Vec<Result<Outcome, String>> = futures_util::stream::iter(plan.targets.iter().cloned())
-        .map(|target| counted(plan, resolvers, target, &done, context))
-        .buffer_unordered(plan.concurrency.clamp(1, 1024))
-        .collect()
-        .await;
+    let threads = threads(total, plan.concurrency);
+    let plan = Arc::new(plan);
+    let done = Arc::new(AtomicUsize::new(0));
+    let cancel = context.cancel.child_token();
+    let _stop_when_dropped = cancel.clone().drop_guard();
+    let shards = (0..threads).map(|index| {
+        let (plan, done, context, cancel) = (Arc::clone(&plan), Arc::clone(&done), context.clone(), cancel.clone());
+        let in_flight = share(plan.concurrency, threads, index);
+        let shard = tokio::task::spawn_blocking(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|_| "cannot start the lookups".to_owned())?;
+            let resolvers = Resolvers::new(plan.resolver_gate.clone(), plan.resolvers.clone(), plan.timeout, in_flight);
+            runtime.block_on(async {
+                let targets = plan.targets.iter().skip(index).step_by(threads).cloned();
+                let outcomes = futures_util::stream::iter(targets)
+                    .map(|target| counted(&plan, &resolvers, target, &done, &context))
+                    .buffer_unordered(in_flight.min(1024))
+                    .try_collect::<Vec<Outcome>>();
+                tokio::select! {
+                    outcomes = outcomes => Ok((outcomes?, resolvers.sent.load(Ordering::Relaxed))),
+                    () = cancel.cancelled() => Err("cancelled".to_owned()),
+                }
+            })
+        });
+        async move { shard.await.map_err(|_| "the lookups stopped unexpectedly".to_owned())? }
+    });
+    let shards: Vec<(Vec<Outcome>, u64)> = try_join_all(shards).await?;
 
     let mut summary = LookupSummary { names: total, ..LookupSummary::default() };
     let (mut names, mut subdomains, mut transfers) = (Vec::new(), Vec::new(), Vec::new());
     let mut findings = Kept::default();
     let (mut domains, mut addresses) = (BTreeSet::new(), BTreeSet::new());
-    for outcome in outcomes {
-        let outcome = outcome?;
-        if let Some(name) = outcome.name {
-            match name.status.as_str() {
-                "NOERROR" => summary.resolved += 1,
-                "NXDOMAIN" => summary.nxdomain += 1,
-                "timeout" | "error" => summary.failed += 1,
-                _ => {}
+    for (outcomes, queries) in shards {
+        summary.queries += queries;
+        for outcome in outcomes {
+            if let Some(name) = outcome.name {
+                match name.status.as_str() {
+                    "NOERROR" => summary.resolved += 1,
+                    "NXDOMAIN" => summary.nxdomain += 1,
+                    "timeout" | "error" => summary.failed += 1,
+                    _ => {}
+                }
+                names.push(name);
             }
-            names.push(name);
+            subdomains.extend(outcome.subdomains);
+            transfers.extend(outcome.transfers);
+            findings.extend(outcome.findings);
+            domains.extend(outcome.domains);
+            addresses.extend(outcome.addresses);
+            summary.wildcard_filtered += outcome.wildcard_filtered;
         }
-        subdomains.extend(outcome.subdomains);
-        transfers.extend(outcome.transfers);
-        findings.extend(outcome.findings);
-        domains.extend(outcome.domains);
-        addresses.extend(outcome.addresses);
-        summary.wildcard_filtered += outcome.wildcard_filtered;
     }
     names.sort_by(|left: &NameResult, right| left.name.cmp(&right.name));
     subdomains.sort_by(|left: &SubdomainResult, right| left.name.cmp(&right.name));
     transfers
         .sort_by(|left: &ZoneTransferResult, right| (&left.zone, &left.address).cmp(&(&right.zone, &right.address)));
     summary.subdomains = subdomains.len();
-    summary.queries = resolvers.sent.load(Ordering::Relaxed);
     let mut artifacts = Kept::default();
     artifacts.extend(domains.into_iter().map(|name| Artifact::Domain { name }));
     artifacts.extend(addresses.into_iter().map(|address| Artifact::Host { address }));
@@ -307,7 +364,7 @@ fn view(record: &Record) -> RecordView {
 
 /// Printable ASCII, everything else escaped, at most [`VALUE_MAX`] characters.
 fn printable(value: &str) -> String {
-    let mut kept = String::new();
+    let mut kept = String::with_capacity(value.len().min(VALUE_MAX));
     for character in value.chars() {
         if kept.len() >= VALUE_MAX {
             break;
@@ -318,7 +375,9 @@ fn printable(value: &str) -> String {
             kept.extend(character.escape_default());
         }
     }
-    kept.chars().take(VALUE_MAX).collect()
+    // Nothing but ASCII was kept: any length is a character boundary.
+    kept.truncate(VALUE_MAX);
+    kept
 }
 
 async fn look_up(plan: &Plan, resolvers: &Resolvers, target: &Target) -> Result<Outcome, String> {
@@ -632,4 +691,30 @@ async fn enumerate(resolvers: &Resolvers, parent: &Name, outcome: &mut Outcome) 
         });
     }
     Ok(wildcard)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_questions_in_flight_are_shared_out_whole() {
+        for (total, threads) in [(1, 1), (128, 2), (129, 2), (7, 3), (256, 8), (1024, 7)] {
+            let shares: Vec<usize> = (0..threads).map(|index| share(total, threads, index)).collect();
+            assert_eq!(shares.iter().sum::<usize>(), total, "{total} over {threads}");
+            assert!(shares.iter().all(|share| *share >= total / threads && *share <= total.div_ceil(threads)));
+        }
+    }
+
+    #[test]
+    fn a_thread_has_names_and_questions_enough() {
+        assert_eq!(threads(1, 256), 1);
+        assert_eq!(threads(NAMES_PER_THREAD_MIN, 256), 1);
+        assert_eq!(threads(10_000, 1), 1, "one question in flight, one thread");
+        for (names, concurrency) in [(0, 1), (300, 2), (10_000, 256), (10_000, 3)] {
+            let threads = threads(names, concurrency);
+            assert!((1..=THREADS_MAX).contains(&threads));
+            assert!(threads <= concurrency && threads <= names.div_ceil(NAMES_PER_THREAD_MIN).max(1));
+        }
+    }
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::dns_lookup::lookup::{Plan, Target, lookup};
-use crate::dns_lookup::wire::{Resolver, Resolvers};
+use crate::dns_lookup::wire::Resolver;
 use crate::tool::{RunTarget, Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
 
 /// Most names one run may look up.
@@ -327,9 +327,10 @@ impl Tool for DnsLookup {
             LogStream::Stdout,
             format!("looking up {} names through {} resolvers", checked.targets.len(), resolver_list.len()),
         );
-        let resolvers = Resolvers::new(resolver_gate, resolver_list, checked.timeout, checked.concurrency);
         let plan = Plan {
             gate: context.gate.clone(),
+            resolver_gate,
+            resolvers: resolver_list,
             targets: checked.targets,
             types: checked.types,
             subdomains: params.subdomains,
@@ -338,29 +339,7 @@ impl Tool for DnsLookup {
             timeout: checked.timeout,
             concurrency: checked.concurrency,
         };
-        // The lookups run on a thread of their own with a single-threaded runtime: a question and
-        // its answer are a datagram each, and handing every readiness event between the worker
-        // threads of the shared runtime cost more than the lookups themselves. They stop when
-        // the run is cancelled or its future dropped (its time limit).
-        let cancel = context.cancel.child_token();
-        let _stop_when_dropped = cancel.clone().drop_guard();
-        let lookups = tokio::task::spawn_blocking({
-            let context = context.clone();
-            move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|_| "cannot start the lookups".to_owned())?;
-                runtime.block_on(async {
-                    tokio::select! {
-                        outcome = lookup(&plan, &resolvers, &context) => outcome,
-                        () = cancel.cancelled() => Err("cancelled".into()),
-                    }
-                })
-            }
-        });
-        let (result, findings, artifacts) =
-            lookups.await.map_err(|_| "the lookups stopped unexpectedly".to_owned())??;
+        let (result, findings, artifacts) = lookup(plan, &context).await?;
         context.log(
             LogStream::Stdout,
             format!(

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Edns, Header, HeaderCounts, Message, MessageType, Metadata, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
 use rampart_scope::{Gate, GateError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
@@ -81,7 +82,7 @@ impl Answer {
 
 /// Names compared as DNS compares them: case aside, with or without the root dot.
 pub fn same_name(left: &Name, right: &Name) -> bool {
-    left.to_lowercase().to_ascii().trim_end_matches('.') == right.to_lowercase().to_ascii().trim_end_matches('.')
+    left.eq_ignore_root(right)
 }
 
 /// Why a question got no answer.
@@ -99,6 +100,9 @@ pub enum QueryError {
 /// Times a question is asked at most when no answer comes.
 const ATTEMPTS: usize = 2;
 
+/// A socket connected to a resolver, and the buffer its answers are read into.
+type Idle = (UdpSocket, Vec<u8>);
+
 /// The resolvers of a run, asked in turn, with a bound on the questions in flight.
 pub struct Resolvers {
     gate: Gate,
@@ -109,9 +113,10 @@ pub struct Resolvers {
     /// Questions sent (UDP datagrams and TCP exchanges), retries included.
     pub sent: AtomicU64,
     /// Sockets the gate connected to each resolver (by its place in `list`) that no question
-    /// uses: a question takes one, or has the gate connect a new one, and gives it back once
-    /// answered. One that saw no answer is closed, so no late answer meets the next question.
-    idle: Mutex<Vec<Vec<UdpSocket>>>,
+    /// uses, each with the buffer its answers are read into: a question takes one, or has the
+    /// gate connect a new one, and gives it back once answered. One that saw no answer is
+    /// closed, so no late answer meets the next question.
+    idle: Mutex<Vec<Vec<Idle>>>,
 }
 
 impl Resolvers {
@@ -151,29 +156,31 @@ impl Resolvers {
         let id: u16 = rand::random();
         let question = encode(id, name, record_type)?;
         let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner)[index].pop();
-        let socket = match idle {
-            Some(socket) => socket,
-            None => self.gate.connect_udp(&resolver.host, resolver.port).await.map_err(gate_error)?.0,
+        let (socket, mut buffer) = match idle {
+            Some(idle) => idle,
+            None => {
+                let (socket, _) = self.gate.connect_udp(&resolver.host, resolver.port).await.map_err(gate_error)?;
+                (socket, Vec::with_capacity(UDP_BUFFER))
+            }
         };
         self.sent.fetch_add(1, Ordering::Relaxed);
         socket.send(&question).await.map_err(|error| QueryError::Failed(error.to_string()))?;
         let deadline = Instant::now() + self.timeout;
-        let mut buffer = [0_u8; UDP_BUFFER];
         // Datagrams that are not the answer (a stray or forged one) are skipped until the deadline.
-        let message = loop {
-            let received = tokio::time::timeout_at(deadline, socket.recv(&mut buffer)).await;
-            let length = match received {
+        let reply = loop {
+            buffer.clear();
+            match tokio::time::timeout_at(deadline, socket.recv_buf(&mut buffer)).await {
                 Err(_) => return Err(QueryError::Timeout),
                 Ok(Err(error)) => return Err(QueryError::Failed(error.to_string())),
-                Ok(Ok(length)) => length,
-            };
-            if let Some(message) = decode_answer(&buffer[..length], id, name, record_type) {
-                break message;
+                Ok(Ok(_)) => {}
+            }
+            if let Some(reply) = decode_answer(&buffer, id, name, record_type) {
+                break reply;
             }
         };
-        if !message.metadata.truncation {
-            self.idle.lock().unwrap_or_else(PoisonError::into_inner)[index].push(socket);
-            return Ok(answer_of(message));
+        if !reply.truncated {
+            self.idle.lock().unwrap_or_else(PoisonError::into_inner)[index].push((socket, buffer));
+            return Ok(reply.answer);
         }
         // Truncated: the same question again over TCP.
         let (mut stream, _) =
@@ -185,7 +192,7 @@ impl Resolvers {
             decode_answer(&bytes, id, name, record_type).ok_or_else(|| QueryError::Failed("a malformed answer".into()))
         };
         match tokio::time::timeout_at(deadline + self.timeout, exchange).await {
-            Ok(result) => result.map(answer_of),
+            Ok(result) => result.map(|reply| reply.answer),
             Err(_) => Err(QueryError::Timeout),
         }
     }
@@ -198,36 +205,65 @@ fn gate_error(error: GateError) -> QueryError {
     }
 }
 
-fn answer_of(message: Message) -> Answer {
-    let code = message.metadata.response_code;
-    let mut records = message.answers;
-    records.truncate(RECORDS_MAX);
-    Answer { code, records }
+/// An answer as read from the wire.
+pub struct Reply {
+    pub answer: Answer,
+    /// The answer did not fit in a datagram: the question is asked again over TCP.
+    pub truncated: bool,
 }
 
-/// A standard query for `name`/`record_type` with recursion desired and EDNS.
+/// A standard query for `name`/`record_type`, with recursion desired and EDNS but for a zone
+/// transfer: the header, the question and the OPT record written straight to the wire.
 pub fn encode(id: u16, name: &Name, record_type: RecordType) -> Result<Vec<u8>, QueryError> {
-    let mut message = Message::new(id, MessageType::Query, OpCode::Query);
-    message.metadata.recursion_desired = record_type != RecordType::AXFR;
-    message.add_query(Query::query(name.clone(), record_type));
-    if record_type != RecordType::AXFR {
+    let transfer = record_type == RecordType::AXFR;
+    let mut metadata = Metadata::new(id, MessageType::Query, OpCode::Query);
+    metadata.recursion_desired = !transfer;
+    let counts = HeaderCounts { queries: 1, additionals: u16::from(!transfer), ..HeaderCounts::default() };
+    let mut bytes = Vec::with_capacity(64);
+    let mut encoder = BinEncoder::new(&mut bytes);
+    let written = Header { metadata, counts }.emit(&mut encoder).and_then(|()| {
+        Query::query(name.clone(), record_type).emit(&mut encoder)?;
+        if transfer {
+            return Ok(());
+        }
         let mut edns = Edns::new();
         edns.set_max_payload(UDP_PAYLOAD);
-        message.set_edns(edns);
-    }
-    message.to_vec().map_err(|_| QueryError::Failed(format!("cannot encode a question for {name}")))
+        edns.emit(&mut encoder)
+    });
+    written.map_err(|_| QueryError::Failed(format!("cannot encode a question for {name}")))?;
+    Ok(bytes)
 }
 
 /// The answer to question `id` for `name`/`record_type` in `bytes`, or nothing when `bytes` is
 /// not a response to exactly that question (or not a DNS message at all).
-pub fn decode_answer(bytes: &[u8], id: u16, name: &Name, record_type: RecordType) -> Option<Message> {
-    let message = Message::from_vec(bytes).ok()?;
-    let matches = message.metadata.id == id
-        && message.metadata.message_type == MessageType::Response
-        && message.queries.len() == 1
-        && message.queries[0].query_type() == record_type
-        && same_name(message.queries[0].name(), name);
-    matches.then_some(message)
+///
+/// Only what an answer needs is read: the header, the question and at most [`RECORDS_MAX`]
+/// records of the answer section; the authority and additional sections are left unread (the
+/// response code is the header's four bits: the extended codes of EDNS only tell of EDNS errors).
+pub fn decode_answer(bytes: &[u8], id: u16, name: &Name, record_type: RecordType) -> Option<Reply> {
+    let mut decoder = BinDecoder::new(bytes);
+    let Header { metadata, counts } = Header::read(&mut decoder).ok()?;
+    if metadata.id != id || metadata.message_type != MessageType::Response || counts.queries != 1 {
+        return None;
+    }
+    let query = Query::read(&mut decoder).ok()?;
+    if query.query_type() != record_type || !same_name(query.name(), name) {
+        return None;
+    }
+    let count = usize::from(counts.answers).min(RECORDS_MAX);
+    let mut records = Vec::with_capacity(count);
+    for _ in 0..count {
+        let record = Record::read(&mut decoder).ok()?;
+        // Records of the additional section, or of an update, have no place in an answer.
+        if matches!(record.record_type(), RecordType::OPT | RecordType::SIG | RecordType::TSIG)
+            || matches!(record.data, RData::Update0(_))
+        {
+            return None;
+        }
+        records.push(record);
+    }
+    let answer = Answer { code: metadata.response_code, records };
+    Some(Reply { answer, truncated: metadata.truncation })
 }
 
 async fn write_framed(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), QueryError> {
@@ -333,10 +369,24 @@ mod tests {
             RecordType::A,
             vec![Record::from_rdata(asked.clone(), 60, RData::A(A::new(127, 0, 0, 9)))],
         );
-        let message = decode_answer(&bytes, 7, &asked, RecordType::A).expect("the answer");
-        let answer = answer_of(message);
+        let answer = decode_answer(&bytes, 7, &asked, RecordType::A).expect("the answer").answer;
         assert_eq!(answer.code, ResponseCode::NoError);
         assert_eq!(answer.of(&asked, RecordType::A).count(), 1);
+    }
+
+    #[test]
+    fn a_question_is_a_query_with_edns_and_a_transfer_one_without() {
+        let asked = name("www.example.test.");
+        let message = Message::from_vec(&encode(7, &asked, RecordType::MX).expect("encodes")).expect("decodes");
+        assert_eq!((message.metadata.id, message.metadata.message_type), (7, MessageType::Query));
+        assert!(message.metadata.recursion_desired);
+        assert_eq!(message.queries, vec![Query::query(asked.clone(), RecordType::MX)]);
+        assert_eq!(message.edns.as_ref().map(Edns::max_payload), Some(UDP_PAYLOAD));
+        assert!(message.answers.is_empty() && message.authorities.is_empty() && message.additionals.is_empty());
+
+        let message = Message::from_vec(&encode(8, &asked, RecordType::AXFR).expect("encodes")).expect("decodes");
+        assert!(!message.metadata.recursion_desired && message.edns.is_none());
+        assert_eq!(message.queries, vec![Query::query(asked, RecordType::AXFR)]);
     }
 
     #[test]
