@@ -95,20 +95,26 @@ pub struct SecretScanResult {
 /// The tool, with the server's rule set and the directories local repositories may be under.
 #[derive(Clone)]
 pub struct SecretScan {
-    rules: Arc<Rules>,
+    /// The rules; none for the shipped ones, compiled when first scanned with (every command of
+    /// the command line builds the tools, and most never scan for secrets).
+    rules: Option<Arc<Rules>>,
     allowed_paths: Arc<Vec<PathBuf>>,
 }
 
 impl Default for SecretScan {
     /// The shipped rules, and no local path allowed.
     fn default() -> Self {
-        Self::new(Rules::shipped(), Vec::new())
+        Self { rules: None, allowed_paths: Arc::new(Vec::new()) }
     }
 }
 
 impl SecretScan {
     pub fn new(rules: Rules, allowed_paths: Vec<PathBuf>) -> Self {
-        Self { rules: Arc::new(rules), allowed_paths: Arc::new(allowed_paths) }
+        Self { rules: Some(Arc::new(rules)), allowed_paths: Arc::new(allowed_paths) }
+    }
+
+    fn rules(&self) -> Arc<Rules> {
+        self.rules.clone().unwrap_or_else(|| Arc::new(Rules::shipped()))
     }
 
     fn limits_of(params: &SecretScanParams, errors: &mut ValidationErrors) -> Limits {
@@ -244,7 +250,8 @@ impl Tool for SecretScan {
             }
         };
         context.log(LogStream::Stdout, format!("scanning the history of {label}"));
-        let report = scan_path(&path, self.rules.clone(), limits, &context).await?;
+        let rules = self.rules();
+        let report = scan_path(&path, rules.clone(), limits, &context).await?;
         context.log(
             LogStream::Stdout,
             format!(
@@ -252,7 +259,7 @@ impl Tool for SecretScan {
                 report.walked.commits, report.walked.blobs_scanned, report.n_found
             ),
         );
-        output_of(&label, &report, &self.rules)
+        output_of(&label, &report, &rules)
     }
 }
 

@@ -10,7 +10,7 @@ pub mod tcp;
 pub mod tls;
 pub mod whois;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -105,10 +105,11 @@ pub async fn run_with_outbound(
     output.map_err(|reason| anyhow::anyhow!(reason)).context("the scan failed")
 }
 
-/// Prints a result as indented JSON.
+/// Prints a result as indented JSON, written out as it is encoded.
 pub fn print_json(result: &Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(result).context("printing the result")?);
-    Ok(())
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, result).context("printing the result")?;
+    writeln!(out).and_then(|()| out.flush()).context("printing the result")
 }
 
 /// Prints a run's result as indented JSON, with its findings under `findings`.
