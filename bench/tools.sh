@@ -35,8 +35,9 @@
 #            exactly the planted secrets (path, line, and the commit that added it); the peer
 #            exactly their paths and lines.
 #
-# A warm-up and RUNS (default 3) timed runs per side and scenario, process start included; the
-# median is reported, and a run whose results differ from what was set up is not correct.
+# A warm-up and RUNS (default 3) timed runs per side and scenario, process start included, the
+# two sides taken in turn; the median is reported, and a run whose results differ from what was
+# set up is not correct.
 # SCENARIOS selects some ("http dns tls secrets" by default). Installs nginx, NSD and dig
 # (Debian) and httpx, sslyze and detect-secrets (PyPI, in a virtualenv under
 # ${XDG_CACHE_HOME:-~/.cache}/rampart-bench) when missing. Run as root.
@@ -88,18 +89,23 @@ servers = []
 def sh(args, **kw):
     return subprocess.run(args, capture_output=True, text=True, check=True, **kw).stdout
 
-def timed(run, check):
-    """A warm-up, then RUNS timed runs: the median seconds, and why the first wrong run was wrong (None when none was)."""
-    run()
-    times, wrong = [], None
+def timed(ours, ours_check, peer, peer_check):
+    """A warm-up of each side, then RUNS timed runs of each, taken in turn (ours, the peer's, ours…)
+    so that a machine busier at one moment than the next weighs on both alike: per side, the
+    median seconds and why its first wrong run was wrong (None when none was)."""
+    sides = [(ours, ours_check), (peer, peer_check)]
+    for run, _ in sides:
+        run()
+    times, wrong = [[], []], [None, None]
     for _ in range(RUNS):
-        start = time.perf_counter()
-        out = run()
-        times.append(time.perf_counter() - start)
-        reason = check(out)
-        if reason and wrong is None:
-            wrong = reason
-    return statistics.median(times), wrong
+        for side, (run, check) in enumerate(sides):
+            start = time.perf_counter()
+            out = run()
+            times[side].append(time.perf_counter() - start)
+            reason = check(out)
+            if reason and wrong[side] is None:
+                wrong[side] = reason
+    return statistics.median(times[0]), wrong[0], statistics.median(times[1]), wrong[1]
 
 def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
@@ -220,8 +226,7 @@ asyncio.run(main(sys.argv[1:]))
     def peer_check(out):
         return first_difference(expected, {url: tuple(value) for url, value in out.items()})
 
-    ours_s, ours_wrong = timed(ours, ours_check)
-    peer_s, peer_wrong = timed(peer, peer_check)
+    ours_s, ours_wrong, peer_s, peer_wrong = timed(ours, ours_check, peer, peer_check)
     cpu, wall = server_cpu(server_pids(nginx), ours)
     report("http_probe", "URLs/s", len(urls), ours_s, peer_s, ours_wrong, peer_wrong,
            f"nginx used {cpu:.2f} CPU s over our {wall:.2f} s run")
@@ -303,8 +308,7 @@ zone:
                 got[fields[0].rstrip(".")] = fields[4]
         return first_difference(expected, got)
 
-    ours_s, ours_wrong = timed(ours, ours_check)
-    peer_s, peer_wrong = timed(peer, peer_check)
+    ours_s, ours_wrong, peer_s, peer_wrong = timed(ours, ours_check, peer, peer_check)
     cpu, wall = server_cpu(server_pids(server), ours)
     report("dns_lookup", "names/s", len(names), ours_s, peer_s, ours_wrong, peer_wrong,
            f"NSD used {cpu:.2f} CPU s over our {wall:.2f} s run (30,000 questions)")
@@ -367,8 +371,7 @@ def bench_tls():
             got[target] = (leaf, accepted)
         return first_difference(expected, got)
 
-    ours_s, ours_wrong = timed(ours, ours_check)
-    peer_s, peer_wrong = timed(peer, peer_check)
+    ours_s, ours_wrong, peer_s, peer_wrong = timed(ours, ours_check, peer, peer_check)
     cpu, wall = server_cpu(server_pids(nginx), ours)
     report("tls_inspect", "endpoints/s", len(targets), ours_s, peer_s, ours_wrong, peer_wrong,
            f"nginx used {cpu:.2f} CPU s over our {wall:.2f} s run")
@@ -437,8 +440,7 @@ def bench_secrets():
         got = {(path, finding["line_number"]) for path, found in out["results"].items() for finding in found}
         return set_difference({(p, l) for p, l, _ in expected}, got)
 
-    ours_s, ours_wrong = timed(ours, ours_check)
-    peer_s, peer_wrong = timed(peer, peer_check)
+    ours_s, ours_wrong, peer_s, peer_wrong = timed(ours, ours_check, peer, peer_check)
     report("secret_scan", "commits/s", 10_000, ours_s, peer_s, ours_wrong, peer_wrong)
 
 def main():
