@@ -317,6 +317,38 @@ fn a_path_outside_the_allowed_directories_is_refused_symlinks_and_dots_included(
         assert!(refused[0].1.contains(reason), "{repository}: {refused:?}");
     }
 
+    // A repository whose objects can be read from outside the allowed directories.
+    let borrowing = allowed.join("borrowing");
+    let _ = GitRepo::init(&borrowing);
+    std::fs::write(borrowing.join(".git/objects/info/alternates"), format!("{}/.git/objects\n", outside.display()))
+        .expect("alternates");
+    let linked_worktree = allowed.join("worktree-gitdir");
+    let _ = GitRepo::init_bare(&linked_worktree);
+    std::fs::write(linked_worktree.join("commondir"), format!("{}/.git\n", outside.display())).expect("commondir");
+    let dot_git_link = allowed.join("dot-git-link");
+    std::fs::create_dir_all(&dot_git_link).expect("dirs");
+    std::os::unix::fs::symlink(outside.join(".git"), dot_git_link.join(".git")).expect("a symlink");
+    let objects_link = allowed.join("objects-link");
+    let _ = GitRepo::init_bare(&objects_link);
+    std::fs::remove_dir_all(objects_link.join("objects")).expect("remove objects");
+    std::os::unix::fs::symlink(outside.join(".git/objects"), objects_link.join("objects")).expect("a symlink");
+    let pack_link = allowed.join("pack-link");
+    let _ = GitRepo::init(&pack_link);
+    std::fs::create_dir_all(pack_link.join(".git/objects/pack")).expect("dirs");
+    std::os::unix::fs::symlink(outside.join(".git/HEAD"), pack_link.join(".git/objects/pack/pack-0.pack"))
+        .expect("a symlink");
+    for (repository, reason) in [
+        (&borrowing, "objects of another repository (objects/info/alternates)"),
+        (&linked_worktree, "objects of another repository (commondir)"),
+        (&dot_git_link, "outside the allowed directories"),
+        (&objects_link, "outside the allowed directories"),
+        (&pack_link, "symlink among its objects (objects/pack/pack-0.pack)"),
+    ] {
+        let refused = refused_fields(&tool, json!({"repository": path_of(repository)}));
+        assert_eq!(refused.len(), 1, "{repository:?}: {refused:?}");
+        assert!(refused[0].1.contains(reason), "{repository:?}: {refused:?}");
+    }
+
     // The default: no local path at all.
     let refused = refused_fields(&SecretScan::default(), json!({"repository": path_of(&allowed.join("repo"))}));
     assert!(refused[0].1.contains("secret_scan.allowed_paths"), "{refused:?}");

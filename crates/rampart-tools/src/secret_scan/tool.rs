@@ -3,7 +3,8 @@
 //! in scope, fetched through the gate (`git_clone`) into a directory that lives as long as the
 //! run, or a local path under one of the directories the server allows
 //! (`secret_scan.allowed_paths`), resolved with symlinks and `..` before it is compared, at
-//! submission and again when the run starts. Each secret is a
+//! submission and again when the run starts, whose objects are its own and inside those
+//! directories (no alternates, no symlink out of them). Each secret is a
 //! finding `secret_scan.<rule id>` on the repository, at the file and the secret's hash; the
 //! secret itself is never kept: the result, findings and logs hold its first characters only.
 
@@ -190,11 +191,9 @@ pub fn resolve_local(repository: &str, allowed: &[PathBuf]) -> Result<PathBuf, S
         );
     }
     let resolved = path.canonicalize().map_err(|_| "does not exist or cannot be read".to_owned())?;
-    let inside = allowed
-        .iter()
-        .filter_map(|directory| directory.canonicalize().ok())
-        .any(|directory| resolved.starts_with(directory));
-    if !inside {
+    let allowed: Vec<PathBuf> = allowed.iter().filter_map(|directory| directory.canonicalize().ok()).collect();
+    let inside = |path: &Path| allowed.iter().any(|directory| path.starts_with(directory));
+    if !inside(&resolved) {
         return Err("is not under a directory this server allows (configuration secret_scan.allowed_paths)".into());
     }
     if !resolved.is_dir() {
@@ -205,7 +204,46 @@ pub fn resolve_local(repository: &str, allowed: &[PathBuf]) -> Result<PathBuf, S
     if resolved.join(".git").is_file() {
         return Err("holds a .git file (a linked work tree or a submodule): name the repository it points to".into());
     }
+    let git_dir = if resolved.join(".git").is_dir() { resolved.join(".git") } else { resolved.clone() };
+    own_objects(&git_dir, &inside)?;
     Ok(resolved)
+}
+
+/// Entries of `objects` or `objects/pack` looked at most: a repository has 256 fan-out
+/// directories and a few packs; one with more is refused rather than listed at length.
+const OBJECT_ENTRIES_MAX: usize = 10_000;
+
+/// Refuses a repository whose objects could be read from outside the allowed directories: a git
+/// directory or object store reached through a symlink out of them, a symlink among the fan-out
+/// directories and pack files, or objects borrowed from another repository (alternates, the
+/// common directory of a linked work tree), none of which the reader would otherwise refuse.
+fn own_objects(git_dir: &Path, inside: &dyn Fn(&Path) -> bool) -> Result<(), String> {
+    for borrowed in ["commondir", "objects/info/alternates", "objects/info/http-alternates"] {
+        if git_dir.join(borrowed).symlink_metadata().is_ok() {
+            return Err(format!("reads the objects of another repository ({borrowed}): name that repository"));
+        }
+    }
+    let escapes = |path: &Path| path.canonicalize().is_ok_and(|real| !inside(&real));
+    let objects = git_dir.join("objects");
+    if escapes(git_dir) || escapes(&objects) {
+        return Err("keeps its objects outside the allowed directories (through a symlink)".into());
+    }
+    for directory in [objects.clone(), objects.join("pack")] {
+        let Ok(entries) = std::fs::read_dir(&directory) else { continue };
+        for (index, entry) in entries.enumerate() {
+            if index >= OBJECT_ENTRIES_MAX {
+                return Err(format!("has more than {OBJECT_ENTRIES_MAX} entries in {}", directory.display()));
+            }
+            let entry = entry.map_err(|_| "cannot be read".to_owned())?;
+            if entry.file_type().is_ok_and(|kind| kind.is_symlink()) {
+                return Err(format!(
+                    "has a symlink among its objects ({}): not followed",
+                    entry.path().strip_prefix(git_dir).unwrap_or(&entry.path()).display()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[async_trait]
