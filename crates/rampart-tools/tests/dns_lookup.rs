@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hickory_proto::rr::{LowerName, Name};
+use hickory_proto::op::{Message, OpCode, Query};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use hickory_proto::serialize::txt::Parser;
 use hickory_server::Server;
 use hickory_server::net::runtime::TokioRuntimeProvider;
@@ -518,4 +520,46 @@ async fn many_names_dealt_out_to_threads_are_each_answered_once() {
     assert_eq!(output.result["summary"]["resolved"], 400);
     // A, SOA and CNAME of each name, counted over every thread.
     assert_eq!(output.result["summary"]["queries"], 1200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_on_one_socket_reach_their_own_questions_in_any_order_and_forged_ones_are_dropped() {
+    // A resolver that waits for the three questions of one name, then answers the last first,
+    // each answer preceded by a forged one: the same id, another name.
+    let resolver = UdpSocket::bind((SERVER, 0)).await.expect("bind the resolver");
+    let address = resolver.local_addr().expect("an address");
+    let answering = tokio::spawn(async move {
+        let mut questions = Vec::new();
+        let mut buffer = vec![0_u8; 4096];
+        while questions.len() < 3 {
+            let (length, from) = resolver.recv_from(&mut buffer).await.expect("a question");
+            questions.push((Message::from_vec(&buffer[..length]).expect("a query"), from));
+        }
+        let ports: BTreeSet<u16> = questions.iter().map(|(_, from)| from.port()).collect();
+        for (question, from) in questions.iter().rev() {
+            let query = question.queries[0].clone();
+            let mut forged = Message::response(question.metadata.id, OpCode::Query);
+            forged.add_query(Query::query(Name::from_ascii("evil.test.").expect("a name"), query.query_type()));
+            resolver.send_to(&forged.to_vec().expect("encodes"), from).await.expect("send");
+            let mut answer = Message::response(question.metadata.id, OpCode::Query);
+            if query.query_type() == RecordType::A {
+                answer.add_answer(Record::from_rdata(query.name().clone(), 60, RData::A(A::new(127, 0, 0, 99))));
+            }
+            answer.add_query(query);
+            resolver.send_to(&answer.to_vec().expect("encodes"), from).await.expect("send");
+        }
+        ports
+    });
+    let params = json!({"names": ["www.good.test"], "types": ["A"], "resolvers": [address.to_string()],
+                        "concurrency": 3, "timeout_ms": 2000, "zone_transfer": false});
+
+    let (output, _) = run(params, test_scope()).await;
+
+    let output = output.expect("the lookup runs");
+    let name = &output.result["names"][0];
+    assert_eq!(name["status"], "NOERROR", "{name}");
+    assert_eq!(name["records"][0]["value"], "127.0.0.99", "{name}");
+    assert_eq!(output.result["summary"]["queries"], 3, "every question answered the first time");
+    let ports = answering.await.expect("the resolver answered");
+    assert_eq!(ports.len(), 1, "three questions in flight on one socket");
 }

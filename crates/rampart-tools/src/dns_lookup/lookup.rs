@@ -154,8 +154,10 @@ pub async fn lookup(
                 .enable_all()
                 .build()
                 .map_err(|_| "cannot start the lookups".to_owned())?;
-            let resolvers = Resolvers::new(plan.resolver_gate.clone(), plan.resolvers.clone(), plan.timeout, in_flight);
             runtime.block_on(async {
+                let resolvers =
+                    Resolvers::connect(plan.resolver_gate.clone(), plan.resolvers.clone(), plan.timeout, in_flight)
+                        .await?;
                 let targets = plan.targets.iter().skip(index).step_by(threads).cloned();
                 let outcomes = futures_util::stream::iter(targets)
                     .map(|target| counted(&plan, &resolvers, target, &done, &context))
@@ -163,6 +165,7 @@ pub async fn lookup(
                     .try_collect::<Vec<Outcome>>();
                 tokio::select! {
                     outcomes = outcomes => Ok((outcomes?, resolvers.sent.load(Ordering::Relaxed))),
+                    never = resolvers.receive() => match never {},
                     () = cancel.cancelled() => Err("cancelled".to_owned()),
                 }
             })

@@ -4,18 +4,20 @@
 //! kept only when its id, question and flags match what was asked, and anything it cannot decode
 //! is dropped, never a panic.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use hickory_proto::op::{Edns, Header, HeaderCounts, Message, MessageType, Metadata, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
 use rampart_scope::{Gate, GateError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::time::Instant;
 
 /// The UDP payload size announced with EDNS (the DNS flag day's value, which avoids IP fragments).
@@ -99,38 +101,85 @@ pub enum QueryError {
 
 /// Times a question is asked at most when no answer comes.
 const ATTEMPTS: usize = 2;
-
-/// A socket connected to a resolver, and the buffer its answers are read into.
-type Idle = (UdpSocket, Vec<u8>);
+/// Questions in flight on one socket at most: their answers, queued at once, stay well within
+/// the kernel's default receive buffer (about 200 small datagrams), which drops the rest.
+const QUESTIONS_PER_SOCKET: usize = 64;
 
 /// The resolvers of a run, asked in turn, with a bound on the questions in flight.
+///
+/// Each resolver is asked over a few sockets the gate connected to it, one for every
+/// [`QUESTIONS_PER_SOCKET`] questions in flight: the questions on a socket are told apart by
+/// their id, and [`Resolvers::receive`] hands each answer to the question it answers. A
+/// datagram that answers no question in flight (a late, stray or forged one) is dropped.
 pub struct Resolvers {
     gate: Gate,
     list: Vec<Resolver>,
+    /// By resolver (its place in `list`), its sockets.
+    channels: Vec<Vec<Channel>>,
     timeout: Duration,
     next: AtomicUsize,
     in_flight: Semaphore,
     /// Questions sent (UDP datagrams and TCP exchanges), retries included.
     pub sent: AtomicU64,
-    /// Sockets the gate connected to each resolver (by its place in `list`) that no question
-    /// uses, each with the buffer its answers are read into: a question takes one, or has the
-    /// gate connect a new one, and gives it back once answered. One that saw no answer is
-    /// closed, so no late answer meets the next question.
-    idle: Mutex<Vec<Vec<Idle>>>,
 }
 
+/// The socket connected to one resolver and the questions in flight on it, by id.
+struct Channel {
+    socket: Option<UdpSocket>,
+    waiting: Mutex<HashMap<u16, Waiting>>,
+    /// Why the socket could not be connected, or cannot be read any more: its questions fail at
+    /// once (and are asked of the next resolver).
+    broken: Mutex<Option<String>>,
+}
+
+/// A question in flight: what its answer must repeat, and where the answer goes.
+struct Waiting {
+    name: Name,
+    record_type: RecordType,
+    answer: oneshot::Sender<Result<Reply, QueryError>>,
+}
+
+/// Where a question's answer comes (or why none will).
+type Answered = oneshot::Receiver<Result<Reply, QueryError>>;
+
 impl Resolvers {
-    pub fn new(gate: Gate, list: Vec<Resolver>, timeout: Duration, concurrency: usize) -> Self {
-        let idle = Mutex::new(list.iter().map(|_| Vec::new()).collect());
-        Self {
+    /// Has the gate connect the sockets to each resolver of `list` for `concurrency` questions
+    /// in flight; a refusal is the run's end.
+    pub async fn connect(
+        gate: Gate,
+        list: Vec<Resolver>,
+        timeout: Duration,
+        concurrency: usize,
+    ) -> Result<Self, String> {
+        let sockets = concurrency.div_ceil(QUESTIONS_PER_SOCKET).max(1);
+        let mut channels = Vec::with_capacity(list.len());
+        for resolver in &list {
+            let mut sockets_of = Vec::with_capacity(sockets);
+            for _ in 0..sockets {
+                let (socket, broken) = match gate.connect_udp(&resolver.host, resolver.port).await {
+                    Ok((socket, _)) => (Some(socket), None),
+                    Err(GateError::Refused(reason)) => return Err(reason),
+                    Err(error) => (None, Some(error.to_string())),
+                };
+                sockets_of.push(Channel { socket, waiting: Mutex::default(), broken: Mutex::new(broken) });
+            }
+            channels.push(sockets_of);
+        }
+        Ok(Self {
             gate,
             list,
-            idle,
+            channels,
             timeout,
             next: AtomicUsize::new(0),
             in_flight: Semaphore::new(concurrency.max(1)),
             sent: AtomicU64::new(0),
-        }
+        })
+    }
+
+    /// Reads the answers of every resolver and hands each to its question; runs until dropped.
+    pub async fn receive(&self) -> std::convert::Infallible {
+        join_all(self.channels.iter().flatten().map(Channel::receive)).await;
+        std::future::pending().await
     }
 
     /// Asks `name`/`record_type`, once more when no answer comes: of the next resolver in turn,
@@ -152,37 +201,27 @@ impl Resolvers {
 
     /// Asks the resolver at `index` of the list.
     async fn ask(&self, index: usize, name: &Name, record_type: RecordType) -> Result<Answer, QueryError> {
-        let resolver = &self.list[index];
-        let id: u16 = rand::random();
+        // The resolver's socket with the fewest questions in flight.
+        let channel = self.channels[index]
+            .iter()
+            .min_by_key(|channel| channel.in_flight())
+            .ok_or_else(|| QueryError::Failed("no socket to the resolver".into()))?;
+        let (socket, id, answer) = channel.wait_for(name, record_type)?;
+        let _give_back = GiveBack { channel, id };
         let question = encode(id, name, record_type)?;
-        let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner)[index].pop();
-        let (socket, mut buffer) = match idle {
-            Some(idle) => idle,
-            None => {
-                let (socket, _) = self.gate.connect_udp(&resolver.host, resolver.port).await.map_err(gate_error)?;
-                (socket, Vec::with_capacity(UDP_BUFFER))
-            }
-        };
         self.sent.fetch_add(1, Ordering::Relaxed);
         socket.send(&question).await.map_err(|error| QueryError::Failed(error.to_string()))?;
         let deadline = Instant::now() + self.timeout;
-        // Datagrams that are not the answer (a stray or forged one) are skipped until the deadline.
-        let reply = loop {
-            buffer.clear();
-            match tokio::time::timeout_at(deadline, socket.recv_buf(&mut buffer)).await {
-                Err(_) => return Err(QueryError::Timeout),
-                Ok(Err(error)) => return Err(QueryError::Failed(error.to_string())),
-                Ok(Ok(_)) => {}
-            }
-            if let Some(reply) = decode_answer(&buffer, id, name, record_type) {
-                break reply;
-            }
+        let reply = match tokio::time::timeout_at(deadline, answer).await {
+            Err(_) => return Err(QueryError::Timeout),
+            Ok(Err(_)) => return Err(QueryError::Failed("stopped".into())),
+            Ok(Ok(reply)) => reply?,
         };
         if !reply.truncated {
-            self.idle.lock().unwrap_or_else(PoisonError::into_inner)[index].push((socket, buffer));
             return Ok(reply.answer);
         }
         // Truncated: the same question again over TCP.
+        let resolver = &self.list[index];
         let (mut stream, _) =
             self.gate.connect_tcp(&resolver.host, resolver.port, self.timeout).await.map_err(gate_error)?;
         self.sent.fetch_add(1, Ordering::Relaxed);
@@ -195,6 +234,84 @@ impl Resolvers {
             Ok(result) => result.map(|reply| reply.answer),
             Err(_) => Err(QueryError::Timeout),
         }
+    }
+}
+
+impl Channel {
+    /// The socket, a random id no question in flight on it has, and where the answer will come.
+    fn wait_for(&self, name: &Name, record_type: RecordType) -> Result<(&UdpSocket, u16, Answered), QueryError> {
+        let broken = self.broken.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let socket = match (&self.socket, broken) {
+            (Some(socket), None) => socket,
+            (_, reason) => return Err(QueryError::Failed(reason.unwrap_or_default())),
+        };
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        // At most as many ids are taken as questions are in flight (1,024): a free one is found.
+        let id = std::iter::repeat_with(rand::random::<u16>).find(|id| !waiting.contains_key(id)).unwrap_or(0);
+        let (sender, receiver) = oneshot::channel();
+        waiting.insert(id, Waiting { name: name.clone(), record_type, answer: sender });
+        Ok((socket, id, receiver))
+    }
+
+    fn in_flight(&self) -> usize {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    fn forget(&self, id: u16) {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
+    }
+
+    /// Reads answers until the socket cannot be read; each one that answers a question in
+    /// flight goes to it.
+    async fn receive(&self) {
+        let Some(socket) = &self.socket else { return };
+        let mut buffer = Vec::with_capacity(UDP_BUFFER);
+        loop {
+            buffer.clear();
+            match socket.recv_buf(&mut buffer).await {
+                Ok(_) => self.deliver(&buffer),
+                // The resolver's host said no one listens (an ICMP error on the connected
+                // socket): the questions waiting fail now rather than at their deadline.
+                Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    self.fail_all(&error.to_string())
+                }
+                Err(error) => {
+                    *self.broken.lock().unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
+                    self.fail_all(&error.to_string());
+                    return;
+                }
+            }
+        }
+    }
+
+    fn deliver(&self, bytes: &[u8]) {
+        let Some(id) = bytes.get(..2).map(|id| u16::from_be_bytes([id[0], id[1]])) else { return };
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(question) = waiting.get(&id) else { return };
+        let Some(reply) = decode_answer(bytes, id, &question.name, question.record_type) else { return };
+        if let Some(question) = waiting.remove(&id) {
+            let _ = question.answer.send(Ok(reply));
+        }
+    }
+
+    fn fail_all(&self, reason: &str) {
+        let waiting = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(PoisonError::into_inner));
+        for (_, question) in waiting {
+            let _ = question.answer.send(Err(QueryError::Failed(reason.to_owned())));
+        }
+    }
+}
+
+/// Gives a question's id back when its wait ends, however it ends (an answer, the deadline,
+/// the run stopped).
+struct GiveBack<'a> {
+    channel: &'a Channel,
+    id: u16,
+}
+
+impl Drop for GiveBack<'_> {
+    fn drop(&mut self) {
+        self.channel.forget(self.id);
     }
 }
 
