@@ -82,22 +82,40 @@ impl Pipeline {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner).get(&org).copied().unwrap_or(0)
     }
 
-    /// Takes room for `events` events of `org`, or refuses: past the organisation's share, or
-    /// past the queue's bound. A request larger than its share takes all of it (one request's
-    /// events always go together), so it is taken when its organisation has nothing waiting.
-    fn reserve(&self, org: OrgId, events: usize) -> Result<Reservation, Busy> {
-        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        let active = waiting.len() + usize::from(!waiting.contains_key(&org));
-        let share = share(self.capacity, active);
-        let wanted = events.min(share);
-        let already = waiting.get(&org).copied().unwrap_or(0);
-        if already + wanted > share {
-            return Err(Busy);
+    /// Queues `events` of `org` for the writer, or refuses: past the organisation's share, past
+    /// the queue's bound, or when the writer takes no more. A request larger than its share takes
+    /// all of it (one request's events always go together), so it is taken when its organisation
+    /// has nothing waiting. The room is taken and the job queued under one lock, so what
+    /// [`Pipeline::waiting`] counts is always in the writer's queue.
+    fn queue(
+        &self,
+        org: OrgId,
+        events: Vec<ScoredEvent>,
+        done: oneshot::Sender<Result<Vec<Committed>, StoreError>>,
+    ) -> Result<(), Busy> {
+        let unsent = {
+            let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            let active = waiting.len() + usize::from(!waiting.contains_key(&org));
+            let share = share(self.capacity, active);
+            let wanted = events.len().min(share);
+            let already = waiting.get(&org).copied().unwrap_or(0);
+            if already + wanted > share {
+                return Err(Busy);
+            }
+            let permits = u32::try_from(wanted).map_err(|_| Busy)?;
+            let room = self.room.clone().try_acquire_many_owned(permits).map_err(|_| Busy)?;
+            *waiting.entry(org).or_default() += wanted;
+            let room = Reservation { waiting: self.waiting.clone(), org, events: wanted, _room: room };
+            self.jobs.send(Job { events, done, _room: room }).err()
+        };
+        // A job the writer no longer takes gives its room back once the lock is released.
+        match unsent {
+            Some(job) => {
+                drop(job);
+                Err(Busy)
+            }
+            None => Ok(()),
         }
-        let permits = u32::try_from(wanted).map_err(|_| Busy)?;
-        let room = self.room.clone().try_acquire_many_owned(permits).map_err(|_| Busy)?;
-        *waiting.entry(org).or_default() += wanted;
-        Ok(Reservation { waiting: self.waiting.clone(), org, events: wanted, _room: room })
     }
 
     /// Commits `events` of `org` with whatever else is waiting; answers in order once they are
@@ -110,9 +128,8 @@ impl Pipeline {
         if events.is_empty() {
             return Ok(Ok(Vec::new()));
         }
-        let room = self.reserve(org, events.len())?;
         let (done, answer) = oneshot::channel();
-        self.jobs.send(Job { events, done, _room: room }).map_err(|_| Busy)?;
+        self.queue(org, events, done)?;
         // The writer answers every job it takes; a writer gone is a store that cannot write.
         Ok(answer.await.unwrap_or(Err(StoreError::Unavailable)))
     }
