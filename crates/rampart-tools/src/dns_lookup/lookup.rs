@@ -173,7 +173,12 @@ pub async fn lookup(
         async move { shard.await.map_err(|_| "the lookups stopped unexpectedly".to_owned())? }
     });
     let shards: Vec<(Vec<Outcome>, u64)> = try_join_all(shards).await?;
+    Ok(assemble(shards, total))
+}
 
+/// The run's result from what each thread's names gave and the questions it sent: names,
+/// subdomains and transfers in order, counts summed, artifacts once each.
+fn assemble(shards: Vec<(Vec<Outcome>, u64)>, total: usize) -> (DnsLookupResult, Kept<Finding>, Kept<Artifact>) {
     let mut summary = LookupSummary { names: total, ..LookupSummary::default() };
     let (mut names, mut subdomains, mut transfers) = (Vec::new(), Vec::new(), Vec::new());
     let mut findings = Kept::default();
@@ -206,7 +211,7 @@ pub async fn lookup(
     let mut artifacts = Kept::default();
     artifacts.extend(domains.into_iter().map(|name| Artifact::Domain { name }));
     artifacts.extend(addresses.into_iter().map(|address| Artifact::Host { address }));
-    Ok((DnsLookupResult { names, subdomains, zone_transfers: transfers, summary }, findings, artifacts))
+    (DnsLookupResult { names, subdomains, zone_transfers: transfers, summary }, findings, artifacts)
 }
 
 /// Looks one target up and reports the progress of the run, at each percent.
