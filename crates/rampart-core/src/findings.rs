@@ -1,6 +1,11 @@
-//! The vocabulary of findings: how severe an observation is. Pure types; no I/O.
+//! The vocabulary of findings: how severe an observation is, a tracked finding's identity across
+//! runs and tools, where it stands in its lifecycle, and when it is due. Pure types; no I/O.
+
+use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
 
 use crate::words::words;
+use crate::{ExecutionId, FindingId, UserId};
 
 words!(
     /// How much a finding matters, least to most; the order is the ranking.
@@ -8,6 +13,112 @@ words!(
     Severity { Info => "info", Low => "low", Medium => "medium", High => "high", Critical => "critical" }
     else "must be info, low, medium, high or critical"
 );
+
+words!(
+    /// Where a tracked finding stands. `open` and `acknowledged` are live: a run that looked for
+    /// the finding's check on its asset and did not see it resolves it. `false_positive` and
+    /// `accepted` are silenced: seeing them again changes nothing but their last sighting.
+    FindingStatus {
+        Open => "open",
+        Acknowledged => "acknowledged",
+        Resolved => "resolved",
+        FalsePositive => "false_positive",
+        Accepted => "accepted",
+    }
+);
+
+impl FindingStatus {
+    /// Open or acknowledged: still to be dealt with, and closed by a run that no longer sees it.
+    pub fn is_live(self) -> bool {
+        matches!(self, FindingStatus::Open | FindingStatus::Acknowledged)
+    }
+}
+
+/// What seeing a tracked finding again does to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sighting {
+    /// Live or silenced: only its last sighting and count change.
+    Again,
+    /// It was resolved: it is open again, a regression.
+    Reopened,
+}
+
+impl Sighting {
+    pub fn of(status: FindingStatus) -> Self {
+        if status == FindingStatus::Resolved { Sighting::Reopened } else { Sighting::Again }
+    }
+}
+
+/// A finding's identity: SHA-256 over its check id, asset and location as kept (normalised), in
+/// lowercase hex. Never over its title or detail, which may say the same thing differently from
+/// one run or tool to the next.
+pub fn fingerprint(check_id: &str, asset: &str, location: &str) -> String {
+    let mut hash = Sha256::new();
+    for part in [check_id, asset, location] {
+        hash.update(part.len().to_le_bytes());
+        hash.update(part.as_bytes());
+    }
+    hash.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Days a finding of `severity` may stay open before it is overdue: the service levels DefectDojo
+/// users know (critical 7, high 30, medium 90, low 120); informational findings are never due.
+pub fn sla_days(severity: Severity) -> Option<i64> {
+    match severity {
+        Severity::Critical => Some(7),
+        Severity::High => Some(30),
+        Severity::Medium => Some(90),
+        Severity::Low => Some(120),
+        Severity::Info => None,
+    }
+}
+
+/// When a finding of `severity` first seen at `first_seen` is due.
+pub fn due(severity: Severity, first_seen: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    sla_days(severity).map(|days| first_seen + Duration::days(days))
+}
+
+/// A finding as the organisation tracks it: one issue on one asset, whichever runs and tools saw
+/// it, with where it stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackedFinding {
+    pub id: FindingId,
+    /// [`fingerprint`] of its check id, asset and location.
+    pub fingerprint: String,
+    pub severity: Severity,
+    pub check_id: String,
+    /// As the last run that saw it said it.
+    pub title: String,
+    pub asset: String,
+    pub location: String,
+    pub detail: String,
+    pub status: FindingStatus,
+    /// It was resolved once and seen again.
+    pub regression: bool,
+    pub assignee: Option<UserId>,
+    /// Until when an accepted risk stays accepted; it is open again after.
+    pub accepted_until: Option<DateTime<Utc>>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// Runs that saw it.
+    pub occurrences: u64,
+    /// The tools that saw it, in the order they first did.
+    pub tools: Vec<String>,
+    pub last_execution: Option<ExecutionId>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TrackedFinding {
+    /// When it is due, by its severity's service level.
+    pub fn due(&self) -> Option<DateTime<Utc>> {
+        due(self.severity, self.first_seen)
+    }
+
+    /// Live and past its due date at `now`.
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.status.is_live() && self.due().is_some_and(|due| due < now)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -26,6 +137,37 @@ mod tests {
         assert!("HIGH".parse::<Severity>().is_err());
         assert!("severe".parse::<Severity>().is_err());
         assert!("".parse::<Severity>().is_err());
+    }
+
+    #[test]
+    fn a_fingerprint_is_made_of_check_asset_and_location_only() {
+        let one = fingerprint("tcp_scan.exposed_redis", "10.0.0.5", "tcp/6379");
+        assert_eq!(one, fingerprint("tcp_scan.exposed_redis", "10.0.0.5", "tcp/6379"));
+        assert_eq!(one.len(), 64);
+        assert!(one.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(one, fingerprint("tcp_scan.exposed_redis", "10.0.0.5", "tcp/6380"));
+        assert_ne!(one, fingerprint("tcp_scan.exposed_redi", "s10.0.0.5", "tcp/6379"), "parts cannot slide");
+        assert_ne!(fingerprint("a", "b", ""), fingerprint("a", "", "b"));
+    }
+
+    #[test]
+    fn only_a_resolved_finding_seen_again_is_reopened() {
+        assert_eq!(Sighting::of(FindingStatus::Resolved), Sighting::Reopened);
+        for status in
+            [FindingStatus::Open, FindingStatus::Acknowledged, FindingStatus::FalsePositive, FindingStatus::Accepted]
+        {
+            assert_eq!(Sighting::of(status), Sighting::Again);
+        }
+        assert!(FindingStatus::Open.is_live() && FindingStatus::Acknowledged.is_live());
+        assert!(!FindingStatus::Accepted.is_live() && !FindingStatus::FalsePositive.is_live());
+    }
+
+    #[test]
+    fn a_finding_is_due_by_its_severity() {
+        let seen = DateTime::<Utc>::UNIX_EPOCH;
+        assert_eq!(due(Severity::Critical, seen), Some(seen + Duration::days(7)));
+        assert_eq!(due(Severity::Low, seen), Some(seen + Duration::days(120)));
+        assert_eq!(due(Severity::Info, seen), None);
     }
 
     #[test]

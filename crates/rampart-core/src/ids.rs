@@ -94,6 +94,10 @@ id_type!(
     ExecutionId
 );
 id_type!(
+    /// A finding: one issue on one asset, tracked across the runs that see it.
+    FindingId
+);
+id_type!(
     /// A sensor: a honeypot, an endpoint agent or a network monitor.
     NodeId
 );

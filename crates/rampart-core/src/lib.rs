@@ -22,7 +22,7 @@ pub mod watch;
 pub mod words;
 
 pub use ids::{
-    AlertId, ApiKeyId, AuditEventId, EventId, ExecutionId, InvitationId, NodeId, OrgId, SessionId, TargetId, TokenId,
-    UserId,
+    AlertId, ApiKeyId, AuditEventId, EventId, ExecutionId, FindingId, InvitationId, NodeId, OrgId, SessionId, TargetId,
+    TokenId, UserId,
 };
 pub use validation::{FieldError, ValidationErrors};
