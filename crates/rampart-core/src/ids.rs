@@ -98,6 +98,10 @@ id_type!(
     FindingId
 );
 id_type!(
+    /// A change between runs.
+    ChangeEventId
+);
+id_type!(
     /// A sensor: a honeypot, an endpoint agent or a network monitor.
     NodeId
 );

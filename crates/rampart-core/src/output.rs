@@ -31,6 +31,8 @@ pub const DETAIL_MAX: usize = 4096;
 pub const DOMAIN_MAX: usize = 253;
 /// Most names a certificate's subject alternative names keep.
 pub const SANS_MAX: usize = 100;
+/// Most locations one coverage names.
+pub const COVERED_LOCATIONS_MAX: usize = 64;
 
 /// One observation about an asset. Severity, check id, asset and location are what a finding's
 /// identity is made of, so they are normalised when the finding is kept: the same observation on
@@ -137,6 +139,59 @@ impl Artifact {
     }
 }
 
+/// What a run looked for, and where: a check (an id, or every check of a family: `tls_inspect.*`)
+/// on an asset, at some locations (every location when none is named; `tcp/1-1024` names a range
+/// of ports). A live finding the run covered and did not see is resolved by the run's finish; a
+/// finding the run did not cover is left as it is, whatever the run found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Covered {
+    pub check: String,
+    pub asset: String,
+    pub locations: Vec<String>,
+}
+
+impl Covered {
+    /// `check` on the whole of `asset`.
+    pub fn new(check: impl Into<String>, asset: impl Into<String>) -> Self {
+        Self { check: check.into(), asset: asset.into(), locations: Vec::new() }.normalised()
+    }
+
+    /// The same, at `location` only (more locations may be added).
+    pub fn at(mut self, location: impl Into<String>) -> Self {
+        if self.locations.len() < COVERED_LOCATIONS_MAX {
+            self.locations.push(one_line(&location.into(), LOCATION_MAX));
+        }
+        self
+    }
+
+    /// True when a finding of `check_id` on `asset` at `location` was looked for.
+    pub fn covers(&self, check_id: &str, asset: &str, location: &str) -> bool {
+        let check = match self.check.strip_suffix('*') {
+            Some(family) => check_id.starts_with(family),
+            None => check_id == self.check,
+        };
+        check
+            && asset == self.asset
+            && (self.locations.is_empty() || self.locations.iter().any(|covered| location_within(location, covered)))
+    }
+}
+
+/// True when `location` is `covered`, or a port (`tcp/443`) in the range `covered` names
+/// (`tcp/1-1024`).
+fn location_within(location: &str, covered: &str) -> bool {
+    if location == covered {
+        return true;
+    }
+    let (Some((proto, port)), Some((range_proto, range))) = (location.split_once('/'), covered.split_once('/')) else {
+        return false;
+    };
+    let Some((low, high)) = range.split_once('-') else { return false };
+    match (port.parse::<u16>(), low.parse::<u16>(), high.parse::<u16>()) {
+        (Ok(port), Ok(low), Ok(high)) => proto == range_proto && (low..=high).contains(&port),
+        _ => false,
+    }
+}
+
 /// Something kept in a run's output: normalised and cut to its bounds when kept.
 pub trait Keep {
     fn normalised(self) -> Self;
@@ -151,6 +206,25 @@ impl Keep for Finding {
             asset: asset(&self.asset),
             location: one_line(&self.location, LOCATION_MAX),
             detail: multi_line(&self.detail, DETAIL_MAX),
+        }
+    }
+}
+
+impl Keep for Covered {
+    fn normalised(self) -> Self {
+        let check = match self.check.trim().strip_suffix('*') {
+            Some(family) => format!("{}*", check_id(family)),
+            None => check_id(&self.check),
+        };
+        Self {
+            check,
+            asset: asset(&self.asset),
+            locations: self
+                .locations
+                .iter()
+                .take(COVERED_LOCATIONS_MAX)
+                .map(|location| one_line(location, LOCATION_MAX))
+                .collect(),
         }
     }
 }
@@ -269,12 +343,14 @@ pub struct ToolOutput {
     pub result: Value,
     pub findings: Kept<Finding>,
     pub artifacts: Kept<Artifact>,
+    /// What the run looked for: the findings it may resolve by not seeing them again.
+    pub coverage: Kept<Covered>,
 }
 
 impl ToolOutput {
-    /// A result with no findings and no artifacts.
+    /// A result with no findings and no artifacts, having looked for nothing.
     pub fn new(result: Value) -> Self {
-        Self { result, findings: Kept::default(), artifacts: Kept::default() }
+        Self { result, findings: Kept::default(), artifacts: Kept::default(), coverage: Kept::default() }
     }
 }
 
@@ -391,6 +467,29 @@ mod tests {
         assert_eq!(certificate.sha256, format!("ab{}", "c".repeat(62)));
         let Artifact::Url { url } = Artifact::Url { url: long }.normalised() else { panic!("still a url") };
         assert_eq!(url.chars().count(), ASSET_MAX);
+    }
+
+    #[test]
+    fn a_coverage_covers_its_check_or_family_on_its_asset_at_its_locations() {
+        let family = Covered::new(" TLS_Inspect.* ", "Web.Example.");
+        assert_eq!(family.check, "tls_inspect.*");
+        assert!(family.covers("tls_inspect.expired", "web.example", "tcp/443"));
+        assert!(!family.covers("tls_inspectx", "web.example", ""), "a family is its dotted prefix");
+        assert!(!family.covers("tls_inspect.expired", "other.example", "tcp/443"));
+
+        let ports = Covered::new("tcp_scan.exposed_redis", "10.0.0.5").at("tcp/1-1024").at("tcp/6379");
+        assert!(ports.covers("tcp_scan.exposed_redis", "10.0.0.5", "tcp/6379"));
+        assert!(ports.covers("tcp_scan.exposed_redis", "10.0.0.5", "tcp/1024"));
+        assert!(!ports.covers("tcp_scan.exposed_redis", "10.0.0.5", "tcp/6380"));
+        assert!(!ports.covers("tcp_scan.exposed_redis", "10.0.0.5", "udp/53"));
+        assert!(!ports.covers("tcp_scan.exposed_redis", "10.0.0.5", ""), "the whole host is more than some ports");
+        assert!(!ports.covers("tcp_scan.exposed_mongo", "10.0.0.5", "tcp/80"));
+
+        let mut many = Covered::new("x", "h");
+        for port in 0..1000 {
+            many = many.at(format!("tcp/{port}"));
+        }
+        assert_eq!(many.locations.len(), COVERED_LOCATIONS_MAX);
     }
 
     #[test]

@@ -250,11 +250,7 @@ impl Tool for SeesOutbound {
     }
 
     async fn run(&self, _params: Value, context: ToolContext) -> Result<ToolOutput, String> {
-        Ok(ToolOutput {
-            result: json!({"outbound": context.outbound.is_some()}),
-            findings: Default::default(),
-            artifacts: Default::default(),
-        })
+        Ok(ToolOutput::new(json!({"outbound": context.outbound.is_some()})))
     }
 }
 

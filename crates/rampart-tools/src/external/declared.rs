@@ -442,6 +442,6 @@ impl Tool for DeclaredTool {
             }
         };
         let result = serde_json::to_value(result).map_err(|_| "cannot encode the result".to_owned())?;
-        Ok(ToolOutput { result, findings, artifacts })
+        Ok(ToolOutput { result, findings, artifacts, coverage: Default::default() })
     }
 }

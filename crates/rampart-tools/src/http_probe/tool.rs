@@ -250,7 +250,7 @@ impl Tool for HttpProbe {
         };
         let result = serde_json::to_value(HttpProbeResult { results, summary })
             .map_err(|_| "cannot encode the result".to_owned())?;
-        Ok(ToolOutput { result, findings, artifacts })
+        Ok(ToolOutput { result, findings, artifacts, coverage: Kept::default() })
     }
 }
 

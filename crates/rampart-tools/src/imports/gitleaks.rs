@@ -40,7 +40,8 @@ pub(super) fn read(bytes: &[u8]) -> Result<ToolOutput, String> {
                 .detail(format!("gitleaks rule {} matched a secret (not kept) in {}.", leak.rule_id, leak.file)),
         );
     }
-    let mut output = ToolOutput { result: serde_json::Value::Null, findings, artifacts: Kept::default() };
+    let mut output =
+        ToolOutput { result: serde_json::Value::Null, findings, artifacts: Kept::default(), coverage: Kept::default() };
     output.result = summary(Format::GitleaksJson, &output);
     Ok(output)
 }

@@ -51,7 +51,12 @@ pub fn read(format: Format, bytes: &[u8]) -> Result<ToolOutput, String> {
             let report = nmap::parse(bytes).map_err(|error| error.to_string())?;
             let (findings, artifacts) = nmap::output_of(&report);
             let hosts = serde_json::to_value(nmap::tool::host_views(&report)).unwrap_or_default();
-            Ok(ToolOutput { result: json!({"format": format.as_str(), "hosts": hosts}), findings, artifacts })
+            Ok(ToolOutput {
+                result: json!({"format": format.as_str(), "hosts": hosts}),
+                findings,
+                artifacts,
+                coverage: Default::default(),
+            })
         }
         Format::Sarif => sarif::read(bytes),
         Format::NucleiJsonl => nuclei::read(bytes),

@@ -108,7 +108,8 @@ pub(super) fn read(bytes: &[u8]) -> Result<ToolOutput, String> {
             );
         }
     }
-    let mut output = ToolOutput { result: serde_json::Value::Null, findings, artifacts: Kept::default() };
+    let mut output =
+        ToolOutput { result: serde_json::Value::Null, findings, artifacts: Kept::default(), coverage: Kept::default() };
     output.result = summary(Format::Sarif, &output);
     Ok(output)
 }

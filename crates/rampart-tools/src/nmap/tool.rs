@@ -253,7 +253,7 @@ impl Tool for Nmap {
         let (findings, artifacts) = output_of(&report);
         let result = result_of(&report, confinement);
         let result = serde_json::to_value(result).map_err(|_| "cannot encode the result".to_owned())?;
-        Ok(ToolOutput { result, findings, artifacts })
+        Ok(ToolOutput { result, findings, artifacts, coverage: Default::default() })
     }
 }
 

@@ -373,5 +373,5 @@ pub fn output_of(repository: &str, report: &Report, rules: &Rules) -> Result<Too
         },
     };
     let result = serde_json::to_value(result).map_err(|_| "cannot encode the result".to_owned())?;
-    Ok(ToolOutput { result, findings, artifacts: Kept::default() })
+    Ok(ToolOutput { result, findings, artifacts: Kept::default(), coverage: Kept::default() })
 }

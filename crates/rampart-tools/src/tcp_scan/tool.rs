@@ -231,7 +231,7 @@ impl Tool for TcpScan {
         }
         let (findings, artifacts) = output_of(&report);
         let result = serde_json::to_value(result).map_err(|_| "cannot encode the result".to_owned())?;
-        Ok(ToolOutput { result, findings, artifacts })
+        Ok(ToolOutput { result, findings, artifacts, coverage: Kept::default() })
     }
 }
 

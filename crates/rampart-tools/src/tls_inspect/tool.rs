@@ -233,7 +233,7 @@ impl Tool for TlsInspect {
         let (findings, artifacts) = output_of(&results, Utc::now(), plan.expiry_days);
         let result =
             serde_json::to_value(TlsInspectResult { results }).map_err(|_| "cannot encode the result".to_owned())?;
-        Ok(ToolOutput { result, findings, artifacts })
+        Ok(ToolOutput { result, findings, artifacts, coverage: Kept::default() })
     }
 }
 

@@ -224,7 +224,7 @@ impl Tool for Whois {
         }
         let result = serde_json::to_value(WhoisResult { domains: results })
             .map_err(|_| "cannot encode the result".to_owned())?;
-        Ok(ToolOutput { result, findings, artifacts })
+        Ok(ToolOutput { result, findings, artifacts, coverage: Kept::default() })
     }
 }
 

@@ -1,0 +1,63 @@
+-- Findings as an organisation tracks them: one row per issue on an asset (its fingerprint: a hash
+-- of check id, asset and location), whichever runs and tools saw it. Written by a run's finishing
+-- transaction, with the run's own findings (execution_findings), which name the row they are.
+
+CREATE TABLE findings (
+    id                BLOB PRIMARY KEY NOT NULL,
+    org_id            BLOB NOT NULL REFERENCES organisations (id) ON DELETE CASCADE,
+    fingerprint       TEXT NOT NULL,
+    severity          TEXT NOT NULL CHECK (severity IN ('info', 'low', 'medium', 'high', 'critical')),
+    check_id          TEXT NOT NULL,
+    title             TEXT NOT NULL,             -- as the last run that saw it said it
+    asset             TEXT NOT NULL,
+    location          TEXT NOT NULL,
+    detail            TEXT NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved', 'false_positive', 'accepted')),
+    regression        INTEGER NOT NULL,          -- resolved once, then seen again
+    assignee          BLOB REFERENCES users (id) ON DELETE SET NULL,
+    accepted_until    TEXT,                      -- an accepted risk is open again after it
+    first_seen        TEXT NOT NULL,
+    last_seen         TEXT NOT NULL,
+    occurrences       INTEGER NOT NULL,          -- runs that saw it
+    tools             TEXT NOT NULL,             -- ',tcp_scan,nmap,' so that one tool matches with LIKE
+    last_execution_id BLOB,
+    updated_at        TEXT NOT NULL,
+    UNIQUE (org_id, fingerprint)
+) STRICT;
+CREATE INDEX findings_by_org ON findings (org_id, id);
+CREATE INDEX findings_by_asset ON findings (org_id, asset, status);
+CREATE INDEX findings_by_status ON findings (org_id, status, severity);
+CREATE INDEX findings_accepted ON findings (accepted_until) WHERE status = 'accepted';
+
+-- Which tracked finding each of a run's findings is (NULL for runs recorded before tracking).
+ALTER TABLE execution_findings ADD COLUMN finding_id BLOB;
+CREATE INDEX execution_findings_by_finding ON execution_findings (finding_id);
+
+-- A finding's history: every change of its status, assignee or notes, by whom and why.
+CREATE TABLE finding_history (
+    id          BLOB PRIMARY KEY NOT NULL,       -- UUIDv7: in the order written
+    finding_id  BLOB NOT NULL REFERENCES findings (id) ON DELETE CASCADE,
+    at          TEXT NOT NULL,
+    actor_kind  TEXT NOT NULL,
+    actor_id    BLOB,
+    status      TEXT,                            -- the status it took, when it changed
+    assignee    TEXT,                            -- 'none' or the user id, when it changed
+    note        TEXT NOT NULL
+) STRICT;
+CREATE INDEX finding_history_by_finding ON finding_history (finding_id, id);
+
+-- What changed between runs: new and resolved findings, regressions, ports opened and closed,
+-- certificates and technologies changed. Listed by organisation, newest last.
+CREATE TABLE change_events (
+    id            BLOB PRIMARY KEY NOT NULL,     -- UUIDv7
+    org_id        BLOB NOT NULL REFERENCES organisations (id) ON DELETE CASCADE,
+    at            TEXT NOT NULL,
+    kind          TEXT NOT NULL CHECK (kind IN ('finding_new', 'finding_resolved', 'finding_reopened',
+                                                'port_opened', 'port_closed', 'certificate_changed',
+                                                'technology_changed')),
+    asset         TEXT NOT NULL,
+    execution_id  BLOB,
+    finding_id    BLOB,
+    detail        TEXT NOT NULL
+) STRICT;
+CREATE INDEX change_events_by_org ON change_events (org_id, id);
