@@ -4,8 +4,9 @@
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::identity::Actor;
 use crate::words::words;
-use crate::{ExecutionId, FindingId, UserId};
+use crate::{ExecutionId, FindingId, UserId, ValidationErrors};
 
 words!(
     /// How much a finding matters, least to most; the order is the ranking.
@@ -120,6 +121,71 @@ impl TrackedFinding {
     }
 }
 
+/// Most characters of a note on a finding.
+pub const NOTE_MAX: usize = 2000;
+/// How far ahead a risk may be accepted at most.
+pub const ACCEPTANCE_DAYS_MAX: i64 = 366;
+/// Findings one bulk change names at most.
+pub const BULK_MAX: usize = 1000;
+
+/// A change people make to findings, with why: its status, its assignee, a note.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FindingChange {
+    pub status: Option<FindingStatus>,
+    /// Until when an accepted risk stays accepted: required with `accepted`, refused otherwise.
+    pub accepted_until: Option<DateTime<Utc>>,
+    /// `Some(None)` leaves it unassigned.
+    pub assignee: Option<Option<UserId>>,
+    /// Why; required to close a finding (resolved, false positive, accepted).
+    pub note: String,
+}
+
+impl FindingChange {
+    /// The change, checked at `now`; every field in error is named.
+    pub fn checked(self, now: DateTime<Utc>) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let note = self.note.trim().to_owned();
+        if note.chars().count() > NOTE_MAX {
+            errors.add("note", format!("must be at most {NOTE_MAX} characters"));
+        } else if note.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t')) {
+            errors.add("note", "must not contain control characters other than line breaks and tabs");
+        }
+        if self.status.is_none() && self.assignee.is_none() && note.is_empty() {
+            errors.add("status", "a change needs a status, an assignee or a note");
+        }
+        let closing = matches!(
+            self.status,
+            Some(FindingStatus::Resolved | FindingStatus::FalsePositive | FindingStatus::Accepted)
+        );
+        if closing && note.is_empty() {
+            errors.add("note", "must say why, to close a finding");
+        }
+        match (self.status, self.accepted_until) {
+            (Some(FindingStatus::Accepted), None) => errors.add("accepted_until", "is required to accept a risk"),
+            (Some(FindingStatus::Accepted), Some(until)) => {
+                if until <= now || until > now + Duration::days(ACCEPTANCE_DAYS_MAX) {
+                    errors.add("accepted_until", format!("must be in the next {ACCEPTANCE_DAYS_MAX} days"));
+                }
+            }
+            (_, Some(_)) => errors.add("accepted_until", "is only for accepting a risk (status accepted)"),
+            (_, None) => {}
+        }
+        errors.into_result(|| Self { note, ..self })
+    }
+}
+
+/// One entry of a finding's history: who changed what, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    /// The status it took, when it changed.
+    pub status: Option<FindingStatus>,
+    /// The assignee it took, when it changed (`Some(None)`: unassigned).
+    pub assignee: Option<Option<UserId>>,
+    pub note: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +234,35 @@ mod tests {
         assert_eq!(due(Severity::Critical, seen), Some(seen + Duration::days(7)));
         assert_eq!(due(Severity::Low, seen), Some(seen + Duration::days(120)));
         assert_eq!(due(Severity::Info, seen), None);
+    }
+
+    #[test]
+    fn a_change_is_checked_field_by_field() {
+        let now = DateTime::<Utc>::UNIX_EPOCH + Duration::days(1000);
+        let fields = |change: FindingChange| {
+            change.checked(now).err().map(|errors| errors.iter().map(|error| error.field.clone()).collect::<Vec<_>>())
+        };
+        assert_eq!(fields(FindingChange::default()), Some(vec!["status".to_owned()]));
+        let closing = FindingChange { status: Some(FindingStatus::FalsePositive), ..Default::default() };
+        assert_eq!(fields(closing.clone()), Some(vec!["note".to_owned()]));
+        assert_eq!(fields(FindingChange { note: " a test host ".into(), ..closing }), None);
+        let accept = |until| FindingChange {
+            status: Some(FindingStatus::Accepted),
+            accepted_until: until,
+            note: "compensating control".into(),
+            ..Default::default()
+        };
+        assert_eq!(fields(accept(None)), Some(vec!["accepted_until".to_owned()]));
+        assert_eq!(fields(accept(Some(now))), Some(vec!["accepted_until".to_owned()]));
+        assert_eq!(fields(accept(Some(now + Duration::days(400)))), Some(vec!["accepted_until".to_owned()]));
+        assert_eq!(fields(accept(Some(now + Duration::days(30)))), None);
+        let stray =
+            FindingChange { accepted_until: Some(now + Duration::days(1)), note: "x".into(), ..Default::default() };
+        assert_eq!(fields(stray), Some(vec!["accepted_until".to_owned()]));
+        let long = FindingChange { note: "x".repeat(NOTE_MAX + 1), ..Default::default() };
+        assert_eq!(fields(long), Some(vec!["note".to_owned()]));
+        let checked = FindingChange { note: "  why \n".into(), ..Default::default() }.checked(now).expect("valid");
+        assert_eq!(checked.note, "why");
     }
 
     #[test]

@@ -18,6 +18,7 @@ words!(
         RunFinished => "run.finished",
         AlertRaised => "alert.raised",
         AlertChanged => "alert.changed",
+        ChangesRecorded => "changes.recorded",
     }
 );
 

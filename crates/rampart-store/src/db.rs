@@ -354,6 +354,14 @@ impl Store for SqlStore {
         self
     }
 
+    fn findings(&self) -> &dyn crate::FindingStore {
+        self
+    }
+
+    fn change_events(&self) -> &dyn crate::ChangeEventStore {
+        self
+    }
+
     fn nodes(&self) -> &dyn NodeStore {
         self
     }

@@ -21,6 +21,7 @@ mod output;
 use crate::changes::Change;
 use crate::db::{BeginWrite, Db, on_pool};
 use crate::effects::{Effects, EffectsOf, WriteEffects, unit_of_work};
+use crate::findings::track::{Run, TrackFindings, Tracked};
 use crate::{Seek, SqlStore, StoreError, StoreResult};
 
 /// Which executions to list; every field narrows.
@@ -156,6 +157,22 @@ fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
 fn finished(run: &Execution) -> NewOutboxRecord {
     let payload = serde_json::json!({ "execution": run.id, "tool": run.tool, "status": run.status.as_str() });
     NewOutboxRecord::new(Topic::RunFinished, Some(run.org_id), payload)
+}
+
+/// `effects`, and the `changes.recorded` outbox record of what tracking the run's findings
+/// changed, when it changed anything.
+fn with_changes(effects: Effects, run: &Execution, tracked: &Tracked) -> Effects {
+    if !tracked.changed() {
+        return effects;
+    }
+    let payload = serde_json::json!({
+        "execution": run.id,
+        "tool": run.tool,
+        "finding_new": tracked.new,
+        "finding_reopened": tracked.reopened,
+        "finding_resolved": tracked.resolved,
+    });
+    effects.record(NewOutboxRecord::new(Topic::ChangesRecorded, Some(run.org_id), payload))
 }
 
 fn int(value: u32) -> i32 {
@@ -413,9 +430,10 @@ impl ExecutionStore for SqlStore {
             Finish::TimedOut => (None, Some("timed out".to_owned())),
         };
         let none = (Kept::default(), Kept::default());
-        let (findings, artifacts) = match finish {
-            Finish::Succeeded(output) => (&output.findings, &output.artifacts),
-            _ => (&none.0, &none.1),
+        // Only a run that succeeded says what it found and what it looked for.
+        let (findings, artifacts, coverage) = match finish {
+            Finish::Succeeded(output) => (&output.findings, &output.artifacts, output.coverage.items()),
+            _ => (&none.0, &none.1, &[][..]),
         };
         let now = self.now();
         let (run, effects) = on_pool!(&self.db, |pool| {
@@ -435,8 +453,9 @@ impl ExecutionStore for SqlStore {
             let Some(row) = row else { return Err(StoreError::Fenced) };
             let org = row.org_id;
             let run = row.into_execution()?;
-            output::insert_output!(tx, org, id, findings, artifacts);
-            let effects = Effects::none().record(finished(&run));
+            let tracked = tx.track_findings(&Run { org, id, tool: &run.tool, now }, findings.items(), coverage).await?;
+            output::insert_output!(tx, org, id, findings, &tracked.ids, artifacts);
+            let effects = with_changes(Effects::none().record(finished(&run)), &run, &tracked);
             tx.write_effects(&effects, now).await?;
             tx.commit().await?;
             Ok::<_, StoreError>((run, effects))
@@ -481,8 +500,11 @@ impl ExecutionStore for SqlStore {
                 .await?;
             let org = row.org_id;
             let run = row.into_execution()?;
-            output::insert_output!(tx, org, id, findings, artifacts);
-            let effects = then(&run).record(finished(&run));
+            let tracked = tx
+                .track_findings(&Run { org, id, tool: &run.tool, now }, findings.items(), output.coverage.items())
+                .await?;
+            output::insert_output!(tx, org, id, findings, &tracked.ids, artifacts);
+            let effects = with_changes(then(&run).record(finished(&run)), &run, &tracked);
             tx.write_effects(&effects, now).await?;
             tx.commit().await?;
             Ok::<_, StoreError>((run, effects))

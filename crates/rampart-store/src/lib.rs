@@ -7,11 +7,13 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod change_events;
 pub mod changes;
 mod db;
 pub mod effects;
 mod error;
 pub mod executions;
+pub mod findings;
 pub mod invitations;
 pub mod nodes;
 pub mod orgs;
@@ -29,11 +31,13 @@ use async_trait::async_trait;
 
 pub use api_keys::{ApiKeyStore, KeyForAuth};
 pub use audit::{AuditFilter, AuditStore};
+pub use change_events::{ChangeEventStore, ChangeFilter};
 pub use changes::Change;
 pub use db::{Backend, ConnectOptions, Location, PoolStats, SqlStore};
 pub use effects::{Effects, EffectsOf};
 pub use error::{StoreError, StoreResult};
 pub use executions::{ExecutionFilter, ExecutionStore};
+pub use findings::{FindingFilter, FindingSort, FindingStore, FindingSummary};
 pub use invitations::InvitationStore;
 pub use nodes::{NodeFilter, NodePatch, NodeStore};
 pub use orgs::OrgStore;
@@ -95,6 +99,8 @@ pub trait Store: Send + Sync {
     fn audit(&self) -> &dyn AuditStore;
     fn targets(&self) -> &dyn TargetStore;
     fn executions(&self) -> &dyn ExecutionStore;
+    fn findings(&self) -> &dyn FindingStore;
+    fn change_events(&self) -> &dyn ChangeEventStore;
     fn nodes(&self) -> &dyn NodeStore;
     fn watch(&self) -> &dyn WatchStore;
     /// Unscoped: the server's own queue of facts for its dispatchers (see [`outbox`]).

@@ -10,6 +10,7 @@ use chrono::{TimeZone, Utc};
 use rampart_core::executions::{ExecutionStatus, Finish, NewExecution};
 use rampart_core::findings::Severity;
 use rampart_core::identity::Actor;
+use rampart_core::outbox::Topic;
 use rampart_core::output::{Artifact, Certificate, Finding, KEPT_MAX, Proto, RunOutput, ToolOutput};
 use rampart_core::{ExecutionId, OrgId};
 use rampart_store::{SqlStore, Store, StoreError};
@@ -224,6 +225,7 @@ async fn a_finished_record_stores_the_row_its_output_and_its_effects_together(
     let expected = format!("execution:{}", recorded.id);
     assert!(events.iter().any(|event| event.event.target.as_deref() == Some(expected.as_str())), "audited");
     let records = store.outbox().read(0, 10).await.expect("outbox");
-    assert_eq!(records.len(), 1, "run.finished, as a finish writes it");
+    let topics: Vec<Topic> = records.iter().map(|record| record.record.topic).collect();
+    assert_eq!(topics, [Topic::RunFinished, Topic::ChangesRecorded], "as a finish writes them: its findings are new");
     assert!(store.executions().claim("w1", LEASE, 10).await.expect("claim").is_none(), "nothing was queued");
 }

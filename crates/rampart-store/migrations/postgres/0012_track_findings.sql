@@ -7,6 +7,7 @@ CREATE TABLE findings (
     org_id            uuid NOT NULL REFERENCES organisations (id) ON DELETE CASCADE,
     fingerprint       TEXT NOT NULL,
     severity          TEXT NOT NULL CHECK (severity IN ('info', 'low', 'medium', 'high', 'critical')),
+    severity_rank     INTEGER NOT NULL,          -- 0 (info) to 4 (critical), for sorting by severity
     check_id          TEXT NOT NULL,
     title             TEXT NOT NULL,             -- as the last run that saw it said it
     asset             TEXT NOT NULL,
@@ -24,9 +25,8 @@ CREATE TABLE findings (
     updated_at        timestamptz NOT NULL,
     UNIQUE (org_id, fingerprint)
 );
-CREATE INDEX findings_by_org ON findings (org_id, id);
-CREATE INDEX findings_by_asset ON findings (org_id, asset, status);
-CREATE INDEX findings_by_status ON findings (org_id, status, severity);
+CREATE INDEX findings_by_status ON findings (org_id, status, severity_rank, id);
+CREATE INDEX findings_by_asset ON findings (org_id, asset);
 CREATE INDEX findings_accepted ON findings (accepted_until) WHERE status = 'accepted';
 
 -- Which tracked finding each of a run's findings is (NULL for runs recorded before tracking).

@@ -9,22 +9,24 @@ use sqlx::types::Json;
 use crate::db::{Db, on_pool};
 use crate::{StoreError, StoreResult};
 
-/// Rows per statement: 9 values each stays well under SQLite's limit on bound values.
+/// Rows per statement: 10 values each stays well under SQLite's limit on bound values.
 pub(super) const CHUNK: usize = 500;
 
 /// Inserts the findings and artifacts of run `$id` of organisation `$org` (a `Uuid`) within
-/// transaction `$tx`. A macro, not a function, so that it is compiled for each backend's
-/// transaction.
+/// transaction `$tx`, each finding naming the tracked finding it is (`$tracked`, in the same
+/// order). A macro, not a function, so that it is compiled for each backend's transaction.
 macro_rules! insert_output {
-    ($tx:expr, $org:expr, $id:expr, $findings:expr, $artifacts:expr) => {{
+    ($tx:expr, $org:expr, $id:expr, $findings:expr, $tracked:expr, $artifacts:expr) => {{
         let (org, id): (uuid::Uuid, ExecutionId) = ($org, $id);
-        let findings: Vec<(i32, &rampart_core::output::Finding)> = (1..).zip($findings.items().iter()).collect();
+        let tracked: &[uuid::Uuid] = $tracked;
+        let findings: Vec<(i32, (&rampart_core::output::Finding, &uuid::Uuid))> =
+            (1..).zip($findings.items().iter().zip(tracked)).collect();
         for chunk in findings.chunks(output::CHUNK) {
             let mut query = sqlx::QueryBuilder::new(
                 "INSERT INTO execution_findings \
-                 (execution_id, seq, org_id, severity, check_id, title, asset, location, detail) ",
+                 (execution_id, seq, org_id, severity, check_id, title, asset, location, detail, finding_id) ",
             );
-            query.push_values(chunk, |mut row, (seq, finding)| {
+            query.push_values(chunk, |mut row, (seq, (finding, tracked))| {
                 row.push_bind(id.as_uuid())
                     .push_bind(*seq)
                     .push_bind(org)
@@ -33,7 +35,8 @@ macro_rules! insert_output {
                     .push_bind(finding.title.as_str())
                     .push_bind(finding.asset.as_str())
                     .push_bind(finding.location.as_str())
-                    .push_bind(finding.detail.as_str());
+                    .push_bind(finding.detail.as_str())
+                    .push_bind(**tracked);
             });
             query.build().execute(&mut *$tx).await?;
         }

@@ -1,0 +1,367 @@
+//! A run's findings become the organisation's tracked findings, in the run's finishing
+//! transaction: each is matched by fingerprint to the one already tracked (seen again: counted,
+//! reopened as a regression if it had been resolved) or tracked anew; then every live finding the
+//! run covered and did not see is resolved. Each of these is a change event.
+//!
+//! Set-based throughout: the fingerprints are looked up, inserted and updated in multi-row
+//! statements, so an import of 100,000 findings is a few hundred statements.
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rampart_core::changes::ChangeKind;
+use rampart_core::findings::{FindingStatus, Sighting, fingerprint};
+use rampart_core::output::{Covered, Finding};
+use rampart_core::{ChangeEventId, ExecutionId, FindingId};
+use uuid::Uuid;
+
+use crate::StoreResult;
+
+/// Rows per multi-row statement: 21 values a row stays under SQLite's limit on bound values.
+const CHUNK: usize = 1000;
+/// Ids or fingerprints per `IN (…)` list.
+const IN_CHUNK: usize = 5000;
+
+/// What tracking a run's findings changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tracked {
+    /// The tracked finding each of the run's findings is, in the run's order.
+    pub ids: Vec<Uuid>,
+    pub new: u64,
+    pub reopened: u64,
+    pub resolved: u64,
+}
+
+impl Tracked {
+    pub fn changed(&self) -> bool {
+        self.new + self.reopened + self.resolved > 0
+    }
+}
+
+/// Who ran, for the rows tracking writes.
+pub struct Run<'a> {
+    pub org: Uuid,
+    pub id: ExecutionId,
+    pub tool: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// Tracks a run's findings on a connection inside the run's finishing transaction.
+#[async_trait]
+pub(crate) trait TrackFindings {
+    async fn track_findings(
+        &mut self,
+        run: &Run<'_>,
+        findings: &[Finding],
+        coverage: &[Covered],
+    ) -> StoreResult<Tracked>;
+}
+
+/// A tracked finding as tracking needs it.
+#[derive(sqlx::FromRow)]
+struct Known {
+    id: Uuid,
+    fingerprint: String,
+    status: String,
+    severity: String,
+    title: String,
+    detail: String,
+    tools: String,
+}
+
+/// A live finding on an asset a run covered.
+#[derive(sqlx::FromRow)]
+struct Live {
+    id: Uuid,
+    fingerprint: String,
+    check_id: String,
+    asset: String,
+    location: String,
+    title: String,
+}
+
+/// One change event to write.
+struct Change<'a> {
+    kind: ChangeKind,
+    asset: &'a str,
+    finding: Uuid,
+    detail: &'a str,
+}
+
+/// `?, ?, …` numbered from `$first`, `n` of them.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The same statements on either connection.
+macro_rules! track_findings_on {
+    ($conn:ty) => {
+        #[async_trait]
+        impl TrackFindings for $conn {
+            async fn track_findings(
+                &mut self,
+                run: &Run<'_>,
+                findings: &[Finding],
+                coverage: &[Covered],
+            ) -> StoreResult<Tracked> {
+                let prints: Vec<String> = findings
+                    .iter()
+                    .map(|finding| fingerprint(&finding.check_id, &finding.asset, &finding.location))
+                    .collect();
+                // The first of the run's findings with a fingerprint speaks for it.
+                let mut first: HashMap<&str, usize> = HashMap::with_capacity(prints.len());
+                for (index, print) in prints.iter().enumerate() {
+                    first.entry(print.as_str()).or_insert(index);
+                }
+                let unique: Vec<&str> = first.keys().copied().collect();
+
+                let mut known: HashMap<String, Known> = HashMap::new();
+                for chunk in unique.chunks(IN_CHUNK) {
+                    let sql = format!(
+                        "SELECT id, fingerprint, status, severity, title, detail, tools FROM findings \
+                         WHERE org_id = $1 AND fingerprint IN ({})",
+                        placeholders(2, chunk.len())
+                    );
+                    let mut query = sqlx::query_as::<_, Known>(&sql).bind(run.org);
+                    for print in chunk {
+                        query = query.bind(*print);
+                    }
+                    for row in query.fetch_all(&mut *self).await? {
+                        known.insert(row.fingerprint.clone(), row);
+                    }
+                }
+
+                let mut tracked = Tracked::default();
+                let mut ids: HashMap<&str, Uuid> = HashMap::with_capacity(unique.len());
+                let mut changes: Vec<Change<'_>> = Vec::new();
+                let mut fresh: Vec<(Uuid, usize)> = Vec::new();
+                let (mut seen, mut reopened, mut new_tool, mut restated) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                let tool_mark = format!(",{},", run.tool);
+                for print in &unique {
+                    let finding = &findings[first[print]];
+                    match known.get(*print) {
+                        None => {
+                            let id = FindingId::new().as_uuid();
+                            ids.insert(print, id);
+                            fresh.push((id, first[print]));
+                            changes.push(Change {
+                                kind: ChangeKind::FindingNew,
+                                asset: &finding.asset,
+                                finding: id,
+                                detail: &finding.title,
+                            });
+                        }
+                        Some(row) => {
+                            ids.insert(print, row.id);
+                            seen.push(row.id);
+                            let status: FindingStatus = row.status.parse().unwrap_or(FindingStatus::Open);
+                            if Sighting::of(status) == Sighting::Reopened {
+                                reopened.push(row.id);
+                                changes.push(Change {
+                                    kind: ChangeKind::FindingReopened,
+                                    asset: &finding.asset,
+                                    finding: row.id,
+                                    detail: &finding.title,
+                                });
+                            }
+                            if !row.tools.contains(&tool_mark) {
+                                new_tool.push(row.id);
+                            }
+                            if row.severity != finding.severity.as_str()
+                                || row.title != finding.title
+                                || row.detail != finding.detail
+                            {
+                                restated.push((row.id, finding));
+                            }
+                        }
+                    }
+                }
+
+                for chunk in fresh.chunks(CHUNK) {
+                    let mut query = sqlx::QueryBuilder::new(
+                        "INSERT INTO findings (id, org_id, fingerprint, severity, severity_rank, check_id, title, \
+                         asset, location, detail, status, regression, assignee, accepted_until, first_seen, \
+                         last_seen, occurrences, tools, last_execution_id, updated_at) ",
+                    );
+                    query.push_values(chunk, |mut row, (id, index)| {
+                        let finding = &findings[*index];
+                        row.push_bind(*id)
+                            .push_bind(run.org)
+                            .push_bind(prints[*index].as_str())
+                            .push_bind(finding.severity.as_str())
+                            .push_bind(finding.severity as i32)
+                            .push_bind(finding.check_id.as_str())
+                            .push_bind(finding.title.as_str())
+                            .push_bind(finding.asset.as_str())
+                            .push_bind(finding.location.as_str())
+                            .push_bind(finding.detail.as_str())
+                            .push_bind(FindingStatus::Open.as_str())
+                            .push_bind(false)
+                            .push_bind(None::<Uuid>)
+                            .push_bind(None::<DateTime<Utc>>)
+                            .push_bind(run.now)
+                            .push_bind(run.now)
+                            .push_bind(1_i64)
+                            .push_bind(tool_mark.as_str())
+                            .push_bind(run.id.as_uuid())
+                            .push_bind(run.now);
+                    });
+                    query.build().execute(&mut *self).await?;
+                }
+                for chunk in seen.chunks(IN_CHUNK) {
+                    let sql = format!(
+                        "UPDATE findings SET last_seen = $1, occurrences = occurrences + 1, last_execution_id = $2, \
+                         updated_at = $1 WHERE org_id = $3 AND id IN ({})",
+                        placeholders(4, chunk.len())
+                    );
+                    let mut query = sqlx::query(&sql).bind(run.now).bind(run.id.as_uuid()).bind(run.org);
+                    for id in chunk {
+                        query = query.bind(*id);
+                    }
+                    query.execute(&mut *self).await?;
+                }
+                for chunk in new_tool.chunks(IN_CHUNK) {
+                    let sql = format!(
+                        "UPDATE findings SET tools = tools || $1 WHERE org_id = $2 AND id IN ({})",
+                        placeholders(3, chunk.len())
+                    );
+                    let mut query = sqlx::query(&sql).bind(format!("{},", run.tool)).bind(run.org);
+                    for id in chunk {
+                        query = query.bind(*id);
+                    }
+                    query.execute(&mut *self).await?;
+                }
+                for (id, finding) in &restated {
+                    sqlx::query(
+                        "UPDATE findings SET severity = $1, severity_rank = $2, title = $3, detail = $4 \
+                         WHERE org_id = $5 AND id = $6",
+                    )
+                    .bind(finding.severity.as_str())
+                    .bind(finding.severity as i32)
+                    .bind(finding.title.as_str())
+                    .bind(finding.detail.as_str())
+                    .bind(run.org)
+                    .bind(*id)
+                    .execute(&mut *self)
+                    .await?;
+                }
+                let mut history: Vec<(Uuid, FindingStatus, &str)> = Vec::new();
+                for chunk in reopened.chunks(IN_CHUNK) {
+                    let sql = format!(
+                        "UPDATE findings SET status = 'open', regression = TRUE WHERE org_id = $1 AND id IN ({})",
+                        placeholders(2, chunk.len())
+                    );
+                    let mut query = sqlx::query(&sql).bind(run.org);
+                    for id in chunk {
+                        query = query.bind(*id);
+                        history.push((*id, FindingStatus::Open, "seen again after it was resolved: a regression"));
+                    }
+                    query.execute(&mut *self).await?;
+                }
+
+                // Coverage: every live finding on a covered asset that the run looked for and did
+                // not see is resolved.
+                let mut by_asset: HashMap<&str, Vec<&Covered>> = HashMap::new();
+                for covered in coverage {
+                    by_asset.entry(covered.asset.as_str()).or_default().push(covered);
+                }
+                let assets: Vec<&str> = by_asset.keys().copied().collect();
+                let mut live: Vec<Live> = Vec::new();
+                for chunk in assets.chunks(IN_CHUNK) {
+                    let sql = format!(
+                        "SELECT id, fingerprint, check_id, asset, location, title FROM findings \
+                         WHERE org_id = $1 AND status IN ('open', 'acknowledged') AND asset IN ({})",
+                        placeholders(2, chunk.len())
+                    );
+                    let mut query = sqlx::query_as::<_, Live>(&sql).bind(run.org);
+                    for asset in chunk {
+                        query = query.bind(*asset);
+                    }
+                    live.extend(query.fetch_all(&mut *self).await?);
+                }
+                let seen_now: HashSet<&str> = unique.iter().copied().collect();
+                let gone: Vec<&Live> = live
+                    .iter()
+                    .filter(|row| !seen_now.contains(row.fingerprint.as_str()))
+                    .filter(|row| {
+                        by_asset[row.asset.as_str()]
+                            .iter()
+                            .any(|covered| covered.covers(&row.check_id, &row.asset, &row.location))
+                    })
+                    .collect();
+                for chunk in gone.chunks(IN_CHUNK) {
+                    let sql = format!(
+                        "UPDATE findings SET status = 'resolved', updated_at = $1 WHERE org_id = $2 AND id IN ({})",
+                        placeholders(3, chunk.len())
+                    );
+                    let mut query = sqlx::query(&sql).bind(run.now).bind(run.org);
+                    for row in chunk {
+                        query = query.bind(row.id);
+                        history.push((row.id, FindingStatus::Resolved, "not seen by a run that looked for it"));
+                        changes.push(Change {
+                            kind: ChangeKind::FindingResolved,
+                            asset: &row.asset,
+                            finding: row.id,
+                            detail: &row.title,
+                        });
+                    }
+                    query.execute(&mut *self).await?;
+                }
+
+                for chunk in history.chunks(CHUNK) {
+                    let mut query = sqlx::QueryBuilder::new(
+                        "INSERT INTO finding_history (id, finding_id, at, actor_kind, actor_id, status, assignee, note) ",
+                    );
+                    query.push_values(chunk, |mut row, (id, status, note)| {
+                        row.push_bind(Uuid::now_v7())
+                            .push_bind(*id)
+                            .push_bind(run.now)
+                            .push_bind("system")
+                            .push_bind(None::<Uuid>)
+                            .push_bind(status.as_str())
+                            .push_bind(None::<String>)
+                            .push_bind(*note);
+                    });
+                    query.build().execute(&mut *self).await?;
+                }
+                for chunk in changes.chunks(CHUNK) {
+                    let mut query = sqlx::QueryBuilder::new(
+                        "INSERT INTO change_events (id, org_id, at, kind, asset, execution_id, finding_id, detail) ",
+                    );
+                    query.push_values(chunk, |mut row, change| {
+                        row.push_bind(ChangeEventId::new().as_uuid())
+                            .push_bind(run.org)
+                            .push_bind(run.now)
+                            .push_bind(change.kind.as_str())
+                            .push_bind(change.asset)
+                            .push_bind(run.id.as_uuid())
+                            .push_bind(change.finding)
+                            .push_bind(change.detail);
+                    });
+                    query.build().execute(&mut *self).await?;
+                }
+
+                tracked.new = fresh.len() as u64;
+                tracked.reopened = reopened.len() as u64;
+                tracked.resolved = gone.len() as u64;
+                tracked.ids = prints.iter().map(|print| ids[print.as_str()]).collect();
+                Ok(tracked)
+            }
+        }
+    };
+}
+
+track_findings_on!(sqlx::SqliteConnection);
+track_findings_on!(sqlx::PgConnection);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_from_the_first() {
+        assert_eq!(placeholders(3, 3), "$3, $4, $5");
+        assert_eq!(placeholders(1, 0), "");
+    }
+}
