@@ -12,6 +12,7 @@ pub mod body;
 pub mod docs;
 pub mod error;
 pub mod executions;
+pub mod findings;
 pub mod health;
 pub mod imports;
 mod live;
@@ -116,6 +117,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(orgs::router())
         .merge(targets::router())
         .merge(executions::router())
+        .merge(findings::router())
         .merge(imports::router())
         .merge(watch::router())
         .merge(settings::router())

@@ -2,7 +2,9 @@
 //! `#[schema(schema_with = …)]`: the closed sets of words a parameter takes, read from the domain's
 //! own lists so that the document names exactly the values the server accepts, and addresses.
 
+use rampart_core::changes::ChangeKind;
 use rampart_core::executions::ExecutionStatus;
+use rampart_core::findings::{FindingStatus, Severity};
 use rampart_core::identity::{AuditAction, Role};
 use rampart_core::targets::TargetKind;
 use rampart_core::watch::{AlertStatus, NodeKind, NodeStatus};
@@ -38,6 +40,25 @@ pub(crate) fn execution_statuses() -> Object {
 
 pub(crate) fn audit_actions() -> Object {
     words(AuditAction::ALL.iter().map(|action| action.as_str()))
+}
+
+pub(crate) fn severities() -> Object {
+    words(Severity::ALL.map(Severity::as_str))
+}
+
+pub(crate) fn finding_statuses() -> Object {
+    words(FindingStatus::ALL.map(FindingStatus::as_str))
+}
+
+pub(crate) fn change_kinds() -> Object {
+    words(ChangeKind::ALL.map(ChangeKind::as_str))
+}
+
+/// Why a finding changed: at most `findings::NOTE_MAX` characters, no control character but line
+/// breaks and tabs.
+pub(crate) fn finding_note() -> Object {
+    let max = rampart_core::findings::NOTE_MAX;
+    ObjectBuilder::new().schema_type(Type::String).pattern(Some(format!("^[^{CONTROL_IN_TEXT}]{{0,{max}}}$"))).build()
 }
 
 pub(crate) fn roles() -> Object {

@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::identity::Actor;
+use crate::validation::check_free_text;
 use crate::words::words;
 use crate::{ExecutionId, FindingId, UserId, ValidationErrors};
 
@@ -144,12 +145,8 @@ impl FindingChange {
     /// The change, checked at `now`; every field in error is named.
     pub fn checked(self, now: DateTime<Utc>) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::new();
+        errors.check("note", check_free_text(&self.note, NOTE_MAX));
         let note = self.note.trim().to_owned();
-        if note.chars().count() > NOTE_MAX {
-            errors.add("note", format!("must be at most {NOTE_MAX} characters"));
-        } else if note.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t')) {
-            errors.add("note", "must not contain control characters other than line breaks and tabs");
-        }
         if self.status.is_none() && self.assignee.is_none() && note.is_empty() {
             errors.add("status", "a change needs a status, an assignee or a note");
         }

@@ -5,6 +5,7 @@
 //! the run's attempt number, so a worker that lost its lease cannot overwrite a re-run.
 #![forbid(unsafe_code)]
 
+mod findings;
 mod imports;
 mod submit;
 mod worker;

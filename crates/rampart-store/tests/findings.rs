@@ -262,7 +262,7 @@ async fn a_change_naming_a_finding_of_another_organisation_changes_nothing(
 #[rstest]
 #[tokio::test]
 async fn findings_are_filtered_sorted_and_paged(#[values(Backend::Sqlite, Backend::Postgres)] backend: Backend) {
-    let (store, _db) = store(backend).await;
+    let (store, clock, _db) = store_with_clock(backend).await;
     let acme = org(&store, "acme").await;
     let mut findings = Vec::new();
     for host in 1..=30 {
@@ -312,10 +312,11 @@ async fn findings_are_filtered_sorted_and_paged(#[values(Backend::Sqlite, Backen
     assert_eq!(count(FindingFilter { text: Some("%".into()), ..Default::default() }).await, 0, "literal text");
     assert_eq!(count(FindingFilter { tool: Some("tcp_scan".into()), ..Default::default() }).await, 90);
     assert_eq!(count(FindingFilter { tool: Some("tcp".into()), ..Default::default() }).await, 0);
-    let now = store.clock().now();
-    let later = now + Days::days(8);
-    assert_eq!(count(FindingFilter { overdue_at: Some(later), ..Default::default() }).await, 30, "critical: 7 days");
-    assert_eq!(count(FindingFilter { overdue_at: Some(now), ..Default::default() }).await, 0);
+    assert_eq!(count(FindingFilter { overdue: Some(true), ..Default::default() }).await, 0);
+    assert_eq!(count(FindingFilter { overdue: Some(false), ..Default::default() }).await, 90);
+    clock.advance(Duration::from_secs(8 * 86_400));
+    assert_eq!(count(FindingFilter { overdue: Some(true), ..Default::default() }).await, 30, "critical: 7 days");
+    assert_eq!(count(FindingFilter { overdue: Some(false), ..Default::default() }).await, 60);
 
     let summary = store.findings().summary(acme, &FindingFilter::default()).await.expect("summary");
     assert_eq!(summary.total, 90);
@@ -324,5 +325,5 @@ async fn findings_are_filtered_sorted_and_paged(#[values(Backend::Sqlite, Backen
     assert_eq!(summary.by_tool.get("tcp_scan"), Some(&90));
     assert_eq!(summary.by_asset.len(), 20);
     assert_eq!(summary.by_asset[0].1, 2);
-    assert_eq!(summary.overdue, 0);
+    assert_eq!(summary.overdue, 30);
 }

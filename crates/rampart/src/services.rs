@@ -70,7 +70,8 @@ pub fn engine(config: &Config, store: Arc<dyn Store>, scope: ScopeService, liste
 }
 
 /// Every domain service of a server, and the tasks they need: the store's change listener and
-/// upkeep, the watch's ingestion writer and the outbox's pruner.
+/// upkeep, the watch's ingestion writer, the outbox's pruner and the sweep of expired risk
+/// acceptances.
 pub async fn build(
     config: &Config,
     store: Arc<dyn Store>,
@@ -88,6 +89,7 @@ pub async fn build(
     tasks.extend(store.tasks());
     tasks.push(writer);
     tasks.push(rampart_store::outbox_pruner(store.clone(), rampart_store::outbox::RETENTION, OUTBOX_PRUNE_EVERY));
+    tasks.push(engine.acceptance_sweeper());
     Ok((Services { store, identity, signing_key, scope, engine, watch }, tasks))
 }
 

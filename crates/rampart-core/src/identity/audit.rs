@@ -104,6 +104,7 @@ words!(
         NodeRotateKey => "node.rotate_key",
         NodeRefused => "node.refused",
         AlertUpdate => "alert.update",
+        FindingUpdate => "finding.update",
         SettingUpdate => "setting.update",
     }
     else "is not a known audit action"

@@ -36,8 +36,8 @@ pub struct FindingFilter {
     pub text: Option<String>,
     pub regression: Option<bool>,
     pub assignee: Option<UserId>,
-    /// Live and past its due date at this time.
-    pub overdue_at: Option<DateTime<Utc>>,
+    /// Live and past its due date now (true), or not (false).
+    pub overdue: Option<bool>,
     /// Seen by this run.
     pub execution: Option<ExecutionId>,
 }
@@ -181,7 +181,8 @@ fn escape_like(text: &str) -> String {
     text.chars().flat_map(|c| if matches!(c, '\\' | '%' | '_') { vec!['\\', c] } else { vec![c] }).collect()
 }
 
-/// The conditions of a filter, on `$1` (the organisation) and `$2`…`$19`.
+/// The conditions of a filter, on `$1` (the organisation) and `$2`…`$19`; overdue is judged at
+/// the time bound in `$15`…`$18` (the first sighting before which each severity is overdue).
 const FILTER: &str = "org_id = $1 AND ($2 IS NULL OR severity = $2) AND ($3 IS NULL OR status = $3) \
      AND ($4 IS NULL OR asset = $4) AND ($5 IS NULL OR tools LIKE $5 ESCAPE '\\') \
      AND ($6 IS NULL OR check_id LIKE $6 ESCAPE '\\') \
@@ -190,20 +191,19 @@ const FILTER: &str = "org_id = $1 AND ($2 IS NULL OR severity = $2) AND ($3 IS N
      AND ($11 IS NULL OR lower(title) LIKE $11 ESCAPE '\\' OR lower(asset) LIKE $11 ESCAPE '\\' \
           OR check_id LIKE $11 ESCAPE '\\') \
      AND ($12 IS NULL OR regression = $12) AND ($13 IS NULL OR assignee = $13) \
-     AND ($14 IS NULL OR (status IN ('open', 'acknowledged') AND ((severity_rank = 4 AND first_seen < $14) \
-          OR (severity_rank = 3 AND first_seen < $15) OR (severity_rank = 2 AND first_seen < $16) \
-          OR (severity_rank = 1 AND first_seen < $17)))) \
-     AND ($18 IS NULL OR id IN (SELECT finding_id FROM execution_findings WHERE org_id = $1 AND execution_id = $18))";
+     AND ($14 IS NULL OR (status IN ('open', 'acknowledged') AND ((severity_rank = 4 AND first_seen < $15) \
+          OR (severity_rank = 3 AND first_seen < $16) OR (severity_rank = 2 AND first_seen < $17) \
+          OR (severity_rank = 1 AND first_seen < $18))) = $14) \
+     AND ($19 IS NULL OR id IN (SELECT finding_id FROM execution_findings WHERE org_id = $1 AND execution_id = $19))";
 
 /// The values of [`FILTER`], bound in order after the organisation (a macro: the query type
 /// differs per backend).
 macro_rules! bind_filter {
-    ($query:expr, $org:expr, $filter:expr) => {{
+    ($query:expr, $org:expr, $filter:expr, $now:expr) => {{
         let filter: &FindingFilter = $filter;
+        let now: DateTime<Utc> = $now;
         let target = filter.target.as_deref().map(|target| escape_like(&target.trim().to_lowercase()));
-        let due_before = |severity: Severity| {
-            filter.overdue_at.map(|at| at - chrono::Duration::days(sla_days(severity).unwrap_or(0)))
-        };
+        let due_before = |severity: Severity| now - chrono::Duration::days(sla_days(severity).unwrap_or(0));
         $query
             .bind($org.as_uuid())
             .bind(filter.severity.map(Severity::as_str))
@@ -221,6 +221,7 @@ macro_rules! bind_filter {
             .bind(filter.text.as_deref().map(|text| format!("%{}%", escape_like(&text.to_lowercase()))))
             .bind(filter.regression)
             .bind(filter.assignee.map(|id| id.as_uuid()))
+            .bind(filter.overdue)
             .bind(due_before(Severity::Critical))
             .bind(due_before(Severity::High))
             .bind(due_before(Severity::Medium))
@@ -255,12 +256,12 @@ impl FindingStore for SqlStore {
     ) -> StoreResult<Vec<TrackedFinding>> {
         let (column, direction, after) = sort.column_and_direction();
         let sql = format!(
-            "SELECT {COLUMNS} FROM findings WHERE {FILTER} AND ($19 IS NULL OR ({column}, id) {after} \
-             (SELECT {column}, id FROM findings WHERE org_id = $1 AND id = $19)) \
-             ORDER BY {column} {direction}, id {direction} LIMIT $20"
+            "SELECT {COLUMNS} FROM findings WHERE {FILTER} AND ($20 IS NULL OR ({column}, id) {after} \
+             (SELECT {column}, id FROM findings WHERE org_id = $1 AND id = $20)) \
+             ORDER BY {column} {direction}, id {direction} LIMIT $21"
         );
         let rows = on_pool!(&self.db, |pool| {
-            bind_filter!(sqlx::query_as::<_, FindingRow>(&sql), org, filter)
+            bind_filter!(sqlx::query_as::<_, FindingRow>(&sql), org, filter, self.now())
                 .bind(seek.from.map(|id| id.as_uuid()))
                 .bind(i64::from(seek.limit))
                 .fetch_all(pool)
@@ -333,18 +334,20 @@ impl FindingStore for SqlStore {
             "SELECT severity, status, tools, COUNT(*) FROM findings WHERE {FILTER} GROUP BY severity, status, tools"
         );
         let assets = format!(
-            "SELECT asset, COUNT(*) FROM findings WHERE {FILTER} GROUP BY asset ORDER BY COUNT(*) DESC, asset LIMIT $19"
+            "SELECT asset, COUNT(*) FROM findings WHERE {FILTER} GROUP BY asset ORDER BY COUNT(*) DESC, asset LIMIT $20"
         );
-        let overdue = FindingFilter { overdue_at: Some(self.now()), ..filter.clone() };
+        let overdue = FindingFilter { overdue: Some(true), ..filter.clone() };
+        let now = self.now();
         let overdue_sql = format!("SELECT COUNT(*) FROM findings WHERE {FILTER}");
         let (groups, assets, overdue): (Vec<(String, String, String, i64)>, Vec<(String, i64)>, i64) =
             on_pool!(&self.db, |pool| {
-                let groups = bind_filter!(sqlx::query_as(&grouped), org, filter).fetch_all(pool).await?;
-                let assets = bind_filter!(sqlx::query_as(&assets), org, filter)
+                let groups = bind_filter!(sqlx::query_as(&grouped), org, filter, now).fetch_all(pool).await?;
+                let assets = bind_filter!(sqlx::query_as(&assets), org, filter, now)
                     .bind(i64::from(SUMMARY_ASSETS))
                     .fetch_all(pool)
                     .await?;
-                let overdue = bind_filter!(sqlx::query_scalar(&overdue_sql), org, &overdue).fetch_one(pool).await?;
+                let overdue =
+                    bind_filter!(sqlx::query_scalar(&overdue_sql), org, &overdue, now).fetch_one(pool).await?;
                 Ok::<_, sqlx::Error>((groups, assets, overdue))
             })?;
         let count = |n: i64| u64::try_from(n).unwrap_or(0);

@@ -10,6 +10,7 @@ mod docs;
 mod errors;
 mod executions;
 mod exposure;
+mod findings;
 mod health;
 mod helpers;
 mod http;

@@ -25,6 +25,7 @@ struct Fixtures {
     node: String,
     alert: String,
     invitation: String,
+    finding: String,
 }
 
 /// The concrete path for a template, or `None` when the template is not described here.
@@ -45,6 +46,7 @@ fn concrete(template: &str, f: &Fixtures) -> Option<String> {
         "/api/v1/nodes/{id}/rotate-key" => format!("/api/v1/nodes/{}/rotate-key", f.node),
         "/api/v1/nodes/{id}/decoys" => format!("/api/v1/nodes/{}/decoys", f.node),
         "/api/v1/alerts/{id}" => format!("/api/v1/alerts/{}", f.alert),
+        "/api/v1/findings/{id}" => format!("/api/v1/findings/{}", f.finding),
         // The decoy event below came from this address.
         "/api/v1/attackers/{ip}" => "/api/v1/attackers/203.0.113.9".to_owned(),
         "/api/attacker-profile/{ip}" => "/api/attacker-profile/203.0.113.9".to_owned(),
@@ -126,6 +128,20 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
         )
         .await;
     let invitation: Value = invitation.json().await.expect("JSON");
+    let sarif = r#"{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "semgrep"}}, "results": [
+        {"ruleId": "sqli", "level": "error", "message": {"text": "SQL built from input"}}]}]}"#;
+    let imported = app
+        .client()
+        .post(app.url("/api/v1/imports?format=sarif"))
+        .bearer_auth(&ada.access)
+        .header("content-type", "application/octet-stream")
+        .body(sarif)
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(imported.status(), 201, "the import gives a finding");
+    let findings: Value =
+        app.call("GET", "/api/v1/findings", Some(&ada.access), None).await.json().await.expect("JSON");
     let decoy = json!({"kind": "decoy", "decoy_name": "aws-keys.txt", "source_ip": "203.0.113.9"});
     let ingested = app.sensor_call("/api/v1/ingest/events", node["key"].as_str().expect("key"), &decoy).await;
     let ingested: Value = ingested.json().await.expect("JSON");
@@ -141,6 +157,7 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
             .unwrap_or_else(|| panic!("a decoy raises an alert: {ingested}"))
             .to_owned(),
         invitation: invitation["id"].as_str().expect("id").to_owned(),
+        finding: findings["items"][0]["id"].as_str().expect("a finding").to_owned(),
     };
     let spec: Value = app.get("/api/v1/openapi.json").await.json().await.expect("JSON");
 
