@@ -181,7 +181,6 @@ pub(crate) fn criteria(report: &Report) -> Vec<(&str, String)> {
 
 /// Findings that matched but are not in the HTML or PDF table: those the export left out and
 /// those past [`MAX_TABLE_ROWS`].
-#[allow(dead_code)]
 pub(crate) fn left_out_of_table(report: &Report) -> u64 {
     let past_cap = report.findings.len().saturating_sub(MAX_TABLE_ROWS);
     report.left_out.saturating_add(u64::try_from(past_cap).unwrap_or(u64::MAX))
@@ -193,13 +192,11 @@ pub(crate) fn rfc3339(time: DateTime<Utc>) -> String {
 }
 
 /// A time as people read it in the HTML and PDF reports, to the minute.
-#[allow(dead_code)]
 pub(crate) fn readable(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// A count said with its noun: "1 finding", "3 findings".
-#[allow(dead_code)]
 pub(crate) fn counted(count: u64, noun: &str) -> String {
     if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
 }

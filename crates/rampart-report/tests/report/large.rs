@@ -28,3 +28,13 @@ fn twenty_thousand_findings_are_all_in_the_json_csv_and_sarif_reports() {
     }
     assert_eq!(crate::sarif::violations(&sarif), Vec::<String>::new());
 }
+
+#[test]
+fn the_html_table_stops_at_its_cap_and_says_how_many_it_left_out() {
+    let mut report = report(many(N));
+    report.left_out = 5;
+    let html = String::from_utf8(render(Format::Html, &report)).expect("UTF-8");
+    assert_eq!(html.matches("<tr class=\"finding\">").count(), rampart_report::MAX_TABLE_ROWS);
+    let left_out = N - rampart_report::MAX_TABLE_ROWS + 5;
+    assert!(html.contains(&format!("{left_out} more findings matched but are not listed here")));
+}
