@@ -11,7 +11,7 @@ use std::io::{self, Write};
 
 use rampart_core::findings::{FindingStatus, Severity, TrackedFinding};
 
-use crate::{MAX_TABLE_ROWS, Report, SEVERITIES, Summary, counted, left_out_of_table, readable, rfc3339};
+use crate::{MAX_TABLE_ROWS, Report, SEVERITIES, Summary, counted, left_out_of_table, readable, rfc3339, said};
 
 /// Forbids every fetch and every script; only the inline style sheet and `data:` images apply.
 const CONTENT_SECURITY_POLICY: &str =
@@ -214,18 +214,7 @@ fn row(finding: &TrackedFinding, out: &mut impl Write) -> io::Result<()> {
     out.write_all(b"</td></tr>\n")
 }
 
-/// A status as people say it.
-fn said(status: FindingStatus) -> &'static str {
-    match status {
-        FindingStatus::Open => "open",
-        FindingStatus::Acknowledged => "acknowledged",
-        FindingStatus::Resolved => "resolved",
-        FindingStatus::FalsePositive => "false positive",
-        FindingStatus::Accepted => "accepted",
-    }
-}
-
-pub(crate) fn colour(severity: Severity) -> &'static str {
+fn colour(severity: Severity) -> &'static str {
     match severity {
         Severity::Critical => "#7b1020",
         Severity::High => "#c62828",

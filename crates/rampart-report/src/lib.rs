@@ -196,6 +196,17 @@ pub(crate) fn readable(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// A status as people say it.
+pub(crate) fn said(status: FindingStatus) -> &'static str {
+    match status {
+        FindingStatus::Open => "open",
+        FindingStatus::Acknowledged => "acknowledged",
+        FindingStatus::Resolved => "resolved",
+        FindingStatus::FalsePositive => "false positive",
+        FindingStatus::Accepted => "accepted",
+    }
+}
+
 /// A count said with its noun: "1 finding", "3 findings".
 pub(crate) fn counted(count: u64, noun: &str) -> String {
     if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }

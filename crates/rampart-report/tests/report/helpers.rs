@@ -129,6 +129,7 @@ pub fn many(n: usize) -> Vec<TrackedFinding> {
                 &asset,
                 &location,
             );
+            one.title = format!("Finding {index} of {tool}");
             one.first_seen = at(1, 0) + Duration::minutes(i64::try_from(index).expect("small"));
             one.detail = format!("Finding number {index}, with a comma, and a \"quote\".\nOn two lines.");
             one

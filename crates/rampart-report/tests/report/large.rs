@@ -38,3 +38,17 @@ fn the_html_table_stops_at_its_cap_and_says_how_many_it_left_out() {
     let left_out = N - rampart_report::MAX_TABLE_ROWS + 5;
     assert!(html.contains(&format!("{left_out} more findings matched but are not listed here")));
 }
+
+#[test]
+fn the_pdf_table_stops_at_its_cap_and_says_how_many_it_left_out() {
+    let report = report(many(N));
+    let pdf = render(Format::Pdf, &report);
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = crate::pdf::text_of(&pdf);
+    let left_out = N - rampart_report::MAX_TABLE_ROWS;
+    assert!(text.contains(&format!("{left_out} more findings matched but are not listed here")));
+    // The table keeps the given order: the last row shown is the cap's, the next is left out.
+    let cap = rampart_report::MAX_TABLE_ROWS;
+    assert!(text.contains(&format!("Finding {} of ", cap - 1)), "the 5,000th row is there");
+    assert!(!text.contains(&format!("Finding {cap} of ")), "the 5,001st is not");
+}

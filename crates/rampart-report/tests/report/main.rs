@@ -6,4 +6,5 @@ mod helpers;
 mod html;
 mod json;
 mod large;
+mod pdf;
 mod sarif;
