@@ -315,7 +315,9 @@ fn artifact(finding: &TrackedFinding) -> (String, Option<u64>) {
             }
             _ => (path, None),
         };
-        push_asset(&mut uri, asset.trim_end_matches('/'));
+        // The repository's own fragment, if it has one, gives way to the location's.
+        let repository = asset.split('#').next().unwrap_or_default();
+        push_asset(&mut uri, repository.trim_end_matches('/'));
         uri.push('/');
         push_encoded(&mut uri, path.trim_start_matches('/'), is_path_char);
         if let Some(fragment) = fragment {
@@ -332,29 +334,73 @@ fn artifact(finding: &TrackedFinding) -> (String, Option<u64>) {
     (uri, None)
 }
 
-/// The asset as a URI reference: a URL as it is (its characters made valid), anything else (a
-/// host, an address with a port, an IPv6 address) as a relative reference whose colons are
-/// encoded, so `10.0.0.5:8080` cannot read as a scheme or an authority.
+/// The asset as a URI reference: a URL keeps its shape (scheme, authority, path, query,
+/// fragment), each part with only the characters RFC 3986 lets it hold; anything else (a host, an
+/// address with a port, an IPv6 address) is a relative reference whose colons are encoded, so
+/// `10.0.0.5:8080` cannot read as a scheme or an authority.
 fn push_asset(uri: &mut String, asset: &str) {
-    match asset.split_once("://") {
-        Some((scheme, rest))
-            if scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
-        {
-            uri.push_str(scheme);
-            uri.push_str("://");
-            let (before, fragment) = match rest.split_once('#') {
-                Some((before, fragment)) => (before, Some(fragment)),
-                None => (rest, None),
-            };
-            push_encoded(uri, before, |c| is_path_char(c) || "?[]".contains(c));
-            if let Some(fragment) = fragment {
-                uri.push('#');
-                push_encoded(uri, fragment, is_fragment_char);
-            }
-        }
-        _ => push_encoded(uri, asset, |c| is_path_char(c) && c != ':'),
+    let url = asset.split_once("://").filter(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    let Some((scheme, rest)) = url else {
+        push_encoded(uri, asset, |c| is_path_char(c) && c != ':');
+        return;
+    };
+    uri.push_str(scheme);
+    uri.push_str("://");
+    let (rest, fragment) = match rest.split_once('#') {
+        Some((rest, fragment)) => (rest, Some(fragment)),
+        None => (rest, None),
+    };
+    let (authority, path_and_query) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    push_authority(uri, authority);
+    push_encoded(uri, path_and_query, is_fragment_char);
+    if let Some(fragment) = fragment {
+        uri.push('#');
+        push_encoded(uri, fragment, is_fragment_char);
     }
+}
+
+/// `userinfo@host:port`, the port kept only when it is digits and the host only when it is a
+/// name or a bracketed IPv6 address; anything else is encoded into the name.
+fn push_authority(uri: &mut String, authority: &str) {
+    let (userinfo, host_and_port) = match authority.rsplit_once('@') {
+        Some((userinfo, host_and_port)) => (Some(userinfo), host_and_port),
+        None => (None, authority),
+    };
+    if let Some(userinfo) = userinfo {
+        push_encoded(uri, userinfo, |c| is_name_char(c) || c == ':');
+        uri.push('@');
+    }
+    let (host, port) = match host_and_port.rsplit_once(':') {
+        Some((host, port))
+            if port.bytes().all(|byte| byte.is_ascii_digit()) && (!host.contains(':') || is_ipv6_literal(host)) =>
+        {
+            (host, Some(port))
+        }
+        _ => (host_and_port, None),
+    };
+    if is_ipv6_literal(host) {
+        uri.push_str(host);
+    } else {
+        push_encoded(uri, host, is_name_char);
+    }
+    if let Some(port) = port {
+        uri.push(':');
+        uri.push_str(port);
+    }
+}
+
+fn is_ipv6_literal(host: &str) -> bool {
+    host.strip_prefix('[')
+        .and_then(|host| host.strip_suffix(']'))
+        .is_some_and(|address| address.parse::<std::net::Ipv6Addr>().is_ok())
+}
+
+/// RFC 3986 `reg-name` characters: unreserved and sub-delims.
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=".contains(c)
 }
 
 /// RFC 3986 `pchar` and `/`: unreserved, sub-delims, `:`, `@`.
@@ -433,5 +479,16 @@ mod tests {
         assert_eq!(encoded("https://[::1]:8443/x%20y"), "https://[::1]:8443/x%20y");
         assert_eq!(encoded("file:///srv/repo/é"), "file:///srv/repo/%C3%A9");
         assert_eq!(encoded("http://x/100%"), "http://x/100%25");
+        assert_eq!(encoded("http://x/[a]"), "http://x/%5Ba%5D", "brackets belong to an IPv6 host only");
+    }
+
+    #[test]
+    fn an_authority_keeps_a_numeric_port_and_an_ipv6_host_and_encodes_anything_else() {
+        assert_eq!(encoded("https://user:pw@host:8080/"), "https://user:pw@host:8080/");
+        assert_eq!(encoded("file://:A"), "file://%3AA");
+        assert_eq!(encoded("http://a:b:80/"), "http://a%3Ab%3A80/");
+        assert_eq!(encoded("http://[::1]/"), "http://[::1]/");
+        assert_eq!(encoded("http://[zz]:1/"), "http://%5Bzz%5D:1/");
+        assert_eq!(encoded("http://a@b@c/"), "http://a%40b@c/");
     }
 }

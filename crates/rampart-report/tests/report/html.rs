@@ -13,7 +13,7 @@ fn html_of(report: &rampart_report::Report) -> String {
 
 /// Every tag of `html` with its attributes, read as a browser would tokenise them: text holds no
 /// `<` (it is escaped), so each `<` opens a tag, comment or doctype.
-fn tags(html: &str) -> Vec<(String, Vec<(String, String)>)> {
+pub fn tags(html: &str) -> Vec<(String, Vec<(String, String)>)> {
     let mut tags = Vec::new();
     let mut rest = html;
     while let Some(open) = rest.find('<') {

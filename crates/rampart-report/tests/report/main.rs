@@ -3,6 +3,7 @@
 
 mod csv;
 mod helpers;
+mod hostile;
 mod html;
 mod json;
 mod large;

@@ -2,6 +2,8 @@
 //! formats checked), and saying what GitHub code scanning reads: runs per tool, rules with a
 //! security severity, levels, fingerprints, locations and suppressions.
 
+use std::sync::LazyLock;
+
 use jsonschema::Validator;
 use rampart_report::{Format, render};
 use serde_json::{Value, json};
@@ -27,7 +29,8 @@ fn validator() -> Validator {
 
 /// The schema's complaints about `document`, said for a failing assertion.
 pub fn violations(document: &Value) -> Vec<String> {
-    validator().iter_errors(document).map(|error| format!("{} at {}", error, error.instance_path())).collect()
+    static VALIDATOR: LazyLock<Validator> = LazyLock::new(validator);
+    VALIDATOR.iter_errors(document).map(|error| format!("{} at {}", error, error.instance_path())).collect()
 }
 
 fn sarif_of(report: &rampart_report::Report) -> Value {
