@@ -39,18 +39,19 @@ table.findings td { vertical-align: top; padding: 6px; border-bottom: 1px solid 
 table.findings col.severity { width: 8%; } table.findings col.status { width: 10%; }
 table.findings col.finding { width: 38%; } table.findings col.asset { width: 16%; }
 table.findings col.location { width: 12%; } table.findings col.seen { width: 16%; }
-.check { color: var(--muted); font-size: 12px; font-family: ui-monospace, Menlo, Consolas, monospace; }
-.detail { white-space: pre-wrap; font-size: 12px; color: #333; margin-top: 4px; }
-.dates { font-size: 12px; color: var(--muted); }
+.check { color: var(--muted); font-size: 0.86em; font-family: ui-monospace, Menlo, Consolas, monospace; }
+.detail { white-space: pre-wrap; font-size: 0.86em; color: #333; margin-top: 4px; }
+.dates { font-size: 0.86em; color: var(--muted); }
 .badge { display: inline-block; min-width: 64px; text-align: center; padding: 1px 6px; border-radius: 3px;
-  font-size: 12px; font-weight: 600; color: #fff; }
-.regression { color: #b00020; font-weight: 600; font-size: 12px; }
+  font-size: 0.86em; font-weight: 600; color: #fff; }
+.regression { color: #b00020; font-weight: 600; font-size: 0.86em; }
 .sev-critical { background: #7b1020; } .sev-high { background: #c62828; } .sev-medium { background: #e65100; }
 .sev-low { background: #9e7c00; } .sev-info { background: #546e7a; }
-footer { margin-top: 24px; color: var(--muted); font-size: 12px; }
+footer { margin-top: 24px; color: var(--muted); font-size: 0.86em; }
 @media print {
   @page { size: A4 landscape; margin: 12mm; }
-  body { max-width: none; padding: 0; font-size: 10px; }
+  body { max-width: none; padding: 0; font-size: 9pt; }
+  #severity-chart { width: 330px; height: auto; }
   h2 { break-after: avoid; }
   thead { display: table-header-group; }
   tr { break-inside: avoid; }
