@@ -6,8 +6,10 @@
 //! cell that starts like a formula: every cell starting with `=`, `+`, `-`, `@`, a tab or CR is
 //! prefixed with `'`, which spreadsheets read as "this is text" (OWASP, CSV injection).
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
+use chrono::{DateTime, Utc};
 use rampart_core::findings::TrackedFinding;
 
 use crate::{Report, rfc3339};
@@ -41,25 +43,26 @@ pub(crate) fn write(report: &Report, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-fn row(finding: &TrackedFinding) -> [String; HEADER.len()] {
-    let optional = |time: Option<chrono::DateTime<chrono::Utc>>| time.map(rfc3339).unwrap_or_default();
+/// A finding's cells, borrowed where the finding holds the text as written.
+fn row(finding: &TrackedFinding) -> [Cow<'_, str>; HEADER.len()] {
+    let optional = |time: Option<DateTime<Utc>>| Cow::Owned(time.map(rfc3339).unwrap_or_default());
     [
-        finding.id.to_string(),
-        finding.fingerprint.clone(),
-        finding.severity.as_str().to_owned(),
-        finding.status.as_str().to_owned(),
-        finding.regression.to_string(),
-        finding.check_id.clone(),
-        finding.title.clone(),
-        finding.asset.clone(),
-        finding.location.clone(),
-        finding.detail.clone(),
-        finding.tools.join(";"),
-        rfc3339(finding.first_seen),
-        rfc3339(finding.last_seen),
-        finding.occurrences.to_string(),
+        Cow::Owned(finding.id.to_string()),
+        Cow::Borrowed(finding.fingerprint.as_str()),
+        Cow::Borrowed(finding.severity.as_str()),
+        Cow::Borrowed(finding.status.as_str()),
+        Cow::Borrowed(if finding.regression { "true" } else { "false" }),
+        Cow::Borrowed(finding.check_id.as_str()),
+        Cow::Borrowed(finding.title.as_str()),
+        Cow::Borrowed(finding.asset.as_str()),
+        Cow::Borrowed(finding.location.as_str()),
+        Cow::Borrowed(finding.detail.as_str()),
+        Cow::Owned(finding.tools.join(";")),
+        Cow::Owned(rfc3339(finding.first_seen)),
+        Cow::Owned(rfc3339(finding.last_seen)),
+        Cow::Owned(finding.occurrences.to_string()),
         optional(finding.due()),
-        finding.assignee.map(|user| user.to_string()).unwrap_or_default(),
+        Cow::Owned(finding.assignee.map(|user| user.to_string()).unwrap_or_default()),
         optional(finding.accepted_until),
     ]
 }
