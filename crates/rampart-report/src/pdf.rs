@@ -8,7 +8,7 @@
 //! Text is measured with Helvetica's own widths, so wrapping needs no font file either.
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
-use pdf_writer::{Content, Date, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
+use pdf_writer::{Content, Date, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use rampart_core::findings::{FindingStatus, Severity, TrackedFinding};
 
 use crate::{MAX_TABLE_ROWS, Report, SEVERITIES, Summary, counted, left_out_of_table, readable, said};
@@ -99,7 +99,15 @@ impl Pages {
             page.media_box(Rect::new(0.0, 0.0, PAGE_WIDTH, PAGE_HEIGHT)).parent(tree).contents(content_ref);
             page.resources().fonts().pair(REGULAR, regular).pair(BOLD, bold);
             page.finish();
-            pdf.stream(content_ref, &content.finish());
+            let raw = content.finish();
+            match deflate(&raw) {
+                Some(compressed) => {
+                    pdf.stream(content_ref, &compressed).filter(Filter::FlateDecode);
+                }
+                None => {
+                    pdf.stream(content_ref, &raw);
+                }
+            }
         }
         pdf.finish()
     }
@@ -271,6 +279,14 @@ fn cells(finding: &TrackedFinding) -> [Vec<Vec<u8>>; COLUMNS.len()] {
         index += 1;
         wrap(&encode(&cell), REGULAR, TABLE_SIZE, width - 2.0 * CELL_PADDING, lines)
     })
+}
+
+/// A page's content as a zlib stream (what FlateDecode reads), a tenth of its size or less; the
+/// page is written as it is in the unlikely case compression fails.
+fn deflate(raw: &[u8]) -> Option<Vec<u8>> {
+    let mut buffer = vec![0; zlib_rs::compress_bound(raw.len())];
+    let (compressed, code) = zlib_rs::compress_slice(&mut buffer, raw, zlib_rs::DeflateConfig::default());
+    (code == zlib_rs::ReturnCode::Ok).then(|| compressed.to_vec())
 }
 
 fn text(content: &mut Content, font: Name<'_>, size: f32, x: f32, y: f32, line: &[u8]) {
