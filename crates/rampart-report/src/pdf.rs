@@ -273,11 +273,9 @@ fn cells(finding: &TrackedFinding) -> [Vec<Vec<u8>>; COLUMNS.len()] {
         finding.location.clone(),
         readable(finding.last_seen).trim_end_matches(" UTC").to_owned(),
     ];
-    let mut index = 0;
-    texts.map(|cell| {
-        let (_, width, lines) = COLUMNS[index];
-        index += 1;
-        wrap(&encode(&cell), REGULAR, TABLE_SIZE, width - 2.0 * CELL_PADDING, lines)
+    std::array::from_fn(|column| {
+        let (_, width, lines) = COLUMNS[column];
+        wrap(&encode(&texts[column]), REGULAR, TABLE_SIZE, width - 2.0 * CELL_PADDING, lines)
     })
 }
 
