@@ -227,6 +227,21 @@ mod tests {
     }
 
     #[test]
+    fn each_format_is_served_and_saved_as_what_it_is() {
+        let served: Vec<(&str, &str)> = Format::ALL.map(|format| (format.content_type(), format.extension())).to_vec();
+        assert_eq!(
+            served,
+            [
+                ("application/json", "json"),
+                ("text/csv; charset=utf-8", "csv"),
+                ("application/sarif+json", "sarif"),
+                ("text/html; charset=utf-8", "html"),
+                ("application/pdf", "pdf"),
+            ]
+        );
+    }
+
+    #[test]
     fn criteria_named_twice_are_said_once_with_both_values() {
         let report = Report {
             title: String::new(),
