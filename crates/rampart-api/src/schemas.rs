@@ -61,6 +61,10 @@ pub(crate) fn finding_note() -> Object {
     ObjectBuilder::new().schema_type(Type::String).pattern(Some(format!("^[^{CONTROL_IN_TEXT}]{{0,{max}}}$"))).build()
 }
 
+pub(crate) fn report_formats() -> Object {
+    words(rampart_report::Format::ALL.map(rampart_report::Format::as_str))
+}
+
 pub(crate) fn roles() -> Object {
     words(Role::ALL.map(Role::as_str))
 }

@@ -6,9 +6,12 @@ mod dto;
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use rampart_core::findings::{FindingChange, FindingStatus, Severity};
 use rampart_core::{ExecutionId, FindingId, UserId, ValidationErrors};
+use rampart_report::{Format, Report};
 use rampart_store::{FindingFilter, FindingSort};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -30,6 +33,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(summary))
+        .routes(routes!(export))
+        .routes(routes!(run_report))
         .routes(routes!(bulk))
         .routes(routes!(get, update))
         .routes(routes!(changes::list))
@@ -90,6 +95,117 @@ impl FindingQuery {
             execution: self.execution.map(ExecutionId::from_uuid),
         })
     }
+}
+
+impl FindingQuery {
+    /// The filters given, said for the cover of a report.
+    fn criteria(&self) -> Vec<(String, String)> {
+        let texts = [
+            ("severity", &self.severity),
+            ("status", &self.status),
+            ("asset", &self.asset),
+            ("tool", &self.tool),
+            ("check", &self.check),
+            ("target", &self.target),
+            ("text", &self.q),
+        ];
+        let mut criteria: Vec<(String, String)> = texts
+            .into_iter()
+            .filter_map(|(name, value)| value.as_ref().map(|value| (name.to_owned(), value.clone())))
+            .collect();
+        let others = [
+            ("seen since", self.since.map(|since| since.to_rfc3339())),
+            ("regression", self.regression.map(|yes| yes.to_string())),
+            ("assignee", self.assignee.map(|id| id.to_string())),
+            ("overdue", self.overdue.map(|yes| yes.to_string())),
+            ("run", self.execution.map(|id| id.to_string())),
+        ];
+        criteria.extend(others.into_iter().filter_map(|(name, value)| value.map(|value| (name.to_owned(), value))));
+        criteria
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FormatQuery {
+    /// `json` (the default), `csv`, `sarif` (2.1.0), `html` (one self-contained page) or `pdf`.
+    #[param(schema_with = crate::schemas::report_formats)]
+    pub format: Option<String>,
+}
+
+impl FormatQuery {
+    fn format(&self) -> Result<Format, ApiError> {
+        let Some(format) = self.format.as_deref() else { return Ok(Format::Json) };
+        format.parse::<Format>().map_err(|message| ValidationErrors::single("format", message).into())
+    }
+}
+
+/// The report as a download: rendered off the async threads, with its media type and a file name.
+async fn download(report: Report, format: Format, name: &str) -> Result<Response, ApiError> {
+    let bytes = tokio::task::spawn_blocking(move || rampart_report::render(format, &report))
+        .await
+        .map_err(|_| ApiError::Internal("rendering a report stopped".into()))?;
+    let disposition = format!("attachment; filename=\"{name}.{}\"", format.extension());
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static(format.content_type())),
+        (
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&disposition)
+                .map_err(|_| ApiError::Internal("a file name is not a header value".into()))?,
+        ),
+    ];
+    Ok((headers, bytes).into_response())
+}
+
+/// The findings the list's filters select, as a report: JSON, CSV, SARIF 2.1.0, a self-contained
+/// HTML page, or a PDF with a summary page; the most severe first, at most 100,000 (the rest are
+/// counted on its cover; HTML and PDF show the first 5,000 in their table).
+#[utoipa::path(
+    get,
+    path = "/api/v1/findings/export",
+    tag = "findings",
+    security(("bearer" = ["viewer"])),
+    params(FormatQuery, FindingQuery),
+    responses((status = 200, description = "The report, as a file to save", content(
+        (Object = "application/json"), (String = "text/csv"), (Object = "application/sarif+json"),
+        (String = "text/html"), (Vec<u8> = "application/pdf")
+    )))
+)]
+pub async fn export(
+    caller: Caller,
+    State(app): State<AppState>,
+    ApiQuery(format): ApiQuery<FormatQuery>,
+    ApiQuery(query): ApiQuery<FindingQuery>,
+) -> Result<Response, ApiError> {
+    let format = format.format()?;
+    let filter = query.filter()?;
+    let report = app.engine.report(caller.org, "Findings".to_owned(), &filter, query.criteria()).await?;
+    download(report, format, "findings").await
+}
+
+/// The report of one run: the findings it saw, as they stand now, in any format of the export.
+#[utoipa::path(
+    get,
+    path = "/api/v1/executions/{id}/report",
+    tag = "findings",
+    security(("bearer" = ["viewer"])),
+    params(("id" = Uuid, Path, description = "The run's id"), FormatQuery),
+    responses((status = 200, description = "The report, as a file to save", content(
+        (Object = "application/json"), (String = "text/csv"), (Object = "application/sarif+json"),
+        (String = "text/html"), (Vec<u8> = "application/pdf")
+    )))
+)]
+pub async fn run_report(
+    caller: Caller,
+    State(app): State<AppState>,
+    Path(id): Path<ExecutionId>,
+    ApiQuery(format): ApiQuery<FormatQuery>,
+) -> Result<Response, ApiError> {
+    // The run this path names: one the organisation lacks is not found, whatever else is asked.
+    app.store.executions().get(caller.org, id).await?;
+    let format = format.format()?;
+    let report = app.engine.run_report(caller.org, id).await?;
+    download(report, format, &format!("run-{id}")).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

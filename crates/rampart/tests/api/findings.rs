@@ -155,3 +155,46 @@ async fn a_bulk_change_is_all_or_nothing_within_the_organisation(
     let audit = json_of(app.call("GET", "/api/v1/audit?action=finding.update", Some(&ada.access), None).await).await;
     assert_eq!(audit["items"][0]["target"], "findings:2", "one event for the bulk change");
 }
+
+#[rstest]
+#[tokio::test]
+async fn findings_export_in_every_format_and_a_run_has_its_report(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    let bob = app.register("bob").await;
+    import(&app, &ada, SARIF).await;
+    let run = json_of(app.call("GET", "/api/v1/executions?tool=import", Some(&ada.access), None).await).await;
+    let run = run["items"][0]["id"].as_str().expect("the import").to_owned();
+
+    let get = |path: String, user: &TestUser| {
+        let (app, token) = (&app, user.access.clone());
+        async move { app.call("GET", &path, Some(&token), None).await }
+    };
+    let json = get("/api/v1/findings/export?format=json&severity=high".into(), &ada).await;
+    assert_eq!(json.status(), 200);
+    assert_eq!(json.headers()["content-type"], "application/json");
+    assert!(json.headers()["content-disposition"].to_str().expect("text").contains("findings.json"));
+    let json: Value = json.json().await.expect("JSON");
+    assert_eq!(json["findings"].as_array().map(Vec::len), Some(1), "filtered: {json}");
+    assert_eq!(json["criteria"]["severity"], "high");
+
+    let csv = get("/api/v1/findings/export?format=csv".into(), &ada).await.text().await.expect("CSV");
+    assert_eq!(csv.lines().count(), 3, "a header and two rows: {csv}");
+    let sarif: Value = get("/api/v1/findings/export?format=sarif".into(), &ada).await.json().await.expect("SARIF");
+    assert_eq!(sarif["version"], "2.1.0");
+    let html = get("/api/v1/findings/export?format=html".into(), &ada).await.text().await.expect("HTML");
+    assert!(html.contains("SQL built from user input"));
+    let pdf = get("/api/v1/findings/export?format=pdf".into(), &ada).await;
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    assert!(pdf.bytes().await.expect("PDF").starts_with(b"%PDF-"));
+
+    let report: Value = get(format!("/api/v1/executions/{run}/report"), &ada).await.json().await.expect("JSON");
+    assert_eq!(report["findings"].as_array().map(Vec::len), Some(2), "{report}");
+    assert_eq!(get(format!("/api/v1/executions/{run}/report"), &bob).await.status(), 404);
+    let theirs: Value = get("/api/v1/findings/export?format=json".into(), &bob).await.json().await.expect("JSON");
+    assert_eq!(theirs["findings"], json!([]), "another organisation's findings are not in its export");
+    let bad = get("/api/v1/findings/export?format=docx".into(), &ada).await;
+    assert_eq!(problem(bad, 422).await["errors"][0]["field"], "format");
+}

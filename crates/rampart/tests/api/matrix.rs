@@ -38,6 +38,7 @@ fn concrete(template: &str, f: &Fixtures) -> Option<String> {
         "/api/v1/executions/{id}/cancel" => format!("/api/v1/executions/{}/cancel", f.execution),
         "/api/v1/executions/{id}/events" => format!("/api/v1/executions/{}/events", f.execution),
         "/api/v1/executions/{id}/stream" => format!("/api/v1/executions/{}/stream", f.execution),
+        "/api/v1/executions/{id}/report" => format!("/api/v1/executions/{}/report", f.execution),
         // The tool catalogue is the server's, not an organisation's: not a tenant's object.
         "/api/v1/tools/{name}" | "/api/v1/tools/{name}/execute" => {
             "/api/v1/tools/noop".to_owned() + if template.ends_with("execute") { "/execute" } else { "" }

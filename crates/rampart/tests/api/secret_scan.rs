@@ -1,6 +1,7 @@
 //! `secret_scan` through the API, on SQLite and PostgreSQL: a run over a repository this test
 //! writes (a secret added in an old commit and removed since) stores its findings, and the secret
-//! is nowhere in clear: not in the run, its result, logs, stored findings or the server's logs.
+//! is nowhere in clear: not in the run, its result, logs, stored findings, its report or the
+//! server's logs. Its report imported again is the same findings.
 //! A repository outside the allowed directories is refused at submission, naming the field.
 
 use std::time::Duration;
@@ -85,7 +86,30 @@ async fn a_run_over_an_allowed_repository_stores_redacted_findings_and_no_secret
     assert!(stored.findings.items().iter().all(|finding| finding.location.starts_with("deploy.env#sha256:")));
 
     let logs = json_of(app.call("GET", &format!("/api/v1/executions/{id}/logs"), Some(&ada.access), None).await).await;
-    let everything = format!("{run} {logs} {:?}", stored.findings);
+    // The run's report, exported as SARIF and imported again, is the same findings: a tool and an
+    // import of what it found are one finding each.
+    let report =
+        app.call("GET", &format!("/api/v1/executions/{id}/report?format=sarif"), Some(&ada.access), None).await;
+    assert_eq!(report.status(), 200);
+    let sarif = report.text().await.expect("a report");
+    let imported = app
+        .client()
+        .post(app.url("/api/v1/imports?format=sarif&source=rampart.sarif"))
+        .bearer_auth(&ada.access)
+        .header("content-type", "application/octet-stream")
+        .body(sarif.clone())
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(imported.status(), 201);
+    let tracked = json_of(app.call("GET", "/api/v1/findings?limit=500", Some(&ada.access), None).await).await;
+    let tracked = tracked["items"].as_array().expect("items");
+    assert_eq!(tracked.len(), stored.findings.items().len(), "no new finding: {tracked:?}");
+    for finding in tracked {
+        assert_eq!(finding["tools"], json!(["secret_scan", "import"]), "{finding}");
+        assert_eq!(finding["occurrences"], 2);
+    }
+    let everything = format!("{run} {logs} {:?} {sarif}", stored.findings);
     assert_no_secret(&everything);
     for part in [&TOKEN[4..], &AWS_KEY[4..]] {
         assert!(!everything.contains(part), "a part of a secret leaked: {part}");
