@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use rampart_core::ValidationErrors;
 use rampart_core::executions::LogStream;
 use rampart_core::findings::Severity;
-use rampart_core::output::{Artifact, COVERED_LOCATIONS_MAX, Covered, Finding, Kept, Proto};
+use rampart_core::output::{Artifact, Covered, Finding, Kept, Proto};
 use rampart_scope::{HttpCertificates, HttpClient, HttpOptions};
 use reqwest::Url;
 use schemars::JsonSchema;
@@ -25,6 +25,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::coverage::Looked;
 use crate::http_probe::headers::{Cookie, Issue, SecurityHeaders};
 use crate::http_probe::probe::{BodyEnd, HostLimits, Probed, Settings, probe};
 use crate::tool::{RunTarget, Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
@@ -359,8 +360,7 @@ pub fn output_of(results: &[Probed]) -> (Kept<Finding>, Kept<Artifact>) {
 /// The intermediate hops' answers are redirects, which the header and page checks never read, so
 /// they are not covered for them.
 pub fn coverage_of(results: &[Probed]) -> Kept<Covered> {
-    // Paths by origin and check, so that one coverage names up to its cap of locations.
-    let mut looked: BTreeMap<(String, &'static str), BTreeSet<String>> = BTreeMap::new();
+    let mut looked = Looked::default();
     for probed in results {
         let Some(final_url) = probed.final_url.as_deref().and_then(|url| Url::parse(url).ok()) else { continue };
         if probed.status.is_none() || probed.refused.is_some() || probed.too_many_redirects {
@@ -369,8 +369,8 @@ pub fn coverage_of(results: &[Probed]) -> Kept<Covered> {
         let https = final_url.scheme() == "https";
         let origin = final_url.origin().ascii_serialization();
         let path = final_url.path().to_owned();
-        let mut cover = |origin: &str, check: &'static str, location: String| {
-            looked.entry((origin.to_owned(), check)).or_default().insert(location);
+        let mut cover = |origin: &str, check: &str, location: String| {
+            looked.at(format!("http_probe.{check}"), origin, location);
         };
         let redirected = probed.status.is_some_and(|status| (300..400).contains(&status));
         if !redirected && probed.security_headers.is_some() {
@@ -400,17 +400,7 @@ pub fn coverage_of(results: &[Probed]) -> Kept<Covered> {
             }
         }
     }
-    let mut coverage = Kept::default();
-    for ((origin, check), locations) in looked {
-        let locations: Vec<String> = locations.into_iter().collect();
-        for chunk in locations.chunks(COVERED_LOCATIONS_MAX) {
-            let covered = chunk
-                .iter()
-                .fold(Covered::new(format!("http_probe.{check}"), &origin), |covered, location| covered.at(location));
-            coverage.push(covered);
-        }
-    }
-    coverage
+    looked.into_coverage()
 }
 
 #[cfg(test)]
