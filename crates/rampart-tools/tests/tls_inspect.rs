@@ -401,6 +401,20 @@ async fn how_soon_is_expiring_is_the_runs_choice() {
 
     assert_eq!(checks(&within_30), ["tls_inspect.expiring"], "30 days by default");
     assert_eq!(checks(&within_5), Vec::<String>::new());
+    let covers_expiring = |output: &ToolOutput| {
+        output
+            .coverage
+            .items()
+            .iter()
+            .any(|covered| covered.covers("tls_inspect.expiring", "soon.test", &format!("tcp/{port}")))
+    };
+    assert!(covers_expiring(&within_30));
+    assert!(!covers_expiring(&within_5), "a run looking 5 days ahead does not resolve what 30 days found");
+    assert!(within_5.coverage.items().iter().any(|covered| covered.covers(
+        "tls_inspect.expired",
+        "soon.test",
+        &format!("tcp/{port}")
+    )));
 }
 
 #[tokio::test]

@@ -281,6 +281,13 @@ async fn registrations_come_from_rdap_or_whois_referrals_with_their_findings() {
         .into_iter()
         .collect();
     assert_eq!(covered, expected);
+
+    // A run looking only a day ahead does not resolve what a month ahead found.
+    let short = json!({"domains": ["soon.whois"], "expiry_days": 1});
+    let short_run = crate::run(&tool, short, scope(&["soon.whois"]), Some(&["127.0.0.0/8"])).await;
+    let output = short_run.output.expect("the lookup runs");
+    let checks: Vec<&str> = output.coverage.items().iter().map(|covered| covered.check.as_str()).collect();
+    assert_eq!(checks, ["whois.transfer_unlocked"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

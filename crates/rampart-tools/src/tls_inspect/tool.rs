@@ -36,6 +36,8 @@ use crate::tool::{RunTarget, Tool, ToolContext, ToolInfo, ToolOutput, parse_para
 
 /// Most targets one run inspects.
 pub const TARGETS_MAX: usize = 1000;
+/// How soon a certificate's expiry is a finding when a run does not say.
+const DEFAULT_EXPIRY_DAYS: u32 = 30;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -155,7 +157,7 @@ impl TlsInspect {
                 Err(message) => errors.add(format!("params.targets[{index}]"), message),
             }
         }
-        let expiry_days = params.expiry_days.unwrap_or(30);
+        let expiry_days = params.expiry_days.unwrap_or(DEFAULT_EXPIRY_DAYS);
         if expiry_days > 3650 {
             errors.add("params.expiry_days", "must be at most 3650");
         }
@@ -236,7 +238,7 @@ impl Tool for TlsInspect {
             context.log(LogStream::Stdout, line);
         }
         let (findings, artifacts) = output_of(&results, Utc::now(), plan.expiry_days);
-        let coverage = coverage_of(&results);
+        let coverage = coverage_of(&results, plan.expiry_days);
         let result =
             serde_json::to_value(TlsInspectResult { results }).map_err(|_| "cannot encode the result".to_owned())?;
         Ok(ToolOutput { result, findings, artifacts, coverage })
@@ -345,10 +347,12 @@ fn trust(
 /// certificate checks; one whose certificate was read is, each check only when what it reads
 /// was there: the dates of the server's certificate (`expired`, `expiring`, `not_yet_valid`),
 /// trust (`self_signed`, `untrusted`), the name (`hostname_mismatch`), and the keys and signatures
-/// (`weak_key`, `sha1_signature`) only when the whole chain presented was read. `tls10_enabled` and
+/// (`weak_key`, `sha1_signature`) only when the whole chain presented was read; `expiring` only
+/// when `expiry_days` looks at least as far ahead as the default, so that a run asking about the
+/// next few days does not resolve what a run asking about the next month found. `tls10_enabled` and
 /// `tls11_enabled` are covered when the old hello got an answer that told whether the version is
 /// accepted, whether or not a certificate was read.
-pub fn coverage_of(results: &[Inspected]) -> Kept<Covered> {
+pub fn coverage_of(results: &[Inspected], expiry_days: u32) -> Kept<Covered> {
     let mut looked = Looked::default();
     for inspected in results {
         if inspected.error.is_some() {
@@ -365,8 +369,10 @@ pub fn coverage_of(results: &[Inspected]) -> Kept<Covered> {
         if inspected.certificates.is_empty() {
             continue;
         }
-        for check in ["expired", "expiring", "not_yet_valid"] {
-            cover(check);
+        cover("expired");
+        cover("not_yet_valid");
+        if expiry_days >= DEFAULT_EXPIRY_DAYS {
+            cover("expiring");
         }
         if inspected.trusted.is_some() {
             cover("self_signed");

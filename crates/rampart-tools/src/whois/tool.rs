@@ -4,7 +4,8 @@
 //! server's outbound gate. Findings: `whois.expiring` (within `expiry_days`, default 30) and
 //! `whois.transfer_unlocked` (no `clientTransferProhibited`); a `Domain` artifact per domain.
 //! A domain whose registration was read to the end of its referrals covers each check whose
-//! field it had: `expiring` when an expiry date was read, `transfer_unlocked` when statuses were.
+//! field it had: `expiring` when an expiry date was read (and the run looked at least as far
+//! ahead as the default), `transfer_unlocked` when statuses were.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -195,7 +196,9 @@ impl Tool for Whois {
                 .as_deref()
                 .and_then(parse_date)
                 .map(|expires| (expires - Utc::now()).num_days());
-            if read_whole && result.expires_in_days.is_some() {
+            // A run looking fewer days ahead than the default does not resolve what one looking
+            // further found.
+            if read_whole && result.expires_in_days.is_some() && expiry_days >= DEFAULT_EXPIRY_DAYS {
                 coverage.push(Covered::new("whois.expiring", &result.domain).at("expiry"));
             }
             if read_whole && !result.registration.status.is_empty() {
