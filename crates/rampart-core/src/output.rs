@@ -164,6 +164,31 @@ impl Covered {
         self
     }
 
+    /// `check` on `asset` at exactly `ports` (`tcp/22`, `tcp/80-90`: consecutive ports make one
+    /// range, and a range never spans a port not given). A set of more ranges than one coverage
+    /// names is said in several coverages, the lowest ports first; no ports, no coverage.
+    pub fn at_ports(check: &str, asset: &str, proto: Proto, ports: &[u16]) -> Vec<Covered> {
+        let mut sorted = ports.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut ranges: Vec<(u16, u16)> = Vec::new();
+        for port in sorted {
+            match ranges.last_mut() {
+                Some((_, high)) if high.checked_add(1) == Some(port) => *high = port,
+                _ => ranges.push((port, port)),
+            }
+        }
+        let locations: Vec<String> = ranges
+            .into_iter()
+            .map(|(low, high)| if low == high { format!("{proto}/{low}") } else { format!("{proto}/{low}-{high}") })
+            .collect();
+        let covered = Covered::new(check, asset);
+        locations
+            .chunks(COVERED_LOCATIONS_MAX)
+            .map(|chunk| Covered { locations: chunk.to_vec(), ..covered.clone() })
+            .collect()
+    }
+
     /// True when a finding of `check_id` on `asset` at `location` was looked for.
     pub fn covers(&self, check_id: &str, asset: &str, location: &str) -> bool {
         let check = match self.check.strip_suffix('*') {
@@ -490,6 +515,34 @@ mod tests {
             many = many.at(format!("tcp/{port}"));
         }
         assert_eq!(many.locations.len(), COVERED_LOCATIONS_MAX);
+    }
+
+    #[test]
+    fn ports_are_covered_as_ranges_of_exactly_the_ports_given() {
+        assert!(Covered::at_ports("tcp_scan.*", "10.0.0.5", Proto::Tcp, &[]).is_empty(), "no ports, no coverage");
+
+        let single = Covered::at_ports("tcp_scan.*", "10.0.0.5", Proto::Tcp, &[6379]);
+        assert_eq!(single.len(), 1);
+        assert_eq!(single[0].locations, ["tcp/6379"]);
+        assert!(single[0].covers("tcp_scan.exposed_redis", "10.0.0.5", "tcp/6379"));
+        assert!(!single[0].covers("tcp_scan.exposed_redis", "10.0.0.5", "tcp/6378"));
+
+        let edges = Covered::at_ports("x.*", "h", Proto::Tcp, &[65535, 0, 1, 65534, 1]);
+        assert_eq!(edges[0].locations, ["tcp/0-1", "tcp/65534-65535"]);
+        let all: Vec<u16> = (0..=u16::MAX).rev().collect();
+        let everything = Covered::at_ports("x.*", "h", Proto::Udp, &all);
+        assert_eq!(everything[0].locations, ["udp/0-65535"]);
+
+        // Every other port: more ranges than one coverage names, said in several, none wider.
+        let every_other: Vec<u16> = (0..300).map(|n| n * 2).collect();
+        let many = Covered::at_ports("x.*", "H.example.", Proto::Tcp, &every_other);
+        assert_eq!(many.len(), 300_usize.div_ceil(COVERED_LOCATIONS_MAX));
+        assert!(many.iter().all(|covered| covered.locations.len() <= COVERED_LOCATIONS_MAX));
+        assert!(many.iter().all(|covered| covered.asset == "h.example" && covered.check == "x.*"));
+        for port in 0..=700_u16 {
+            let covered = many.iter().any(|covered| covered.covers("x.y", "h.example", &format!("tcp/{port}")));
+            assert_eq!(covered, port < 600 && port % 2 == 0, "port {port}");
+        }
     }
 
     #[test]

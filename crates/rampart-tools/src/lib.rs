@@ -10,6 +10,7 @@
 // fork and exec (`external/limits.rs`), which allows it with its safety argument.
 #![deny(unsafe_code)]
 
+mod coverage;
 pub mod dns_lookup;
 pub mod external;
 pub mod git_clone;

@@ -199,6 +199,11 @@ fn records_of(result: &Value, name: &str) -> BTreeSet<(String, String)> {
         .collect()
 }
 
+/// Whether the run covered `check` (without the tool's prefix) on `asset` at `location`.
+fn covered(output: &ToolOutput, check: &str, asset: &str, location: &str) -> bool {
+    output.coverage.items().iter().any(|covered| covered.covers(&format!("dns_lookup.{check}"), asset, location))
+}
+
 fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
     items.iter().map(|(kind, value)| ((*kind).to_owned(), (*value).to_owned())).collect()
 }
@@ -275,6 +280,36 @@ async fn records_findings_and_artifacts_of_every_case() {
     .map(|(check, asset, location, severity)| (check.to_owned(), asset.to_owned(), location.to_owned(), severity))
     .collect();
     assert_eq!(findings, expected);
+
+    // Coverage: every finding was looked for, and so was each check that got an answer, on the
+    // name its finding would name; nothing that was not asked or not answered.
+    for (check, asset, location, _) in &findings {
+        assert!(covered(&output, &check["dns_lookup.".len()..], asset, location), "{check} {asset}");
+    }
+    let here_axfr = format!("axfr/127.0.0.2:{}", server.port);
+    for zone in ["good.test", "open.test", "weak.test", "wild.test"] {
+        for (check, location) in [
+            ("caa_missing", "CAA"),
+            ("spf_missing", "SPF"),
+            ("spf_pass_all", "SPF"),
+            ("spf_neutral_all", "SPF"),
+            ("dmarc_missing", "DMARC"),
+            ("dmarc_not_enforced", "DMARC"),
+            ("zone_transfer", here_axfr.as_str()),
+        ] {
+            assert!(covered(&output, check, zone, location), "{check} on the apex {zone}");
+        }
+    }
+    let outside_axfr = format!("axfr/127.0.0.3:{}", server.port);
+    assert!(!covered(&output, "zone_transfer", "weak.test", &outside_axfr), "a name server never asked");
+    for name in ["alias.good.test", "nothing.good.test", "www.good.test"] {
+        assert!(!covered(&output, "caa_missing", name, "CAA"), "{name} is no zone apex");
+        assert!(!covered(&output, "spf_missing", name, "SPF"), "{name} is no zone apex");
+    }
+    for name in ["gone.good.test", "dev.good.test", "alias.good.test", "good.test", "nothing.good.test"] {
+        assert!(covered(&output, "dangling_cname", name, "CNAME"), "{name}: its alias, or that it has none, is known");
+    }
+    assert!(!covered(&output, "dangling_cname", "ns1.wild.test", "CNAME"), "a subdomain without an alias");
 
     // Zone transfers: allowed on one zone, refused on the others, and never tried outside the scope.
     let transfers: BTreeSet<(String, String, String)> = result["zone_transfers"]
@@ -411,7 +446,24 @@ async fn a_silent_resolver_times_out_without_failing_the_run() {
     assert_eq!(output.result["names"][0]["status"], "timeout");
     assert_eq!(output.result["summary"]["failed"], 1);
     assert!(output.findings.is_empty() && output.artifacts.is_empty());
+    assert!(output.coverage.is_empty(), "a name nobody answered for was not looked at: {:?}", output.coverage);
     assert_eq!(IpAddr::V4(SERVER), address.ip());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_zone_transfers_no_transfer_is_covered() {
+    let server = dns_server().await;
+    let params = json!({"names": ["open.test"], "resolvers": [format!("127.0.0.2:{}", server.port)],
+                        "name_server_port": server.port, "zone_transfer": false, "timeout_ms": 5000});
+
+    let (output, _) = run(params, test_scope()).await;
+
+    let output = output.expect("the lookup runs");
+    assert!(output.result["zone_transfers"].as_array().is_some_and(Vec::is_empty));
+    assert!(covered(&output, "spf_pass_all", "open.test", "SPF"), "the other apex checks ran");
+    let axfr = format!("axfr/127.0.0.2:{}", server.port);
+    assert!(!covered(&output, "zone_transfer", "open.test", &axfr), "the open transfer stays open");
+    assert!(!output.coverage.items().iter().any(|covered| covered.check == "dns_lookup.zone_transfer"));
 }
 
 /// A relay on the server's address that passes questions to the server one at a time, and the

@@ -163,6 +163,11 @@ async fn sites() -> (SocketAddr, SocketAddr, Seen, Seen) {
     (inside, outside, seen, outside_seen)
 }
 
+/// Whether the run covered `check` (without the tool's prefix) on `asset` at `location`.
+fn covered(output: &ToolOutput, asset: &str, location: &str, check: &str) -> bool {
+    output.coverage.items().iter().any(|covered| covered.covers(&format!("http_probe.{check}"), asset, location))
+}
+
 fn findings_of(output: &ToolOutput) -> BTreeSet<(String, String, String)> {
     output
         .findings
@@ -250,6 +255,27 @@ async fn every_url_is_probed_with_its_chain_headers_cookies_and_findings() {
     let listing =
         output.findings.items().iter().find(|f| f.check_id == "http_probe.directory_listing").expect("listed");
     assert_eq!(listing.severity, Severity::Medium);
+
+    // Every finding raised was looked for; so was what the answers did not have.
+    for (asset, location, check) in findings_of(&output) {
+        assert!(covered(&output, &asset, &location, &check["http_probe.".len()..]), "{asset} {location} {check}");
+    }
+    let covers = |location: &str, check: &str| covered(&output, &base, location, check);
+    assert!(covers("/final", "missing_csp") && covers("/final", "weak_x_frame_options"), "the final answer's headers");
+    assert!(covers("/final", "directory_listing") && covers("/final", "default_page"));
+    assert!(!covers("/final", "missing_hsts"), "HSTS is not asked over HTTP");
+    assert!(covers("/start", "no_https_redirect") && covers("/middle", "no_https_redirect"), "the chain's hops");
+    assert!(!covers("/start", "missing_csp") && !covers("/middle", "missing_csp"), "a redirect's headers are not read");
+    assert!(covers("cookie:prefs", "cookie_no_httponly") && covers("cookie:prefs", "cookie_no_samesite"));
+    assert!(!covers("cookie:prefs", "cookie_no_secure"), "Secure is not asked over HTTP");
+    assert!(!covers("cookie:other", "cookie_no_httponly"), "a cookie not set was not looked at");
+    // A chain the gate refused, and one cut short by the redirects allowed, cover nothing.
+    for path in ["/away", "/loop"] {
+        for check in ["no_https_redirect", "missing_csp", "directory_listing"] {
+            assert!(!covers(path, check), "{path} {check}");
+        }
+    }
+    assert!(!output.coverage.items().iter().any(|covered| covered.asset.contains("127.0.0.3")));
 
     let mut artifacts = output.artifacts.items().to_vec();
     artifacts.sort_by_key(|artifact| format!("{artifact:?}"));
@@ -360,6 +386,13 @@ async fn https_is_probed_whatever_its_certificate_and_a_redirect_to_it_is_credit
     .into_iter()
     .collect();
     assert_eq!(findings_of(&output), expected, "the redirect to HTTPS raises no finding of its own");
+    assert!(covered(&output, &origin, "/", "missing_hsts") && covered(&output, &origin, "/", "weak_hsts"));
+    assert!(covered(&output, &origin, "cookie:sid", "cookie_no_secure"), "set over HTTPS, Secure was asked");
+    assert!(
+        covered(&output, &format!("http://{inside}"), "/", "no_https_redirect"),
+        "an HTTP URL that now leads to HTTPS resolves its finding"
+    );
+    assert!(!covered(&output, &origin, "/", "no_https_redirect"), "an HTTPS URL asked is not asked to redirect");
     assert!(output.artifacts.items().contains(&Artifact::Service {
         host: inside.ip(),
         port: tls_port,
@@ -379,4 +412,24 @@ async fn a_redirect_to_a_url_longer_than_any_asked_for_is_not_followed() {
     assert_eq!((long["status"].clone(), long["redirects"].clone()), (json!(302), json!([])));
     assert_eq!(long["final_url"], format!("http://{inside}/long"));
     assert_eq!(seen.hits.load(Ordering::SeqCst), 0, "nothing past the redirect was asked for (any other path counts)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_that_gave_no_answer_is_not_covered() {
+    let (inside, _, _, _) = sites().await;
+    // A port that was listening a moment ago: the connection is refused.
+    let (listener, closed) = bind(2).await;
+    drop(listener);
+    let gate = gate_for("127.0.0.2", Arc::new(Refusals::default()));
+    let urls = [format!("http://{closed}/bare"), format!("http://{inside}/bare")];
+
+    let output = run(gate, json!({ "urls": urls, "favicon": false, "timeout_ms": 2000 })).await;
+
+    assert_eq!(output.result["summary"]["failed"], 1, "{}", output.result);
+    let assets: BTreeSet<&str> = output.coverage.items().iter().map(|covered| covered.asset.as_str()).collect();
+    assert_eq!(assets, BTreeSet::from([format!("http://{inside}").as_str()]), "only the origin that answered");
+    for check in ["missing_csp", "no_https_redirect", "directory_listing"] {
+        assert!(!covered(&output, &format!("http://{closed}"), "/bare", check), "{check}");
+        assert!(covered(&output, &format!("http://{inside}"), "/bare", check), "{check}");
+    }
 }

@@ -145,6 +145,24 @@ async fn nmap_finds_the_test_listeners_with_their_services_and_versions() {
         checks.iter().any(|(check, location)| *check == "nmap.service_version" && *location == risky_location),
         "the identified version is a finding: {checks:?}"
     );
+
+    // nmap settled every port asked and the host answered: it is covered at exactly those ports,
+    // for the exposures and the versions asked for, not for scripts that did not run.
+    let covers = |check: &str, port: u16| {
+        output
+            .coverage
+            .items()
+            .iter()
+            .any(|covered| covered.covers(check, &address.to_string(), &format!("tcp/{port}")))
+    };
+    for port in [risky_socket.port(), plain_socket.port(), closed_port] {
+        assert!(covers("nmap.exposed_redis", port) && covers("nmap.service_version", port), "port {port}");
+        assert!(!covers("nmap.script.banner", port), "no script ran");
+    }
+    let asked = [risky_socket.port(), plain_socket.port(), closed_port];
+    let not_asked = (1..=u16::MAX).find(|port| !asked.contains(port)).expect("a port not asked for");
+    assert!(!covers("nmap.exposed_redis", not_asked));
+    assert!(!covers("tcp_scan.exposed_redis", risky_socket.port()), "another tool's findings are its own");
 }
 
 #[tokio::test]

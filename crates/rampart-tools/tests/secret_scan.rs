@@ -150,6 +150,36 @@ async fn a_secret_removed_long_ago_is_found_at_the_commit_that_added_it_redacted
 }
 
 #[tokio::test]
+async fn a_history_walked_whole_covers_the_repository_and_one_cut_short_covers_nothing() {
+    let root = tempfile::tempdir().expect("a temp dir");
+    let dir = root.path().join("repo");
+    std::fs::create_dir(&dir).expect("a dir");
+    let _history = history(&dir);
+    let asset = format!("file://{}", dir.canonicalize().expect("resolves").display());
+
+    let (whole, _) = run(&allowing(root.path()), json!({"repository": path_of(&dir)})).await;
+
+    let whole = whole.expect("the scan runs");
+    let coverage = whole.coverage.items();
+    assert_eq!(coverage.len(), 1, "{coverage:?}");
+    assert_eq!((coverage[0].check.as_str(), coverage[0].asset.as_str()), ("secret_scan.*", asset.as_str()));
+    assert!(coverage[0].locations.is_empty(), "the whole repository");
+    assert!(coverage[0].covers("secret_scan.aws-access-key-id", &asset, "app/old.py#sha256:0123456789abcdef"));
+    assert!(!coverage[0].covers("secret_scan.aws-access-key-id", "file:///elsewhere", "app/old.py"));
+    for finding in whole.findings.items() {
+        assert!(coverage[0].covers(&finding.check_id, &finding.asset, &finding.location), "{finding:?}");
+    }
+
+    for cut in [json!({"max_commits": 2}), json!({"max_findings": 1}), json!({"max_blob_bytes": 40})] {
+        let mut params = cut.clone();
+        params["repository"] = json!(path_of(&dir));
+        let (output, _) = run(&allowing(root.path()), params).await;
+        let output = output.expect("the scan runs");
+        assert!(output.coverage.is_empty(), "{cut}: {:?}", output.coverage);
+    }
+}
+
+#[tokio::test]
 async fn a_bare_repository_and_tags_are_walked_too() {
     let root = tempfile::tempdir().expect("a temp dir");
     let repo = GitRepo::init_bare(root.path());

@@ -11,8 +11,8 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rampart_core::output::{Artifact, Proto};
-use rampart_core::targets::{Scope, ScopeTarget, TargetValue};
+use rampart_core::output::{Artifact, Covered, Proto};
+use rampart_core::targets::{PortRanges, Scope, ScopeTarget, TargetValue};
 use rampart_scope::{DenyList, Gate, Refusal, RefusalSink};
 use rampart_tools::tcp_scan::{PortState, ScanPlan, ScanReport, TcpScan, check_id, scan, service_name};
 use rampart_tools::{Tool, ToolContext};
@@ -87,6 +87,11 @@ async fn every_open_port_is_found_and_closed_ports_are_not_reported() {
     let total = (plan.addresses.len() * plan.ports.len()) as u64;
     assert_eq!(report.refused, total - owned.len() as u64);
     assert!(report.probes >= owned.len() as u64);
+    let first = plan.addresses.iter().position(|address| *address == loopback(1)).expect("scanned");
+    let counts = report.hosts[first];
+    assert_eq!((counts.open, counts.closed, counts.filtered), (50, 20, 0), "each host's ports are counted apart");
+    assert_eq!(counts.unknown, plan.ports.len() as u64 - 70, "the ports the gate refused are unknown");
+    assert!(!counts.scanned_whole(plan.ports.len()), "a host with refused ports was not scanned whole");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -371,4 +376,95 @@ async fn the_tool_reports_a_service_per_open_port_and_a_finding_per_risky_one() 
     assert!(findings.iter().any(|(_, _, location)| *location == format!("tcp/{}", risky.port())), "the risky port");
     assert_eq!(output.result["summary"]["open"], 3, "the result is as it was");
     assert_eq!(output.result["hosts"][0]["open"].as_array().map(Vec::len), Some(3));
+
+    // The host was scanned whole: it is covered at exactly the ports asked, so a risky port found
+    // closed now would resolve its finding, and a port not asked for resolves nothing.
+    let coverage = output.coverage.items();
+    assert_eq!(coverage.len(), 1, "{coverage:?}");
+    assert_eq!((coverage[0].check.as_str(), coverage[0].asset.as_str()), ("tcp_scan.*", address.to_string().as_str()));
+    let covers = |check: &str, port: u16| coverage[0].covers(check, &address.to_string(), &format!("tcp/{port}"));
+    for socket in open.iter().chain([&closed]) {
+        assert!(covers("tcp_scan.exposed_redis", socket.port()), "port {} was scanned", socket.port());
+    }
+    let asked: Vec<u16> = open.iter().chain([&closed]).map(SocketAddr::port).collect();
+    let not_asked = (1..=u16::MAX).find(|port| !asked.contains(port)).expect("a port not asked for");
+    assert!(!covers("tcp_scan.exposed_redis", not_asked));
+    assert!(!coverage[0].covers("tcp_scan.exposed_redis", "127.0.0.199", &format!("tcp/{}", risky.port())));
+    assert!(!coverage[0].covers("nmap.exposed_redis", &address.to_string(), &format!("tcp/{}", risky.port())));
+}
+
+/// Counts the gate's refusals instead of failing on them.
+#[derive(Default)]
+struct CountRefusals(Mutex<u64>);
+
+#[async_trait]
+impl RefusalSink for CountRefusals {
+    async fn refused(&self, _refusal: &Refusal) {
+        *self.0.lock().expect("lock") += 1;
+    }
+}
+
+fn context_for(scope: Vec<ScopeTarget>) -> (ToolContext, Arc<CountRefusals>) {
+    let refusals = Arc::new(CountRefusals::default());
+    let gate = Gate::new(
+        Arc::new(Scope::new(scope)),
+        Arc::new(DenyList::default()),
+        Arc::new(rampart_scope::SystemResolver),
+        refusals.clone(),
+    );
+    let (sender, _updates) = tokio::sync::mpsc::unbounded_channel();
+    (ToolContext::new(gate, CancellationToken::new(), sender), refusals)
+}
+
+fn target(address: IpAddr, ports: Option<&str>) -> ScopeTarget {
+    ScopeTarget {
+        value: TargetValue::Ip(address),
+        ports: ports.map(|ports| PortRanges::parse(ports).expect("ports")),
+        exclude: false,
+    }
+}
+
+fn covered_hosts(coverage: &[Covered]) -> Vec<String> {
+    coverage.iter().map(|covered| covered.asset.clone()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_with_a_port_the_gate_refused_is_not_covered_and_a_whole_one_is() {
+    let whole = loopback(41);
+    let partial = loopback(42);
+    let (_whole_listener, whole_open) = listen(whole).await;
+    let whole_closed = closed_port(whole).await;
+    let (_partial_listener, partial_open) = listen(partial).await;
+    let partial_closed = closed_port(partial).await;
+    let ports = [whole_open.port(), whole_closed.port(), partial_open.port(), partial_closed.port()];
+    let ports_text: Vec<String> = ports.iter().map(u16::to_string).collect();
+    // The second host's scope allows only its own two ports: the other two are refused there.
+    let allowed = format!("{},{}", partial_open.port(), partial_closed.port());
+    let (context, refusals) = context_for(vec![target(whole, None), target(partial, Some(&allowed))]);
+    let params =
+        json!({"targets": [whole.to_string(), partial.to_string()], "ports": ports_text.join(","), "timeout_ms": 2000});
+
+    let output = TcpScan.run(params, context).await.expect("the scan runs");
+
+    assert!(*refusals.0.lock().expect("lock") > 0, "the refusal was reported");
+    assert_eq!(covered_hosts(output.coverage.items()), [whole.to_string()], "{:?}", output.coverage);
+    assert!(ports.iter().all(|port| output.coverage.items()[0].covers(
+        "tcp_scan.exposed_redis",
+        &whole.to_string(),
+        &format!("tcp/{port}")
+    )));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_answered_no_port_is_not_covered() {
+    // Its only port drops every connect, as a host that is down or unreachable would.
+    let (listener, local, fillers) = full_listener().await;
+    let (context, _refusals) = context_for(vec![target(local.ip(), None)]);
+    let params = json!({"targets": [local.ip().to_string()], "ports": local.port().to_string(), "timeout_ms": 200, "retries": 0});
+
+    let output = TcpScan.run(params, context).await.expect("the scan runs");
+
+    assert_eq!(output.result["summary"]["filtered"], 1, "{}", output.result);
+    assert!(output.coverage.is_empty(), "a silent host may be down, not closed: {:?}", output.coverage);
+    drop((fillers, listener));
 }

@@ -340,6 +340,32 @@ async fn every_certificate_and_version_problem_is_found_and_nothing_more() {
     .collect();
     assert_eq!(findings, expected);
 
+    // Every finding was looked for; so was every certificate check on each certificate read, but
+    // an endpoint that gave no certificate is covered only for the old versions it was asked.
+    let covered = |name: &str, check: &str| {
+        let (asset, location, check) = finding(name, check);
+        output.coverage.items().iter().any(|covered| covered.covers(&check, &asset, &location))
+    };
+    for (asset, location, check) in &findings {
+        assert!(output.coverage.items().iter().any(|covered| covered.covers(check, asset, location)), "{check}");
+    }
+    let certificate_checks = [
+        "expired",
+        "expiring",
+        "not_yet_valid",
+        "self_signed",
+        "untrusted",
+        "hostname_mismatch",
+        "weak_key",
+        "sha1_signature",
+    ];
+    for check in certificate_checks.iter().chain(&["tls10_enabled", "tls11_enabled"]) {
+        assert!(covered("good.test", check), "{check}");
+        assert!(!covered("legacy.test", check) || check.starts_with("tls1"), "no certificate, no {check}");
+    }
+    assert!(covered("legacy.test", "tls10_enabled") && covered("legacy.test", "tls11_enabled"));
+    assert!(!output.coverage.items().iter().any(|covered| covered.covers("tls_inspect.expired", "good.test", "tcp/1")));
+
     let subjects: BTreeSet<String> = output
         .artifacts
         .items()
@@ -375,6 +401,20 @@ async fn how_soon_is_expiring_is_the_runs_choice() {
 
     assert_eq!(checks(&within_30), ["tls_inspect.expiring"], "30 days by default");
     assert_eq!(checks(&within_5), Vec::<String>::new());
+    let covers_expiring = |output: &ToolOutput| {
+        output
+            .coverage
+            .items()
+            .iter()
+            .any(|covered| covered.covers("tls_inspect.expiring", "soon.test", &format!("tcp/{port}")))
+    };
+    assert!(covers_expiring(&within_30));
+    assert!(!covers_expiring(&within_5), "a run looking 5 days ahead does not resolve what 30 days found");
+    assert!(within_5.coverage.items().iter().any(|covered| covered.covers(
+        "tls_inspect.expired",
+        "soon.test",
+        &format!("tcp/{port}")
+    )));
 }
 
 #[tokio::test]
@@ -411,10 +451,27 @@ async fn a_target_out_of_scope_is_refused_by_the_gate_before_any_connection() {
     );
     assert_eq!(refusals.lock().expect("refusals").len(), 1);
     assert!(output.findings.is_empty());
+    assert!(output.coverage.is_empty(), "an endpoint refused was not looked at: {:?}", output.coverage);
     // The run is over: a connection it had made would be waiting in the backlog by now.
     tokio::select! {
         biased;
         _ = listener.accept() => panic!("something connected to the address out of scope"),
         () = std::future::ready(()) => {}
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_refuses_the_connection_is_not_covered() {
+    let ca = Ca::new();
+    let good = serve(issued(&ca, "good.test", -1, 365, BOTH)).await;
+    let listener = TcpListener::bind((HOST, 0)).await.expect("bind");
+    let closed = listener.local_addr().expect("its address").port();
+    drop(listener);
+
+    let output = run(json!({ "targets": [format!("good.test:{good}"), format!("gone.test:{closed}")] })).await;
+
+    assert!(output.result["results"][1]["error"].is_string(), "{}", output.result);
+    let assets: BTreeSet<(&str, &str)> =
+        output.coverage.items().iter().map(|covered| (covered.asset.as_str(), covered.locations[0].as_str())).collect();
+    assert_eq!(assets, BTreeSet::from([("good.test", format!("tcp/{good}").as_str())]));
 }

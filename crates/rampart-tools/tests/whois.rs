@@ -101,7 +101,13 @@ async fn servers() -> Servers {
     };
     let registrar = whois_server(registrar_answer).await;
     let far = in_days(400);
+    // A registrar that is gone: a port that was listening a moment ago.
+    let gone = TcpListener::bind((WHOIS_HOST, 0)).await.expect("bind").local_addr().expect("an address").port();
     let registry = whois_server(Arc::new(move |query: &str| match query {
+        "broken.whois" => format!(
+            "Domain Name: BROKEN.WHOIS\r\nRegistrar WHOIS Server: 127.0.0.5:{gone}\r\nRegistry Expiry Date: {far}\r\n\
+             Domain Status: ok\r\n"
+        ),
         "soon.whois" => format!(
             "Domain Name: SOON.WHOIS\r\nRegistrar WHOIS Server: 127.0.0.5:{registrar}\r\nCreation Date: 2001-02-03T04:05:06Z\r\n\
              Registry Expiry Date: {soon}\r\nName Server: NS1.SOON.WHOIS\r\nName Server: NS2.SOON.WHOIS\r\nDomain Status: ok https://icann.org/epp#ok\r\nDNSSEC: unsigned\r\n"
@@ -256,6 +262,46 @@ async fn registrations_come_from_rdap_or_whois_referrals_with_their_findings() {
     assert!(artifacts.iter().all(|artifact| matches!(artifact, Artifact::Domain { .. })));
     assert!(run.tenant_refusals.is_empty() && run.outbound_refusals.is_empty());
     assert_eq!(run.progress, Some(100));
+
+    // Every registration was read whole, with a date and statuses: each is covered for both checks.
+    let mut covered: Vec<(String, String, Vec<String>)> = output
+        .coverage
+        .items()
+        .iter()
+        .map(|covered| (covered.check.clone(), covered.asset.clone(), covered.locations.clone()))
+        .collect();
+    covered.sort();
+    let expected: Vec<(String, String, Vec<String>)> = ["example.rdap", "locked.whois", "soon.whois"]
+        .iter()
+        .flat_map(|name| {
+            [("whois.expiring", "expiry"), ("whois.transfer_unlocked", "status")]
+                .map(|(check, location)| (check.to_owned(), (*name).to_owned(), vec![location.to_owned()]))
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(covered, expected);
+
+    // A run looking only a day ahead does not resolve what a month ahead found.
+    let short = json!({"domains": ["soon.whois"], "expiry_days": 1});
+    let short_run = crate::run(&tool, short, scope(&["soon.whois"]), Some(&["127.0.0.0/8"])).await;
+    let output = short_run.output.expect("the lookup runs");
+    let checks: Vec<&str> = output.coverage.items().iter().map(|covered| covered.check.as_str()).collect();
+    assert_eq!(checks, ["whois.transfer_unlocked"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_whose_referral_failed_covers_nothing() {
+    let servers = servers().await;
+    let tool = Whois::new(servers.whois.clone());
+
+    let run = run(&tool, json!({"domains": ["broken.whois"]}), scope(&["broken.whois"]), Some(&["127.0.0.0/8"])).await;
+
+    let output = run.output.expect("the lookup runs");
+    let broken = domain(&output.result, "broken.whois");
+    assert_eq!(broken["source"], "whois", "the registry answered: {broken}");
+    assert!(broken["error"].is_string(), "the registrar did not: {broken}");
+    assert!(output.coverage.is_empty(), "a registration read in part: {:?}", output.coverage);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,6 +332,7 @@ async fn servers_the_outbound_policy_refuses_are_not_reached_and_the_refusal_is_
     assert_eq!(soon["source"], "none");
     assert!(soon["error"].as_str().expect("why").contains("refused"), "{soon}");
     assert!(output.findings.is_empty() && output.artifacts.is_empty());
+    assert!(output.coverage.is_empty(), "no server answered: nothing was read");
     assert_eq!(run.outbound_refusals.len(), 1);
     assert_eq!(run.outbound_refusals[0].target(), format!("127.0.0.5:{}", servers.iana));
 }

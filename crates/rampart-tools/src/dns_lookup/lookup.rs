@@ -2,6 +2,8 @@
 //! flight), then the checks of a zone's apex (CAA, SPF, DMARC, zone transfer), dangling CNAMEs,
 //! and subdomains from a word list shipped in the binary, with wildcard answers detected by a
 //! random label and left out. Subdomains are looked for only under names the gate let through.
+//! Each check that got an answer to judge by is noted as looked at, where its finding would sit;
+//! one whose question went unanswered (a timeout, a failure, a server out of scope) is not.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -16,11 +18,12 @@ use futures_util::{StreamExt, TryStreamExt};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rampart_core::findings::Severity;
-use rampart_core::output::{Artifact, Finding, Kept};
+use rampart_core::output::{Artifact, Covered, Finding, Kept};
 use rampart_core::targets::Host;
 use rampart_scope::Gate;
 
 use crate::ToolContext;
+use crate::coverage::Looked;
 use crate::dns_lookup::checks::{Dmarc, Spf, dmarc, spf};
 use crate::dns_lookup::tool::{
     DnsLookupResult, LookupSummary, NameResult, RecordView, SubdomainResult, ZoneTransferResult,
@@ -127,6 +130,33 @@ struct Outcome {
     domains: Vec<String>,
     addresses: Vec<IpAddr>,
     wildcard_filtered: usize,
+    /// Checks that got an answer to judge by: check, asset and location, as their findings say.
+    looked: Vec<(&'static str, String, String)>,
+}
+
+/// What a dangling-CNAME check concluded.
+enum Dangling {
+    /// The alias points at a name that does not exist.
+    Found(Finding),
+    /// Not an alias, or an alias that leads to a name that exists.
+    No,
+    /// Unknown: a question went unanswered, or the chain was longer than is followed.
+    Unknown,
+}
+
+impl Outcome {
+    /// Notes the check's verdict: its finding when there is one, and the check as looked at when
+    /// the verdict is known.
+    fn dangling(&mut self, verdict: Dangling, name: &Name) {
+        match verdict {
+            Dangling::Found(finding) => {
+                self.findings.push(finding);
+                self.looked.push(("dns_lookup.dangling_cname", text(name), "CNAME".into()));
+            }
+            Dangling::No => self.looked.push(("dns_lookup.dangling_cname", text(name), "CNAME".into())),
+            Dangling::Unknown => {}
+        }
+    }
 }
 
 /// Looks every target of `plan` up; a refusal by the gate stops the whole lookup.
@@ -136,10 +166,7 @@ struct Outcome {
 /// are a datagram each, and handing every readiness event between the worker threads of a shared
 /// runtime costs more than the lookups themselves. Every thread stops when the run is cancelled,
 /// when another one fails, or when this future is dropped (the run's time limit).
-pub async fn lookup(
-    plan: Plan,
-    context: &ToolContext,
-) -> Result<(DnsLookupResult, Kept<Finding>, Kept<Artifact>), String> {
+pub async fn lookup(plan: Plan, context: &ToolContext) -> Result<Assembled, String> {
     let total = plan.targets.len();
     let threads = threads(total, plan.concurrency);
     let plan = Arc::new(plan);
@@ -176,12 +203,16 @@ pub async fn lookup(
     Ok(assemble(shards, total))
 }
 
+/// A run's result, findings, artifacts and coverage.
+pub type Assembled = (DnsLookupResult, Kept<Finding>, Kept<Artifact>, Kept<Covered>);
+
 /// The run's result from what each thread's names gave and the questions it sent: names,
 /// subdomains and transfers in order, counts summed, artifacts once each.
-fn assemble(shards: Vec<(Vec<Outcome>, u64)>, total: usize) -> (DnsLookupResult, Kept<Finding>, Kept<Artifact>) {
+fn assemble(shards: Vec<(Vec<Outcome>, u64)>, total: usize) -> Assembled {
     let mut summary = LookupSummary { names: total, ..LookupSummary::default() };
     let (mut names, mut subdomains, mut transfers) = (Vec::new(), Vec::new(), Vec::new());
     let mut findings = Kept::default();
+    let mut looked = Looked::default();
     let (mut domains, mut addresses) = (BTreeSet::new(), BTreeSet::new());
     for (outcomes, queries) in shards {
         summary.queries += queries;
@@ -201,6 +232,9 @@ fn assemble(shards: Vec<(Vec<Outcome>, u64)>, total: usize) -> (DnsLookupResult,
             domains.extend(outcome.domains);
             addresses.extend(outcome.addresses);
             summary.wildcard_filtered += outcome.wildcard_filtered;
+            for (check, asset, location) in outcome.looked {
+                looked.at(check, asset, location);
+            }
         }
     }
     names.sort_by(|left: &NameResult, right| left.name.cmp(&right.name));
@@ -211,7 +245,8 @@ fn assemble(shards: Vec<(Vec<Outcome>, u64)>, total: usize) -> (DnsLookupResult,
     let mut artifacts = Kept::default();
     artifacts.extend(domains.into_iter().map(|name| Artifact::Domain { name }));
     artifacts.extend(addresses.into_iter().map(|address| Artifact::Host { address }));
-    (DnsLookupResult { names, subdomains, zone_transfers: transfers, summary }, findings, artifacts)
+    let result = DnsLookupResult { names, subdomains, zone_transfers: transfers, summary };
+    (result, findings, artifacts, looked.into_coverage())
 }
 
 /// Looks one target up and reports the progress of the run, at each percent.
@@ -423,9 +458,8 @@ async fn look_up_name(plan: &Plan, resolvers: &Resolvers, written: &str) -> Resu
         outcome.domains.push(written.to_owned());
         outcome.addresses.extend(asked.addresses());
     }
-    if let Some(finding) = dangling(resolvers, &name, asked.get(RecordType::CNAME).await?).await? {
-        outcome.findings.push(finding);
-    }
+    let verdict = dangling(resolvers, &name, asked.get(RecordType::CNAME).await?).await?;
+    outcome.dangling(verdict, &name);
     if zone_apex {
         apex_checks(plan, resolvers, &name, &mut asked, &mut outcome).await?;
     }
@@ -447,6 +481,9 @@ async fn apex_checks(
     outcome: &mut Outcome,
 ) -> Result<(), String> {
     let zone = text(name);
+    if asked.get(RecordType::CAA).await?.is_some_and(|answer| answer.code == ResponseCode::NoError) {
+        outcome.looked.push(("dns_lookup.caa_missing", zone.clone(), "CAA".into()));
+    }
     if asked.get(RecordType::CAA).await?.is_some_and(|answer| answer.of(name, RecordType::CAA).next().is_none()) {
         outcome.findings.push(
             Finding::new(Severity::Low, "dns_lookup.caa_missing", "No CAA record: any certificate authority may issue for the domain", &zone, "CAA")
@@ -454,6 +491,12 @@ async fn apex_checks(
         );
     }
     let answered_txt = asked.get(RecordType::TXT).await?.is_some();
+    // A failed answer reads as no SPF record: it says nothing of the record's other verdicts.
+    if asked.get(RecordType::TXT).await?.is_some_and(|answer| answer.code == ResponseCode::NoError) {
+        for check in ["dns_lookup.spf_missing", "dns_lookup.spf_pass_all", "dns_lookup.spf_neutral_all"] {
+            outcome.looked.push((check, zone.clone(), "SPF".into()));
+        }
+    }
     if answered_txt {
         let texts = asked.texts().await?;
         let spf_record = texts.iter().find(|text| text.to_ascii_lowercase().starts_with("v=spf1")).cloned();
@@ -484,6 +527,11 @@ async fn apex_checks(
         } else {
             None
         };
+        if texts.is_some() {
+            for check in ["dns_lookup.dmarc_missing", "dns_lookup.dmarc_not_enforced"] {
+                outcome.looked.push((check, zone.clone(), "DMARC".into()));
+            }
+        }
         match texts.as_deref().map(dmarc) {
             Some(Dmarc::Missing) => outcome.findings.push(
                 Finding::new(
@@ -555,7 +603,12 @@ async fn zone_transfers(
             outcome.transfers.push(result);
             continue;
         }
-        match transfer(&plan.gate, socket, zone, plan.timeout.saturating_mul(5)).await {
+        let answer = transfer(&plan.gate, socket, zone, plan.timeout.saturating_mul(5)).await;
+        // Allowed or refused, the server answered: a failed transfer says nothing.
+        if matches!(answer, Ok(Transfer::Allowed { .. } | Transfer::Refused)) {
+            outcome.looked.push(("dns_lookup.zone_transfer", text(zone), format!("axfr/{socket}")));
+        }
+        match answer {
             Ok(Transfer::Allowed { records }) => {
                 result.outcome = "allowed".into();
                 result.records = Some(records);
@@ -583,18 +636,21 @@ async fn zone_transfers(
     Ok(())
 }
 
-/// A finding when `name` is an alias whose target does not exist, following the chain.
-async fn dangling(resolvers: &Resolvers, name: &Name, cname: Option<&Answer>) -> Result<Option<Finding>, String> {
-    let Some(answer) = cname else { return Ok(None) };
+/// A finding when `name` is an alias whose target does not exist, following the chain; known not
+/// to dangle when the name is no alias (as its answer says with authority) or its chain ends at a
+/// name that exists.
+async fn dangling(resolvers: &Resolvers, name: &Name, cname: Option<&Answer>) -> Result<Dangling, String> {
+    let Some(answer) = cname else { return Ok(Dangling::Unknown) };
     let mut target = answer.chain_end(name);
     if same_name(&target, name) {
-        return Ok(None);
+        let known = matches!(answer.code, ResponseCode::NoError | ResponseCode::NXDomain);
+        return Ok(if known { Dangling::No } else { Dangling::Unknown });
     }
     for _ in 0..CHAIN_MAX {
         let answer = match resolvers.query(&target, RecordType::A).await {
             Ok(answer) => answer,
             Err(QueryError::Refused(reason)) => return Err(reason),
-            Err(_) => return Ok(None),
+            Err(_) => return Ok(Dangling::Unknown),
         };
         if answer.code == ResponseCode::NXDomain {
             let finding = Finding::new(
@@ -610,10 +666,10 @@ async fn dangling(resolvers: &Resolvers, name: &Name, cname: Option<&Answer>) ->
                 text(&target),
                 text(name)
             ));
-            return Ok(Some(finding));
+            return Ok(Dangling::Found(finding));
         }
         if answer.code != ResponseCode::NoError {
-            return Ok(None);
+            return Ok(Dangling::Unknown);
         }
         let end = answer.chain_end(&target);
         // The resolver did not follow the rest of the chain: follow it here.
@@ -621,9 +677,9 @@ async fn dangling(resolvers: &Resolvers, name: &Name, cname: Option<&Answer>) ->
             target = end;
             continue;
         }
-        return Ok(None);
+        return Ok(Dangling::No);
     }
-    Ok(None)
+    Ok(Dangling::Unknown)
 }
 
 /// The answer values of `answer` for `name`: addresses and alias targets, to compare with a wildcard's.
@@ -687,10 +743,9 @@ async fn enumerate(resolvers: &Resolvers, parent: &Name, outcome: &mut Outcome) 
             _ => None,
         }));
         // An alias found this way may dangle like any other.
-        if answer.of(candidate, RecordType::CNAME).next().is_some()
-            && let Some(finding) = dangling(resolvers, candidate, Some(&answer)).await?
-        {
-            outcome.findings.push(finding);
+        if answer.of(candidate, RecordType::CNAME).next().is_some() {
+            let verdict = dangling(resolvers, candidate, Some(&answer)).await?;
+            outcome.dangling(verdict, candidate);
         }
         outcome.subdomains.push(SubdomainResult {
             name: text(candidate),

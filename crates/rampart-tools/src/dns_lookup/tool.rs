@@ -1,7 +1,8 @@
 //! `dns_lookup`: the lookup as a tool. Its parameters name the names and the resolvers, every one
 //! of them for the scope check; its result lists the records of each name, the subdomains found
 //! and the zone transfers tried, with findings (`dns_lookup.<check>`) for missing CAA, weak SPF
-//! and DMARC, dangling CNAMEs and open zone transfers, and `Domain` and `Host` artifacts.
+//! and DMARC, dangling CNAMEs and open zone transfers, and `Domain` and `Host` artifacts; it covers
+//! each check that got an answer to judge by, on the name its finding would name.
 
 use std::time::Duration;
 
@@ -339,7 +340,7 @@ impl Tool for DnsLookup {
             timeout: checked.timeout,
             concurrency: checked.concurrency,
         };
-        let (result, findings, artifacts) = lookup(plan, &context).await?;
+        let (result, findings, artifacts, coverage) = lookup(plan, &context).await?;
         context.log(
             LogStream::Stdout,
             format!(
@@ -348,7 +349,7 @@ impl Tool for DnsLookup {
             ),
         );
         let result = serde_json::to_value(result).map_err(|_| "cannot encode the result".to_owned())?;
-        Ok(ToolOutput { result, findings, artifacts, coverage: Default::default() })
+        Ok(ToolOutput { result, findings, artifacts, coverage })
     }
 }
 

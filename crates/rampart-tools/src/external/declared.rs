@@ -442,6 +442,8 @@ impl Tool for DeclaredTool {
             }
         };
         let result = serde_json::to_value(result).map_err(|_| "cannot encode the result".to_owned())?;
+        // A declared tool is a program the server knows only by its argv and output: nothing says
+        // which checks it ran or whether it checked every target, so it covers nothing.
         Ok(ToolOutput { result, findings, artifacts, coverage: Default::default() })
     }
 }

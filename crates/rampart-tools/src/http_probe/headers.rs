@@ -71,6 +71,26 @@ impl SecurityHeaders {
         }
     }
 
+    /// Every check [`Self::issues`] asks of a response, found or not: what a response read
+    /// covers.
+    pub fn checks(https: bool) -> &'static [&'static str] {
+        const CHECKS: &[&str] = &[
+            "missing_hsts",
+            "weak_hsts",
+            "missing_csp",
+            "weak_csp",
+            "missing_x_frame_options",
+            "weak_x_frame_options",
+            "missing_x_content_type_options",
+            "weak_x_content_type_options",
+            "missing_referrer_policy",
+            "weak_referrer_policy",
+            "missing_permissions_policy",
+        ];
+        // HSTS, the first two, is asked over HTTPS only.
+        if https { CHECKS } else { &CHECKS[2..] }
+    }
+
     /// What is missing or weak. HSTS is asked of HTTPS only (browsers ignore it over HTTP).
     pub fn issues(&self, https: bool) -> Vec<Issue> {
         let mut issues = Vec::new();
@@ -239,6 +259,13 @@ pub fn parse_cookie(value: &str) -> Option<Cookie> {
 }
 
 impl Cookie {
+    /// Every check [`Self::issues`] asks of a cookie, found or not.
+    pub fn checks(https: bool) -> &'static [&'static str] {
+        const CHECKS: &[&str] = &["cookie_no_secure", "cookie_no_httponly", "cookie_no_samesite"];
+        // Secure, the first, is asked over HTTPS only.
+        if https { CHECKS } else { &CHECKS[1..] }
+    }
+
     /// The flags this cookie lacks. `Secure` is asked of cookies set over HTTPS only: over HTTP
     /// the missing redirect to HTTPS is the finding.
     pub fn issues(&self, https: bool) -> Vec<Issue> {
@@ -334,6 +361,28 @@ mod tests {
         assert_eq!(hsts_max_age("max-age=\"100\""), Some(100));
         assert_eq!(hsts_max_age("includeSubDomains"), None);
         assert!(csp_weakness("img-src *").is_some(), "a policy that says nothing of scripts is weak");
+    }
+
+    #[test]
+    fn every_issue_raised_is_among_the_checks_said_to_be_asked() {
+        let weak = SecurityHeaders {
+            strict_transport_security: Some("max-age=600".into()),
+            content_security_policy: Some("script-src *".into()),
+            x_frame_options: Some("ALLOW-FROM https://a.example".into()),
+            x_content_type_options: Some("sniff".into()),
+            referrer_policy: Some("unsafe-url".into()),
+            permissions_policy: None,
+        };
+        for https in [true, false] {
+            for headers in [&SecurityHeaders::default(), &weak] {
+                for issue in headers.issues(https) {
+                    assert!(SecurityHeaders::checks(https).contains(&issue.check), "{} ({https})", issue.check);
+                }
+            }
+            let bare = parse_cookie("track=1").expect("a cookie");
+            assert_eq!(checks(&bare.issues(https)), Cookie::checks(https));
+        }
+        assert!(!SecurityHeaders::checks(false).iter().any(|check| check.ends_with("hsts")));
     }
 
     #[test]

@@ -12,4 +12,4 @@ pub mod probe;
 mod tool;
 
 pub use probe::{BODY_MAX, Probed};
-pub use tool::{HttpProbe, HttpProbeParams, HttpProbeResult, URLS_MAX, output_of};
+pub use tool::{HttpProbe, HttpProbeParams, HttpProbeResult, URLS_MAX, coverage_of, output_of};

@@ -119,6 +119,23 @@ pub struct Probed {
     /// Whether each cookie above was set over HTTPS, in the same order (not shown).
     #[serde(skip)]
     pub cookies_over_https: Vec<bool>,
+    /// How reading the final response's body ended (not shown): the page checks read it.
+    #[serde(skip)]
+    pub body: BodyEnd,
+}
+
+/// How reading a body ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// Nothing read (no response), or not yet.
+    #[default]
+    Unread,
+    /// To its end.
+    Whole,
+    /// At the bound, with more left unread.
+    Cut,
+    /// An error midway: what came before it is all there is.
+    Broken,
 }
 
 /// Probes `url`.
@@ -177,10 +194,11 @@ pub async fn probe(client: &HttpClient, limits: &HostLimits, settings: &Settings
     probed.content_type = header(response.headers(), CONTENT_TYPE.as_str());
     probed.security_headers = Some(SecurityHeaders::of(response.headers()));
     let headers = response.headers().clone();
-    let (body, truncated) = read_bounded(&mut response, BODY_MAX).await;
+    let (body, ending) = read_bounded(&mut response, BODY_MAX).await;
     drop(permit);
     probed.size = body.len();
-    probed.truncated = truncated;
+    probed.truncated = ending == BodyEnd::Cut;
+    probed.body = ending;
     probed.time_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let text = String::from_utf8_lossy(&body);
     let page = Page::new(&text);
@@ -205,19 +223,24 @@ async fn get(client: &HttpClient, url: &Url, timeout: Duration) -> Result<Respon
     client.send(request).await
 }
 
-/// At most `max` bytes of the body, and whether there was more. A body that fails midway is
-/// what was read of it.
-async fn read_bounded(response: &mut Response, max: usize) -> (Vec<u8>, bool) {
+/// At most `max` bytes of the body, and how reading it ended. A body that fails midway is what
+/// was read of it.
+async fn read_bounded(response: &mut Response, max: usize) -> (Vec<u8>, BodyEnd) {
     let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = max - body.len();
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            return (body, true);
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = max - body.len();
+                if chunk.len() > room {
+                    body.extend_from_slice(&chunk[..room]);
+                    return (body, BodyEnd::Cut);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return (body, BodyEnd::Whole),
+            Err(_) => return (body, BodyEnd::Broken),
         }
-        body.extend_from_slice(&chunk);
     }
-    (body, false)
 }
 
 /// `/favicon.ico` of the final URL's origin, hashed when it is there, small and not a redirect.
@@ -228,8 +251,8 @@ async fn favicon(client: &HttpClient, limits: &HostLimits, settings: &Settings, 
     if !response.status().is_success() {
         return None;
     }
-    let (icon, truncated) = read_bounded(&mut response, FAVICON_MAX).await;
-    (!truncated && !icon.is_empty()).then(|| Favicon {
+    let (icon, ending) = read_bounded(&mut response, FAVICON_MAX).await;
+    (ending != BodyEnd::Cut && !icon.is_empty()).then(|| Favicon {
         url: url.to_string(),
         mmh3: shodan_hash(&icon),
         sha256: sha256_hex(&icon),

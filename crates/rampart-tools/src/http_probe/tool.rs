@@ -3,6 +3,8 @@
 //! redirect chain, technology hints, security headers, cookies and favicon; what is missing or
 //! weak becomes a finding (`http_probe.<check>`, on the final URL's origin at its path), and
 //! each URL that answered a `Url` artifact and the address and port behind it a `Service`.
+//! A URL covers the checks run on its answer, where their findings would sit: nothing when no
+//! answer came, the gate refused a hop, or the chain ran past the redirects allowed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -14,7 +16,7 @@ use async_trait::async_trait;
 use rampart_core::ValidationErrors;
 use rampart_core::executions::LogStream;
 use rampart_core::findings::Severity;
-use rampart_core::output::{Artifact, Finding, Kept, Proto};
+use rampart_core::output::{Artifact, Covered, Finding, Kept, Proto};
 use rampart_scope::{HttpCertificates, HttpClient, HttpOptions};
 use reqwest::Url;
 use schemars::JsonSchema;
@@ -23,8 +25,9 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::http_probe::headers::Issue;
-use crate::http_probe::probe::{HostLimits, Probed, Settings, probe};
+use crate::coverage::Looked;
+use crate::http_probe::headers::{Cookie, Issue, SecurityHeaders};
+use crate::http_probe::probe::{BodyEnd, HostLimits, Probed, Settings, probe};
 use crate::tool::{RunTarget, Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
 
 /// Most URLs one run probes.
@@ -242,6 +245,7 @@ impl Tool for HttpProbe {
             context.log(LogStream::Stdout, line);
         }
         let (findings, artifacts) = output_of(&results);
+        let coverage = coverage_of(&results);
         let summary = HttpProbeSummary {
             urls: n_urls,
             answered: results.iter().filter(|probed| probed.status.is_some()).count(),
@@ -250,7 +254,7 @@ impl Tool for HttpProbe {
         };
         let result = serde_json::to_value(HttpProbeResult { results, summary })
             .map_err(|_| "cannot encode the result".to_owned())?;
-        Ok(ToolOutput { result, findings, artifacts, coverage: Kept::default() })
+        Ok(ToolOutput { result, findings, artifacts, coverage })
     }
 }
 
@@ -340,6 +344,63 @@ pub fn output_of(results: &[Probed]) -> (Kept<Finding>, Kept<Artifact>) {
         name: Some(scheme),
     }));
     (findings, artifacts)
+}
+
+/// What a run looked at, where [`output_of`] would have put each finding. For each URL whose
+/// chain ended in an answer (no refusal, no error, not cut short by `max_redirects`), on the final
+/// URL's origin:
+/// - the header checks at its path, when that answer is not a redirect;
+/// - `directory_listing` and `default_page` at its path, when its body was read without an error;
+/// - the cookie checks at `cookie:<name>`, for each cookie set along the chain (`cookie_no_secure`
+///   only when it was set over HTTPS): a cookie not set this time was not looked at;
+/// - `no_https_redirect` when the URL asked was `http://`: at the asked URL, each `http://` hop and
+///   an `http://` final URL, on their own origins and paths (had the chain ended at any of them,
+///   the finding would be there).
+///
+/// The intermediate hops' answers are redirects, which the header and page checks never read, so
+/// they are not covered for them.
+pub fn coverage_of(results: &[Probed]) -> Kept<Covered> {
+    let mut looked = Looked::default();
+    for probed in results {
+        let Some(final_url) = probed.final_url.as_deref().and_then(|url| Url::parse(url).ok()) else { continue };
+        if probed.status.is_none() || probed.refused.is_some() || probed.too_many_redirects {
+            continue;
+        }
+        let https = final_url.scheme() == "https";
+        let origin = final_url.origin().ascii_serialization();
+        let path = final_url.path().to_owned();
+        let mut cover = |origin: &str, check: &str, location: String| {
+            looked.at(format!("http_probe.{check}"), origin, location);
+        };
+        let redirected = probed.status.is_some_and(|status| (300..400).contains(&status));
+        if !redirected && probed.security_headers.is_some() {
+            for check in SecurityHeaders::checks(https) {
+                cover(&origin, check, path.clone());
+            }
+        }
+        if matches!(probed.body, BodyEnd::Whole | BodyEnd::Cut) {
+            cover(&origin, "directory_listing", path.clone());
+            cover(&origin, "default_page", path.clone());
+        }
+        let mut cookies: BTreeMap<&str, bool> = BTreeMap::new();
+        for (cookie, over_https) in probed.cookies.iter().zip(&probed.cookies_over_https) {
+            *cookies.entry(cookie.name.as_str()).or_default() |= *over_https;
+        }
+        for (name, over_https) in cookies {
+            for check in Cookie::checks(over_https) {
+                cover(&origin, check, format!("cookie:{name}"));
+            }
+        }
+        if Url::parse(&probed.url).is_ok_and(|asked| asked.scheme() == "http") {
+            let chain = std::iter::once(probed.url.as_str())
+                .chain(probed.redirects.iter().map(|hop| hop.url.as_str()))
+                .chain([final_url.as_str()]);
+            for url in chain.filter_map(|url| Url::parse(url).ok()).filter(|url| url.scheme() == "http") {
+                cover(&url.origin().ascii_serialization(), "no_https_redirect", url.path().to_owned());
+            }
+        }
+    }
+    looked.into_coverage()
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Reports of other tools, imported: nmap XML, SARIF 2.1.0, nuclei JSONL and gitleaks JSON, each
 //! read strictly and with bounds (XML without DTDs or entities, every count capped) into the
 //! same findings and artifacts a run produces. Pure: nothing here stores or sends anything.
+//! An import covers nothing: a report says what another tool found, not what it looked for or
+//! whether it finished, so what it lacks can never resolve a finding.
 
 mod gitleaks;
 mod nuclei;
@@ -55,6 +57,7 @@ pub fn read(format: Format, bytes: &[u8]) -> Result<ToolOutput, String> {
                 result: json!({"format": format.as_str(), "hosts": hosts}),
                 findings,
                 artifacts,
+                // An imported report proves nothing of what it does not list (see above).
                 coverage: Default::default(),
             })
         }
@@ -83,4 +86,19 @@ fn summary(format: Format, output: &ToolOutput) -> serde_json::Value {
         "findings": output.findings.total(),
         "artifacts": output.artifacts.total(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_imported_report_covers_nothing_however_whole_it_looks() {
+        let nmap = br#"<nmaprun><host><status state="up"/><address addr="10.0.0.5" addrtype="ipv4"/>
+            <ports><extraports state="closed" count="999"/>
+            <port protocol="tcp" portid="6379"><state state="open"/></port></ports></host></nmaprun>"#;
+        let output = read(Format::NmapXml, nmap).expect("a report");
+        assert_eq!(output.findings.items().len(), 1, "the exposure is read");
+        assert!(output.coverage.is_empty(), "a report says what was found, not all that was looked for");
+    }
 }

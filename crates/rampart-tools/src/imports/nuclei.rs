@@ -60,6 +60,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<ToolOutput, String> {
             artifacts.push(Artifact::Host { address });
         }
     }
+    // An import covers nothing: what the report does not list was not necessarily looked for.
     let mut output = ToolOutput { result: serde_json::Value::Null, findings, artifacts, coverage: Kept::default() };
     output.result = summary(Format::NucleiJsonl, &output);
     Ok(output)

@@ -3,9 +3,10 @@
 //! otherwise: no name resolution (`-n`), no host discovery (`-Pn`, so nothing is sent to a port
 //! not asked for), a connect scan without raw sockets (`-sT --unprivileged`), the XML report on
 //! standard output (`-oX -`), and `-sV`/`-sC` only when asked. The binary missing, the tool is
-//! unavailable, and the catalogue says why.
+//! unavailable, and the catalogue says why. A host nmap settled every asked port of, and that
+//! answered on one, is covered at those ports for the checks the run asked for.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rampart_core::ValidationErrors;
 use rampart_core::executions::LogStream;
+use rampart_core::output::{Covered, Finding, Kept, Proto};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,6 +23,7 @@ use crate::external::{
     Ending, HostsAs, Invocation, Limits, Network, Sandbox, confinement_word, ending_word, executable, target_arguments,
     targets,
 };
+use crate::nmap::xml::{NmapHost, NmapReport};
 use crate::nmap::{output_of, parse};
 use crate::tcp_scan::parse_ports;
 use crate::tool::{RunTarget, Tool, ToolContext, ToolInfo, ToolOutput, parse_params};
@@ -251,10 +254,72 @@ impl Tool for Nmap {
             context.progress(u8::try_from((index + 1) * 100 / n_runs.max(1)).unwrap_or(100), "scanned");
         }
         let (findings, artifacts) = output_of(&report);
+        let mut asked: BTreeMap<IpAddr, &[u16]> = BTreeMap::new();
+        for (ports, addresses) in &by_ports {
+            for address in addresses.iter().filter_map(|address| address.parse::<IpAddr>().ok()) {
+                asked.insert(address.to_canonical(), ports);
+            }
+        }
+        let coverage = coverage_of(&report, &asked, &params, &findings);
         let result = result_of(&report, confinement);
         let result = serde_json::to_value(result).map_err(|_| "cannot encode the result".to_owned())?;
-        Ok(ToolOutput { result, findings, artifacts, coverage: Default::default() })
+        Ok(ToolOutput { result, findings, artifacts, coverage })
     }
+}
+
+/// What a run looked at: each host nmap scanned whole (see [`scanned_whole`]) at the ports asked
+/// of it, for `nmap.exposed_*`, `nmap.service_version` when versions were asked for, and
+/// `nmap.script.*` (there and on the host itself) when scripts were. Nothing when the report or
+/// the findings were cut at their bounds, since a finding may then have been left out.
+fn coverage_of(
+    report: &NmapReport,
+    asked: &BTreeMap<IpAddr, &[u16]>,
+    params: &NmapParams,
+    findings: &Kept<Finding>,
+) -> Kept<Covered> {
+    let mut coverage = Kept::default();
+    if report.n_dropped > 0 || findings.n_dropped() > 0 {
+        return coverage;
+    }
+    let mut checks = vec!["nmap.exposed_*"];
+    if params.service_detection {
+        checks.push("nmap.service_version");
+    }
+    if params.default_scripts {
+        checks.push("nmap.script.*");
+    }
+    for host in &report.hosts {
+        let Some(ports) = asked.get(&host.address) else { continue };
+        if !scanned_whole(host, ports) {
+            continue;
+        }
+        let asset = host.address.to_string();
+        if params.default_scripts {
+            coverage.push(Covered::new("nmap.script.*", &asset).at(""));
+        }
+        for check in &checks {
+            coverage.extend(Covered::at_ports(check, &asset, Proto::Tcp, ports));
+        }
+    }
+    coverage
+}
+
+/// Whether nmap settled every one of `ports` on `host` (listed, or counted among its extra
+/// ports) and the host answered on one of them. A host that timed out, or answered nothing (down,
+/// unreachable, every port filtered), was not seen closed.
+fn scanned_whole(host: &NmapHost, ports: &[u16]) -> bool {
+    let asked: BTreeSet<u16> = ports.iter().copied().collect();
+    let listed: BTreeSet<u16> =
+        host.ports.iter().filter(|port| port.proto == Proto::Tcp).map(|port| port.port).collect();
+    let n_extra: u64 = host.extra_ports.iter().map(|extra| extra.count).fold(0, u64::saturating_add);
+    let answered =
+        host.ports.iter().any(|port| port.proto == Proto::Tcp && matches!(port.state.as_str(), "open" | "closed"))
+            || host.extra_ports.iter().any(|extra| extra.state == "closed" && extra.count > 0);
+    host.status == "up"
+        && !host.timed_out
+        && answered
+        && listed.is_subset(&asked)
+        && (listed.len() as u64).saturating_add(n_extra) == asked.len() as u64
 }
 
 fn result_of(report: &crate::nmap::NmapReport, confinement: crate::external::Confinement) -> NmapResult {
@@ -296,6 +361,69 @@ mod tests {
     fn ports_are_written_as_ranges() {
         assert_eq!(port_list(&[80, 22, 23, 24, 443, 22]), "22-24,80,443");
         assert_eq!(port_list(&[65535, 65534]), "65534-65535");
+    }
+
+    fn host_of(xml: &str) -> NmapReport {
+        crate::nmap::parse(format!("<nmaprun>{xml}</nmaprun>").as_bytes()).expect("a report")
+    }
+
+    fn params(service_detection: bool, default_scripts: bool) -> NmapParams {
+        NmapParams { targets: vec!["10.0.0.5".into()], ports: "22".into(), service_detection, default_scripts }
+    }
+
+    const ADDRESS: &str = r#"<status state="up" reason="user-set"/><address addr="10.0.0.5" addrtype="ipv4"/>"#;
+
+    #[test]
+    fn a_host_settled_whole_is_covered_at_the_ports_asked_for_the_checks_run() {
+        let report = host_of(&format!(
+            r#"<host>{ADDRESS}<ports><extraports state="closed" count="9"/><extraports state="filtered" count="1"/>
+            <port protocol="tcp" portid="6379"><state state="open"/></port></ports></host>"#
+        ));
+        let ports: Vec<u16> = (1..=10).chain([6379]).collect();
+        let address: IpAddr = "10.0.0.5".parse().expect("an address");
+        let asked = BTreeMap::from([(address, ports.as_slice())]);
+        let (findings, _) = output_of(&report);
+
+        let coverage = coverage_of(&report, &asked, &params(false, false), &findings);
+        let covers =
+            |check: &str, location: &str| coverage.items().iter().any(|c| c.covers(check, "10.0.0.5", location));
+        assert!(covers("nmap.exposed_redis", "tcp/6379") && covers("nmap.exposed_telnet", "tcp/10"));
+        assert!(!covers("nmap.exposed_telnet", "tcp/23"), "a port not asked for");
+        assert!(!covers("nmap.service_version", "tcp/6379") && !covers("nmap.script.ssh-hostkey", ""), "not run");
+
+        let everything = coverage_of(&report, &asked, &params(true, true), &findings);
+        let covers =
+            |check: &str, location: &str| everything.items().iter().any(|c| c.covers(check, "10.0.0.5", location));
+        assert!(covers("nmap.service_version", "tcp/6379") && covers("nmap.script.ssh-hostkey", "tcp/6379"));
+        assert!(covers("nmap.script.clock-skew", ""), "host scripts ran on the host");
+    }
+
+    #[test]
+    fn a_host_timed_out_silent_or_partly_settled_is_not_covered() {
+        let address: IpAddr = "10.0.0.5".parse().expect("an address");
+        let ports: Vec<u16> = (1..=10).collect();
+        let asked = BTreeMap::from([(address, ports.as_slice())]);
+        for xml in [
+            // Timed out: nmap lists what it had, which says nothing of the rest.
+            format!(r#"<host timedout="true">{ADDRESS}<ports><extraports state="closed" count="10"/></ports></host>"#),
+            // Every port filtered: the host may be down.
+            format!(r#"<host>{ADDRESS}<ports><extraports state="filtered" count="10"/></ports></host>"#),
+            // One port short of those asked.
+            format!(r#"<host>{ADDRESS}<ports><extraports state="closed" count="9"/></ports></host>"#),
+            // Down.
+            r#"<host><status state="down"/><address addr="10.0.0.5" addrtype="ipv4"/></host>"#.to_owned(),
+        ] {
+            let report = host_of(&xml);
+            let (findings, _) = output_of(&report);
+            assert!(coverage_of(&report, &asked, &params(true, true), &findings).is_empty(), "{xml}");
+        }
+        let whole =
+            host_of(&format!(r#"<host>{ADDRESS}<ports><extraports state="closed" count="10"/></ports></host>"#));
+        let (findings, _) = output_of(&whole);
+        assert_eq!(coverage_of(&whole, &asked, &params(false, false), &findings).items().len(), 1);
+        let other: IpAddr = "10.0.0.6".parse().expect("an address");
+        let not_asked = BTreeMap::from([(other, ports.as_slice())]);
+        assert!(coverage_of(&whole, &not_asked, &params(false, false), &findings).is_empty(), "a host not asked");
     }
 
     #[test]

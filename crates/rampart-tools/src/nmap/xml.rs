@@ -52,7 +52,19 @@ pub struct NmapHost {
     pub status: String,
     pub hostnames: Vec<String>,
     pub ports: Vec<NmapPort>,
+    /// Ports nmap counted by state rather than listing them (`<extraports>`).
+    pub extra_ports: Vec<ExtraPorts>,
     pub scripts: Vec<ScriptResult>,
+    /// nmap gave up on the host (`--host-timeout`): what it lists is partial.
+    pub timed_out: bool,
+}
+
+/// Ports of one state nmap counted without listing them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraPorts {
+    /// `closed`, `filtered`, …
+    pub state: String,
+    pub count: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,7 +214,19 @@ fn read_host(host: roxmltree::Node<'_, '_>, n_dropped: &mut u64) -> Option<NmapH
         .filter_map(read_script)
         .take(SCRIPTS_MAX)
         .collect();
-    Some(NmapHost { address: address.to_canonical(), status, hostnames, ports, scripts })
+    let extra_ports = host
+        .children()
+        .filter(|node| node.has_tag_name("ports"))
+        .flat_map(|node| node.children())
+        .filter(|node| node.has_tag_name("extraports"))
+        .take(SCRIPTS_MAX)
+        .map(|node| ExtraPorts {
+            state: node.attribute("state").map_or_else(|| "unknown".to_owned(), |state| bounded(state, TEXT_MAX)),
+            count: node.attribute("count").and_then(|count| count.parse().ok()).unwrap_or(0),
+        })
+        .collect();
+    let timed_out = host.attribute("timedout") == Some("true");
+    Some(NmapHost { address: address.to_canonical(), status, hostnames, ports, extra_ports, scripts, timed_out })
 }
 
 fn read_port(port: roxmltree::Node<'_, '_>) -> Option<NmapPort> {
@@ -262,6 +286,7 @@ mod tests {
 <script id="ssh-hostkey" output="&#xa;  256 aa:bb (ECDSA)"/></port>
 <port protocol="tcp" portid="81"><state state="closed" reason="conn-refused"/></port>
 <port protocol="sctp" portid="9"><state state="open"/></port>
+<extraports state="closed" count="995"><extrareasons reason="conn-refused" count="995"/></extraports>
 </ports>
 <hostscript><script id="clock-skew" output="0s"/></hostscript>
 </host>
@@ -283,6 +308,10 @@ mod tests {
         assert_eq!(ssh.scripts[0].id, "ssh-hostkey");
         assert_eq!(ssh.scripts[0].output, "256 aa:bb (ECDSA)");
         assert_eq!(host.scripts[0].id, "clock-skew");
+        assert_eq!(host.extra_ports, [ExtraPorts { state: "closed".into(), count: 995 }]);
+        assert!(!host.timed_out);
+        let timed_out = REPORT.replace("<host>", "<host timedout=\"true\">");
+        assert!(parse(timed_out.as_bytes()).expect("a valid report").hosts[0].timed_out);
     }
 
     #[test]

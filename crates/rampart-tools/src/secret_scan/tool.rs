@@ -7,6 +7,7 @@
 //! directories (no alternates, no symlink out of them). Each secret is a
 //! finding `secret_scan.<rule id>` on the repository, at the file and the secret's hash; the
 //! secret itself is never kept: the result, findings and logs hold its first characters only.
+//! A history walked whole covers `secret_scan.*` on the repository; one cut short covers nothing.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use async_trait::async_trait;
 use rampart_core::ValidationErrors;
 use rampart_core::executions::LogStream;
 use rampart_core::findings::Severity;
-use rampart_core::output::{Finding, KEPT_MAX, Kept};
+use rampart_core::output::{Covered, Finding, KEPT_MAX, Kept};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -362,6 +363,20 @@ pub fn output_of(repository: &str, report: &Report, rules: &Rules) -> Result<Too
         });
     }
     findings.count_unkept(report.n_found.saturating_sub(findings.total()));
+    // Every commit walked, every object read, every file scanned and every secret listed: what
+    // the history holds was all seen, so a secret no longer in it is gone. A walk cut short by
+    // `max_commits`, a file skipped past `max_blob_bytes`, an unreadable object or secrets past
+    // `max_findings` may hide one still there: nothing is covered.
+    let walked = &report.walked;
+    let whole = !walked.commits_truncated
+        && walked.objects_unreadable == 0
+        && walked.blobs_too_large == 0
+        && !report.truncated()
+        && findings.n_dropped() == 0;
+    let mut coverage = Kept::default();
+    if whole {
+        coverage.push(Covered::new("secret_scan.*", &asset));
+    }
     let result = SecretScanResult {
         repository: repository.to_owned(),
         secrets,
@@ -373,5 +388,5 @@ pub fn output_of(repository: &str, report: &Report, rules: &Rules) -> Result<Too
         },
     };
     let result = serde_json::to_value(result).map_err(|_| "cannot encode the result".to_owned())?;
-    Ok(ToolOutput { result, findings, artifacts: Kept::default(), coverage: Kept::default() })
+    Ok(ToolOutput { result, findings, artifacts: Kept::default(), coverage })
 }

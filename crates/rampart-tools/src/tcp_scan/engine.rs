@@ -121,6 +121,28 @@ pub struct ScanReport {
     pub refused: u64,
     /// Pairs given up after repeated local errors: their state is unknown, not closed.
     pub unsent: u64,
+    /// What became of each address's ports, in the order of the plan's addresses: what says
+    /// whether a host was scanned whole (a part of the ports that could not start counts none).
+    pub hosts: Vec<HostCounts>,
+}
+
+/// How one address's ports were settled. Every port of the plan is in exactly one count once the
+/// address was scanned whole.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostCounts {
+    pub open: u64,
+    pub closed: u64,
+    pub filtered: u64,
+    /// Refused by the gate or given up after local errors: never asked, so unknown.
+    pub unknown: u64,
+}
+
+impl HostCounts {
+    /// Whether every one of `n_ports` ports was asked and settled, and the host answered at
+    /// least one of them (a host that answered nothing may be down, not closed).
+    pub fn scanned_whole(&self, n_ports: usize) -> bool {
+        self.unknown == 0 && self.open + self.closed > 0 && self.open + self.closed + self.filtered == n_ports as u64
+    }
 }
 
 /// Scans every allowed (address, port) pair of `plan`.
@@ -192,8 +214,14 @@ pub async fn scan(
                 .collect::<Vec<_>>()
         })
     });
-    let mut merged = ScanReport::default();
+    let mut merged = ScanReport { hosts: vec![HostCounts::default(); plan.addresses.len()], ..ScanReport::default() };
     for report in reports {
+        for (sum, part) in merged.hosts.iter_mut().zip(&report.hosts) {
+            sum.open += part.open;
+            sum.closed += part.closed;
+            sum.filtered += part.filtered;
+            sum.unknown += part.unknown;
+        }
         merged.open.extend(report.open);
         merged.n_open += report.n_open;
         merged.closed += report.closed;
@@ -219,7 +247,7 @@ async fn scan_part(
     let total = n_addresses * plan.ports.len() as u64;
     let mut part = Part {
         plan,
-        report: ScanReport::default(),
+        report: ScanReport { hosts: vec![HostCounts::default(); plan.addresses.len()], ..ScanReport::default() },
         reporter: Reporter::new(progress, total),
         window: Window::new(plan.concurrency.clamp(1, descriptor_budget())),
         hosts: vec![HostTiming::default(); plan.addresses.len()],
@@ -258,6 +286,7 @@ async fn scan_part(
                 // The scope gate: asked before anything leaves for this pair.
                 if !allow(plan.addresses[probe.host], probe.port) {
                     part.report.refused += 1;
+                    part.report.hosts[probe.host].unknown += 1;
                     part.done += 1;
                     part.reporter.update(part.done);
                     continue;
@@ -377,6 +406,7 @@ impl Part<'_> {
                 host.sample(rtt);
                 self.window.grow();
                 self.report.n_open += 1;
+                self.report.hosts[probe.host].open += 1;
                 if self.report.open.len() < self.plan.keep_open {
                     self.report.open.push(PortResult {
                         address: self.plan.addresses[probe.host],
@@ -393,6 +423,7 @@ impl Part<'_> {
                 }
                 self.window.grow();
                 self.report.closed += 1;
+                self.report.hosts[probe.host].closed += 1;
                 self.done += 1;
             }
             Outcome::Filtered => {
@@ -401,6 +432,7 @@ impl Part<'_> {
                     self.retries.push_back(Probe { attempt: probe.attempt + 1, ..probe });
                 } else {
                     self.report.filtered += 1;
+                    self.report.hosts[probe.host].filtered += 1;
                     self.done += 1;
                 }
             }
@@ -414,6 +446,7 @@ impl Part<'_> {
                 self.paused_until = Some(self.paused_until.map_or(now + wait, |until| until.max(now + wait)));
                 if local_failures >= LOCAL_ATTEMPTS_MAX {
                     self.report.unsent += 1;
+                    self.report.hosts[probe.host].unknown += 1;
                     self.done += 1;
                 } else {
                     self.retries.push_back(Probe { local_failures, ..probe });
@@ -422,6 +455,7 @@ impl Part<'_> {
             Outcome::Unsendable => {
                 self.report.local_errors += 1;
                 self.report.unsent += 1;
+                self.report.hosts[probe.host].unknown += 1;
                 self.done += 1;
             }
         }

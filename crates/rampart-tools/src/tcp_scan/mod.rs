@@ -8,7 +8,7 @@ pub mod risks;
 pub mod services;
 mod tool;
 
-pub use engine::{PortResult, PortState, ScanPlan, ScanReport, scan};
+pub use engine::{HostCounts, PortResult, PortState, ScanPlan, ScanReport, scan};
 pub use ports::parse_ports;
 pub use risks::{assess, check_id};
 pub use services::service_name;

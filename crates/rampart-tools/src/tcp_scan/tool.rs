@@ -1,7 +1,8 @@
 //! `tcp_scan`: the scanner as a tool. Targets are addresses, networks and names in scope; every
 //! probe passes the gate's check first; open ports come back with their service, banner and a
 //! severity from the exposure rules. Each open port listed is also a `Service` artifact, and each
-//! risky exposure among them a finding (`tcp_scan.exposed_<service>`).
+//! risky exposure among them a finding (`tcp_scan.exposed_<service>`). A host scanned whole is
+//! covered for `tcp_scan.*` at the ports scanned, so a risky port found closed resolves its finding.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -10,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rampart_core::ValidationErrors;
 use rampart_core::executions::LogStream;
-use rampart_core::output::{Artifact, Finding, Kept, Proto};
+use rampart_core::output::{Artifact, Covered, Finding, KEPT_MAX, Kept, Proto};
 use rampart_core::targets::TargetValue;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -230,8 +231,9 @@ impl Tool for TcpScan {
             );
         }
         let (findings, artifacts) = output_of(&report);
+        let coverage = coverage_of(&report, &addresses, &ports);
         let result = serde_json::to_value(result).map_err(|_| "cannot encode the result".to_owned())?;
-        Ok(ToolOutput { result, findings, artifacts, coverage: Kept::default() })
+        Ok(ToolOutput { result, findings, artifacts, coverage })
     }
 }
 
@@ -267,6 +269,37 @@ fn output_of(report: &ScanReport) -> (Kept<Finding>, Kept<Artifact>) {
     }
     artifacts.count_unkept(report.n_open.saturating_sub(artifacts.total()));
     (findings, artifacts)
+}
+
+/// What a finished scan looked at: `tcp_scan.*` at the scanned ports of each host scanned whole,
+/// whose open ports are all listed (so each of its risky ones is a finding). Not covered: a host
+/// with a port the gate refused or left unsent, a host that answered no port at all (down or
+/// unreachable: its ports were not seen closed), and a host with an open port past the listed
+/// cap. A filtered port of a host that answered others counts as looked at: it is not reachable
+/// from here, which is what the exposure rules ask.
+fn coverage_of(report: &ScanReport, addresses: &[IpAddr], ports: &[u16]) -> Kept<Covered> {
+    let mut n_listed: BTreeMap<IpAddr, u64> = BTreeMap::new();
+    for found in report.open.iter().filter(|found| found.state == PortState::Open).take(MAX_OPEN_LISTED) {
+        *n_listed.entry(found.address).or_default() += 1;
+    }
+    // The ranges are the same for every host: made once, given each host's address.
+    let ranges = Covered::at_ports("tcp_scan.*", "", Proto::Tcp, ports);
+    let mut coverage = Kept::default();
+    for (address, counts) in addresses.iter().zip(&report.hosts) {
+        let all_listed = n_listed.get(address).copied().unwrap_or(0) == counts.open;
+        if !counts.scanned_whole(ports.len()) || !all_listed {
+            continue;
+        }
+        for covered in &ranges {
+            // Past the cap a coverage is only counted: building it would be wasted work.
+            if coverage.items().len() >= KEPT_MAX {
+                coverage.count_unkept(1);
+            } else {
+                coverage.push(Covered { asset: address.to_string(), ..covered.clone() });
+            }
+        }
+    }
+    coverage
 }
 
 /// The result of a scan: hosts with their open ports, at most [`MAX_OPEN_LISTED`] ports listed
@@ -405,6 +438,27 @@ mod tests {
         assert_eq!(finding.check_id, "tcp_scan.exposed_redis");
         assert_eq!((finding.asset.as_str(), finding.location.as_str()), ("127.0.0.0", "tcp/6379"));
         assert_eq!(finding.title, assess(6379).1);
+    }
+
+    #[test]
+    fn a_host_is_covered_only_when_scanned_whole_with_all_its_open_ports_listed() {
+        // Three hosts of 5000 open ports each, 5000 ports scanned: the third host's are not listed.
+        let mut report = report_with_open(3, 5_000);
+        let counts = crate::tcp_scan::HostCounts { open: 5_000, ..Default::default() };
+        report.hosts = vec![counts; 3];
+        let addresses: Vec<IpAddr> = (0..3).map(|host| IpAddr::from([127, 0, 0, host])).collect();
+        let ports: Vec<u16> = (1..=5_000).collect();
+
+        let coverage = coverage_of(&report, &addresses, &ports);
+        let hosts: Vec<&str> = coverage.items().iter().map(|covered| covered.asset.as_str()).collect();
+        assert_eq!(hosts, ["127.0.0.0", "127.0.0.1"], "the host with unlisted open ports is not covered");
+        assert_eq!(coverage.items()[0].locations, ["tcp/1-5000"]);
+
+        // A host with a port left unknown, or one short of the ports scanned, is not covered.
+        report.hosts[0].unknown = 1;
+        report.hosts[1].open = 4_999;
+        report.open.retain(|found| !(found.address == addresses[1] && found.port == 1));
+        assert!(coverage_of(&report, &addresses, &ports).is_empty());
     }
 
     #[test]

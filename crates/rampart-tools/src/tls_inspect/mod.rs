@@ -8,4 +8,4 @@ pub mod handshake;
 pub mod hello;
 mod tool;
 
-pub use tool::{Inspected, TlsInspect, TlsInspectParams, TlsInspectResult, output_of};
+pub use tool::{Inspected, TlsInspect, TlsInspectParams, TlsInspectResult, coverage_of, output_of};

@@ -3,7 +3,8 @@
 //! 1.1 by a hand-written ClientHello), whether the chain is trusted by the platform's roots,
 //! whether it names the host, and whether OCSP is stapled. Every connection is made by the gate.
 //! What is wrong becomes a finding (`tls_inspect.<check>`, on the host at `tcp/<port>`), and each
-//! server's certificate a `Certificate` artifact.
+//! server's certificate a `Certificate` artifact. An endpoint whose certificate was read is covered
+//! for the certificate checks, and for each old version's check only when that version was tried.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use chrono::{DateTime, Utc};
 use rampart_core::ValidationErrors;
 use rampart_core::executions::LogStream;
 use rampart_core::findings::Severity;
-use rampart_core::output::{Artifact, Finding, Kept};
+use rampart_core::output::{Artifact, Covered, Finding, Kept};
 use rampart_core::targets::{Host, parse_host_port};
 use rampart_scope::Gate;
 use rampart_scope::rustls::client::WebPkiServerVerifier;
@@ -27,6 +28,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::coverage::Looked;
 use crate::tls_inspect::certificate::CertificateInfo;
 use crate::tls_inspect::handshake::{Handshake, handshake, provider};
 use crate::tls_inspect::hello::{TLS1_0, TLS1_1, accepts};
@@ -34,6 +36,8 @@ use crate::tool::{RunTarget, Tool, ToolContext, ToolInfo, ToolOutput, parse_para
 
 /// Most targets one run inspects.
 pub const TARGETS_MAX: usize = 1000;
+/// How soon a certificate's expiry is a finding when a run does not say.
+const DEFAULT_EXPIRY_DAYS: u32 = 30;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -88,6 +92,9 @@ pub struct Inspected {
     pub ocsp_stapled: Option<bool>,
     /// Why the handshake's signature did not verify (a key too weak for this client).
     pub signature_error: Option<String>,
+    /// Whether every certificate of the chain presented was read (not shown).
+    #[serde(skip)]
+    pub chain_read_whole: bool,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -150,7 +157,7 @@ impl TlsInspect {
                 Err(message) => errors.add(format!("params.targets[{index}]"), message),
             }
         }
-        let expiry_days = params.expiry_days.unwrap_or(30);
+        let expiry_days = params.expiry_days.unwrap_or(DEFAULT_EXPIRY_DAYS);
         if expiry_days > 3650 {
             errors.add("params.expiry_days", "must be at most 3650");
         }
@@ -231,9 +238,10 @@ impl Tool for TlsInspect {
             context.log(LogStream::Stdout, line);
         }
         let (findings, artifacts) = output_of(&results, Utc::now(), plan.expiry_days);
+        let coverage = coverage_of(&results, plan.expiry_days);
         let result =
             serde_json::to_value(TlsInspectResult { results }).map_err(|_| "cannot encode the result".to_owned())?;
-        Ok(ToolOutput { result, findings, artifacts, coverage: Kept::default() })
+        Ok(ToolOutput { result, findings, artifacts, coverage })
     }
 }
 
@@ -298,6 +306,7 @@ fn describe(inspected: &mut Inspected, first: Handshake) {
             }
         }
     }
+    inspected.chain_read_whole = certificates.len() == chain.len();
     inspected.chain_in_order = Some(certificates.windows(2).all(|pair| pair[0].raw_issuer == pair[1].raw_subject));
     if let Some(leaf) = certificates.first() {
         inspected.hostname_matches = Some(leaf.matches(&inspected.host));
@@ -331,6 +340,53 @@ fn trust(
         )) => (true, None),
         Err(error) => (false, Some(error.to_string())),
     }
+}
+
+/// What a run looked at, on each host at `tcp/<port>` as its findings sit. An endpoint the gate
+/// refused, or that gave no certificate (unreachable, not TLS, a timeout) is not covered for the
+/// certificate checks; one whose certificate was read is, each check only when what it reads
+/// was there: the dates of the server's certificate (`expired`, `expiring`, `not_yet_valid`),
+/// trust (`self_signed`, `untrusted`), the name (`hostname_mismatch`), and the keys and signatures
+/// (`weak_key`, `sha1_signature`) only when the whole chain presented was read; `expiring` only
+/// when `expiry_days` looks at least as far ahead as the default, so that a run asking about the
+/// next few days does not resolve what a run asking about the next month found. `tls10_enabled` and
+/// `tls11_enabled` are covered when the old hello got an answer that told whether the version is
+/// accepted, whether or not a certificate was read.
+pub fn coverage_of(results: &[Inspected], expiry_days: u32) -> Kept<Covered> {
+    let mut looked = Looked::default();
+    for inspected in results {
+        if inspected.error.is_some() {
+            continue;
+        }
+        let location = format!("tcp/{}", inspected.port);
+        let mut cover = |check: &str| looked.at(format!("tls_inspect.{check}"), &inspected.host, &location);
+        if inspected.versions.tls1_0.is_some() {
+            cover("tls10_enabled");
+        }
+        if inspected.versions.tls1_1.is_some() {
+            cover("tls11_enabled");
+        }
+        if inspected.certificates.is_empty() {
+            continue;
+        }
+        cover("expired");
+        cover("not_yet_valid");
+        if expiry_days >= DEFAULT_EXPIRY_DAYS {
+            cover("expiring");
+        }
+        if inspected.trusted.is_some() {
+            cover("self_signed");
+            cover("untrusted");
+        }
+        if inspected.hostname_matches.is_some() {
+            cover("hostname_mismatch");
+        }
+        if inspected.chain_read_whole {
+            cover("weak_key");
+            cover("sha1_signature");
+        }
+    }
+    looked.into_coverage()
 }
 
 /// The findings and artifacts of a run, at `now`; one finding per check and target.

@@ -3,6 +3,9 @@
 //! four servers, each answer read to at most 64 KiB). Every server is reached through the
 //! server's outbound gate. Findings: `whois.expiring` (within `expiry_days`, default 30) and
 //! `whois.transfer_unlocked` (no `clientTransferProhibited`); a `Domain` artifact per domain.
+//! A domain whose registration was read to the end of its referrals covers each check whose
+//! field it had: `expiring` when an expiry date was read (and the run looked at least as far
+//! ahead as the default), `transfer_unlocked` when statuses were.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +16,7 @@ use futures_util::StreamExt;
 use rampart_core::ValidationErrors;
 use rampart_core::executions::LogStream;
 use rampart_core::findings::Severity;
-use rampart_core::output::{Artifact, Finding, Kept};
+use rampart_core::output::{Artifact, Covered, Finding, Kept};
 use rampart_core::targets::{Host, parse_host_port};
 use rampart_scope::{Gate, HttpClient, HttpOptions};
 use schemars::JsonSchema;
@@ -177,12 +180,15 @@ impl Tool for Whois {
         };
         let mut findings = Kept::default();
         let mut artifacts = Kept::default();
+        let mut coverage = Kept::default();
         let mut results = results;
         for result in &mut results {
             context.log(LogStream::Stdout, format!("{}: {}", result.domain, result.source));
             if result.source == "none" {
                 continue;
             }
+            // A referral that failed after another answered leaves a registration read in part.
+            let read_whole = result.error.is_none();
             artifacts.push(Artifact::Domain { name: result.domain.clone() });
             result.expires_in_days = result
                 .registration
@@ -190,6 +196,14 @@ impl Tool for Whois {
                 .as_deref()
                 .and_then(parse_date)
                 .map(|expires| (expires - Utc::now()).num_days());
+            // A run looking fewer days ahead than the default does not resolve what one looking
+            // further found.
+            if read_whole && result.expires_in_days.is_some() && expiry_days >= DEFAULT_EXPIRY_DAYS {
+                coverage.push(Covered::new("whois.expiring", &result.domain).at("expiry"));
+            }
+            if read_whole && !result.registration.status.is_empty() {
+                coverage.push(Covered::new("whois.transfer_unlocked", &result.domain).at("status"));
+            }
             if let Some(days) = result.expires_in_days.filter(|days| *days < i64::from(expiry_days)) {
                 let (severity, title) = if days < 0 {
                     (Severity::High, "The domain's registration has expired".to_owned())
@@ -224,7 +238,7 @@ impl Tool for Whois {
         }
         let result = serde_json::to_value(WhoisResult { domains: results })
             .map_err(|_| "cannot encode the result".to_owned())?;
-        Ok(ToolOutput { result, findings, artifacts, coverage: Kept::default() })
+        Ok(ToolOutput { result, findings, artifacts, coverage })
     }
 }
 
