@@ -23,7 +23,7 @@ pg_bin_dir() {
 }
 
 cargo build --release --quiet
-bin=$PWD/target/release/rampart
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/rampart
 work=$(mktemp -d /tmp/rampart-bench.XXXXXX)
 chmod 755 "$work"
 pids=()

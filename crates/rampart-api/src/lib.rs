@@ -58,6 +58,8 @@ pub struct HttpOptions {
     pub body_limit: usize,
     /// The largest body the ingestion routes accept (a batch of events), in bytes.
     pub ingest_body_limit: usize,
+    /// The largest report an import accepts, in bytes.
+    pub import_body_limit: usize,
     /// The longest a handler may take to produce its response.
     pub request_timeout: Duration,
     /// Origins allowed to call the API from a browser; none by default.
@@ -96,7 +98,12 @@ struct ApiDoc;
 
 /// Every route of the API with its OpenAPI description.
 fn routes() -> OpenApiRouter<AppState> {
-    api_routes().merge(ingest_routes())
+    api_routes().merge(ingest_routes()).merge(import_routes())
+}
+
+/// Where other tools' reports are imported: whole scanners' reports, so a body limit of their own.
+fn import_routes() -> OpenApiRouter<AppState> {
+    imports::router()
 }
 
 /// Where sensors send events: batches, so a body limit of their own.
@@ -118,7 +125,6 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(targets::router())
         .merge(executions::router())
         .merge(findings::router())
-        .merge(imports::router())
         .merge(watch::router())
         .merge(settings::router())
 }
@@ -145,10 +151,12 @@ pub fn app_with(extra: Router<AppState>, state: AppState, options: &HttpOptions)
     // Each group has its body limit; the outer limit, the larger, holds for the fallback too.
     let (api, _) = api_routes().split_for_parts();
     let (ingest, _) = ingest_routes().split_for_parts();
+    let (import, _) = import_routes().split_for_parts();
     let api = api
         .merge(extra)
         .layer(RequestBodyLimitLayer::new(options.body_limit))
-        .merge(ingest.layer(RequestBodyLimitLayer::new(options.ingest_body_limit)));
+        .merge(ingest.layer(RequestBodyLimitLayer::new(options.ingest_body_limit)))
+        .merge(import.layer(RequestBodyLimitLayer::new(options.import_body_limit)));
     let spec: Arc<str> = openapi().to_json().expect("the OpenAPI document serialises").into();
     let context = Arc::new(middleware::RequestContext {
         metrics: state.metrics.clone(),
@@ -161,7 +169,9 @@ pub fn app_with(extra: Router<AppState>, state: AppState, options: &HttpOptions)
         .layer(axum::Extension(docs::OpenApiJson(spec)))
         // The limit holds for every request, not only those read by a JSON extractor.
         .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(options.body_limit.max(options.ingest_body_limit)))
+        .layer(RequestBodyLimitLayer::new(
+            options.body_limit.max(options.ingest_body_limit).max(options.import_body_limit),
+        ))
         .layer(CatchPanicLayer::custom(middleware::panic_response));
     if !options.cors_origins.is_empty() {
         router = router.layer(cors(&options.cors_origins));

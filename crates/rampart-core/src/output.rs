@@ -284,24 +284,42 @@ impl Keep for Artifact {
     }
 }
 
-/// At most [`KEPT_MAX`] items, the first pushed, each normalised, and the count of every item
-/// pushed, kept or not.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// At most [`KEPT_MAX`] items (or the cap it was made with), the first pushed, each normalised,
+/// and the count of every item pushed, kept or not.
+#[derive(Clone, Debug)]
 pub struct Kept<T> {
     items: Vec<T>,
     total: u64,
+    cap: usize,
 }
 
 impl<T> Default for Kept<T> {
     fn default() -> Self {
-        Self { items: Vec::new(), total: 0 }
+        Self::with_cap(KEPT_MAX)
+    }
+}
+
+/// Two are equal when they keep the same items and counted the same: the cap is how they were
+/// kept, not what.
+impl<T: PartialEq> PartialEq for Kept<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.items == other.items && self.total == other.total
+    }
+}
+
+impl<T: Eq> Eq for Kept<T> {}
+
+impl<T> Kept<T> {
+    /// None yet, keeping at most `cap` (an imported report holds more than a run keeps).
+    pub fn with_cap(cap: usize) -> Self {
+        Self { items: Vec::new(), total: 0, cap }
     }
 }
 
 impl<T: Keep> Kept<T> {
     pub fn push(&mut self, item: T) {
         self.total = self.total.saturating_add(1);
-        if self.items.len() < KEPT_MAX {
+        if self.items.len() < self.cap {
             self.items.push(item.normalised());
         }
     }
@@ -311,10 +329,10 @@ impl<T: Keep> Kept<T> {
         self.total = self.total.saturating_add(n);
     }
 
-    /// Items read back from storage with the count recorded beside them: still at most
-    /// [`KEPT_MAX`], and the count never below what is kept.
+    /// Items read back from storage with the count recorded beside them: as many as were kept
+    /// when written, and the count never below what is kept.
     pub fn restore(items: Vec<T>, total: u64) -> Self {
-        let mut kept = Self::default();
+        let mut kept = Self::with_cap(items.len().max(KEPT_MAX));
         kept.extend(items);
         kept.total = kept.total.max(total);
         kept
@@ -335,7 +353,7 @@ impl<T> Kept<T> {
         self.total
     }
 
-    /// Items counted but not kept, past [`KEPT_MAX`].
+    /// Items counted but not kept, past the cap.
     pub fn n_dropped(&self) -> u64 {
         self.total.saturating_sub(self.items.len() as u64)
     }

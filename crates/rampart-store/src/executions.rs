@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rampart_core::executions::{Execution, ExecutionStatus, Finish, LogLine, LogStream, NewExecution};
-use rampart_core::identity::Actor;
+use rampart_core::identity::{Actor, AuditAction, NewAuditEvent, Outcome};
 use rampart_core::outbox::{NewOutboxRecord, Topic};
 use rampart_core::output::{Kept, RunOutput, ToolOutput};
 use rampart_core::{ExecutionId, OrgId};
@@ -173,6 +173,21 @@ fn with_changes(effects: Effects, run: &Execution, tracked: &Tracked) -> Effects
         "finding_resolved": tracked.resolved,
     });
     effects.record(NewOutboxRecord::new(Topic::ChangesRecorded, Some(run.org_id), payload))
+}
+
+/// The audit event of the findings a run's finish resolved or reopened, when it did: the system
+/// changed their status, in the run's name.
+fn transitions(run: &Execution, tracked: &Tracked) -> Effects {
+    if tracked.resolved + tracked.reopened == 0 {
+        return Effects::none();
+    }
+    let event = NewAuditEvent::by_system(AuditAction::FindingUpdate, Outcome::Success)
+        .target(format!("execution:{}", run.id))
+        .detail(format!(
+            "{} finding(s) resolved (not seen where the run looked), {} reopened as regressions",
+            tracked.resolved, tracked.reopened
+        ));
+    Effects::audit(NewAuditEvent { org: Some(run.org_id), ..event })
 }
 
 fn int(value: u32) -> i32 {
@@ -455,6 +470,7 @@ impl ExecutionStore for SqlStore {
             let run = row.into_execution()?;
             let tracked = tx.track_findings(&Run { org, id, tool: &run.tool, now }, findings.items(), coverage).await?;
             output::insert_output!(tx, org, id, findings, &tracked.ids, artifacts);
+            tx.write_effects(&transitions(&run, &tracked), now).await?;
             let effects = with_changes(Effects::none().record(finished(&run)), &run, &tracked);
             tx.write_effects(&effects, now).await?;
             tx.commit().await?;
@@ -504,6 +520,7 @@ impl ExecutionStore for SqlStore {
                 .track_findings(&Run { org, id, tool: &run.tool, now }, findings.items(), output.coverage.items())
                 .await?;
             output::insert_output!(tx, org, id, findings, &tracked.ids, artifacts);
+            tx.write_effects(&transitions(&run, &tracked), now).await?;
             let effects = with_changes(then(&run).record(finished(&run)), &run, &tracked);
             tx.write_effects(&effects, now).await?;
             tx.commit().await?;

@@ -15,7 +15,9 @@ use rampart_core::outbox::Topic;
 use rampart_core::output::{Covered, Finding, ToolOutput};
 use rampart_core::time::Clock;
 use rampart_core::{FindingId, OrgId};
-use rampart_store::{ChangeFilter, Effects, FindingFilter, FindingSort, Seek, SqlStore, Store, StoreError};
+use rampart_store::{
+    AuditFilter, ChangeFilter, Effects, FindingFilter, FindingSort, Seek, SqlStore, Store, StoreError,
+};
 use rampart_testkit::Backend;
 use rstest::rstest;
 use serde_json::json;
@@ -140,6 +142,10 @@ async fn only_a_run_that_covered_a_finding_resolves_it(#[values(Backend::Sqlite,
     assert_eq!(status("tcp_scan.exposed_docker", "10.0.0.5"), FindingStatus::Open);
     assert_eq!(status("tcp_scan.exposed_redis", "10.0.0.6"), FindingStatus::Open, "not covered");
     assert_eq!(kinds(&store, acme).await.last(), Some(&ChangeKind::FindingResolved));
+    let audit = store.audit().list(acme, &AuditFilter::default(), Seek::first(10)).await.expect("audit");
+    assert_eq!(audit.len(), 1, "only the run that resolved something: {audit:?}");
+    assert_eq!(audit[0].event.action, rampart_core::identity::AuditAction::FindingUpdate);
+    assert!(audit[0].event.detail.as_deref().is_some_and(|detail| detail.starts_with("1 finding(s) resolved")));
     let resolved = findings.iter().find(|f| f.status == FindingStatus::Resolved).expect("resolved");
     let history = store.findings().history(acme, resolved.id, 10).await.expect("history");
     assert_eq!(history.len(), 1);
@@ -232,6 +238,12 @@ async fn an_accepted_risk_is_open_again_when_its_time_is_up(
     assert_eq!((history[0].actor, history[0].status), (user, Some(FindingStatus::Accepted)));
     assert_eq!(history[0].note, "behind the VPN until the migration");
     assert_eq!((history[1].actor, history[1].status), (Actor::System, Some(FindingStatus::Open)));
+    let audit = store.audit().list(acme, &AuditFilter::default(), Seek::first(10)).await.expect("audit");
+    let expired = format!("finding:{id}");
+    assert!(
+        audit.iter().any(|e| e.event.actor == Actor::System && e.event.target.as_deref() == Some(expired.as_str())),
+        "the expiry is audited: {audit:?}"
+    );
 }
 
 #[rstest]

@@ -182,6 +182,8 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// The largest body the ingestion routes accept (batches of up to 1,000 events), in bytes.
     pub ingest_body_limit: usize,
+    /// The largest report `POST /api/v1/imports` accepts (a scanner's whole report), in bytes.
+    pub import_body_limit: usize,
     /// The longest a request may take to be answered.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
@@ -256,6 +258,7 @@ impl Default for HttpConfig {
         Self {
             body_limit: 1024 * 1024,
             ingest_body_limit: 16 * 1024 * 1024,
+            import_body_limit: 128 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             max_connections: 10_000,
@@ -330,6 +333,11 @@ impl Config {
         check(
             "http.ingest_body_limit",
             (1..=1 << 30).contains(&self.http.ingest_body_limit),
+            "must be between 1 byte and 1 GiB",
+        );
+        check(
+            "http.import_body_limit",
+            (1..=1 << 30).contains(&self.http.import_body_limit),
             "must be between 1 byte and 1 GiB",
         );
         check(

@@ -64,6 +64,7 @@ impl Server {
         let http = HttpOptions {
             body_limit: config.http.body_limit,
             ingest_body_limit: config.http.ingest_body_limit,
+            import_body_limit: config.http.import_body_limit,
             request_timeout: config.http.request_timeout,
             cors_origins: config
                 .http

@@ -67,7 +67,7 @@ pub struct ImportForm {
         (status = 201, description = "Imported: a finished execution of the `import` tool", body = ExecutionView),
         (status = 400, description = "A multipart body that cannot be read", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Viewers cannot import", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The report is larger than `http.body_limit`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The report is larger than `http.import_body_limit`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No or an unknown `format`, no `file`, or a report that cannot be read (malformed, an XML DTD or entity, the wrong version), named by field; nothing stored", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rampart_core::findings::{FindingChange, FindingStatus, HistoryEntry, Severity, TrackedFinding, sla_days};
-use rampart_core::identity::Actor;
+use rampart_core::identity::{Actor, AuditAction, NewAuditEvent, Outcome};
 use rampart_core::{ExecutionId, FindingId, OrgId, UserId};
 use uuid::Uuid;
 
@@ -15,7 +15,7 @@ pub(crate) mod track;
 
 use crate::db::on_pool;
 use crate::effects::unit_of_work;
-use crate::{EffectsOf, Seek, SqlStore, StoreError, StoreResult};
+use crate::{Effects, EffectsOf, Seek, SqlStore, StoreError, StoreResult};
 
 /// Which findings; every field narrows.
 #[derive(Clone, Debug, Default)]
@@ -117,8 +117,8 @@ pub trait FindingStore: Send + Sync {
         actor: Actor,
         then: EffectsOf<'_, Vec<TrackedFinding>>,
     ) -> StoreResult<Vec<TrackedFinding>>;
-    /// Accepted risks whose time is up at `now` are open again, each with a history entry.
-    /// Answers how many.
+    /// Accepted risks whose time is up at `now` are open again, each with a history entry and an
+    /// audit event. Answers how many.
     async fn reopen_expired(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
@@ -424,13 +424,21 @@ impl FindingStore for SqlStore {
     async fn reopen_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let reopened = on_pool!(&self.db, |pool| {
             let mut tx = crate::db::BeginWrite::begin_write(pool).await?;
-            let ids: Vec<(Uuid,)> = sqlx::query_as(
-                "SELECT id FROM findings WHERE status = 'accepted' AND accepted_until <= $1 ORDER BY id LIMIT 10000",
+            let ids: Vec<(Uuid, Uuid)> = sqlx::query_as(
+                "SELECT id, org_id FROM findings WHERE status = 'accepted' AND accepted_until <= $1 \
+                 ORDER BY id LIMIT 10000",
             )
             .bind(now)
             .fetch_all(&mut *tx)
             .await?;
-            for (id,) in &ids {
+            for (id, org) in &ids {
+                let event = NewAuditEvent {
+                    org: Some(OrgId::from_uuid(*org)),
+                    ..NewAuditEvent::by_system(AuditAction::FindingUpdate, Outcome::Success)
+                        .target(format!("finding:{id}"))
+                        .detail("status open: the risk acceptance expired")
+                };
+                crate::effects::WriteEffects::write_effects(&mut *tx, &Effects::audit(event), now).await?;
                 sqlx::query(
                     "UPDATE findings SET status = 'open', accepted_until = NULL, updated_at = $1 WHERE id = $2",
                 )

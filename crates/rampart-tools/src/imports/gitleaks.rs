@@ -26,7 +26,7 @@ struct Leak {
 pub(super) fn read(bytes: &[u8]) -> Result<ToolOutput, String> {
     let leaks: Vec<Leak> =
         serde_json::from_slice(bytes).map_err(|error| format!("is not a gitleaks report: {error}"))?;
-    let mut findings = Kept::default();
+    let mut findings = Kept::with_cap(super::IMPORT_KEPT_MAX);
     for leak in &leaks {
         let title = if leak.description.is_empty() { leak.rule_id.clone() } else { leak.description.clone() };
         let commit: String = leak.commit.chars().take(40).collect();

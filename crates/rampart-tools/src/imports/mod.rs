@@ -13,6 +13,9 @@ use serde_json::json;
 
 use crate::nmap;
 
+/// Findings one imported report keeps at most: a scanner's whole report, more than a run keeps.
+pub const IMPORT_KEPT_MAX: usize = 200_000;
+
 /// The formats an import takes, by their names in the API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {

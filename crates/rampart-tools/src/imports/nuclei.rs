@@ -33,7 +33,7 @@ struct Info {
 }
 
 pub(super) fn read(bytes: &[u8]) -> Result<ToolOutput, String> {
-    let mut findings = Kept::default();
+    let mut findings = Kept::with_cap(super::IMPORT_KEPT_MAX);
     let mut artifacts = Kept::default();
     for (index, raw) in bytes.split(|byte| *byte == b'\n').enumerate() {
         if raw.iter().all(u8::is_ascii_whitespace) {

@@ -120,7 +120,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<ToolOutput, String> {
     if log.version != "2.1.0" {
         return Err(format!("is SARIF {:?}; version 2.1.0 is read", log.version.chars().take(16).collect::<String>()));
     }
-    let mut findings = Kept::default();
+    let mut findings = Kept::with_cap(super::IMPORT_KEPT_MAX);
     for run in &log.runs {
         let tool = run.tool.as_ref().map(|tool| tool.driver.name.as_str()).unwrap_or_default();
         let ours = tool == "Rampart" || tool.starts_with("Rampart ");
