@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api_keys;
+pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod body;
@@ -125,6 +126,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(targets::router())
         .merge(executions::router())
         .merge(findings::router())
+        .merge(assets::router())
         .merge(watch::router())
         .merge(settings::router())
 }

@@ -50,6 +50,10 @@ pub(crate) fn finding_statuses() -> Object {
     words(FindingStatus::ALL.map(FindingStatus::as_str))
 }
 
+pub(crate) fn asset_kinds() -> Object {
+    words(rampart_core::assets::AssetKind::ALL.map(rampart_core::assets::AssetKind::as_str))
+}
+
 pub(crate) fn change_kinds() -> Object {
     words(ChangeKind::ALL.map(ChangeKind::as_str))
 }

@@ -98,6 +98,10 @@ id_type!(
     FindingId
 );
 id_type!(
+    /// An asset of the inventory: a host, service, URL, domain or certificate runs have seen.
+    AssetId
+);
+id_type!(
     /// A change between runs.
     ChangeEventId
 );

@@ -4,6 +4,7 @@
 //! inputs, so the rules can be tested without a server and reused by every other crate.
 #![forbid(unsafe_code)]
 
+pub mod assets;
 pub mod changes;
 pub mod cursor;
 pub mod executions;
@@ -23,7 +24,7 @@ pub mod watch;
 pub mod words;
 
 pub use ids::{
-    AlertId, ApiKeyId, AuditEventId, ChangeEventId, EventId, ExecutionId, FindingId, InvitationId, NodeId, OrgId,
-    SessionId, TargetId, TokenId, UserId,
+    AlertId, ApiKeyId, AssetId, AuditEventId, ChangeEventId, EventId, ExecutionId, FindingId, InvitationId, NodeId,
+    OrgId, SessionId, TargetId, TokenId, UserId,
 };
 pub use validation::{FieldError, ValidationErrors};

@@ -33,6 +33,9 @@ pub const DOMAIN_MAX: usize = 253;
 pub const SANS_MAX: usize = 100;
 /// Most locations one coverage names.
 pub const COVERED_LOCATIONS_MAX: usize = 64;
+/// The check of a coverage that says a run settled some ports of a host (`tcp/1-1024`): a service
+/// it did not find at one of them is closed.
+pub const PORTS: &str = "ports";
 
 /// One observation about an asset. Severity, check id, asset and location are what a finding's
 /// identity is made of, so they are normalised when the finding is kept: the same observation on
@@ -124,6 +127,11 @@ pub struct Certificate {
     pub not_after: DateTime<Utc>,
     /// SHA-256 of the DER encoding, lowercase hex.
     pub sha256: String,
+    /// The host that presented it, when known: with the port, the endpoint it is the asset of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
 }
 
 impl Artifact {
@@ -279,6 +287,8 @@ impl Keep for Artifact {
                     .take(64)
                     .collect::<String>()
                     .to_ascii_lowercase(),
+                host: certificate.host.map(|host| asset(&host)),
+                port: certificate.port,
             }),
         }
     }
@@ -501,6 +511,8 @@ mod tests {
             not_before: None,
             not_after: DateTime::<Utc>::UNIX_EPOCH,
             sha256: format!("AB{long}{}", "c".repeat(1000)),
+            host: Some(long.clone()),
+            port: Some(443),
         })
         .normalised();
         let Artifact::Certificate(certificate) = certificate else { panic!("still a certificate") };

@@ -7,7 +7,7 @@
 
 mod findings;
 mod imports;
-mod reports;
+pub mod reports;
 mod submit;
 mod worker;
 
@@ -22,7 +22,6 @@ use rampart_tools::Registry;
 use serde::{Deserialize, Serialize};
 
 pub use imports::{IMPORT_TOOL, SOURCE_MAX};
-pub use reports::REPORT_MAX;
 pub use submit::{EngineError, TIME_LIMITS, check_time_limit};
 pub use worker::Worker;
 

@@ -362,6 +362,10 @@ impl Store for SqlStore {
         self
     }
 
+    fn assets(&self) -> &dyn crate::AssetStore {
+        self
+    }
+
     fn nodes(&self) -> &dyn NodeStore {
         self
     }

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 mod output;
 
+use crate::assets::track::{Inventoried, TrackAssets};
 use crate::changes::Change;
 use crate::db::{BeginWrite, Db, on_pool};
 use crate::effects::{Effects, EffectsOf, WriteEffects, unit_of_work};
@@ -159,10 +160,10 @@ fn finished(run: &Execution) -> NewOutboxRecord {
     NewOutboxRecord::new(Topic::RunFinished, Some(run.org_id), payload)
 }
 
-/// `effects`, and the `changes.recorded` outbox record of what tracking the run's findings
-/// changed, when it changed anything.
-fn with_changes(effects: Effects, run: &Execution, tracked: &Tracked) -> Effects {
-    if !tracked.changed() {
+/// `effects`, and the `changes.recorded` outbox record of what tracking the run's findings and
+/// artifacts changed, when it changed anything.
+fn with_changes(effects: Effects, run: &Execution, tracked: &Tracked, inventoried: &Inventoried) -> Effects {
+    if !tracked.changed() && *inventoried == Inventoried::default() {
         return effects;
     }
     let payload = serde_json::json!({
@@ -171,6 +172,9 @@ fn with_changes(effects: Effects, run: &Execution, tracked: &Tracked) -> Effects
         "finding_new": tracked.new,
         "finding_reopened": tracked.reopened,
         "finding_resolved": tracked.resolved,
+        "port_opened": inventoried.opened,
+        "port_closed": inventoried.closed,
+        "certificate_changed": inventoried.certificates_changed,
     });
     effects.record(NewOutboxRecord::new(Topic::ChangesRecorded, Some(run.org_id), payload))
 }
@@ -468,10 +472,12 @@ impl ExecutionStore for SqlStore {
             let Some(row) = row else { return Err(StoreError::Fenced) };
             let org = row.org_id;
             let run = row.into_execution()?;
-            let tracked = tx.track_findings(&Run { org, id, tool: &run.tool, now }, findings.items(), coverage).await?;
+            let at = Run { org, id, tool: &run.tool, now };
+            let tracked = tx.track_findings(&at, findings.items(), coverage).await?;
+            let inventoried = tx.track_assets(&at, artifacts.items(), coverage).await?;
             output::insert_output!(tx, org, id, findings, &tracked.ids, artifacts);
             tx.write_effects(&transitions(&run, &tracked), now).await?;
-            let effects = with_changes(Effects::none().record(finished(&run)), &run, &tracked);
+            let effects = with_changes(Effects::none().record(finished(&run)), &run, &tracked, &inventoried);
             tx.write_effects(&effects, now).await?;
             tx.commit().await?;
             Ok::<_, StoreError>((run, effects))
@@ -516,12 +522,12 @@ impl ExecutionStore for SqlStore {
                 .await?;
             let org = row.org_id;
             let run = row.into_execution()?;
-            let tracked = tx
-                .track_findings(&Run { org, id, tool: &run.tool, now }, findings.items(), output.coverage.items())
-                .await?;
+            let at = Run { org, id, tool: &run.tool, now };
+            let tracked = tx.track_findings(&at, findings.items(), output.coverage.items()).await?;
+            let inventoried = tx.track_assets(&at, artifacts.items(), output.coverage.items()).await?;
             output::insert_output!(tx, org, id, findings, &tracked.ids, artifacts);
             tx.write_effects(&transitions(&run, &tracked), now).await?;
-            let effects = with_changes(then(&run).record(finished(&run)), &run, &tracked);
+            let effects = with_changes(then(&run).record(finished(&run)), &run, &tracked, &inventoried);
             tx.write_effects(&effects, now).await?;
             tx.commit().await?;
             Ok::<_, StoreError>((run, effects))

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api_keys;
+pub mod assets;
 pub mod audit;
 pub mod change_events;
 pub mod changes;
@@ -30,6 +31,7 @@ pub mod watch;
 use async_trait::async_trait;
 
 pub use api_keys::{ApiKeyStore, KeyForAuth};
+pub use assets::{AssetFilter, AssetStore};
 pub use audit::{AuditFilter, AuditStore};
 pub use change_events::{ChangeEventStore, ChangeFilter};
 pub use changes::Change;
@@ -100,6 +102,7 @@ pub trait Store: Send + Sync {
     fn targets(&self) -> &dyn TargetStore;
     fn executions(&self) -> &dyn ExecutionStore;
     fn findings(&self) -> &dyn FindingStore;
+    fn assets(&self) -> &dyn AssetStore;
     fn change_events(&self) -> &dyn ChangeEventStore;
     fn nodes(&self) -> &dyn NodeStore;
     fn watch(&self) -> &dyn WatchStore;

@@ -56,6 +56,8 @@ fn scan_output() -> ToolOutput {
             not_before: None,
             not_after: Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).single().expect("a time"),
             sha256: "ab".repeat(32),
+            host: Some("scan.example".into()),
+            port: Some(443),
         }),
     ]);
     output

@@ -62,6 +62,8 @@ enum Command {
         #[command(subcommand)]
         command: ScanCommand,
     },
+    /// Write an organisation's findings, or one run's, as a report: JSON, CSV, SARIF, HTML or PDF.
+    Report(crate::report::ReportArgs),
     /// Manage users from the server's shell, such as the first admin.
     User {
         #[command(subcommand)]
@@ -179,6 +181,11 @@ impl Cli {
             Command::Scan { command: ScanCommand::Secrets(args) } => {
                 let config = Config::load(file, &Overrides::default())?;
                 crate::scan::secrets::run(&config, args).await?;
+            }
+            Command::Report(args) => {
+                let config = Config::load(file, &Overrides::default())?;
+                crate::logging::init(&config);
+                crate::report::run(&config, args).await?;
             }
             Command::Openapi => {
                 let spec = rampart_api::openapi().to_pretty_json().context("serialising the OpenAPI document")?;

@@ -6,6 +6,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod logging;
+pub mod report;
 pub mod scan;
 pub mod serve;
 pub mod services;

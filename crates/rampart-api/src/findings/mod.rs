@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use rampart_core::findings::{FindingChange, FindingStatus, Severity};
 use rampart_core::{ExecutionId, FindingId, UserId, ValidationErrors};
+use rampart_engine::reports;
 use rampart_report::{Format, Report};
 use rampart_store::{FindingFilter, FindingSort};
 use serde::Deserialize;
@@ -84,6 +85,7 @@ impl FindingQuery {
             severity: parse_filter::<Severity>("severity", self.severity.as_deref())?,
             status: parse_filter::<FindingStatus>("status", self.status.as_deref())?,
             asset: text_filter("asset", self.asset.as_deref())?,
+            location: None,
             tool: text_filter("tool", self.tool.as_deref())?,
             check: text_filter("check", self.check.as_deref())?,
             target: text_filter("target", self.target.as_deref())?,
@@ -179,7 +181,8 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     let format = format.format()?;
     let filter = query.filter()?;
-    let report = app.engine.report(caller.org, "Findings".to_owned(), &filter, query.criteria()).await?;
+    let report =
+        reports::report(app.store.as_ref(), caller.org, "Findings".to_owned(), &filter, query.criteria()).await?;
     download(report, format, "findings").await
 }
 
@@ -204,7 +207,7 @@ pub async fn run_report(
     // The run this path names: one the organisation lacks is not found, whatever else is asked.
     app.store.executions().get(caller.org, id).await?;
     let format = format.format()?;
-    let report = app.engine.run_report(caller.org, id).await?;
+    let report = reports::run_report(app.store.as_ref(), caller.org, id).await?;
     download(report, format, &format!("run-{id}")).await
 }
 

@@ -61,3 +61,22 @@ CREATE TABLE change_events (
     detail        TEXT NOT NULL
 ) STRICT;
 CREATE INDEX change_events_by_org ON change_events (org_id, id);
+
+-- What runs have seen: hosts, services, URLs, domains and certificates (the inventory findings
+-- hang on), with when each was first and last seen. A service a later run looked for and did not
+-- find is gone (its port closed) until it is seen again.
+CREATE TABLE assets (
+    id                BLOB PRIMARY KEY NOT NULL,
+    org_id            BLOB NOT NULL REFERENCES organisations (id) ON DELETE CASCADE,
+    kind              TEXT NOT NULL CHECK (kind IN ('host', 'service', 'url', 'domain', 'certificate')),
+    value             TEXT NOT NULL,             -- 10.0.0.5, 10.0.0.5:tcp/22, a URL, a name, web.example:443
+    host              TEXT NOT NULL,             -- what it stands on: a service's or an endpoint's host
+    data              TEXT NOT NULL,             -- the artifact last seen, as JSON
+    gone              INTEGER NOT NULL,
+    first_seen        TEXT NOT NULL,
+    last_seen         TEXT NOT NULL,
+    last_execution_id BLOB,
+    UNIQUE (org_id, kind, value)
+) STRICT;
+CREATE INDEX assets_by_org ON assets (org_id, id);
+CREATE INDEX assets_by_host ON assets (org_id, host);

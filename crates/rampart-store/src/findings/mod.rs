@@ -24,6 +24,8 @@ pub struct FindingFilter {
     pub status: Option<FindingStatus>,
     /// Exactly this asset.
     pub asset: Option<String>,
+    /// Exactly this location on it (`tcp/443`).
+    pub location: Option<String>,
     /// Seen by this tool.
     pub tool: Option<String>,
     /// This check id, or a family of them: `tls_inspect.*`.
@@ -181,52 +183,80 @@ fn escape_like(text: &str) -> String {
     text.chars().flat_map(|c| if matches!(c, '\\' | '%' | '_') { vec!['\\', c] } else { vec![c] }).collect()
 }
 
-/// The conditions of a filter, on `$1` (the organisation) and `$2`…`$19`; overdue is judged at
-/// the time bound in `$15`…`$18` (the first sighting before which each severity is overdue).
-const FILTER: &str = "org_id = $1 AND ($2 IS NULL OR severity = $2) AND ($3 IS NULL OR status = $3) \
-     AND ($4 IS NULL OR asset = $4) AND ($5 IS NULL OR tools LIKE $5 ESCAPE '\\') \
-     AND ($6 IS NULL OR check_id LIKE $6 ESCAPE '\\') \
-     AND ($7 IS NULL OR asset = $7 OR asset LIKE $8 ESCAPE '\\' OR asset LIKE $9 ESCAPE '\\') \
-     AND ($10 IS NULL OR last_seen >= $10) \
-     AND ($11 IS NULL OR lower(title) LIKE $11 ESCAPE '\\' OR lower(asset) LIKE $11 ESCAPE '\\' \
-          OR check_id LIKE $11 ESCAPE '\\') \
-     AND ($12 IS NULL OR regression = $12) AND ($13 IS NULL OR assignee = $13) \
-     AND ($14 IS NULL OR (status IN ('open', 'acknowledged') AND ((severity_rank = 4 AND first_seen < $15) \
-          OR (severity_rank = 3 AND first_seen < $16) OR (severity_rank = 2 AND first_seen < $17) \
-          OR (severity_rank = 1 AND first_seen < $18))) = $14) \
-     AND ($19 IS NULL OR id IN (SELECT finding_id FROM execution_findings WHERE org_id = $1 AND execution_id = $19))";
-
-/// The values of [`FILTER`], bound in order after the organisation (a macro: the query type
-/// differs per backend).
-macro_rules! bind_filter {
+/// Appends ` WHERE …`: the organisation, and a condition for each field of the filter that is
+/// set, and no other (a condition that is always true would keep the database from using its
+/// indexes). Overdue is judged at `$now`. A macro: the query builder differs per backend.
+macro_rules! push_filter {
     ($query:expr, $org:expr, $filter:expr, $now:expr) => {{
+        let query = &mut $query;
         let filter: &FindingFilter = $filter;
         let now: DateTime<Utc> = $now;
-        let target = filter.target.as_deref().map(|target| escape_like(&target.trim().to_lowercase()));
-        let due_before = |severity: Severity| now - chrono::Duration::days(sla_days(severity).unwrap_or(0));
-        $query
-            .bind($org.as_uuid())
-            .bind(filter.severity.map(Severity::as_str))
-            .bind(filter.status.map(FindingStatus::as_str))
-            .bind(filter.asset.clone())
-            .bind(filter.tool.as_deref().map(|tool| format!("%,{},%", escape_like(tool))))
-            .bind(filter.check.as_deref().map(|check| match check.strip_suffix('*') {
+        query.push(" WHERE org_id = ").push_bind($org.as_uuid());
+        if let Some(severity) = filter.severity {
+            query.push(" AND severity_rank = ").push_bind(severity as i32);
+        }
+        if let Some(status) = filter.status {
+            query.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(asset) = &filter.asset {
+            query.push(" AND asset = ").push_bind(asset.clone());
+        }
+        if let Some(location) = &filter.location {
+            query.push(" AND location = ").push_bind(location.clone());
+        }
+        if let Some(tool) = &filter.tool {
+            query.push(" AND tools LIKE ").push_bind(format!("%,{},%", escape_like(tool))).push(" ESCAPE '\\'");
+        }
+        if let Some(check) = &filter.check {
+            let pattern = match check.strip_suffix('*') {
                 Some(family) => format!("{}%", escape_like(family)),
                 None => escape_like(check),
-            }))
-            .bind(filter.target.as_ref().map(|target| target.trim().to_lowercase()))
-            .bind(target.as_ref().map(|target| format!("%.{target}")))
-            .bind(target.as_ref().map(|target| format!("%://{target}%")))
-            .bind(filter.since)
-            .bind(filter.text.as_deref().map(|text| format!("%{}%", escape_like(&text.to_lowercase()))))
-            .bind(filter.regression)
-            .bind(filter.assignee.map(|id| id.as_uuid()))
-            .bind(filter.overdue)
-            .bind(due_before(Severity::Critical))
-            .bind(due_before(Severity::High))
-            .bind(due_before(Severity::Medium))
-            .bind(due_before(Severity::Low))
-            .bind(filter.execution.map(|id| id.as_uuid()))
+            };
+            query.push(" AND check_id LIKE ").push_bind(pattern).push(" ESCAPE '\\'");
+        }
+        if let Some(target) = &filter.target {
+            let target = target.trim().to_lowercase();
+            let escaped = escape_like(&target);
+            query.push(" AND (asset = ").push_bind(target);
+            query.push(" OR asset LIKE ").push_bind(format!("%.{escaped}")).push(" ESCAPE '\\'");
+            query.push(" OR asset LIKE ").push_bind(format!("%://{escaped}%")).push(" ESCAPE '\\')");
+        }
+        if let Some(since) = filter.since {
+            query.push(" AND last_seen >= ").push_bind(since);
+        }
+        if let Some(text) = &filter.text {
+            let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+            query.push(" AND (lower(title) LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\'");
+            query.push(" OR lower(asset) LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\'");
+            query.push(" OR check_id LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
+        }
+        if let Some(regression) = filter.regression {
+            query.push(" AND regression = ").push_bind(regression);
+        }
+        if let Some(assignee) = filter.assignee {
+            query.push(" AND assignee = ").push_bind(assignee.as_uuid());
+        }
+        if let Some(overdue) = filter.overdue {
+            // Each severity is overdue once first seen before now less its service level.
+            let before = |severity: Severity| now - chrono::Duration::days(sla_days(severity).unwrap_or(0));
+            query.push(" AND ((status IN ('open', 'acknowledged') AND (");
+            for (i, severity) in
+                [Severity::Critical, Severity::High, Severity::Medium, Severity::Low].into_iter().enumerate()
+            {
+                if i > 0 {
+                    query.push(" OR ");
+                }
+                query.push("(severity_rank = ").push_bind(severity as i32);
+                query.push(" AND first_seen < ").push_bind(before(severity)).push(")");
+            }
+            query.push(")) = ").push_bind(overdue).push(")");
+        }
+        if let Some(execution) = filter.execution {
+            query
+                .push(" AND id IN (SELECT finding_id FROM execution_findings WHERE org_id = ")
+                .push_bind($org.as_uuid());
+            query.push(" AND execution_id = ").push_bind(execution.as_uuid()).push(")");
+        }
     }};
 }
 
@@ -255,17 +285,18 @@ impl FindingStore for SqlStore {
         seek: Seek<FindingId>,
     ) -> StoreResult<Vec<TrackedFinding>> {
         let (column, direction, after) = sort.column_and_direction();
-        let sql = format!(
-            "SELECT {COLUMNS} FROM findings WHERE {FILTER} AND ($20 IS NULL OR ({column}, id) {after} \
-             (SELECT {column}, id FROM findings WHERE org_id = $1 AND id = $20)) \
-             ORDER BY {column} {direction}, id {direction} LIMIT $21"
-        );
+        let now = self.now();
         let rows = on_pool!(&self.db, |pool| {
-            bind_filter!(sqlx::query_as::<_, FindingRow>(&sql), org, filter, self.now())
-                .bind(seek.from.map(|id| id.as_uuid()))
-                .bind(i64::from(seek.limit))
-                .fetch_all(pool)
-                .await
+            let mut query = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM findings"));
+            push_filter!(query, org, filter, now);
+            if let Some(from) = seek.from {
+                query.push(format!(" AND ({column}, id) {after} (SELECT {column}, id FROM findings WHERE org_id = "));
+                query.push_bind(org.as_uuid()).push(" AND id = ").push_bind(from.as_uuid()).push(")");
+            }
+            query
+                .push(format!(" ORDER BY {column} {direction}, id {direction} LIMIT "))
+                .push_bind(i64::from(seek.limit));
+            query.build_query_as::<FindingRow>().fetch_all(pool).await
         })?;
         rows.into_iter().map(FindingRow::into_finding).collect()
     }
@@ -330,24 +361,23 @@ impl FindingStore for SqlStore {
     }
 
     async fn summary(&self, org: OrgId, filter: &FindingFilter) -> StoreResult<FindingSummary> {
-        let grouped = format!(
-            "SELECT severity, status, tools, COUNT(*) FROM findings WHERE {FILTER} GROUP BY severity, status, tools"
-        );
-        let assets = format!(
-            "SELECT asset, COUNT(*) FROM findings WHERE {FILTER} GROUP BY asset ORDER BY COUNT(*) DESC, asset LIMIT $20"
-        );
         let overdue = FindingFilter { overdue: Some(true), ..filter.clone() };
         let now = self.now();
-        let overdue_sql = format!("SELECT COUNT(*) FROM findings WHERE {FILTER}");
         let (groups, assets, overdue): (Vec<(String, String, String, i64)>, Vec<(String, i64)>, i64) =
             on_pool!(&self.db, |pool| {
-                let groups = bind_filter!(sqlx::query_as(&grouped), org, filter, now).fetch_all(pool).await?;
-                let assets = bind_filter!(sqlx::query_as(&assets), org, filter, now)
-                    .bind(i64::from(SUMMARY_ASSETS))
-                    .fetch_all(pool)
-                    .await?;
-                let overdue =
-                    bind_filter!(sqlx::query_scalar(&overdue_sql), org, &overdue, now).fetch_one(pool).await?;
+                let mut grouped = sqlx::QueryBuilder::new("SELECT severity, status, tools, COUNT(*) FROM findings");
+                push_filter!(grouped, org, filter, now);
+                grouped.push(" GROUP BY severity, status, tools");
+                let groups = grouped.build_query_as().fetch_all(pool).await?;
+                let mut assets = sqlx::QueryBuilder::new("SELECT asset, COUNT(*) FROM findings");
+                push_filter!(assets, org, filter, now);
+                assets
+                    .push(" GROUP BY asset ORDER BY COUNT(*) DESC, asset LIMIT ")
+                    .push_bind(i64::from(SUMMARY_ASSETS));
+                let assets = assets.build_query_as().fetch_all(pool).await?;
+                let mut late = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM findings");
+                push_filter!(late, org, &overdue, now);
+                let overdue = late.build_query_scalar().fetch_one(pool).await?;
                 Ok::<_, sqlx::Error>((groups, assets, overdue))
             })?;
         let count = |n: i64| u64::try_from(n).unwrap_or(0);

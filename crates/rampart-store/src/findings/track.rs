@@ -90,7 +90,7 @@ struct Change<'a> {
 }
 
 /// `?, ?, …` numbered from `$first`, `n` of them.
-fn placeholders(first: usize, n: usize) -> String {
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 

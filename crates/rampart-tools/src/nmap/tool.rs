@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rampart_core::ValidationErrors;
 use rampart_core::executions::LogStream;
-use rampart_core::output::{Covered, Finding, Kept, Proto};
+use rampart_core::output::{Covered, Finding, Kept, PORTS, Proto};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -281,7 +281,8 @@ fn coverage_of(
     if report.n_dropped > 0 || findings.n_dropped() > 0 {
         return coverage;
     }
-    let mut checks = vec!["nmap.exposed_*"];
+    // The ports were settled too: a service not found at one of them is closed.
+    let mut checks = vec!["nmap.exposed_*", PORTS];
     if params.service_detection {
         checks.push("nmap.service_version");
     }

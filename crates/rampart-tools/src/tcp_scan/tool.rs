@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rampart_core::ValidationErrors;
 use rampart_core::executions::LogStream;
-use rampart_core::output::{Artifact, Covered, Finding, KEPT_MAX, Kept, Proto};
+use rampart_core::output::{Artifact, Covered, Finding, KEPT_MAX, Kept, PORTS, Proto};
 use rampart_core::targets::TargetValue;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -282,8 +282,10 @@ fn coverage_of(report: &ScanReport, addresses: &[IpAddr], ports: &[u16]) -> Kept
     for found in report.open.iter().filter(|found| found.state == PortState::Open).take(MAX_OPEN_LISTED) {
         *n_listed.entry(found.address).or_default() += 1;
     }
-    // The ranges are the same for every host: made once, given each host's address.
-    let ranges = Covered::at_ports("tcp_scan.*", "", Proto::Tcp, ports);
+    // The ranges are the same for every host: made once, given each host's address. The ports
+    // were settled too: a service not found at one of them is closed.
+    let mut ranges = Covered::at_ports("tcp_scan.*", "", Proto::Tcp, ports);
+    ranges.extend(Covered::at_ports(PORTS, "", Proto::Tcp, ports));
     let mut coverage = Kept::default();
     for (address, counts) in addresses.iter().zip(&report.hosts) {
         let all_listed = n_listed.get(address).copied().unwrap_or(0) == counts.open;

@@ -164,7 +164,8 @@ impl CertificateInfo {
     }
 
     /// The certificate as an artifact.
-    pub fn artifact(&self) -> Certificate {
+    /// The certificate as the artifact of the endpoint `host:port` that presented it.
+    pub fn artifact(&self, host: &str, port: u16) -> Certificate {
         Certificate {
             subject: self.subject.clone(),
             issuer: self.issuer.clone(),
@@ -172,6 +173,8 @@ impl CertificateInfo {
             not_before: Some(self.not_before),
             not_after: self.not_after,
             sha256: self.sha256.clone(),
+            host: Some(host.to_owned()),
+            port: Some(port),
         }
     }
 }

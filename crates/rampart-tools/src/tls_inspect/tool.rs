@@ -420,8 +420,9 @@ pub fn output_of(results: &[Inspected], now: DateTime<Utc>, expiry_days: u32) ->
             );
         }
         let Some(leaf) = inspected.certificates.first() else { continue };
-        if certificates.insert(leaf.sha256.clone()) {
-            artifacts.push(Artifact::Certificate(leaf.artifact()));
+        // One for each endpoint: its certificate changing is a change of that endpoint.
+        if certificates.insert((inspected.host.clone(), inspected.port)) {
+            artifacts.push(Artifact::Certificate(leaf.artifact(&inspected.host, inspected.port)));
         }
         let subject = &leaf.subject;
         if leaf.not_after < now {

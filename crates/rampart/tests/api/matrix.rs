@@ -26,6 +26,7 @@ struct Fixtures {
     alert: String,
     invitation: String,
     finding: String,
+    asset: String,
 }
 
 /// The concrete path for a template, or `None` when the template is not described here.
@@ -48,6 +49,7 @@ fn concrete(template: &str, f: &Fixtures) -> Option<String> {
         "/api/v1/nodes/{id}/decoys" => format!("/api/v1/nodes/{}/decoys", f.node),
         "/api/v1/alerts/{id}" => format!("/api/v1/alerts/{}", f.alert),
         "/api/v1/findings/{id}" => format!("/api/v1/findings/{}", f.finding),
+        "/api/v1/assets/{id}" => format!("/api/v1/assets/{}", f.asset),
         // The decoy event below came from this address.
         "/api/v1/attackers/{ip}" => "/api/v1/attackers/203.0.113.9".to_owned(),
         "/api/attacker-profile/{ip}" => "/api/attacker-profile/203.0.113.9".to_owned(),
@@ -141,6 +143,19 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
         .await
         .expect("request sent");
     assert_eq!(imported.status(), 201, "the import gives a finding");
+    let nmap = r#"<nmaprun><host><status state="up"/><address addr="192.0.2.7" addrtype="ipv4"/>
+        <ports><port protocol="tcp" portid="22"><state state="open"/><service name="ssh"/></port></ports></host></nmaprun>"#;
+    let imported = app
+        .client()
+        .post(app.url("/api/v1/imports?format=nmap_xml"))
+        .bearer_auth(&ada.access)
+        .header("content-type", "application/octet-stream")
+        .body(nmap)
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(imported.status(), 201, "the import gives assets");
+    let assets: Value = app.call("GET", "/api/v1/assets", Some(&ada.access), None).await.json().await.expect("JSON");
     let findings: Value =
         app.call("GET", "/api/v1/findings", Some(&ada.access), None).await.json().await.expect("JSON");
     let decoy = json!({"kind": "decoy", "decoy_name": "aws-keys.txt", "source_ip": "203.0.113.9"});
@@ -159,6 +174,7 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
             .to_owned(),
         invitation: invitation["id"].as_str().expect("id").to_owned(),
         finding: findings["items"][0]["id"].as_str().expect("a finding").to_owned(),
+        asset: assets["items"][0]["id"].as_str().expect("an asset").to_owned(),
     };
     let spec: Value = app.get("/api/v1/openapi.json").await.json().await.expect("JSON");
 

@@ -1,0 +1,244 @@
+//! A run's artifacts become the organisation's inventory, in the run's finishing transaction: each
+//! is matched to the asset it is (seen again) or added. Seeing the inventory change is a change
+//! event: a service new or back (`port_opened`), a service the run looked for on its host and did
+//! not find (`port_closed`: a coverage of [`PORTS`] at its port), an endpoint presenting another
+//! certificate (`certificate_changed`).
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use rampart_core::assets::{AssetKey, AssetKind};
+use rampart_core::changes::ChangeKind;
+use rampart_core::output::{Artifact, Covered, PORTS};
+use rampart_core::{AssetId, ChangeEventId};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::StoreResult;
+use crate::findings::track::{Run, placeholders};
+
+/// Rows per multi-row statement: 10 values a row.
+const CHUNK: usize = 2000;
+/// Values per `IN (…)` list.
+const IN_CHUNK: usize = 5000;
+
+/// What tracking a run's artifacts changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inventoried {
+    pub opened: u64,
+    pub closed: u64,
+    pub certificates_changed: u64,
+}
+
+#[async_trait]
+pub(crate) trait TrackAssets {
+    async fn track_assets(
+        &mut self,
+        run: &Run<'_>,
+        artifacts: &[Artifact],
+        coverage: &[Covered],
+    ) -> StoreResult<Inventoried>;
+}
+
+#[derive(sqlx::FromRow)]
+struct Known {
+    id: Uuid,
+    kind: String,
+    value: String,
+    data: Json<Artifact>,
+    gone: bool,
+}
+
+struct Change {
+    kind: ChangeKind,
+    asset: String,
+    detail: String,
+}
+
+/// What a service is called in a change: `10.0.0.5 tcp/22 (ssh)`.
+fn said(artifact: &Artifact, key: &AssetKey) -> String {
+    match artifact {
+        Artifact::Service { name: Some(name), .. } => format!("{} ({name})", key.value),
+        Artifact::Certificate(certificate) => {
+            format!("{}, {} until {}", certificate.subject, &certificate.sha256, certificate.not_after.to_rfc3339())
+        }
+        _ => key.value.clone(),
+    }
+}
+
+macro_rules! track_assets_on {
+    ($conn:ty) => {
+        #[async_trait]
+        impl TrackAssets for $conn {
+            async fn track_assets(
+                &mut self,
+                run: &Run<'_>,
+                artifacts: &[Artifact],
+                coverage: &[Covered],
+            ) -> StoreResult<Inventoried> {
+                // The last of the run's artifacts for an asset speaks for it.
+                let mut seen: HashMap<AssetKey, &Artifact> = HashMap::with_capacity(artifacts.len());
+                for artifact in artifacts {
+                    seen.insert(AssetKey::of(artifact), artifact);
+                }
+                let keys: Vec<&AssetKey> = seen.keys().collect();
+                let mut known: HashMap<(String, String), Known> = HashMap::new();
+                for chunk in keys.chunks(IN_CHUNK) {
+                    let sql = format!(
+                        "SELECT id, kind, value, data, gone FROM assets WHERE org_id = $1 AND value IN ({})",
+                        placeholders(2, chunk.len())
+                    );
+                    let mut query = sqlx::query_as::<_, Known>(&sql).bind(run.org);
+                    for key in chunk {
+                        query = query.bind(key.value.as_str());
+                    }
+                    for row in query.fetch_all(&mut *self).await? {
+                        known.insert((row.kind.clone(), row.value.clone()), row);
+                    }
+                }
+
+                let mut inventoried = Inventoried::default();
+                let mut changes: Vec<Change> = Vec::new();
+                let mut fresh: Vec<(&AssetKey, &Artifact)> = Vec::new();
+                let mut again: Vec<(Uuid, &Artifact)> = Vec::new();
+                for (key, artifact) in &seen {
+                    match known.get(&(key.kind.as_str().to_owned(), key.value.clone())) {
+                        None => {
+                            fresh.push((key, artifact));
+                            if key.kind == AssetKind::Service {
+                                inventoried.opened += 1;
+                                changes.push(Change {
+                                    kind: ChangeKind::PortOpened,
+                                    asset: key.host.clone(),
+                                    detail: said(artifact, key),
+                                });
+                            }
+                        }
+                        Some(row) => {
+                            again.push((row.id, artifact));
+                            if key.kind == AssetKind::Service && row.gone {
+                                inventoried.opened += 1;
+                                changes.push(Change {
+                                    kind: ChangeKind::PortOpened,
+                                    asset: key.host.clone(),
+                                    detail: format!("{} again", said(artifact, key)),
+                                });
+                            }
+                            if let (Artifact::Certificate(was), Artifact::Certificate(now)) = (&row.data.0, artifact)
+                                && was.sha256 != now.sha256
+                            {
+                                inventoried.certificates_changed += 1;
+                                changes.push(Change {
+                                    kind: ChangeKind::CertificateChanged,
+                                    asset: key.value.clone(),
+                                    detail: format!("was {}; now {}", said(&row.data.0, key), said(artifact, key)),
+                                });
+                            }
+                        }
+                    }
+                }
+
+                for chunk in fresh.chunks(CHUNK) {
+                    let mut query = sqlx::QueryBuilder::new(
+                        "INSERT INTO assets (id, org_id, kind, value, host, data, gone, first_seen, last_seen, \
+                         last_execution_id) ",
+                    );
+                    query.push_values(chunk, |mut row, (key, artifact)| {
+                        row.push_bind(AssetId::new().as_uuid())
+                            .push_bind(run.org)
+                            .push_bind(key.kind.as_str())
+                            .push_bind(key.value.as_str())
+                            .push_bind(key.host.as_str())
+                            .push_bind(Json(*artifact))
+                            .push_bind(false)
+                            .push_bind(run.now)
+                            .push_bind(run.now)
+                            .push_bind(run.id.as_uuid());
+                    });
+                    query.build().execute(&mut *self).await?;
+                }
+                for (id, artifact) in &again {
+                    sqlx::query(
+                        "UPDATE assets SET data = $1, gone = FALSE, last_seen = $2, last_execution_id = $3 \
+                         WHERE org_id = $4 AND id = $5",
+                    )
+                    .bind(Json(*artifact))
+                    .bind(run.now)
+                    .bind(run.id.as_uuid())
+                    .bind(run.org)
+                    .bind(*id)
+                    .execute(&mut *self)
+                    .await?;
+                }
+
+                // Services of a host whose ports the run settled, not seen at a settled port: closed.
+                let mut ports: HashMap<&str, Vec<&Covered>> = HashMap::new();
+                for covered in coverage.iter().filter(|covered| covered.check == PORTS) {
+                    ports.entry(covered.asset.as_str()).or_default().push(covered);
+                }
+                let hosts: Vec<&str> = ports.keys().copied().collect();
+                let seen_values: HashSet<&str> = seen.keys().map(|key| key.value.as_str()).collect();
+                let mut closed: Vec<(Uuid, String, String)> = Vec::new();
+                for chunk in hosts.chunks(IN_CHUNK) {
+                    let sql = format!(
+                        "SELECT id, kind, value, data, gone FROM assets WHERE org_id = $1 AND kind = 'service' \
+                         AND gone = FALSE AND host IN ({})",
+                        placeholders(2, chunk.len())
+                    );
+                    let mut query = sqlx::query_as::<_, Known>(&sql).bind(run.org);
+                    for host in chunk {
+                        query = query.bind(*host);
+                    }
+                    for row in query.fetch_all(&mut *self).await? {
+                        let Artifact::Service { host, port, proto, .. } = &row.data.0 else { continue };
+                        let (host, location) = (host.to_string(), format!("{proto}/{port}"));
+                        let looked = ports
+                            .get(host.as_str())
+                            .is_some_and(|covers| covers.iter().any(|covered| covered.covers(PORTS, &host, &location)));
+                        if looked && !seen_values.contains(row.value.as_str()) {
+                            closed.push((row.id, host, row.value));
+                        }
+                    }
+                }
+                for chunk in closed.chunks(IN_CHUNK) {
+                    let sql = format!(
+                        "UPDATE assets SET gone = TRUE, last_execution_id = $1 WHERE org_id = $2 AND id IN ({})",
+                        placeholders(3, chunk.len())
+                    );
+                    let mut query = sqlx::query(&sql).bind(run.id.as_uuid()).bind(run.org);
+                    for (id, host, value) in chunk {
+                        query = query.bind(*id);
+                        changes.push(Change {
+                            kind: ChangeKind::PortClosed,
+                            asset: host.clone(),
+                            detail: value.clone(),
+                        });
+                    }
+                    query.execute(&mut *self).await?;
+                }
+                inventoried.closed = closed.len() as u64;
+
+                for chunk in changes.chunks(CHUNK) {
+                    let mut query = sqlx::QueryBuilder::new(
+                        "INSERT INTO change_events (id, org_id, at, kind, asset, execution_id, finding_id, detail) ",
+                    );
+                    query.push_values(chunk, |mut row, change| {
+                        row.push_bind(ChangeEventId::new().as_uuid())
+                            .push_bind(run.org)
+                            .push_bind(run.now)
+                            .push_bind(change.kind.as_str())
+                            .push_bind(change.asset.as_str())
+                            .push_bind(run.id.as_uuid())
+                            .push_bind(None::<Uuid>)
+                            .push_bind(change.detail.as_str());
+                    });
+                    query.build().execute(&mut *self).await?;
+                }
+                Ok(inventoried)
+            }
+        }
+    };
+}
+
+track_assets_on!(sqlx::SqliteConnection);
+track_assets_on!(sqlx::PgConnection);
