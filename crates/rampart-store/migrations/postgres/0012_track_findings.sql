@@ -13,6 +13,7 @@ CREATE TABLE findings (
     asset             TEXT NOT NULL,
     location          TEXT NOT NULL,
     detail            TEXT NOT NULL,
+    search            TEXT NOT NULL,             -- title, asset and check id, lowercase: what `q` reads
     status            TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved', 'false_positive', 'accepted')),
     regression        BOOLEAN NOT NULL,          -- resolved once, then seen again
     assignee          uuid REFERENCES users (id) ON DELETE SET NULL,
@@ -24,7 +25,7 @@ CREATE TABLE findings (
     last_execution_id uuid,
     updated_at        timestamptz NOT NULL,
     UNIQUE (org_id, fingerprint)
-);
+) WITH (fillfactor = 80);                        -- room on each page: a finding seen again is updated in place
 CREATE INDEX findings_by_status ON findings (org_id, status, severity_rank, id);
 CREATE INDEX findings_by_asset ON findings (org_id, asset);
 CREATE INDEX findings_accepted ON findings (accepted_until) WHERE status = 'accepted';

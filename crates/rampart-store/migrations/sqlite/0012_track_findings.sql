@@ -13,6 +13,7 @@ CREATE TABLE findings (
     asset             TEXT NOT NULL,
     location          TEXT NOT NULL,
     detail            TEXT NOT NULL,
+    search            TEXT NOT NULL,             -- title, asset and check id, lowercase: what `q` reads
     status            TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved', 'false_positive', 'accepted')),
     regression        INTEGER NOT NULL,          -- resolved once, then seen again
     assignee          BLOB REFERENCES users (id) ON DELETE SET NULL,

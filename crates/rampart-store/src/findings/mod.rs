@@ -226,9 +226,7 @@ macro_rules! push_filter {
         }
         if let Some(text) = &filter.text {
             let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
-            query.push(" AND (lower(title) LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\'");
-            query.push(" OR lower(asset) LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\'");
-            query.push(" OR check_id LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
+            query.push(" AND search LIKE ").push_bind(pattern).push(" ESCAPE '\\'");
         }
         if let Some(regression) = filter.regression {
             query.push(" AND regression = ").push_bind(regression);

@@ -89,6 +89,11 @@ struct Change<'a> {
     detail: &'a str,
 }
 
+/// What a text search of findings reads: title, asset and check id, lowercase.
+fn search_text(finding: &Finding) -> String {
+    format!("{}\n{}\n{}", finding.title, finding.asset, finding.check_id).to_lowercase()
+}
+
 /// `?, ?, …` numbered from `$first`, `n` of them.
 pub(crate) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
@@ -181,8 +186,8 @@ macro_rules! track_findings_on {
                 for chunk in fresh.chunks(CHUNK) {
                     let mut query = sqlx::QueryBuilder::new(
                         "INSERT INTO findings (id, org_id, fingerprint, severity, severity_rank, check_id, title, \
-                         asset, location, detail, status, regression, assignee, accepted_until, first_seen, \
-                         last_seen, occurrences, tools, last_execution_id, updated_at) ",
+                         asset, location, detail, search, status, regression, assignee, accepted_until, \
+                         first_seen, last_seen, occurrences, tools, last_execution_id, updated_at) ",
                     );
                     query.push_values(chunk, |mut row, (id, index)| {
                         let finding = &findings[*index];
@@ -196,6 +201,7 @@ macro_rules! track_findings_on {
                             .push_bind(finding.asset.as_str())
                             .push_bind(finding.location.as_str())
                             .push_bind(finding.detail.as_str())
+                            .push_bind(search_text(finding))
                             .push_bind(FindingStatus::Open.as_str())
                             .push_bind(false)
                             .push_bind(None::<Uuid>)
@@ -234,13 +240,14 @@ macro_rules! track_findings_on {
                 }
                 for (id, finding) in &restated {
                     sqlx::query(
-                        "UPDATE findings SET severity = $1, severity_rank = $2, title = $3, detail = $4 \
-                         WHERE org_id = $5 AND id = $6",
+                        "UPDATE findings SET severity = $1, severity_rank = $2, title = $3, detail = $4, search = $5 \
+                         WHERE org_id = $6 AND id = $7",
                     )
                     .bind(finding.severity.as_str())
                     .bind(finding.severity as i32)
                     .bind(finding.title.as_str())
                     .bind(finding.detail.as_str())
+                    .bind(search_text(finding))
                     .bind(run.org)
                     .bind(*id)
                     .execute(&mut *self)

@@ -198,3 +198,46 @@ async fn findings_export_in_every_format_and_a_run_has_its_report(
     let bad = get("/api/v1/findings/export?format=docx".into(), &ada).await;
     assert_eq!(problem(bad, 422).await["errors"][0]["field"], "format");
 }
+
+#[rstest]
+#[tokio::test]
+async fn an_imported_scan_fills_the_inventory_and_each_asset_lists_its_findings(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    let bob = app.register("bob").await;
+    let nmap = r#"<nmaprun><host><status state="up"/><address addr="10.0.0.5" addrtype="ipv4"/><ports>
+        <port protocol="tcp" portid="6379"><state state="open"/><service name="redis"/></port>
+        <port protocol="tcp" portid="22"><state state="open"/><service name="ssh"/></port>
+        </ports></host></nmaprun>"#;
+    let response = app
+        .client()
+        .post(app.url("/api/v1/imports?format=nmap_xml"))
+        .bearer_auth(&ada.access)
+        .header("content-type", "application/octet-stream")
+        .body(nmap)
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(response.status(), 201);
+
+    let assets = json_of(app.call("GET", "/api/v1/assets?kind=service", Some(&ada.access), None).await).await;
+    let services = assets["items"].as_array().expect("items");
+    let values: Vec<&str> = services.iter().filter_map(|asset| asset["value"].as_str()).collect();
+    assert_eq!(values.len(), 2, "{assets}");
+    assert!(values.contains(&"10.0.0.5:tcp/6379") && values.contains(&"10.0.0.5:tcp/22"), "{values:?}");
+    let redis = services.iter().find(|asset| asset["value"] == "10.0.0.5:tcp/6379").expect("redis");
+    assert_eq!(redis["data"]["name"], "redis");
+    let on_host = json_of(app.call("GET", "/api/v1/assets?host=10.0.0.5", Some(&ada.access), None).await).await;
+    assert_eq!(on_host["items"].as_array().map(Vec::len), Some(3), "the host and its two services: {on_host}");
+
+    let path = format!("/api/v1/assets/{}", redis["id"].as_str().expect("id"));
+    let detail = json_of(app.call("GET", &path, Some(&ada.access), None).await).await;
+    let findings = detail["findings"].as_array().expect("findings");
+    assert!(!findings.is_empty(), "an exposed Redis is a finding: {detail}");
+    assert!(findings.iter().all(|finding| finding["location"] == "tcp/6379"), "only that port's: {detail}");
+    assert_eq!(app.call("GET", &path, Some(&bob.access), None).await.status(), 404);
+    let opened = json_of(app.call("GET", "/api/v1/changes?kind=port_opened", Some(&ada.access), None).await).await;
+    assert_eq!(opened["items"].as_array().map(Vec::len), Some(2), "{opened}");
+}
