@@ -104,12 +104,12 @@ async fn the_same_issue_from_two_runs_and_an_import_is_one_finding(
     assert_eq!(tracked.title, "Redis exposed", "the last run's words");
     assert!(tracked.last_seen >= tracked.first_seen);
     assert_eq!(tracked.status, FindingStatus::Open);
-    let sightings = store.findings().sightings(acme, tracked.id, 10).await.expect("sightings");
-    assert_eq!(sightings.iter().map(|s| s.tool.as_str()).collect::<Vec<_>>(), ["import", "tcp_scan", "tcp_scan"]);
+    let runs = store.findings().runs(acme, tracked.id, 10).await.expect("runs");
+    assert_eq!(runs.iter().map(|run| run.tool.as_str()).collect::<Vec<_>>(), ["import", "tcp_scan", "tcp_scan"]);
     assert_eq!(kinds(&store, acme).await, [ChangeKind::FindingNew, ChangeKind::FindingNew]);
     assert_eq!(all(&store, other).await.len(), 1, "each organisation tracks its own");
     assert!(matches!(store.findings().get(other, tracked.id).await, Err(StoreError::NotFound)));
-    assert!(store.findings().sightings(other, tracked.id, 10).await.expect("none").is_empty());
+    assert!(store.findings().runs(other, tracked.id, 10).await.expect("none").is_empty());
 }
 
 #[rstest]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rampart_core::findings::{HistoryEntry, TrackedFinding};
 use rampart_core::identity::Actor;
 use rampart_store::FindingSummary;
-use rampart_store::findings::Sighting;
+use rampart_store::findings::SeenIn;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -119,7 +119,7 @@ impl From<HistoryEntry> for HistoryView {
 
 /// A run that saw a finding.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SightingView {
+pub struct RunView {
     pub execution: Uuid,
     pub tool: String,
     pub at: DateTime<Utc>,
@@ -132,17 +132,17 @@ pub struct FindingDetail {
     /// Who changed it and why, oldest first (at most 100 entries).
     pub history: Vec<HistoryView>,
     /// The runs that saw it, newest first (at most 100).
-    pub runs: Vec<SightingView>,
+    pub runs: Vec<RunView>,
 }
 
 impl FindingDetail {
-    pub fn new(finding: TrackedFinding, history: Vec<HistoryEntry>, runs: Vec<Sighting>, now: DateTime<Utc>) -> Self {
+    pub fn new(finding: TrackedFinding, history: Vec<HistoryEntry>, runs: Vec<SeenIn>, now: DateTime<Utc>) -> Self {
         Self {
             finding: FindingView::at(finding, now),
             history: history.into_iter().map(HistoryView::from).collect(),
             runs: runs
                 .into_iter()
-                .map(|run| SightingView { execution: run.execution.as_uuid(), tool: run.tool, at: run.at })
+                .map(|run| RunView { execution: run.execution.as_uuid(), tool: run.tool, at: run.at })
                 .collect(),
         }
     }

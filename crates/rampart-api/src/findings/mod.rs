@@ -311,7 +311,7 @@ pub async fn get(
 ) -> Result<Json<FindingDetail>, ApiError> {
     let finding = app.store.findings().get(caller.org, id).await?;
     let history = app.store.findings().history(caller.org, id, DETAIL_ROWS).await?;
-    let runs = app.store.findings().sightings(caller.org, id, DETAIL_ROWS).await?;
+    let runs = app.store.findings().runs(caller.org, id, DETAIL_ROWS).await?;
     let now = app.store.clock().now();
     Ok(Json(FindingDetail::new(finding, history, runs, now)))
 }

@@ -15,7 +15,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::StoreResult;
-use crate::findings::track::{Run, placeholders};
+use crate::findings::track::{Run, push_in};
 
 /// Rows per multi-row statement: 10 values a row.
 const CHUNK: usize = 2000;
@@ -84,15 +84,11 @@ macro_rules! track_assets_on {
                 let keys: Vec<&AssetKey> = seen.keys().collect();
                 let mut known: HashMap<(String, String), Known> = HashMap::new();
                 for chunk in keys.chunks(IN_CHUNK) {
-                    let sql = format!(
-                        "SELECT id, kind, value, data, gone FROM assets WHERE org_id = $1 AND value IN ({})",
-                        placeholders(2, chunk.len())
-                    );
-                    let mut query = sqlx::query_as::<_, Known>(&sql).bind(run.org);
-                    for key in chunk {
-                        query = query.bind(key.value.as_str());
-                    }
-                    for row in query.fetch_all(&mut *self).await? {
+                    let mut query =
+                        sqlx::QueryBuilder::new("SELECT id, kind, value, data, gone FROM assets WHERE org_id = ");
+                    query.push_bind(run.org).push(" AND value");
+                    push_in!(query, chunk.iter().map(|key| key.value.as_str()));
+                    for row in query.build_query_as::<Known>().fetch_all(&mut *self).await? {
                         known.insert((row.kind.clone(), row.value.clone()), row);
                     }
                 }
@@ -180,16 +176,11 @@ macro_rules! track_assets_on {
                 let seen_values: HashSet<&str> = seen.keys().map(|key| key.value.as_str()).collect();
                 let mut closed: Vec<(Uuid, String, String)> = Vec::new();
                 for chunk in hosts.chunks(IN_CHUNK) {
-                    let sql = format!(
-                        "SELECT id, kind, value, data, gone FROM assets WHERE org_id = $1 AND kind = 'service' \
-                         AND gone = FALSE AND host IN ({})",
-                        placeholders(2, chunk.len())
-                    );
-                    let mut query = sqlx::query_as::<_, Known>(&sql).bind(run.org);
-                    for host in chunk {
-                        query = query.bind(*host);
-                    }
-                    for row in query.fetch_all(&mut *self).await? {
+                    let mut query =
+                        sqlx::QueryBuilder::new("SELECT id, kind, value, data, gone FROM assets WHERE org_id = ");
+                    query.push_bind(run.org).push(" AND kind = 'service' AND gone = FALSE AND host");
+                    push_in!(query, chunk.iter().copied());
+                    for row in query.build_query_as::<Known>().fetch_all(&mut *self).await? {
                         let Artifact::Service { host, port, proto, .. } = &row.data.0 else { continue };
                         let (host, location) = (host.to_string(), format!("{proto}/{port}"));
                         let looked = ports
@@ -201,20 +192,17 @@ macro_rules! track_assets_on {
                     }
                 }
                 for chunk in closed.chunks(IN_CHUNK) {
-                    let sql = format!(
-                        "UPDATE assets SET gone = TRUE, last_execution_id = $1 WHERE org_id = $2 AND id IN ({})",
-                        placeholders(3, chunk.len())
-                    );
-                    let mut query = sqlx::query(&sql).bind(run.id.as_uuid()).bind(run.org);
-                    for (id, host, value) in chunk {
-                        query = query.bind(*id);
+                    let mut query = sqlx::QueryBuilder::new("UPDATE assets SET gone = TRUE, last_execution_id = ");
+                    query.push_bind(run.id.as_uuid()).push(" WHERE org_id = ").push_bind(run.org).push(" AND id");
+                    push_in!(query, chunk.iter().map(|(id, _, _)| *id));
+                    query.build().execute(&mut *self).await?;
+                    for (_, host, value) in chunk {
                         changes.push(Change {
                             kind: ChangeKind::PortClosed,
                             asset: host.clone(),
                             detail: value.clone(),
                         });
                     }
-                    query.execute(&mut *self).await?;
                 }
                 inventoried.closed = closed.len() as u64;
 

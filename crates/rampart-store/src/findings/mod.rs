@@ -87,7 +87,7 @@ pub const SUMMARY_ASSETS: u32 = 20;
 
 /// A run that saw a finding.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Sighting {
+pub struct SeenIn {
     pub execution: ExecutionId,
     pub tool: String,
     pub at: DateTime<Utc>,
@@ -106,7 +106,7 @@ pub trait FindingStore: Send + Sync {
     /// Its history, oldest first, at most `limit` entries.
     async fn history(&self, org: OrgId, id: FindingId, limit: u32) -> StoreResult<Vec<HistoryEntry>>;
     /// The runs that saw it, newest first, at most `limit`.
-    async fn sightings(&self, org: OrgId, id: FindingId, limit: u32) -> StoreResult<Vec<Sighting>>;
+    async fn runs(&self, org: OrgId, id: FindingId, limit: u32) -> StoreResult<Vec<SeenIn>>;
     async fn summary(&self, org: OrgId, filter: &FindingFilter) -> StoreResult<FindingSummary>;
     /// Applies `change` (already checked) to each of `ids` by `actor`, with a history entry each
     /// and `then`'s effects, in one transaction. `NotFound` when the organisation lacks any of them:
@@ -338,7 +338,7 @@ impl FindingStore for SqlStore {
             .collect()
     }
 
-    async fn sightings(&self, org: OrgId, id: FindingId, limit: u32) -> StoreResult<Vec<Sighting>> {
+    async fn runs(&self, org: OrgId, id: FindingId, limit: u32) -> StoreResult<Vec<SeenIn>> {
         let rows: Vec<(Uuid, String, DateTime<Utc>)> = on_pool!(&self.db, |pool| {
             sqlx::query_as(
                 "SELECT e.id, e.tool, COALESCE(e.finished_at, e.created_at) FROM executions e \
@@ -354,7 +354,7 @@ impl FindingStore for SqlStore {
         })?;
         Ok(rows
             .into_iter()
-            .map(|(execution, tool, at)| Sighting { execution: ExecutionId::from_uuid(execution), tool, at })
+            .map(|(execution, tool, at)| SeenIn { execution: ExecutionId::from_uuid(execution), tool, at })
             .collect())
     }
 

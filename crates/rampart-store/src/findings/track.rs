@@ -94,10 +94,19 @@ fn search_text(finding: &Finding) -> String {
     format!("{}\n{}\n{}", finding.title, finding.asset, finding.check_id).to_lowercase()
 }
 
-/// `?, ?, …` numbered from `$first`, `n` of them.
-pub(crate) fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+/// Appends ` IN (…)` to `$query`, binding each of `$values` (the database's own placeholders: on
+/// SQLite, numbered ones are looked up one by one, which a list of thousands makes quadratic).
+macro_rules! push_in {
+    ($query:expr, $values:expr) => {{
+        $query.push(" IN (");
+        let mut list = $query.separated(", ");
+        for value in $values {
+            list.push_bind(value);
+        }
+        list.push_unseparated(")");
+    }};
 }
+pub(crate) use push_in;
 
 /// The same statements on either connection.
 macro_rules! track_findings_on {
@@ -123,16 +132,12 @@ macro_rules! track_findings_on {
 
                 let mut known: HashMap<String, Known> = HashMap::new();
                 for chunk in unique.chunks(IN_CHUNK) {
-                    let sql = format!(
-                        "SELECT id, fingerprint, status, severity, title, detail, tools FROM findings \
-                         WHERE org_id = $1 AND fingerprint IN ({})",
-                        placeholders(2, chunk.len())
+                    let mut query = sqlx::QueryBuilder::new(
+                        "SELECT id, fingerprint, status, severity, title, detail, tools FROM findings WHERE org_id = ",
                     );
-                    let mut query = sqlx::query_as::<_, Known>(&sql).bind(run.org);
-                    for print in chunk {
-                        query = query.bind(*print);
-                    }
-                    for row in query.fetch_all(&mut *self).await? {
+                    query.push_bind(run.org).push(" AND fingerprint");
+                    push_in!(query, chunk.iter().copied());
+                    for row in query.build_query_as::<Known>().fetch_all(&mut *self).await? {
                         known.insert(row.fingerprint.clone(), row);
                     }
                 }
@@ -216,27 +221,18 @@ macro_rules! track_findings_on {
                     query.build().execute(&mut *self).await?;
                 }
                 for chunk in seen.chunks(IN_CHUNK) {
-                    let sql = format!(
-                        "UPDATE findings SET last_seen = $1, occurrences = occurrences + 1, last_execution_id = $2, \
-                         updated_at = $1 WHERE org_id = $3 AND id IN ({})",
-                        placeholders(4, chunk.len())
-                    );
-                    let mut query = sqlx::query(&sql).bind(run.now).bind(run.id.as_uuid()).bind(run.org);
-                    for id in chunk {
-                        query = query.bind(*id);
-                    }
-                    query.execute(&mut *self).await?;
+                    let mut query = sqlx::QueryBuilder::new("UPDATE findings SET last_seen = ");
+                    query.push_bind(run.now).push(", occurrences = occurrences + 1, last_execution_id = ");
+                    query.push_bind(run.id.as_uuid()).push(", updated_at = ").push_bind(run.now);
+                    query.push(" WHERE org_id = ").push_bind(run.org).push(" AND id");
+                    push_in!(query, chunk.iter().copied());
+                    query.build().execute(&mut *self).await?;
                 }
                 for chunk in new_tool.chunks(IN_CHUNK) {
-                    let sql = format!(
-                        "UPDATE findings SET tools = tools || $1 WHERE org_id = $2 AND id IN ({})",
-                        placeholders(3, chunk.len())
-                    );
-                    let mut query = sqlx::query(&sql).bind(format!("{},", run.tool)).bind(run.org);
-                    for id in chunk {
-                        query = query.bind(*id);
-                    }
-                    query.execute(&mut *self).await?;
+                    let mut query = sqlx::QueryBuilder::new("UPDATE findings SET tools = tools || ");
+                    query.push_bind(format!("{},", run.tool)).push(" WHERE org_id = ").push_bind(run.org).push(" AND id");
+                    push_in!(query, chunk.iter().copied());
+                    query.build().execute(&mut *self).await?;
                 }
                 for (id, finding) in &restated {
                     sqlx::query(
@@ -255,16 +251,14 @@ macro_rules! track_findings_on {
                 }
                 let mut history: Vec<(Uuid, FindingStatus, &str)> = Vec::new();
                 for chunk in reopened.chunks(IN_CHUNK) {
-                    let sql = format!(
-                        "UPDATE findings SET status = 'open', regression = TRUE WHERE org_id = $1 AND id IN ({})",
-                        placeholders(2, chunk.len())
-                    );
-                    let mut query = sqlx::query(&sql).bind(run.org);
+                    let mut query =
+                        sqlx::QueryBuilder::new("UPDATE findings SET status = 'open', regression = TRUE WHERE org_id = ");
+                    query.push_bind(run.org).push(" AND id");
+                    push_in!(query, chunk.iter().copied());
+                    query.build().execute(&mut *self).await?;
                     for id in chunk {
-                        query = query.bind(*id);
                         history.push((*id, FindingStatus::Open, "seen again after it was resolved: a regression"));
                     }
-                    query.execute(&mut *self).await?;
                 }
 
                 // Coverage: every live finding on a covered asset that the run looked for and did
@@ -276,16 +270,12 @@ macro_rules! track_findings_on {
                 let assets: Vec<&str> = by_asset.keys().copied().collect();
                 let mut live: Vec<Live> = Vec::new();
                 for chunk in assets.chunks(IN_CHUNK) {
-                    let sql = format!(
-                        "SELECT id, fingerprint, check_id, asset, location, title FROM findings \
-                         WHERE org_id = $1 AND status IN ('open', 'acknowledged') AND asset IN ({})",
-                        placeholders(2, chunk.len())
+                    let mut query = sqlx::QueryBuilder::new(
+                        "SELECT id, fingerprint, check_id, asset, location, title FROM findings WHERE org_id = ",
                     );
-                    let mut query = sqlx::query_as::<_, Live>(&sql).bind(run.org);
-                    for asset in chunk {
-                        query = query.bind(*asset);
-                    }
-                    live.extend(query.fetch_all(&mut *self).await?);
+                    query.push_bind(run.org).push(" AND status IN ('open', 'acknowledged') AND asset");
+                    push_in!(query, chunk.iter().copied());
+                    live.extend(query.build_query_as::<Live>().fetch_all(&mut *self).await?);
                 }
                 let seen_now: HashSet<&str> = unique.iter().copied().collect();
                 let gone: Vec<&Live> = live
@@ -298,13 +288,11 @@ macro_rules! track_findings_on {
                     })
                     .collect();
                 for chunk in gone.chunks(IN_CHUNK) {
-                    let sql = format!(
-                        "UPDATE findings SET status = 'resolved', updated_at = $1 WHERE org_id = $2 AND id IN ({})",
-                        placeholders(3, chunk.len())
-                    );
-                    let mut query = sqlx::query(&sql).bind(run.now).bind(run.org);
+                    let mut query = sqlx::QueryBuilder::new("UPDATE findings SET status = 'resolved', updated_at = ");
+                    query.push_bind(run.now).push(" WHERE org_id = ").push_bind(run.org).push(" AND id");
+                    push_in!(query, chunk.iter().map(|row| row.id));
+                    query.build().execute(&mut *self).await?;
                     for row in chunk {
-                        query = query.bind(row.id);
                         history.push((row.id, FindingStatus::Resolved, "not seen by a run that looked for it"));
                         changes.push(Change {
                             kind: ChangeKind::FindingResolved,
@@ -313,7 +301,6 @@ macro_rules! track_findings_on {
                             detail: &row.title,
                         });
                     }
-                    query.execute(&mut *self).await?;
                 }
 
                 for chunk in history.chunks(CHUNK) {
@@ -361,14 +348,3 @@ macro_rules! track_findings_on {
 
 track_findings_on!(sqlx::SqliteConnection);
 track_findings_on!(sqlx::PgConnection);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_are_numbered_from_the_first() {
-        assert_eq!(placeholders(3, 3), "$3, $4, $5");
-        assert_eq!(placeholders(1, 0), "");
-    }
-}
