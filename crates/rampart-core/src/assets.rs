@@ -36,7 +36,7 @@ impl AssetKey {
                 value: format!("{}:{proto}/{port}", bracketed(&host.to_string())),
                 host: host.to_string(),
             },
-            Artifact::Url { url } => Self { kind: AssetKind::Url, value: url.clone(), host: url_host(url) },
+            Artifact::Url { url, .. } => Self { kind: AssetKind::Url, value: url.clone(), host: url_host(url) },
             Artifact::Domain { name } => Self { kind: AssetKind::Domain, value: name.clone(), host: name.clone() },
             Artifact::Certificate(certificate) => match (&certificate.host, certificate.port) {
                 (Some(host), Some(port)) => Self {
@@ -107,9 +107,9 @@ mod tests {
             Artifact::Service { host: "2001:db8::1".parse().expect("v6"), port: 22, proto: Proto::Tcp, name: None };
         assert_eq!(AssetKey::of(&service).value, "[2001:db8::1]:tcp/22");
         assert_eq!(AssetKey::of(&service).host, "2001:db8::1");
-        let url = Artifact::Url { url: "https://user@App.Example:8443/login?x=1".into() };
+        let url = Artifact::url("https://user@App.Example:8443/login?x=1");
         assert_eq!(AssetKey::of(&url).host, "app.example");
-        assert_eq!(AssetKey::of(&Artifact::Url { url: "http://[::1]:80/".into() }).host, "::1");
+        assert_eq!(AssetKey::of(&Artifact::url("http://[::1]:80/")).host, "::1");
         let certificate = |host: Option<&str>| {
             Artifact::Certificate(Certificate {
                 subject: "CN=a".into(),

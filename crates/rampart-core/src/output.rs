@@ -31,6 +31,8 @@ pub const DETAIL_MAX: usize = 4096;
 pub const DOMAIN_MAX: usize = 253;
 /// Most names a certificate's subject alternative names keep.
 pub const SANS_MAX: usize = 100;
+/// Most technologies a URL keeps.
+pub const TECHNOLOGIES_MAX: usize = 32;
 /// Most locations one coverage names.
 pub const COVERED_LOCATIONS_MAX: usize = 64;
 /// The check of a coverage that says a run settled some ports of a host (`tcp/1-1024`): a service
@@ -106,6 +108,9 @@ pub enum Artifact {
     },
     Url {
         url: String,
+        /// What answered there, as the probe recognised it: `nginx 1.25`, `WordPress`; sorted.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        technologies: Vec<String>,
     },
     Domain {
         name: String,
@@ -135,6 +140,11 @@ pub struct Certificate {
 }
 
 impl Artifact {
+    /// A URL, nothing known of what answers there.
+    pub fn url(url: impl Into<String>) -> Self {
+        Artifact::Url { url: url.into(), technologies: Vec::new() }
+    }
+
     /// The kind, as the JSON tag says it.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -272,7 +282,20 @@ impl Keep for Artifact {
                 proto,
                 name: name.map(|name| one_line(&name, TITLE_MAX)).filter(|name| !name.is_empty()),
             },
-            Artifact::Url { url } => Artifact::Url { url: one_line(&url, ASSET_MAX) },
+            Artifact::Url { url, technologies } => Artifact::Url {
+                url: one_line(&url, ASSET_MAX),
+                technologies: {
+                    let mut kept: Vec<String> = technologies
+                        .iter()
+                        .take(TECHNOLOGIES_MAX)
+                        .map(|name| one_line(name, TITLE_MAX))
+                        .filter(|name| !name.is_empty())
+                        .collect();
+                    kept.sort();
+                    kept.dedup();
+                    kept
+                },
+            },
             Artifact::Domain { name } => Artifact::Domain { name: domain(&name) },
             Artifact::Certificate(certificate) => Artifact::Certificate(Certificate {
                 subject: one_line(&certificate.subject, TITLE_MAX),
@@ -520,7 +543,7 @@ mod tests {
         assert_eq!(certificate.sans.len(), SANS_MAX);
         assert!(certificate.sans.iter().all(|name| name.chars().count() == DOMAIN_MAX));
         assert_eq!(certificate.sha256, format!("ab{}", "c".repeat(62)));
-        let Artifact::Url { url } = Artifact::Url { url: long }.normalised() else { panic!("still a url") };
+        let Artifact::Url { url, .. } = Artifact::url(long).normalised() else { panic!("still a url") };
         assert_eq!(url.chars().count(), ASSET_MAX);
     }
 
@@ -592,8 +615,12 @@ mod tests {
 
         let restored = Kept::restore(kept.items().to_vec(), 3);
         assert_eq!(restored.total(), KEPT_MAX as u64, "a count below what is kept is raised");
+        // What was kept when written (an import keeps more than a run) is read back whole.
         let over = Kept::restore(vec![Artifact::Domain { name: "a.example".into() }; KEPT_MAX + 1], 0);
-        assert_eq!(over.items().len(), KEPT_MAX);
+        assert_eq!((over.items().len(), over.total()), (KEPT_MAX + 1, KEPT_MAX as u64 + 1));
+        let mut import: Kept<Artifact> = Kept::with_cap(3);
+        import.extend(vec![Artifact::Domain { name: "a.example".into() }; 5]);
+        assert_eq!((import.items().len(), import.n_dropped()), (3, 2), "a cap of its own");
     }
 
     #[test]
@@ -614,7 +641,7 @@ mod tests {
             service,
             certificate,
             Artifact::Host { address: "2001:db8::1".parse().expect("an address") },
-            Artifact::Url { url: "https://a.example/x".into() },
+            Artifact::url("https://a.example/x"),
             Artifact::Domain { name: "a.example".into() },
         ] {
             let json = serde_json::to_value(&artifact).expect("encodes");

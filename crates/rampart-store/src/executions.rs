@@ -175,6 +175,7 @@ fn with_changes(effects: Effects, run: &Execution, tracked: &Tracked, inventorie
         "port_opened": inventoried.opened,
         "port_closed": inventoried.closed,
         "certificate_changed": inventoried.certificates_changed,
+        "technology_changed": inventoried.technologies_changed,
     });
     effects.record(NewOutboxRecord::new(Topic::ChangesRecorded, Some(run.org_id), payload))
 }

@@ -81,19 +81,27 @@ async fn ports_open_close_and_open_again_and_certificates_change(
     run(&store, acme, vec![], ports("tcp/8000-9000")).await;
     // Port 80 is no longer found where the run looked, and the endpoint shows another certificate.
     run(&store, acme, vec![service(22), certificate("cd")], ports("tcp/1-1024")).await;
-    // Port 80 is back.
-    run(&store, acme, vec![service(80)], vec![]).await;
+    // Port 80 is back, and the site on it runs something new.
+    let site = |technologies: &[&str]| Artifact::Url {
+        url: "http://10.0.0.5/".into(),
+        technologies: technologies.iter().map(|name| (*name).to_owned()).collect(),
+    };
+    run(&store, acme, vec![service(80), site(&["nginx"])], vec![]).await;
+    run(&store, acme, vec![site(&["WordPress", "nginx"])], vec![]).await;
+    run(&store, acme, vec![site(&["nginx", "WordPress"])], vec![]).await;
 
     let seen = changes(&store, acme).await;
     let kinds: Vec<ChangeKind> = seen.iter().map(|(kind, _)| *kind).collect();
-    use ChangeKind::{CertificateChanged, PortClosed, PortOpened};
-    assert_eq!(kinds, [PortOpened, PortOpened, CertificateChanged, PortClosed, PortOpened], "{seen:?}");
+    use ChangeKind::{CertificateChanged, PortClosed, PortOpened, TechnologyChanged};
+    let expected = [PortOpened, PortOpened, CertificateChanged, PortClosed, PortOpened, TechnologyChanged];
+    assert_eq!(kinds, expected, "the same technologies in another order are no change: {seen:?}");
+    assert_eq!(seen[5].1, "was nginx; now WordPress, nginx");
     assert_eq!(seen[3].1, "10.0.0.5:tcp/80");
     assert_eq!(seen[4].1, "10.0.0.5:tcp/80 again");
     assert!(seen[2].1.contains(&"ab".repeat(32)) && seen[2].1.contains(&"cd".repeat(32)), "{}", seen[2].1);
 
     let all = store.assets().list(acme, &AssetFilter::default(), Seek::first(100)).await.expect("assets");
-    assert_eq!(all.len(), 4, "a host, two services and an endpoint's certificate: {all:?}");
+    assert_eq!(all.len(), 5, "a host, two services, an endpoint's certificate and a URL: {all:?}");
     let services = AssetFilter { kind: Some(AssetKind::Service), ..AssetFilter::default() };
     let services = store.assets().list(acme, &services, Seek::first(100)).await.expect("services");
     assert!(services.iter().all(|asset| !asset.gone), "port 80 is back");
@@ -101,7 +109,7 @@ async fn ports_open_close_and_open_again_and_certificates_change(
     assert_eq!(endpoint.key.value, "web.example:443");
     assert_eq!(endpoint.findings_at(), ("web.example".to_owned(), Some("tcp/443".to_owned())));
     let on_host = AssetFilter { host: Some("10.0.0.5".into()), ..AssetFilter::default() };
-    assert_eq!(store.assets().list(acme, &on_host, Seek::first(100)).await.expect("on host").len(), 3);
+    assert_eq!(store.assets().list(acme, &on_host, Seek::first(100)).await.expect("on host").len(), 4);
     assert!(store.assets().list(other, &AssetFilter::default(), Seek::first(100)).await.expect("none").is_empty());
     assert!(store.assets().get(other, endpoint.id).await.is_err(), "another organisation's asset is not found");
 }

@@ -48,7 +48,7 @@ fn scan_output() -> ToolOutput {
         Artifact::Service { host: [10, 0, 0, 5].into(), port: 6379, proto: Proto::Tcp, name: Some("redis".into()) },
         Artifact::Host { address: [10, 0, 0, 5].into() },
         Artifact::Domain { name: "scan.example".into() },
-        Artifact::Url { url: "https://scan.example/login".into() },
+        Artifact::url("https://scan.example/login"),
         Artifact::Certificate(Certificate {
             subject: "CN=scan.example".into(),
             issuer: "CN=Example CA".into(),

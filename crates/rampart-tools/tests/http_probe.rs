@@ -279,16 +279,21 @@ async fn every_url_is_probed_with_its_chain_headers_cookies_and_findings() {
 
     let mut artifacts = output.artifacts.items().to_vec();
     artifacts.sort_by_key(|artifact| format!("{artifact:?}"));
-    let mut expected: Vec<Artifact> = ["/files/", "/final", "/loop", "/bare"]
-        .iter()
-        .map(|path| Artifact::Url { url: format!("{base}{path}") })
-        .chain([Artifact::Service {
-            host: inside.ip(),
-            port: inside.port(),
-            proto: Proto::Tcp,
-            name: Some("http".into()),
-        }])
-        .collect();
+    // Each URL with what answered there, as recognised (`/bare` says `Server: nginx/1.25.3`).
+    let mut expected: Vec<Artifact> =
+        [("/files/", vec![]), ("/final", vec![]), ("/loop", vec![]), ("/bare", vec!["nginx 1.25.3"])]
+            .into_iter()
+            .map(|(path, technologies): (&str, Vec<&str>)| Artifact::Url {
+                url: format!("{base}{path}"),
+                technologies: technologies.into_iter().map(str::to_owned).collect(),
+            })
+            .chain([Artifact::Service {
+                host: inside.ip(),
+                port: inside.port(),
+                proto: Proto::Tcp,
+                name: Some("http".into()),
+            }])
+            .collect();
     expected.sort_by_key(|artifact| format!("{artifact:?}"));
     assert_eq!(artifacts, expected);
 }

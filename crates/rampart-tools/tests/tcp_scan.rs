@@ -11,7 +11,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rampart_core::output::{Artifact, Covered, Proto};
+use rampart_core::output::{Artifact, Covered, PORTS, Proto};
 use rampart_core::targets::{PortRanges, Scope, ScopeTarget, TargetValue};
 use rampart_scope::{DenyList, Gate, Refusal, RefusalSink};
 use rampart_tools::tcp_scan::{PortState, ScanPlan, ScanReport, TcpScan, check_id, scan, service_name};
@@ -380,8 +380,9 @@ async fn the_tool_reports_a_service_per_open_port_and_a_finding_per_risky_one() 
     // The host was scanned whole: it is covered at exactly the ports asked, so a risky port found
     // closed now would resolve its finding, and a port not asked for resolves nothing.
     let coverage = output.coverage.items();
-    assert_eq!(coverage.len(), 1, "{coverage:?}");
+    assert_eq!(coverage.len(), 2, "the tool's checks and the ports settled: {coverage:?}");
     assert_eq!((coverage[0].check.as_str(), coverage[0].asset.as_str()), ("tcp_scan.*", address.to_string().as_str()));
+    assert_eq!((coverage[1].check.as_str(), &coverage[1].locations), (PORTS, &coverage[0].locations));
     let covers = |check: &str, port: u16| coverage[0].covers(check, &address.to_string(), &format!("tcp/{port}"));
     for socket in open.iter().chain([&closed]) {
         assert!(covers("tcp_scan.exposed_redis", socket.port()), "port {} was scanned", socket.port());
@@ -424,8 +425,9 @@ fn target(address: IpAddr, ports: Option<&str>) -> ScopeTarget {
     }
 }
 
+/// The hosts covered for the tool's findings (each is covered for its ports settled too).
 fn covered_hosts(coverage: &[Covered]) -> Vec<String> {
-    coverage.iter().map(|covered| covered.asset.clone()).collect()
+    coverage.iter().filter(|covered| covered.check != PORTS).map(|covered| covered.asset.clone()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,8 @@
 //! is matched to the asset it is (seen again) or added. Seeing the inventory change is a change
 //! event: a service new or back (`port_opened`), a service the run looked for on its host and did
 //! not find (`port_closed`: a coverage of [`PORTS`] at its port), an endpoint presenting another
-//! certificate (`certificate_changed`).
+//! certificate (`certificate_changed`), a URL answering with other technologies
+//! (`technology_changed`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -28,6 +29,7 @@ pub struct Inventoried {
     pub opened: u64,
     pub closed: u64,
     pub certificates_changed: u64,
+    pub technologies_changed: u64,
 }
 
 #[async_trait]
@@ -53,6 +55,11 @@ struct Change {
     kind: ChangeKind,
     asset: String,
     detail: String,
+}
+
+/// Technologies as a change says them: `nginx 1.25, WordPress`, or `nothing recognised`.
+fn listed(technologies: &[String]) -> String {
+    if technologies.is_empty() { "nothing recognised".to_owned() } else { technologies.join(", ") }
 }
 
 /// What a service is called in a change: `10.0.0.5 tcp/22 (ssh)`.
@@ -118,6 +125,17 @@ macro_rules! track_assets_on {
                                     kind: ChangeKind::PortOpened,
                                     asset: key.host.clone(),
                                     detail: format!("{} again", said(artifact, key)),
+                                });
+                            }
+                            if let (Artifact::Url { technologies: was, .. }, Artifact::Url { technologies: now, .. }) =
+                                (&row.data.0, artifact)
+                                && was != now
+                            {
+                                inventoried.technologies_changed += 1;
+                                changes.push(Change {
+                                    kind: ChangeKind::TechnologyChanged,
+                                    asset: key.value.clone(),
+                                    detail: format!("was {}; now {}", listed(was), listed(now)),
                                 });
                             }
                             if let (Artifact::Certificate(was), Artifact::Certificate(now)) = (&row.data.0, artifact)

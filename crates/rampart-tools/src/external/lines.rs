@@ -58,7 +58,7 @@ pub fn parse_lines(output: &[u8], kind: LineKind, tool: &str, severity: Severity
                 true
             }
             LineKind::Url if line.starts_with("http://") || line.starts_with("https://") => {
-                lines.artifacts.push(Artifact::Url { url: line.clone() });
+                lines.artifacts.push(Artifact::url(line.clone()));
                 true
             }
             LineKind::Domain => match TargetValue::parse(&line) {

@@ -262,11 +262,16 @@ impl Tool for HttpProbe {
 /// per origin, path and check however many URLs reached it.
 pub fn output_of(results: &[Probed]) -> (Kept<Finding>, Kept<Artifact>) {
     let mut findings = BTreeMap::new();
-    let mut urls = BTreeSet::new();
+    let mut urls: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut services = BTreeSet::new();
     for probed in results {
         let Some(final_url) = probed.final_url.as_deref().and_then(|url| Url::parse(url).ok()) else { continue };
-        urls.insert(final_url.to_string());
+        urls.entry(final_url.to_string()).or_default().extend(probed.technologies.iter().map(|technology| {
+            match &technology.version {
+                Some(version) => format!("{} {version}", technology.name),
+                None => technology.name.clone(),
+            }
+        }));
         let https = final_url.scheme() == "https";
         if let (Some(address), Some(port)) =
             (probed.address.as_deref().and_then(|a| a.parse::<IpAddr>().ok()), final_url.port_or_known_default())
@@ -336,7 +341,10 @@ pub fn output_of(results: &[Probed]) -> (Kept<Finding>, Kept<Artifact>) {
         }
     }
     let findings = findings.into_values().collect();
-    let mut artifacts: Kept<Artifact> = urls.into_iter().map(|url| Artifact::Url { url }).collect();
+    let mut artifacts: Kept<Artifact> = urls
+        .into_iter()
+        .map(|(url, technologies)| Artifact::Url { url, technologies: technologies.into_iter().collect() })
+        .collect();
     artifacts.extend(services.into_iter().map(|(host, port, scheme)| Artifact::Service {
         host,
         port,

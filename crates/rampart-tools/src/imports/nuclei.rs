@@ -54,7 +54,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<ToolOutput, String> {
             .detail(line.info.description.clone()),
         );
         if line.matched_at.starts_with("http://") || line.matched_at.starts_with("https://") {
-            artifacts.push(Artifact::Url { url: line.matched_at.clone() });
+            artifacts.push(Artifact::url(line.matched_at.clone()));
         }
         if let Some(address) = line.ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok()) {
             artifacts.push(Artifact::Host { address });

@@ -421,7 +421,9 @@ mod tests {
         let whole =
             host_of(&format!(r#"<host>{ADDRESS}<ports><extraports state="closed" count="10"/></ports></host>"#));
         let (findings, _) = output_of(&whole);
-        assert_eq!(coverage_of(&whole, &asked, &params(false, false), &findings).items().len(), 1);
+        let coverage = coverage_of(&whole, &asked, &params(false, false), &findings);
+        let checks: Vec<&str> = coverage.items().iter().map(|covered| covered.check.as_str()).collect();
+        assert_eq!(checks, ["nmap.exposed_*", PORTS], "its exposures, and its ports settled");
         let other: IpAddr = "10.0.0.6".parse().expect("an address");
         let not_asked = BTreeMap::from([(other, ports.as_slice())]);
         assert!(coverage_of(&whole, &not_asked, &params(false, false), &findings).is_empty(), "a host not asked");

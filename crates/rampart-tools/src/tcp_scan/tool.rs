@@ -452,9 +452,14 @@ mod tests {
         let ports: Vec<u16> = (1..=5_000).collect();
 
         let coverage = coverage_of(&report, &addresses, &ports);
-        let hosts: Vec<&str> = coverage.items().iter().map(|covered| covered.asset.as_str()).collect();
-        assert_eq!(hosts, ["127.0.0.0", "127.0.0.1"], "the host with unlisted open ports is not covered");
-        assert_eq!(coverage.items()[0].locations, ["tcp/1-5000"]);
+        let covered: Vec<(&str, &str)> =
+            coverage.items().iter().map(|covered| (covered.asset.as_str(), covered.check.as_str())).collect();
+        assert_eq!(
+            covered,
+            [("127.0.0.0", "tcp_scan.*"), ("127.0.0.0", PORTS), ("127.0.0.1", "tcp_scan.*"), ("127.0.0.1", PORTS)],
+            "the host with unlisted open ports is not covered"
+        );
+        assert!(coverage.items().iter().all(|covered| covered.locations == ["tcp/1-5000"]));
 
         // A host with a port left unknown, or one short of the ports scanned, is not covered.
         report.hosts[0].unknown = 1;

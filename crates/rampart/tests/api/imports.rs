@@ -130,7 +130,7 @@ async fn each_format_is_imported_as_a_finished_execution_with_its_findings(
     let nuclei = output_of(&app, &bob, &created[2]).await;
     assert_eq!(nuclei.findings.items().len(), 2);
     assert_eq!(nuclei.findings.items()[0].check_id, "nuclei.git-config");
-    assert!(nuclei.artifacts.items().contains(&Artifact::Url { url: "https://app.example/.git/config".into() }));
+    assert!(nuclei.artifacts.items().contains(&Artifact::url("https://app.example/.git/config")));
     assert!(nuclei.artifacts.items().contains(&Artifact::Host { address: [10, 0, 0, 7].into() }));
 
     let gitleaks = output_of(&app, &bob, &created[3]).await;
