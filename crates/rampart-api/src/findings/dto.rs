@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use rampart_core::findings::{HistoryEntry, TrackedFinding};
-use rampart_core::identity::Actor;
 use rampart_store::FindingSummary;
 use rampart_store::findings::SeenIn;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -100,15 +99,10 @@ pub struct HistoryView {
 
 impl From<HistoryEntry> for HistoryView {
     fn from(entry: HistoryEntry) -> Self {
-        let actor_id = match entry.actor {
-            Actor::User(id) => Some(id.as_uuid()),
-            Actor::ApiKey(id) => Some(id.as_uuid()),
-            Actor::Anonymous | Actor::System => None,
-        };
         Self {
             at: entry.at,
             actor_kind: entry.actor.kind().as_str(),
-            actor_id,
+            actor_id: entry.actor.stored_id(),
             status: entry.status.map(|status| status.as_str()),
             assigned: entry.assignee.is_some(),
             assignee: entry.assignee.flatten().map(|id| id.as_uuid()),

@@ -124,6 +124,9 @@ pub trait FindingStore: Send + Sync {
     async fn reopen_expired(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
+const HISTORY_INSERT: &str = "INSERT INTO finding_history (id, finding_id, at, actor_kind, actor_id, status, \
+     assignee, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
 const COLUMNS: &str = "id, fingerprint, severity, check_id, title, asset, location, detail, status, regression, \
      assignee, accepted_until, first_seen, last_seen, occurrences, tools, last_execution_id, updated_at";
 
@@ -421,20 +424,17 @@ impl FindingStore for SqlStore {
                     if update.build().execute(&mut *tx).await?.rows_affected() == 0 {
                         return Err(StoreError::NotFound);
                     }
-                    sqlx::query(
-                        "INSERT INTO finding_history (id, finding_id, at, actor_kind, actor_id, status, assignee, note) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .bind(Uuid::now_v7())
-                    .bind(id.as_uuid())
-                    .bind(now)
-                    .bind(actor.kind().as_str())
-                    .bind(actor.stored_id())
-                    .bind(change.status.map(FindingStatus::as_str))
-                    .bind(change.assignee.map(stored_assignee))
-                    .bind(change.note.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+                    sqlx::query(HISTORY_INSERT)
+                        .bind(Uuid::now_v7())
+                        .bind(id.as_uuid())
+                        .bind(now)
+                        .bind(actor.kind().as_str())
+                        .bind(actor.stored_id())
+                        .bind(change.status.map(FindingStatus::as_str))
+                        .bind(change.assignee.map(stored_assignee))
+                        .bind(change.note.as_str())
+                        .execute(&mut *tx)
+                        .await?;
                     let row = sqlx::query_as::<_, FindingRow>(&select)
                         .bind(org.as_uuid())
                         .bind(id.as_uuid())
@@ -474,15 +474,17 @@ impl FindingStore for SqlStore {
                 .bind(*id)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(
-                    "INSERT INTO finding_history (id, finding_id, at, actor_kind, actor_id, status, assignee, note) \
-                     VALUES ($1, $2, $3, 'system', NULL, 'open', NULL, 'the risk acceptance expired')",
-                )
-                .bind(Uuid::now_v7())
-                .bind(*id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(HISTORY_INSERT)
+                    .bind(Uuid::now_v7())
+                    .bind(*id)
+                    .bind(now)
+                    .bind(Actor::System.kind().as_str())
+                    .bind(None::<Uuid>)
+                    .bind(FindingStatus::Open.as_str())
+                    .bind(None::<String>)
+                    .bind("the risk acceptance expired")
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             Ok::<_, StoreError>(ids.len() as u64)
