@@ -339,3 +339,32 @@ async fn findings_are_filtered_sorted_and_paged(#[values(Backend::Sqlite, Backen
     assert_eq!(summary.by_asset[0].1, 2);
     assert_eq!(summary.overdue, 30);
 }
+
+#[rstest]
+#[tokio::test]
+async fn an_import_larger_than_a_run_is_tracked_whole_and_again_as_the_same(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let (store, _db) = store(backend).await;
+    let acme = org(&store, "acme").await;
+    let mut report = ToolOutput::new(json!({}));
+    report.findings = rampart_core::output::Kept::with_cap(20_000);
+    for line in 0..12_000 {
+        report.findings.push(Finding::new(
+            Severity::Low,
+            "sarif.rule",
+            "A result",
+            "src/app.py",
+            format!("line {line}"),
+        ));
+    }
+
+    import(&store, acme, report.clone()).await;
+    import(&store, acme, report).await;
+
+    let summary = store.findings().summary(acme, &FindingFilter::default()).await.expect("summary");
+    assert_eq!(summary.total, 12_000, "past a run's cap, and once each");
+    let all = FindingFilter::default();
+    let page = store.findings().list(acme, &all, FindingSort::LastSeenAsc, Seek::first(500)).await.expect("list");
+    assert!(page.iter().all(|finding| finding.occurrences == 2));
+}

@@ -20,6 +20,8 @@ use crate::StoreResult;
 
 /// Rows per multi-row statement: 21 values a row stays under SQLite's limit on bound values.
 const CHUNK: usize = 1000;
+/// Findings a run tracks, new or seen again, from which the table's statistics are read again.
+const ANALYZE_AFTER: usize = 10_000;
 /// Ids or fingerprints per `IN (…)` list.
 const IN_CHUNK: usize = 5000;
 
@@ -110,7 +112,7 @@ pub(crate) use push_in;
 
 /// The same statements on either connection.
 macro_rules! track_findings_on {
-    ($conn:ty) => {
+    ($conn:ty, $analyze:expr) => {
         #[async_trait]
         impl TrackFindings for $conn {
             async fn track_findings(
@@ -336,6 +338,13 @@ macro_rules! track_findings_on {
                     query.build().execute(&mut *self).await?;
                 }
 
+                // A run that changed many findings changes how they are spread: the planner reads
+                // the table's statistics again now, not when the background analyzer comes by.
+                if let Some(analyze) = $analyze
+                    && fresh.len() + seen.len() >= ANALYZE_AFTER
+                {
+                    sqlx::query(analyze).execute(&mut *self).await?;
+                }
                 tracked.new = fresh.len() as u64;
                 tracked.reopened = reopened.len() as u64;
                 tracked.resolved = gone.len() as u64;
@@ -346,5 +355,6 @@ macro_rules! track_findings_on {
     };
 }
 
-track_findings_on!(sqlx::SqliteConnection);
-track_findings_on!(sqlx::PgConnection);
+// SQLite's planner reads no statistics unless asked to keep them.
+track_findings_on!(sqlx::SqliteConnection, None::<&str>);
+track_findings_on!(sqlx::PgConnection, Some("ANALYZE findings"));
