@@ -10,6 +10,40 @@ use uuid::Uuid;
 use crate::db::on_pool;
 use crate::{Seek, SqlStore, StoreError, StoreResult};
 
+/// A change event a run's finish writes: of a finding, or of an asset (no finding).
+pub(crate) struct NewChange<'a> {
+    pub kind: ChangeKind,
+    pub asset: &'a str,
+    pub finding: Option<Uuid>,
+    pub detail: &'a str,
+}
+
+/// Inserts `$changes` (`NewChange`s) seen by run `$run` on connection `$conn`, in multi-row
+/// statements. A macro, not a function, so that it is compiled for each backend's connection.
+macro_rules! insert_changes {
+    ($conn:expr, $run:expr, $changes:expr) => {{
+        let changes: &[$crate::change_events::NewChange<'_>] = $changes;
+        // 8 values a row stays under SQLite's limit on bound values.
+        for chunk in changes.chunks(2000) {
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO change_events (id, org_id, at, kind, asset, execution_id, finding_id, detail) ",
+            );
+            query.push_values(chunk, |mut row, change| {
+                row.push_bind(rampart_core::ChangeEventId::new().as_uuid())
+                    .push_bind($run.org)
+                    .push_bind($run.now)
+                    .push_bind(change.kind.as_str())
+                    .push_bind(change.asset)
+                    .push_bind($run.id.as_uuid())
+                    .push_bind(change.finding)
+                    .push_bind(change.detail);
+            });
+            query.build().execute(&mut *$conn).await?;
+        }
+    }};
+}
+pub(crate) use insert_changes;
+
 /// Which changes; every field narrows.
 #[derive(Clone, Debug, Default)]
 pub struct ChangeFilter {

@@ -8,17 +8,18 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
+use rampart_core::AssetId;
 use rampart_core::assets::{AssetKey, AssetKind};
 use rampart_core::changes::ChangeKind;
 use rampart_core::output::{Artifact, Covered, PORTS};
-use rampart_core::{AssetId, ChangeEventId};
 use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::StoreResult;
+use crate::change_events::{NewChange, insert_changes};
 use crate::findings::track::{Run, push_in};
 
-/// Rows per multi-row statement: 10 values a row.
+/// Assets per multi-row statement: 10 values a row.
 const CHUNK: usize = 2000;
 /// Values per `IN (…)` list.
 const IN_CHUNK: usize = 5000;
@@ -224,22 +225,16 @@ macro_rules! track_assets_on {
                 }
                 inventoried.closed = closed.len() as u64;
 
-                for chunk in changes.chunks(CHUNK) {
-                    let mut query = sqlx::QueryBuilder::new(
-                        "INSERT INTO change_events (id, org_id, at, kind, asset, execution_id, finding_id, detail) ",
-                    );
-                    query.push_values(chunk, |mut row, change| {
-                        row.push_bind(ChangeEventId::new().as_uuid())
-                            .push_bind(run.org)
-                            .push_bind(run.now)
-                            .push_bind(change.kind.as_str())
-                            .push_bind(change.asset.as_str())
-                            .push_bind(run.id.as_uuid())
-                            .push_bind(None::<Uuid>)
-                            .push_bind(change.detail.as_str());
-                    });
-                    query.build().execute(&mut *self).await?;
-                }
+                let written: Vec<NewChange<'_>> = changes
+                    .iter()
+                    .map(|change| NewChange {
+                        kind: change.kind,
+                        asset: &change.asset,
+                        finding: None,
+                        detail: &change.detail,
+                    })
+                    .collect();
+                insert_changes!(self, run, &written);
                 Ok(inventoried)
             }
         }

@@ -13,10 +13,11 @@ use chrono::{DateTime, Utc};
 use rampart_core::changes::ChangeKind;
 use rampart_core::findings::{FindingStatus, Sighting, fingerprint};
 use rampart_core::output::{Covered, Finding};
-use rampart_core::{ChangeEventId, ExecutionId, FindingId};
+use rampart_core::{ExecutionId, FindingId};
 use uuid::Uuid;
 
 use crate::StoreResult;
+use crate::change_events::{NewChange, insert_changes};
 
 /// Rows per multi-row statement: 21 values a row stays under SQLite's limit on bound values.
 const CHUNK: usize = 1000;
@@ -83,14 +84,6 @@ struct Live {
     title: String,
 }
 
-/// One change event to write.
-struct Change<'a> {
-    kind: ChangeKind,
-    asset: &'a str,
-    finding: Uuid,
-    detail: &'a str,
-}
-
 /// What a text search of findings reads: title, asset and check id, lowercase.
 fn search_text(finding: &Finding) -> String {
     format!("{}\n{}\n{}", finding.title, finding.asset, finding.check_id).to_lowercase()
@@ -146,7 +139,7 @@ macro_rules! track_findings_on {
 
                 let mut tracked = Tracked::default();
                 let mut ids: HashMap<&str, Uuid> = HashMap::with_capacity(unique.len());
-                let mut changes: Vec<Change<'_>> = Vec::new();
+                let mut changes: Vec<NewChange<'_>> = Vec::new();
                 let mut fresh: Vec<(Uuid, usize)> = Vec::new();
                 let (mut seen, mut reopened, mut new_tool, mut restated) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
                 let tool_mark = format!(",{},", run.tool);
@@ -157,10 +150,10 @@ macro_rules! track_findings_on {
                             let id = FindingId::new().as_uuid();
                             ids.insert(print, id);
                             fresh.push((id, first[print]));
-                            changes.push(Change {
+                            changes.push(NewChange {
                                 kind: ChangeKind::FindingNew,
                                 asset: &finding.asset,
-                                finding: id,
+                                finding: Some(id),
                                 detail: &finding.title,
                             });
                         }
@@ -170,10 +163,10 @@ macro_rules! track_findings_on {
                             let status: FindingStatus = row.status.parse().unwrap_or(FindingStatus::Open);
                             if Sighting::of(status) == Sighting::Reopened {
                                 reopened.push(row.id);
-                                changes.push(Change {
+                                changes.push(NewChange {
                                     kind: ChangeKind::FindingReopened,
                                     asset: &finding.asset,
-                                    finding: row.id,
+                                    finding: Some(row.id),
                                     detail: &finding.title,
                                 });
                             }
@@ -296,10 +289,10 @@ macro_rules! track_findings_on {
                     query.build().execute(&mut *self).await?;
                     for row in chunk {
                         history.push((row.id, FindingStatus::Resolved, "not seen by a run that looked for it"));
-                        changes.push(Change {
+                        changes.push(NewChange {
                             kind: ChangeKind::FindingResolved,
                             asset: &row.asset,
-                            finding: row.id,
+                            finding: Some(row.id),
                             detail: &row.title,
                         });
                     }
@@ -321,22 +314,7 @@ macro_rules! track_findings_on {
                     });
                     query.build().execute(&mut *self).await?;
                 }
-                for chunk in changes.chunks(CHUNK) {
-                    let mut query = sqlx::QueryBuilder::new(
-                        "INSERT INTO change_events (id, org_id, at, kind, asset, execution_id, finding_id, detail) ",
-                    );
-                    query.push_values(chunk, |mut row, change| {
-                        row.push_bind(ChangeEventId::new().as_uuid())
-                            .push_bind(run.org)
-                            .push_bind(run.now)
-                            .push_bind(change.kind.as_str())
-                            .push_bind(change.asset)
-                            .push_bind(run.id.as_uuid())
-                            .push_bind(change.finding)
-                            .push_bind(change.detail);
-                    });
-                    query.build().execute(&mut *self).await?;
-                }
+                insert_changes!(self, run, &changes);
 
                 // A run that changed many findings changes how they are spread: the planner reads
                 // the table's statistics again now, not when the background analyzer comes by.

@@ -16,15 +16,7 @@ const SARIF: &str = r#"{"version": "2.1.0", "runs": [{"tool": {"driver": {"name"
 ]}]}"#;
 
 async fn import(app: &TestApp, user: &TestUser, report: &str) {
-    let response = app
-        .client()
-        .post(app.url("/api/v1/imports?format=sarif&source=semgrep.sarif"))
-        .bearer_auth(&user.access)
-        .header("content-type", "application/octet-stream")
-        .body(report.to_owned())
-        .send()
-        .await
-        .expect("request sent");
+    let response = app.import(user, "format=sarif&source=semgrep.sarif", report.to_owned()).await;
     assert_eq!(response.status(), 201, "imported");
 }
 
@@ -211,16 +203,7 @@ async fn an_imported_scan_fills_the_inventory_and_each_asset_lists_its_findings(
         <port protocol="tcp" portid="6379"><state state="open"/><service name="redis"/></port>
         <port protocol="tcp" portid="22"><state state="open"/><service name="ssh"/></port>
         </ports></host></nmaprun>"#;
-    let response = app
-        .client()
-        .post(app.url("/api/v1/imports?format=nmap_xml"))
-        .bearer_auth(&ada.access)
-        .header("content-type", "application/octet-stream")
-        .body(nmap)
-        .send()
-        .await
-        .expect("request sent");
-    assert_eq!(response.status(), 201);
+    assert_eq!(app.import(&ada, "format=nmap_xml", nmap).await.status(), 201);
 
     let assets = json_of(app.call("GET", "/api/v1/assets?kind=service", Some(&ada.access), None).await).await;
     let services = assets["items"].as_array().expect("items");

@@ -88,6 +88,18 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    /// `user` imports `report`, posted raw with `query` (`format=sarif&source=…`).
+    pub async fn import(&self, user: &TestUser, query: &str, report: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/api/v1/imports?{query}")))
+            .bearer_auth(&user.access)
+            .header("content-type", "application/octet-stream")
+            .body(report)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }

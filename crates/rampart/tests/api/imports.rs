@@ -62,17 +62,6 @@ async fn post_form(app: &TestApp, user: &TestUser, body: String) -> reqwest::Res
         .expect("request sent")
 }
 
-async fn post_raw(app: &TestApp, user: &TestUser, query: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
-    app.client()
-        .post(app.url(&format!("/api/v1/imports?{query}")))
-        .bearer_auth(&user.access)
-        .header("content-type", "application/octet-stream")
-        .body(body)
-        .send()
-        .await
-        .expect("request sent")
-}
-
 async fn imports_of(app: &TestApp, user: &TestUser) -> Vec<Value> {
     let page = json_of(app.call("GET", "/api/v1/executions?tool=import", Some(&user.access), None).await).await;
     page["items"].as_array().expect("items").clone()
@@ -93,9 +82,9 @@ async fn each_format_is_imported_as_a_finished_execution_with_its_findings(
     let bob = app.member_of(&ada, "bob", "analyst").await;
 
     let nmap = post_form(&app, &bob, form("nmap_xml", "scan.xml", NMAP_XML)).await;
-    let sarif = post_raw(&app, &bob, "format=sarif&source=semgrep.sarif", SARIF).await;
+    let sarif = app.import(&bob, "format=sarif&source=semgrep.sarif", SARIF).await;
     let nuclei = post_form(&app, &bob, form("nuclei_jsonl", "nuclei.jsonl", NUCLEI)).await;
-    let gitleaks = post_raw(&app, &bob, "format=gitleaks_json", GITLEAKS).await;
+    let gitleaks = app.import(&bob, "format=gitleaks_json", GITLEAKS).await;
 
     let mut created = Vec::new();
     for response in [nmap, sarif, nuclei, gitleaks] {
@@ -163,9 +152,9 @@ async fn an_xml_bomb_and_an_external_entity_are_refused_on_the_file_and_nothing_
     let ada = app.register("ada").await;
 
     let bomb = problem(post_form(&app, &ada, form("nmap_xml", "bomb.xml", BILLION_LAUGHS)).await, 422).await;
-    let xxe = problem(post_raw(&app, &ada, "format=nmap_xml", XXE).await, 422).await;
-    let unknown = problem(post_raw(&app, &ada, "format=pdf", "x").await, 422).await;
-    let broken = problem(post_raw(&app, &ada, "format=sarif", "{\"version\": \"1.0\"}").await, 422).await;
+    let xxe = problem(app.import(&ada, "format=nmap_xml", XXE).await, 422).await;
+    let unknown = problem(app.import(&ada, "format=pdf", "x").await, 422).await;
+    let broken = problem(app.import(&ada, "format=sarif", "{\"version\": \"1.0\"}").await, 422).await;
 
     for refused in [&bomb, &xxe] {
         assert_eq!(refused["errors"][0]["field"], "file", "{refused}");
@@ -192,12 +181,12 @@ async fn a_report_past_the_body_limit_is_refused_before_it_is_read(
     let ada = app.register("ada").await;
     let huge = format!("<nmaprun>{}</nmaprun>", " ".repeat(64 * 1024));
 
-    problem(post_raw(&app, &ada, "format=nmap_xml", huge.clone()).await, 413).await;
+    problem(app.import(&ada, "format=nmap_xml", huge.clone()).await, 413).await;
     problem(post_form(&app, &ada, form("nmap_xml", "huge.xml", &huge)).await, 413).await;
     assert!(imports_of(&app, &ada).await.is_empty());
     // The import's own limit holds, not the smaller one of the API's other routes.
     let large = format!("<nmaprun>{}</nmaprun>", " ".repeat(32 * 1024));
-    assert_eq!(post_raw(&app, &ada, "format=nmap_xml", large).await.status(), 201);
+    assert_eq!(app.import(&ada, "format=nmap_xml", large).await.status(), 201);
     assert_eq!(imports_of(&app, &ada).await.len(), 1);
 }
 
@@ -208,7 +197,7 @@ async fn a_viewer_cannot_import(#[values(Backend::Sqlite, Backend::Postgres)] ba
     let ada = app.register("ada").await;
     let vic = app.member_of(&ada, "vic", "viewer").await;
 
-    problem(post_raw(&app, &vic, "format=gitleaks_json", GITLEAKS).await, 403).await;
+    problem(app.import(&vic, "format=gitleaks_json", GITLEAKS).await, 403).await;
 
     assert!(imports_of(&app, &ada).await.is_empty());
 }
@@ -224,7 +213,7 @@ async fn a_form_or_query_without_a_known_format_or_a_file_is_refused_by_field(
         format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"format\"\r\n\r\nsarif\r\n--{BOUNDARY}--\r\n");
 
     let missing_file = problem(post_form(&app, &ada, no_file).await, 422).await;
-    let missing_format = problem(post_raw(&app, &ada, "source=x", GITLEAKS).await, 422).await;
+    let missing_format = problem(app.import(&ada, "source=x", GITLEAKS).await, 422).await;
     let bad_query = app
         .client()
         .post(app.url("/api/v1/imports?format=pdf"))

@@ -133,28 +133,10 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
     let invitation: Value = invitation.json().await.expect("JSON");
     let sarif = r#"{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "semgrep"}}, "results": [
         {"ruleId": "sqli", "level": "error", "message": {"text": "SQL built from input"}}]}]}"#;
-    let imported = app
-        .client()
-        .post(app.url("/api/v1/imports?format=sarif"))
-        .bearer_auth(&ada.access)
-        .header("content-type", "application/octet-stream")
-        .body(sarif)
-        .send()
-        .await
-        .expect("request sent");
-    assert_eq!(imported.status(), 201, "the import gives a finding");
+    assert_eq!(app.import(&ada, "format=sarif", sarif).await.status(), 201, "the import gives a finding");
     let nmap = r#"<nmaprun><host><status state="up"/><address addr="192.0.2.7" addrtype="ipv4"/>
         <ports><port protocol="tcp" portid="22"><state state="open"/><service name="ssh"/></port></ports></host></nmaprun>"#;
-    let imported = app
-        .client()
-        .post(app.url("/api/v1/imports?format=nmap_xml"))
-        .bearer_auth(&ada.access)
-        .header("content-type", "application/octet-stream")
-        .body(nmap)
-        .send()
-        .await
-        .expect("request sent");
-    assert_eq!(imported.status(), 201, "the import gives assets");
+    assert_eq!(app.import(&ada, "format=nmap_xml", nmap).await.status(), 201, "the import gives assets");
     let assets: Value = app.call("GET", "/api/v1/assets", Some(&ada.access), None).await.json().await.expect("JSON");
     let findings: Value =
         app.call("GET", "/api/v1/findings", Some(&ada.access), None).await.json().await.expect("JSON");

@@ -92,16 +92,7 @@ async fn a_run_over_an_allowed_repository_stores_redacted_findings_and_no_secret
         app.call("GET", &format!("/api/v1/executions/{id}/report?format=sarif"), Some(&ada.access), None).await;
     assert_eq!(report.status(), 200);
     let sarif = report.text().await.expect("a report");
-    let imported = app
-        .client()
-        .post(app.url("/api/v1/imports?format=sarif&source=rampart.sarif"))
-        .bearer_auth(&ada.access)
-        .header("content-type", "application/octet-stream")
-        .body(sarif.clone())
-        .send()
-        .await
-        .expect("request sent");
-    assert_eq!(imported.status(), 201);
+    assert_eq!(app.import(&ada, "format=sarif&source=rampart.sarif", sarif.clone()).await.status(), 201);
     let tracked = json_of(app.call("GET", "/api/v1/findings?limit=500", Some(&ada.access), None).await).await;
     let tracked = tracked["items"].as_array().expect("items");
     assert_eq!(tracked.len(), stored.findings.items().len(), "no new finding: {tracked:?}");
