@@ -106,6 +106,18 @@ id_type!(
     ChangeEventId
 );
 id_type!(
+    /// A decision: what firewalls do about an address or a network, until when.
+    DecisionId
+);
+id_type!(
+    /// An address or a network no decision may cover.
+    AllowEntryId
+);
+id_type!(
+    /// A firewall that pulls decisions.
+    BouncerId
+);
+id_type!(
     /// A sensor: a honeypot, an endpoint agent or a network monitor.
     NodeId
 );

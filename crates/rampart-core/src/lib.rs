@@ -24,7 +24,7 @@ pub mod watch;
 pub mod words;
 
 pub use ids::{
-    AlertId, ApiKeyId, AssetId, AuditEventId, ChangeEventId, EventId, ExecutionId, FindingId, InvitationId, NodeId,
-    OrgId, SessionId, TargetId, TokenId, UserId,
+    AlertId, AllowEntryId, ApiKeyId, AssetId, AuditEventId, BouncerId, ChangeEventId, DecisionId, EventId, ExecutionId,
+    FindingId, InvitationId, NodeId, OrgId, SessionId, TargetId, TokenId, UserId,
 };
 pub use validation::{FieldError, ValidationErrors};

@@ -19,6 +19,7 @@ words!(
         AlertRaised => "alert.raised",
         AlertChanged => "alert.changed",
         ChangesRecorded => "changes.recorded",
+        DecisionsChanged => "decisions.changed",
     }
 );
 

@@ -38,13 +38,21 @@ pub enum Change {
     Alerts(OrgId),
     /// New outbox records: dispatchers read on.
     Outbox,
+    /// Decisions or the allowlist changed: a new version of the decisions to read.
+    Decisions,
+    /// A bouncer was made or deleted: its keys to read again.
+    Bouncers,
 }
 
 impl Change {
-    /// Reads a trigger's payload: `execution:<uuid>`, `alerts:<uuid>` or `outbox`.
+    /// Reads a trigger's payload: `execution:<uuid>`, `alerts:<uuid>`, `outbox`, `decisions` or
+    /// `bouncers`.
     fn parse(payload: &str) -> Option<Self> {
-        if payload == "outbox" {
-            return Some(Change::Outbox);
+        match payload {
+            "outbox" => return Some(Change::Outbox),
+            "decisions" => return Some(Change::Decisions),
+            "bouncers" => return Some(Change::Bouncers),
+            _ => {}
         }
         let (kind, id) = payload.split_once(':')?;
         let id = Uuid::parse_str(id).ok()?;

@@ -374,6 +374,18 @@ impl Store for SqlStore {
         self
     }
 
+    fn decisions(&self) -> &dyn crate::DecisionStore {
+        self
+    }
+
+    fn allowlist(&self) -> &dyn crate::AllowlistStore {
+        self
+    }
+
+    fn bouncers(&self) -> &dyn crate::BouncerStore {
+        self
+    }
+
     fn outbox(&self) -> &dyn OutboxStore {
         self
     }

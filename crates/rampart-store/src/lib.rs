@@ -11,6 +11,7 @@ pub mod audit;
 pub mod change_events;
 pub mod changes;
 mod db;
+pub mod decisions;
 pub mod effects;
 mod error;
 pub mod executions;
@@ -36,6 +37,7 @@ pub use audit::{AuditFilter, AuditStore};
 pub use change_events::{ChangeEventStore, ChangeFilter};
 pub use changes::Change;
 pub use db::{Backend, ConnectOptions, Location, PoolStats, SqlStore};
+pub use decisions::{AllowlistStore, Allowlisted, BouncerStore, DecisionFilter, DecisionStore, Pull, Versioned};
 pub use effects::{Effects, EffectsOf};
 pub use error::{StoreError, StoreResult};
 pub use executions::{ExecutionFilter, ExecutionStore};
@@ -106,6 +108,10 @@ pub trait Store: Send + Sync {
     fn change_events(&self) -> &dyn ChangeEventStore;
     fn nodes(&self) -> &dyn NodeStore;
     fn watch(&self) -> &dyn WatchStore;
+    fn decisions(&self) -> &dyn DecisionStore;
+    fn allowlist(&self) -> &dyn AllowlistStore;
+    /// Scoped but for `keys`, which every server reads to authenticate pulls.
+    fn bouncers(&self) -> &dyn BouncerStore;
     /// Unscoped: the server's own queue of facts for its dispatchers (see [`outbox`]).
     fn outbox(&self) -> &dyn OutboxStore;
 }

@@ -1,9 +1,10 @@
 //! Watch: sensors (nodes) report events; every event is scored, alerts are raised and grouped,
-//! and attackers are profiled. The rules live here, free of I/O.
+//! attackers are profiled, and decisions tell firewalls what to block. The rules live here, free of I/O.
 
 pub mod alerts;
 pub mod attackers;
 pub mod batch;
+pub mod decisions;
 pub mod events;
 pub mod nodes;
 pub mod scoring;
