@@ -180,7 +180,7 @@ impl From<rampart_watch::WatchError> for ApiError {
                 ApiError::TooManyRequests { retry_after: retry_after.as_secs().max(1) }
             }
             WatchError::Refused(NodeRefusal::Unknown) => ApiError::Unauthorized(error.to_string()),
-            WatchError::Refused(_) => ApiError::Forbidden(error.to_string()),
+            WatchError::Refused(_) | WatchError::BouncerRefused => ApiError::Forbidden(error.to_string()),
             WatchError::Store(error) => error.into(),
         }
     }

@@ -10,6 +10,7 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod body;
+pub mod decisions;
 pub mod docs;
 pub mod error;
 pub mod executions;
@@ -89,6 +90,8 @@ pub struct HttpOptions {
         (name = "alerts", description = "Alerts raised by scored events, grouped by source and attack type"),
         (name = "attackers", description = "The sources that probed the organisation, with what they touched and tried"),
         (name = "settings", description = "The organisation's settings of alerts"),
+        (name = "decisions", description = "Decisions firewalls apply to addresses and networks, the allowlist no decision may cover, and the bouncers that pull them"),
+        (name = "bouncers", description = "The CrowdSec bouncer protocol, for firewall bouncers, with a bouncer's key (`X-Api-Key`)"),
         (name = "legacy", description = "The dashboard paths of the system Rampart replaces, in its shapes, for the caller's organisation"),
         (name = "health", description = "Liveness, readiness and component health"),
         (name = "docs", description = "This documentation"),
@@ -128,6 +131,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(findings::router())
         .merge(assets::router())
         .merge(watch::router())
+        .merge(decisions::router())
         .merge(settings::router())
 }
 

@@ -23,6 +23,11 @@ pub const API_VERSION: &str = "1";
 /// The policy for API responses: they load nothing and may not be framed. HTML pages set their own.
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
+/// Marks an error response whose body a protocol of another system defines (the CrowdSec bouncer
+/// protocol's `{"message": …}`): it is sent as it is, not made a problem document.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ForeignBody;
+
 pub(crate) struct RequestContext {
     pub metrics: Arc<Metrics>,
     pub request_timeout: Duration,
@@ -47,7 +52,10 @@ pub(crate) async fn request_context(State(context): State<Arc<RequestContext>>, 
         })
         .await;
 
-    if is_error(response.status()) && !is_problem(response.headers()) {
+    if is_error(response.status())
+        && !is_problem(response.headers())
+        && response.extensions().get::<ForeignBody>().is_none()
+    {
         response = into_problem(response, request_id.clone());
     }
     set_common_headers(response.headers_mut(), &request_id);

@@ -7,6 +7,7 @@ use rampart_core::executions::ExecutionStatus;
 use rampart_core::findings::{FindingStatus, Severity};
 use rampart_core::identity::{AuditAction, Role};
 use rampart_core::targets::TargetKind;
+use rampart_core::watch::decisions::{DecisionKind, DecisionOrigin, DecisionScope};
 use rampart_core::watch::{AlertStatus, NodeKind, NodeStatus};
 use utoipa::openapi::schema::{
     Array, ArrayBuilder, KnownFormat, Object, ObjectBuilder, OneOfBuilder, SchemaFormat, Type,
@@ -173,4 +174,46 @@ pub(crate) fn tags() -> Array {
 
 pub(crate) fn tags_or_null() -> Schema {
     or_null(tags())
+}
+
+pub(crate) fn decision_kinds() -> Object {
+    words(DecisionKind::ALL.map(DecisionKind::as_str))
+}
+
+pub(crate) fn decision_kinds_or_null() -> Schema {
+    or_null(decision_kinds())
+}
+
+pub(crate) fn decision_scopes() -> Object {
+    words(DecisionScope::ALL.map(DecisionScope::as_str))
+}
+
+pub(crate) fn decision_origins() -> Object {
+    words(DecisionOrigin::ALL.map(DecisionOrigin::as_str))
+}
+
+/// An address or a network, as written: the grammar of addresses is checked by the server.
+pub(crate) fn decision_value() -> Object {
+    ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^[0-9A-Fa-f:.]{2,45}(/[0-9]{1,3})?$")).build()
+}
+
+/// A duration as Go writes them, and days: `4h`, `1h30m`, `7d`.
+pub(crate) fn duration_or_null() -> Schema {
+    or_null(ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^([0-9]{1,6}[dhms]){1,4}$")))
+}
+
+pub(crate) fn scenario_or_null() -> Schema {
+    or_null(printable(rampart_core::watch::decisions::SCENARIO_MAX))
+}
+
+/// A decision's reason or an allowlist entry's note: no control character at all.
+pub(crate) fn decision_note_or_null() -> Schema {
+    let max = rampart_core::watch::decisions::NOTE_MAX;
+    or_null(ObjectBuilder::new().schema_type(Type::String).pattern(Some(format!("^[^{CONTROL}]{{0,{max}}}$"))))
+}
+
+pub(crate) fn bouncer_name() -> Object {
+    let max = rampart_core::watch::decisions::BOUNCER_NAME_MAX - 2;
+    let pattern = format!(r"^[A-Za-z0-9._@:-](?:[A-Za-z0-9 ._@:-]{{0,{max}}}[A-Za-z0-9._@:-])?$");
+    ObjectBuilder::new().schema_type(Type::String).pattern(Some(pattern)).build()
 }

@@ -10,6 +10,7 @@ use rampart_identity::{Identity, SigningKey};
 use rampart_scope::ScopeService;
 use rampart_store::Store;
 use rampart_watch::Watch;
+use rampart_watch::decisions::Decisions;
 
 use crate::live::access::{StreamOptions, Streams};
 use crate::live::feeds::Feeds;
@@ -25,6 +26,7 @@ pub struct Services {
     pub scope: ScopeService,
     pub engine: Engine,
     pub watch: Watch,
+    pub decisions: Decisions,
 }
 
 #[derive(Clone)]
@@ -34,6 +36,7 @@ pub struct AppState {
     pub scope: ScopeService,
     pub engine: Engine,
     pub watch: Watch,
+    pub decisions: Decisions,
     pub metrics: Arc<Metrics>,
     pub signing_key: SigningKey,
     pub started: Instant,
@@ -63,7 +66,7 @@ pub struct StateOptions {
 impl AppState {
     /// The HTTP state over `services`: metrics, live streams and their feeds.
     pub fn new(services: Services, options: StateOptions) -> Self {
-        let Services { store, identity, signing_key, scope, engine, watch } = services;
+        let Services { store, identity, signing_key, scope, engine, watch, decisions } = services;
         let metrics = Metrics::new(options.metrics_token.as_deref());
         Self {
             streams: Streams::new(options.streams, metrics.clone()),
@@ -72,6 +75,7 @@ impl AppState {
             scope,
             engine,
             watch,
+            decisions,
             store,
             identity,
             metrics,

@@ -51,8 +51,10 @@ async fn decisions_are_made_listed_filtered_and_ended(#[values(Backend::Sqlite, 
     decide(&store, other, &[decision("192.0.2.7", 60, now)]).await;
 
     let all = store.decisions().list(org, &DecisionFilter::default(), Seek::first(10)).await.expect("list");
-    assert_eq!(all.iter().map(|d| d.seq).collect::<Vec<_>>(), vec![made[1].seq, made[0].seq], "newest first");
-    let after_newest = Seek { from: Some(made[1].seq), limit: 10 };
+    let mut newest_first = vec![made[0].id, made[1].id];
+    newest_first.sort_by_key(|id| std::cmp::Reverse(id.as_uuid()));
+    assert_eq!(all.iter().map(|d| d.id).collect::<Vec<_>>(), newest_first, "newest first");
+    let after_newest = Seek { from: Some(newest_first[0]), limit: 10 };
     let page = store.decisions().list(org, &DecisionFilter::default(), after_newest).await.expect("page");
     assert_eq!(page.len(), 1);
     let by_value = DecisionFilter { value: Some(Addresses::parse("192.0.2.7").expect("ip")), ..Default::default() };

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod dashboard;
+pub mod decisions;
 pub mod ml;
 mod nodes;
 mod pipeline;
@@ -94,8 +95,11 @@ pub enum WatchError {
     Busy,
     #[error(transparent)]
     Refused(#[from] NodeRefusal),
+    /// A bouncer's key is unknown (403, as CrowdSec answers).
+    #[error("unknown bouncer key")]
+    BouncerRefused,
     /// Too many refused keys from this address: wait this long.
-    #[error("too many refused node keys from this address")]
+    #[error("too many refused keys from this address")]
     RateLimited { retry_after: std::time::Duration },
     #[error(transparent)]
     Store(#[from] StoreError),

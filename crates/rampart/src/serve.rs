@@ -50,11 +50,19 @@ impl Server {
 
     /// A server with `extra` routes behind the same middleware (see [`rampart_api::app_with`]).
     pub async fn build_with(config: &Config, extra: axum::Router<AppState>) -> anyhow::Result<Self> {
+        Self::build_on(config, open_store(config).await?, extra).await
+    }
+
+    /// A server over a store already open and migrated (tests give one a clock they move).
+    pub async fn build_on(
+        config: &Config,
+        store: Arc<dyn Store>,
+        extra: axum::Router<AppState>,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (RAMPART_LISTEN or --listen)", config.listen))?;
         let listening = listener.local_addr().context("reading the listening address")?;
-        let store = open_store(config).await?;
         let (services, tasks) = services::build(config, store.clone(), listening).await?;
         crate::bootstrap::first_admin(config, &services.identity, store.as_ref()).await?;
         let workers = match config.engine.workers {

@@ -85,12 +85,15 @@ pub async fn build(
         outbound_gate(store.clone(), Arc::new(config.outbound.policy(vec![listening])), Arc::new(SystemResolver));
     let (watch, writer) = Watch::new(store.clone(), config.watch.clone(), outbound)
         .map_err(|error| anyhow::anyhow!("watch.model: {error}"))?;
+    let (decisions, follower) =
+        rampart_watch::decisions::Decisions::load(store.clone()).await.context("reading the decisions")?;
     let mut tasks: Vec<Task> = store.listener().into_iter().collect();
     tasks.extend(store.tasks());
     tasks.push(writer);
+    tasks.push(follower);
     tasks.push(rampart_store::outbox_pruner(store.clone(), rampart_store::outbox::RETENTION, OUTBOX_PRUNE_EVERY));
     tasks.push(engine.acceptance_sweeper());
-    Ok((Services { store, identity, signing_key, scope, engine, watch }, tasks))
+    Ok((Services { store, identity, signing_key, scope, engine, watch, decisions }, tasks))
 }
 
 /// The tasks of a process that runs jobs: its workers, `concurrency` runs at once, and the reaper.

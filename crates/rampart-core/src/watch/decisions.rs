@@ -442,7 +442,8 @@ impl Bouncer {
     }
 }
 
-/// Reads a bouncer's name: letters, digits, spaces and `.-_@:`, at most [`BOUNCER_NAME_MAX`].
+/// Reads a bouncer's name: ASCII letters, digits, inner spaces and `.-_@:`, at most
+/// [`BOUNCER_NAME_MAX`].
 pub fn parse_bouncer_name(name: &str) -> Result<String, String> {
     let name = name.trim();
     if name.is_empty() {
@@ -451,8 +452,8 @@ pub fn parse_bouncer_name(name: &str) -> Result<String, String> {
     if name.chars().count() > BOUNCER_NAME_MAX {
         return Err(format!("must be at most {BOUNCER_NAME_MAX} characters"));
     }
-    if !name.chars().all(|c| c.is_alphanumeric() || " .-_@:".contains(c)) {
-        return Err("may hold letters, digits, spaces and . - _ @ : only".into());
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || " .-_@:".contains(c)) {
+        return Err("may hold ASCII letters, digits, spaces and . - _ @ : only".into());
     }
     Ok(name.to_owned())
 }

@@ -22,7 +22,7 @@ CREATE TABLE decisions (
     deleted_at   timestamptz,
     version      bigint NOT NULL
 );
-CREATE INDEX decisions_by_org ON decisions (org_id, seq);
+CREATE INDEX decisions_by_org ON decisions (org_id, id);
 CREATE INDEX decisions_by_value ON decisions (org_id, value, seq);
 CREATE INDEX decisions_by_version ON decisions (version);
 CREATE INDEX decisions_by_until ON decisions (until);

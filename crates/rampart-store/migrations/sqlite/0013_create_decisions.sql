@@ -21,7 +21,7 @@ CREATE TABLE decisions (
     deleted_at   TEXT,
     version      INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX decisions_by_org ON decisions (org_id, seq);
+CREATE INDEX decisions_by_org ON decisions (org_id, id);
 CREATE INDEX decisions_by_value ON decisions (org_id, value, seq);
 CREATE INDEX decisions_by_version ON decisions (version);
 CREATE INDEX decisions_by_until ON decisions (until);

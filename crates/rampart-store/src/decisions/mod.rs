@@ -62,8 +62,8 @@ pub trait DecisionStore: Send + Sync {
         protected: &[AllowEntry],
         then: EffectsOf<'_, Vec<Decision>>,
     ) -> StoreResult<Result<Vec<Decision>, Allowlisted>>;
-    /// Newest first, after the decision numbered `seek.from` when given.
-    async fn list(&self, org: OrgId, filter: &DecisionFilter, seek: Seek<i64>) -> StoreResult<Vec<Decision>>;
+    /// Newest first, after `seek.from` when given.
+    async fn list(&self, org: OrgId, filter: &DecisionFilter, seek: Seek<DecisionId>) -> StoreResult<Vec<Decision>>;
     async fn get(&self, org: OrgId, id: DecisionId) -> StoreResult<Decision>;
     /// Ends every decision that applies now and matches `filter` (at most `limit`), with the
     /// effects made of those ended; answers them.
@@ -261,16 +261,16 @@ impl DecisionStore for SqlStore {
         Ok(Ok(made))
     }
 
-    async fn list(&self, org: OrgId, filter: &DecisionFilter, seek: Seek<i64>) -> StoreResult<Vec<Decision>> {
+    async fn list(&self, org: OrgId, filter: &DecisionFilter, seek: Seek<DecisionId>) -> StoreResult<Vec<Decision>> {
         let now = self.now();
         let rows = on_pool!(&self.db, |pool| {
             let mut query = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM decisions WHERE org_id = "));
             query.push_bind(org.as_uuid());
             push_filter(&mut query, filter, now);
             if let Some(from) = seek.from {
-                query.push(" AND seq < ").push_bind(from);
+                query.push(" AND id < ").push_bind(from.as_uuid());
             }
-            query.push(" ORDER BY seq DESC LIMIT ").push_bind(i64::from(seek.limit));
+            query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(seek.limit));
             query.build_query_as::<DecisionRow>().fetch_all(pool).await
         })?;
         decisions(rows)

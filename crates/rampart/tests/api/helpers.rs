@@ -13,7 +13,8 @@ use rampart::config::{Config, LogFormat};
 use rampart::serve::Server;
 use rampart_api::{ApiError, ApiJson, AppState};
 use rampart_core::ValidationErrors;
-use rampart_store::{Effects, Store};
+use rampart_core::time::ManualClock;
+use rampart_store::{ConnectOptions, Effects, SqlStore, Store};
 pub use rampart_testkit::{Backend, TestDatabase};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -43,10 +44,42 @@ impl TestApp {
 
     /// A server on `database`, after `configure` has adjusted the test configuration.
     pub async fn spawn_with(database: TestDatabase, configure: impl FnOnce(&mut Config)) -> Self {
-        let mut config = test_config(&database);
+        let config = test_config(&database);
+        Self::spawn_on(database, config, configure, None).await
+    }
+
+    /// A server whose clock stands still until the test moves it.
+    pub async fn spawn_with_clock(backend: Backend) -> (Self, Arc<ManualClock>) {
+        let database = TestDatabase::create(backend).await;
+        let clock = Arc::new(ManualClock::starting_now());
+        let config = test_config(&database);
+        let app = Self::spawn_on(database, config, |_| {}, Some(clock.clone())).await;
+        (app, clock)
+    }
+
+    async fn spawn_on(
+        database: TestDatabase,
+        mut config: Config,
+        configure: impl FnOnce(&mut Config),
+        clock: Option<Arc<ManualClock>>,
+    ) -> Self {
         configure(&mut config);
         capture_logs(&config);
-        let server = Server::build_with(&config, test_routes()).await.expect("the test server builds");
+        let server = match clock {
+            None => Server::build_with(&config, test_routes()).await,
+            Some(clock) => {
+                let options = ConnectOptions {
+                    location: config.database_location(),
+                    max_connections: config.database.max_connections,
+                    acquire_timeout: config.database.acquire_timeout,
+                    busy_timeout: config.database.busy_timeout,
+                };
+                let store = SqlStore::connect(&options).await.expect("connect").with_clock(clock);
+                store.migrate().await.expect("migrate");
+                Server::build_on(&config, Arc::new(store), test_routes()).await
+            }
+        }
+        .expect("the test server builds");
         let addr = server.local_addr().expect("bound");
         let store = server.store();
         let watch = server.watch();

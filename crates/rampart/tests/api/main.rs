@@ -6,6 +6,8 @@ mod auth;
 mod cli;
 mod contract;
 mod crash;
+mod decisions;
+mod decisions_model;
 mod docs;
 mod errors;
 mod executions;

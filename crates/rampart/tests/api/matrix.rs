@@ -15,6 +15,10 @@ const PUBLIC: &[&str] = &["/api/v1/auth/register", "/api/v1/auth/login", "/api/v
 /// Sensors' routes: a node key (`X-Node-Key`) and nothing else opens them.
 const SENSOR: &[&str] = &["/api/v1/ingest/events", "/api/honeypot-log", "/api/agent-alert"];
 
+/// Bouncers' routes: a bouncer's key (`X-Api-Key`) and nothing else opens them; CrowdSec answers
+/// 403 without one, and so does Rampart.
+const BOUNCER: &[&str] = &["/v1/decisions/stream", "/v1/decisions"];
+
 /// Objects of the first organisation that object routes are tried on.
 struct Fixtures {
     org: String,
@@ -27,6 +31,9 @@ struct Fixtures {
     invitation: String,
     finding: String,
     asset: String,
+    decision: String,
+    allowed: String,
+    bouncer: String,
 }
 
 /// The concrete path for a template, or `None` when the template is not described here.
@@ -50,6 +57,9 @@ fn concrete(template: &str, f: &Fixtures) -> Option<String> {
         "/api/v1/alerts/{id}" => format!("/api/v1/alerts/{}", f.alert),
         "/api/v1/findings/{id}" => format!("/api/v1/findings/{}", f.finding),
         "/api/v1/assets/{id}" => format!("/api/v1/assets/{}", f.asset),
+        "/api/v1/decisions/{id}" => format!("/api/v1/decisions/{}", f.decision),
+        "/api/v1/allowlist/{id}" => format!("/api/v1/allowlist/{}", f.allowed),
+        "/api/v1/bouncers/{id}" => format!("/api/v1/bouncers/{}", f.bouncer),
         // The decoy event below came from this address.
         "/api/v1/attackers/{ip}" => "/api/v1/attackers/203.0.113.9".to_owned(),
         "/api/attacker-profile/{ip}" => "/api/attacker-profile/203.0.113.9".to_owned(),
@@ -143,6 +153,18 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
     let decoy = json!({"kind": "decoy", "decoy_name": "aws-keys.txt", "source_ip": "203.0.113.9"});
     let ingested = app.sensor_call("/api/v1/ingest/events", node["key"].as_str().expect("key"), &decoy).await;
     let ingested: Value = ingested.json().await.expect("JSON");
+    let made = |path: &'static str, body: Value| {
+        let (app, ada) = (&app, &ada);
+        async move {
+            let response = app.call("POST", path, Some(&ada.access), Some(&body)).await;
+            assert_eq!(response.status(), 201, "POST {path}");
+            let made: Value = response.json().await.expect("JSON");
+            made["id"].as_str().expect("id").to_owned()
+        }
+    };
+    let decision = made("/api/v1/decisions", json!({"value": "203.0.113.9"})).await;
+    let allowed = made("/api/v1/allowlist", json!({"value": "198.51.100.1"})).await;
+    let bouncer = made("/api/v1/bouncers", json!({"name": "edge"})).await;
     let fixtures = Fixtures {
         org: ada.org.to_string(),
         member: vic.id.to_string(),
@@ -157,6 +179,9 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
         invitation: invitation["id"].as_str().expect("id").to_owned(),
         finding: findings["items"][0]["id"].as_str().expect("a finding").to_owned(),
         asset: assets["items"][0]["id"].as_str().expect("an asset").to_owned(),
+        decision,
+        allowed,
+        bouncer,
     };
     let spec: Value = app.get("/api/v1/openapi.json").await.json().await.expect("JSON");
 
@@ -174,6 +199,15 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
                 for token in [None, Some(ada.access.as_str())] {
                     let response = app.call(&upper, &path, token, body.as_ref()).await;
                     assert_eq!(response.status(), 401, "{upper} {template} without a node key");
+                }
+                checked += 1;
+                continue;
+            }
+            if BOUNCER.contains(&template.as_str()) {
+                // A user's token is no bouncer key.
+                for token in [None, Some(ada.access.as_str())] {
+                    let response = app.call(&upper, &path, token, body.as_ref()).await;
+                    assert_eq!(response.status(), 403, "{upper} {template} without a bouncer key");
                 }
                 checked += 1;
                 continue;
