@@ -184,6 +184,10 @@ pub(crate) fn decision_kinds_or_null() -> Schema {
     or_null(decision_kinds())
 }
 
+pub(crate) fn export_formats() -> Object {
+    words(rampart_core::watch::export::ExportFormat::ALL.map(rampart_core::watch::export::ExportFormat::as_str))
+}
+
 pub(crate) fn decision_scopes() -> Object {
     words(DecisionScope::ALL.map(DecisionScope::as_str))
 }

@@ -159,6 +159,20 @@ pub struct DeleteQuery {
     pub alert_id: Option<Uuid>,
 }
 
+/// How to write the decisions that apply.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `nftables` (a ruleset for `nft -f`), `iptables` or `ip6tables` (input of
+    /// `iptables-restore`), `ipset` (input of `ipset restore`) or `plain` (a value a line).
+    #[param(schema_with = crate::schemas::export_formats)]
+    pub format: String,
+    /// Only decisions of this kind (`ban` by default: what a firewall drops).
+    #[serde(rename = "type")]
+    #[param(rename = "type", schema_with = crate::schemas::decision_kinds)]
+    pub kind: Option<String>,
+}
+
 /// An allowlist entry as an admin writes it.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -9,10 +9,13 @@ mod protocol;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use rampart_core::watch::decisions::{Addresses, DecisionInput, DecisionOrigin};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use rampart_core::watch::decisions::{Addresses, Decision, DecisionInput, DecisionKind, DecisionOrigin};
+use rampart_core::watch::export::ExportFormat;
 use rampart_core::{AlertId, DecisionId, ValidationErrors};
 use rampart_store::DecisionFilter;
+use rampart_watch::decisions::Selection;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -20,12 +23,13 @@ use crate::auth::{Analyst, Caller, Context};
 use crate::error::{ApiError, Problem};
 use crate::pagination::{Page, PageQuery, parse_filter, text_filter};
 use crate::{ApiJson, ApiQuery, AppState};
-use dto::{DecisionQuery, DecisionView, DeleteQuery, Deleted, ImportBody, Imported, NewDecisionBody};
+use dto::{DecisionQuery, DecisionView, DeleteQuery, Deleted, ExportQuery, ImportBody, Imported, NewDecisionBody};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list, delete_matching))
         .routes(routes!(import))
+        .routes(routes!(export))
         .routes(routes!(get, delete))
         .routes(routes!(allowlist::add, allowlist::list))
         .routes(routes!(allowlist::delete))
@@ -135,6 +139,32 @@ pub async fn delete_matching(
         return Ok(Json(Deleted { deleted: ended.len() }));
     };
     Err(ValidationErrors::single("value", "name what to end: value, kind, scope, origin, scenario or alert_id").into())
+}
+
+/// The decisions that apply, written for a firewall that pulls nothing: each value once, with
+/// the time left of its longest decision.
+#[utoipa::path(
+    get,
+    path = "/api/v1/decisions/export",
+    tag = "decisions",
+    security(("bearer" = ["viewer"])),
+    params(ExportQuery),
+    responses(
+        (status = 200, description = "The ruleset, the restore input or the list", body = String, content_type = "text/plain"),
+    )
+)]
+pub async fn export(
+    caller: Caller,
+    State(app): State<AppState>,
+    ApiQuery(query): ApiQuery<ExportQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let format: ExportFormat = query.format.parse().map_err(|message| ValidationErrors::single("format", message))?;
+    let kind: DecisionKind = parse_filter("type", query.kind.as_deref())?.unwrap_or(DecisionKind::Ban);
+    let selection = Selection { kinds: Some(vec![kind]), ..Selection::default() };
+    let applying = app.decisions.applying(caller.org, &selection);
+    let decisions: Vec<&Decision> = applying.iter().map(AsRef::as_ref).collect();
+    let text = rampart_core::watch::export::export(format, &decisions, app.decisions.now());
+    Ok(([(header::CONTENT_TYPE, format.content_type())], text))
 }
 
 /// One decision.

@@ -6,6 +6,7 @@ pub mod attackers;
 pub mod batch;
 pub mod decisions;
 pub mod events;
+pub mod export;
 pub mod nodes;
 pub mod scoring;
 

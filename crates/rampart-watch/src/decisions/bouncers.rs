@@ -160,6 +160,14 @@ impl Decisions {
         delta
     }
 
+    /// What firewalls of the organisation apply now: per value and kind, the decision selected
+    /// that lasts longest.
+    pub fn applying(&self, org: rampart_core::OrgId, selection: &Selection) -> Vec<Arc<Decision>> {
+        let now = self.now();
+        let copy = self.inner.copy.read().unwrap_or_else(PoisonError::into_inner);
+        copy.orgs.get(&org).map(|held| held.startup(selection, now).new).unwrap_or_default()
+    }
+
     /// The decisions of `bouncer`'s organisation that apply now and match `lookup`.
     pub fn lookup(&self, bouncer: &Bouncer, lookup: &Lookup) -> Vec<Arc<Decision>> {
         let now = self.now();

@@ -290,3 +290,31 @@ async fn a_bouncer_sees_its_own_organisation_only(#[values(Backend::Sqlite, Back
     let other = app.call("GET", "/api/v1/decisions", Some(&bob.access), None).await;
     assert_eq!(values(&json_of(other).await["items"]), vec!["192.0.2.1"]);
 }
+
+#[rstest]
+#[tokio::test]
+async fn firewalls_without_a_bouncer_read_an_export(#[values(Backend::Sqlite, Backend::Postgres)] backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    decide(&app, &ada, json!({"value": "203.0.113.7", "duration": "1h"})).await;
+    decide(&app, &ada, json!({"value": "203.0.113.7", "duration": "2h"})).await;
+    decide(&app, &ada, json!({"value": "2001:db8::/48"})).await;
+    decide(&app, &ada, json!({"value": "192.0.2.9", "kind": "captcha"})).await;
+    let export = |query: &'static str| {
+        let (app, ada) = (&app, &ada);
+        async move { app.call("GET", &format!("/api/v1/decisions/export?{query}"), Some(&ada.access), None).await }
+    };
+    let plain = export("format=plain").await;
+    assert_eq!(plain.status(), 200);
+    assert!(plain.headers()["content-type"].to_str().expect("text").starts_with("text/plain"));
+    let mut lines: Vec<String> = plain.text().await.expect("text").lines().map(str::to_owned).collect();
+    lines.sort();
+    assert_eq!(lines, vec!["2001:db8::/48", "203.0.113.7"], "each banned value once");
+    let nft = export("format=nftables").await.text().await.expect("text");
+    assert!(nft.contains("203.0.113.7 timeout 2h") || nft.contains("203.0.113.7 timeout 1h59m"), "{nft}");
+    let captcha = export("format=plain&type=captcha").await.text().await.expect("text");
+    assert_eq!(captcha, "192.0.2.9\n");
+    let ipset = export("format=ipset").await.text().await.expect("text");
+    assert!(ipset.contains("add rampart-v6 2001:db8::/48 timeout"), "{ipset}");
+    assert_eq!(export("format=pf").await.status(), 422);
+}
