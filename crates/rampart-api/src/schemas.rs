@@ -221,3 +221,18 @@ pub(crate) fn bouncer_name() -> Object {
     let pattern = format!(r"^[A-Za-z0-9._@:-](?:[A-Za-z0-9 ._@:-]{{0,{max}}}[A-Za-z0-9._@:-])?$");
     ObjectBuilder::new().schema_type(Type::String).pattern(Some(pattern)).build()
 }
+
+pub(crate) fn policy_name() -> Object {
+    printable(rampart_core::watch::policies::NAME_MAX)
+}
+
+pub(crate) fn attack_type_or_null() -> Schema {
+    or_null(printable(rampart_core::watch::policies::ATTACK_TYPE_MAX))
+}
+
+/// A policy's escalating durations: 1 to 10, each as Go writes durations, and days.
+pub(crate) fn durations_or_null() -> Schema {
+    let duration = ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^([0-9]{1,6}[dhms]){1,4}$"));
+    let max = rampart_core::watch::policies::DURATIONS_MAX;
+    or_null(ArrayBuilder::new().items(duration).min_items(Some(1)).max_items(Some(max)))
+}

@@ -118,6 +118,10 @@ id_type!(
     BouncerId
 );
 id_type!(
+    /// A policy: decisions made on their own from alerts.
+    PolicyId
+);
+id_type!(
     /// A sensor: a honeypot, an endpoint agent or a network monitor.
     NodeId
 );

@@ -25,6 +25,6 @@ pub mod words;
 
 pub use ids::{
     AlertId, AllowEntryId, ApiKeyId, AssetId, AuditEventId, BouncerId, ChangeEventId, DecisionId, EventId, ExecutionId,
-    FindingId, InvitationId, NodeId, OrgId, SessionId, TargetId, TokenId, UserId,
+    FindingId, InvitationId, NodeId, OrgId, PolicyId, SessionId, TargetId, TokenId, UserId,
 };
 pub use validation::{FieldError, ValidationErrors};

@@ -386,6 +386,10 @@ impl Store for SqlStore {
         self
     }
 
+    fn policies(&self) -> &dyn crate::PolicyStore {
+        self
+    }
+
     fn outbox(&self) -> &dyn OutboxStore {
         self
     }

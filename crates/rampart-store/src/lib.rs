@@ -37,7 +37,9 @@ pub use audit::{AuditFilter, AuditStore};
 pub use change_events::{ChangeEventStore, ChangeFilter};
 pub use changes::Change;
 pub use db::{Backend, ConnectOptions, Location, PoolStats, SqlStore};
-pub use decisions::{AllowlistStore, Allowlisted, BouncerStore, DecisionFilter, DecisionStore, Pull, Versioned};
+pub use decisions::{
+    AllowlistStore, Allowlisted, BouncerStore, DecisionFilter, DecisionStore, PolicyStore, Pull, Versioned,
+};
 pub use effects::{Effects, EffectsOf};
 pub use error::{StoreError, StoreResult};
 pub use executions::{ExecutionFilter, ExecutionStore};
@@ -112,6 +114,7 @@ pub trait Store: Send + Sync {
     fn allowlist(&self) -> &dyn AllowlistStore;
     /// Scoped but for `keys`, which every server reads to authenticate pulls.
     fn bouncers(&self) -> &dyn BouncerStore;
+    fn policies(&self) -> &dyn PolicyStore;
     /// Unscoped: the server's own queue of facts for its dispatchers (see [`outbox`]).
     fn outbox(&self) -> &dyn OutboxStore;
 }

@@ -191,9 +191,6 @@ async fn another_server_reads_every_change_by_version_in_commit_order(
 
     clock.advance(Duration::from_secs(2 * 3600));
     assert_eq!(store.decisions().prune(clock.now() - Span::minutes(30), 1000).await.expect("pruned"), 40);
-    let since = clock.now() - Span::days(1);
-    let value = Addresses::parse("203.0.113.1").expect("ip");
-    assert_eq!(store.decisions().count_since(org, &value, DecisionOrigin::Manual, since).await.expect("count"), 0);
 }
 
 #[rstest]

@@ -91,6 +91,7 @@ pub async fn build(
     tasks.extend(store.tasks());
     tasks.push(writer);
     tasks.push(follower);
+    tasks.push(decisions.policy_dispatcher());
     tasks.push(rampart_store::outbox_pruner(store.clone(), rampart_store::outbox::RETENTION, OUTBOX_PRUNE_EVERY));
     tasks.push(engine.acceptance_sweeper());
     Ok((Services { store, identity, signing_key, scope, engine, watch, decisions }, tasks))

@@ -164,9 +164,9 @@ pub struct DeleteQuery {
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `nftables` (a ruleset for `nft -f`), `iptables` or `ip6tables` (input of
-    /// `iptables-restore`), `ipset` (input of `ipset restore`) or `plain` (a value a line).
+    /// `iptables-restore`), `ipset` (input of `ipset restore`) or `plain` (a value a line, the default).
     #[param(schema_with = crate::schemas::export_formats)]
-    pub format: String,
+    pub format: Option<String>,
     /// Only decisions of this kind (`ban` by default: what a firewall drops).
     #[serde(rename = "type")]
     #[param(rename = "type", schema_with = crate::schemas::decision_kinds)]
@@ -353,4 +353,116 @@ pub struct LookupQuery {
     pub kind: Option<String>,
     /// Whether `ip` and `range` match the networks holding them (the default) or only equal values.
     pub contains: Option<bool>,
+}
+
+/// A policy as an admin writes it: decisions made on their own from alerts.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "ssh brute force", "attack_type": "ssh_bruteforce", "min_score": 8.0, "min_events": 20,
+    "durations": ["4h", "24h", "7d"], "repeat_window": "30d", "dry_run": true
+}))]
+pub struct PolicyBody {
+    #[schema(schema_with = crate::schemas::policy_name)]
+    pub name: String,
+    /// Only alerts of this attack type; every alert when absent.
+    #[schema(schema_with = crate::schemas::attack_type_or_null)]
+    pub attack_type: Option<String>,
+    /// An alert whose highest score reaches this…
+    #[schema(minimum = 0, maximum = 10)]
+    pub min_score: Option<f64>,
+    /// …or whose events reach this count, decides.
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub min_events: Option<u64>,
+    /// `ban` (the default), `captcha` or `throttle`.
+    #[schema(schema_with = crate::schemas::decision_kinds_or_null)]
+    pub kind: Option<String>,
+    /// The first decision on a source lasts the first, each repeat within `repeat_window` the
+    /// next, the last repeats (`4h`, `24h`, `7d` by default).
+    #[schema(schema_with = crate::schemas::durations_or_null)]
+    pub durations: Option<Vec<String>>,
+    /// How long an earlier decision counts against a source (`30d` by default, at most `365d`).
+    #[schema(schema_with = crate::schemas::duration_or_null)]
+    pub repeat_window: Option<String>,
+    /// Record what it would do, and do nothing.
+    pub dry_run: Option<bool>,
+    pub enabled: Option<bool>,
+}
+
+impl From<PolicyBody> for rampart_core::watch::policies::PolicyInput {
+    fn from(body: PolicyBody) -> Self {
+        Self {
+            name: body.name,
+            attack_type: body.attack_type,
+            min_score: body.min_score,
+            min_events: body.min_events,
+            kind: body.kind,
+            durations: body.durations,
+            repeat_window: body.repeat_window,
+            dry_run: body.dry_run,
+            enabled: body.enabled,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyView {
+    pub id: Uuid,
+    pub name: String,
+    pub attack_type: Option<String>,
+    pub min_score: Option<f64>,
+    pub min_events: Option<u64>,
+    pub kind: &'static str,
+    /// Go-style, each step of the escalation.
+    pub durations: Vec<String>,
+    pub repeat_window: String,
+    pub dry_run: bool,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<rampart_core::watch::policies::Policy> for PolicyView {
+    fn from(policy: rampart_core::watch::policies::Policy) -> Self {
+        let rule = policy.rule;
+        Self {
+            id: policy.id.as_uuid(),
+            durations: rule.durations.iter().map(|duration| go_duration(*duration)).collect(),
+            repeat_window: go_duration(rule.repeat_window),
+            name: rule.name,
+            attack_type: rule.attack_type,
+            min_score: rule.min_score,
+            min_events: rule.min_events,
+            kind: rule.kind.as_str(),
+            dry_run: rule.dry_run,
+            enabled: rule.enabled,
+            created_at: policy.created_at,
+            updated_at: policy.updated_at,
+        }
+    }
+}
+
+/// What a policy did with one alert.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyHitView {
+    pub alert_id: Uuid,
+    pub value: String,
+    /// `decided`, `dry_run` (what it would have made) or `allowlisted` (nothing made).
+    pub outcome: &'static str,
+    pub duration: String,
+    pub decision_id: Option<Uuid>,
+    pub at: DateTime<Utc>,
+}
+
+impl From<rampart_core::watch::policies::PolicyHit> for PolicyHitView {
+    fn from(hit: rampart_core::watch::policies::PolicyHit) -> Self {
+        Self {
+            alert_id: hit.alert_id.as_uuid(),
+            value: hit.value,
+            outcome: hit.outcome.as_str(),
+            duration: go_duration(hit.duration),
+            decision_id: hit.decision_id.map(|id| id.as_uuid()),
+            at: hit.at,
+        }
+    }
 }

@@ -5,6 +5,7 @@
 mod allowlist;
 mod bouncers;
 pub mod dto;
+mod policies;
 mod protocol;
 
 use axum::Json;
@@ -35,6 +36,9 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(allowlist::delete))
         .routes(routes!(bouncers::create, bouncers::list))
         .routes(routes!(bouncers::get, bouncers::delete))
+        .routes(routes!(policies::create, policies::list))
+        .routes(routes!(policies::get, policies::update, policies::delete))
+        .routes(routes!(policies::hits))
         .routes(routes!(protocol::stream))
         .routes(routes!(protocol::lookup))
 }
@@ -158,7 +162,7 @@ pub async fn export(
     State(app): State<AppState>,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let format: ExportFormat = query.format.parse().map_err(|message| ValidationErrors::single("format", message))?;
+    let format = parse_filter::<ExportFormat>("format", query.format.as_deref())?.unwrap_or(ExportFormat::Plain);
     let kind: DecisionKind = parse_filter("type", query.kind.as_deref())?.unwrap_or(DecisionKind::Ban);
     let selection = Selection { kinds: Some(vec![kind]), ..Selection::default() };
     let applying = app.decisions.applying(caller.org, &selection);

@@ -84,8 +84,9 @@ impl FromRequestParts<AppState> for BouncerKey {
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
         let context = Context::from_request_parts(parts, app).await.map(|Context(context)| context).unwrap_or_default();
-        let key = parts.headers.get(KEY_HEADER).and_then(|value| value.to_str().ok()).unwrap_or_default();
-        let bouncer = app.decisions.authenticate(key, &context).await?;
+        // No key at all is refused as CrowdSec refuses it; only a key that is wrong is audited.
+        let key = parts.headers.get(KEY_HEADER).and_then(|value| value.to_str().ok()).filter(|key| !key.is_empty());
+        let bouncer = app.decisions.authenticate(key.ok_or_else(WireError::forbidden)?, &context).await?;
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

@@ -8,6 +8,7 @@ pub mod decisions;
 pub mod events;
 pub mod export;
 pub mod nodes;
+pub mod policies;
 pub mod scoring;
 
 pub use alerts::{

@@ -79,3 +79,36 @@ END;
 $$;
 CREATE TRIGGER bouncers_notify AFTER INSERT OR DELETE OR UPDATE OF key_hash, org_id ON bouncers
     FOR EACH STATEMENT EXECUTE FUNCTION rampart_notify_bouncers();
+
+-- Policies: decisions made on their own from alerts. `durations` is a JSON array of seconds.
+CREATE TABLE decision_policies (
+    id             uuid PRIMARY KEY,
+    org_id         uuid NOT NULL REFERENCES organisations (id) ON DELETE CASCADE,
+    name           text NOT NULL,
+    attack_type    text,
+    min_score      double precision,
+    min_events     bigint,
+    kind           text NOT NULL CHECK (kind IN ('ban', 'captcha', 'throttle')),
+    durations      jsonb NOT NULL,
+    repeat_window  bigint NOT NULL,
+    dry_run        boolean NOT NULL,
+    enabled        boolean NOT NULL,
+    created_at     timestamptz NOT NULL,
+    updated_at     timestamptz NOT NULL,
+    UNIQUE (org_id, name)
+);
+
+-- What each policy did with each alert it took: once per alert.
+CREATE TABLE policy_hits (
+    policy_id    uuid NOT NULL REFERENCES decision_policies (id) ON DELETE CASCADE,
+    org_id       uuid NOT NULL REFERENCES organisations (id) ON DELETE CASCADE,
+    alert_id     uuid NOT NULL,
+    value        text NOT NULL,
+    outcome      text NOT NULL CHECK (outcome IN ('decided', 'dry_run', 'allowlisted')),
+    duration     bigint NOT NULL,
+    decision_id  uuid,
+    at           timestamptz NOT NULL,
+    PRIMARY KEY (policy_id, alert_id)
+);
+CREATE INDEX policy_hits_by_value ON policy_hits (policy_id, value, at);
+CREATE INDEX policy_hits_by_time ON policy_hits (policy_id, at);

@@ -58,3 +58,36 @@ CREATE TABLE bouncers (
     user_agent    TEXT,
     UNIQUE (org_id, name)
 ) STRICT;
+
+-- Policies: decisions made on their own from alerts. `durations` is a JSON array of seconds.
+CREATE TABLE decision_policies (
+    id             BLOB PRIMARY KEY NOT NULL,
+    org_id         BLOB NOT NULL REFERENCES organisations (id) ON DELETE CASCADE,
+    name           TEXT NOT NULL,
+    attack_type    TEXT,
+    min_score      REAL,
+    min_events     INTEGER,
+    kind           TEXT NOT NULL CHECK (kind IN ('ban', 'captcha', 'throttle')),
+    durations      TEXT NOT NULL,
+    repeat_window  INTEGER NOT NULL,
+    dry_run        INTEGER NOT NULL,
+    enabled        INTEGER NOT NULL,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL,
+    UNIQUE (org_id, name)
+) STRICT;
+
+-- What each policy did with each alert it took: once per alert.
+CREATE TABLE policy_hits (
+    policy_id    BLOB NOT NULL REFERENCES decision_policies (id) ON DELETE CASCADE,
+    org_id       BLOB NOT NULL REFERENCES organisations (id) ON DELETE CASCADE,
+    alert_id     BLOB NOT NULL,
+    value        TEXT NOT NULL,
+    outcome      TEXT NOT NULL CHECK (outcome IN ('decided', 'dry_run', 'allowlisted')),
+    duration     INTEGER NOT NULL,
+    decision_id  BLOB,
+    at           TEXT NOT NULL,
+    PRIMARY KEY (policy_id, alert_id)
+) STRICT;
+CREATE INDEX policy_hits_by_value ON policy_hits (policy_id, value, at);
+CREATE INDEX policy_hits_by_time ON policy_hits (policy_id, at);

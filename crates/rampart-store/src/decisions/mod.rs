@@ -5,6 +5,7 @@
 
 mod allowlist;
 mod bouncers;
+mod policies;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -21,6 +22,7 @@ use crate::{EffectsOf, Seek, SqlStore, StoreError, StoreResult};
 
 pub use allowlist::AllowlistStore;
 pub use bouncers::{BouncerStore, Pull};
+pub use policies::PolicyStore;
 
 /// Which decisions to list or delete; every field narrows.
 #[derive(Clone, Debug, Default)]
@@ -83,15 +85,6 @@ pub trait DecisionStore: Send + Sync {
     /// Decisions changed after version `after`, every organisation's, in version order, at most
     /// `limit` versions' worth (a version's rows are never split).
     async fn changed(&self, after: i64, limit: u32) -> StoreResult<Vec<Versioned>>;
-    /// How many decisions of the organisation matching `value` and `scenario` a policy made since
-    /// `since`: the count an escalating duration reads.
-    async fn count_since(
-        &self,
-        org: OrgId,
-        value: &Addresses,
-        origin: DecisionOrigin,
-        since: DateTime<Utc>,
-    ) -> StoreResult<u64>;
     /// Deletes at most `limit` decisions that ended before `before`; answers how many.
     async fn prune(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
 }
@@ -361,27 +354,6 @@ impl DecisionStore for SqlStore {
             sqlx::query_as::<_, VersionedRow>(&sql).bind(after).bind(last).fetch_all(pool).await
         })?;
         rows.into_iter().map(|row| Ok(Versioned { version: row.version, decision: row.row.into_decision()? })).collect()
-    }
-
-    async fn count_since(
-        &self,
-        org: OrgId,
-        value: &Addresses,
-        origin: DecisionOrigin,
-        since: DateTime<Utc>,
-    ) -> StoreResult<u64> {
-        let count: i64 = on_pool!(&self.db, |pool| {
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM decisions WHERE org_id = $1 AND value = $2 AND origin = $3 AND created_at >= $4",
-            )
-            .bind(org.as_uuid())
-            .bind(value.to_string())
-            .bind(origin.as_str())
-            .bind(since)
-            .fetch_one(pool)
-            .await?
-        });
-        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     async fn prune(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64> {

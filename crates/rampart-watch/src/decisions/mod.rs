@@ -3,6 +3,7 @@
 //! bouncers from the server's copy ([`snapshot`]), which a pull reads without the database.
 
 mod bouncers;
+mod policies;
 pub mod snapshot;
 
 use std::sync::{Arc, PoisonError, RwLock};
@@ -25,6 +26,11 @@ pub use snapshot::{Delta, ENDED_KEPT, Lookup, Selection};
 
 /// How often the copy reads the store again when no notice came, and pulls are recorded.
 const EVERY: Duration = Duration::from_secs(5);
+/// How long a decision is kept after its end: policies count repeats within their window (at most
+/// a year), and analysts read the history.
+pub const DECISIONS_KEPT: chrono::Duration = chrono::Duration::days(400);
+/// Rounds of the follower between two prunings of decisions ended long ago (an hour).
+const PRUNE_ROUNDS: u64 = 720;
 /// The most ids one outbox record names; the counts say the rest.
 const IDS_PER_RECORD: usize = 100;
 
@@ -264,6 +270,9 @@ impl Decisions {
                         rounds += 1;
                         self.forget();
                         self.record_pulls().await;
+                        if rounds.is_multiple_of(PRUNE_ROUNDS) {
+                            self.prune().await;
+                        }
                         (true, rounds.is_multiple_of(6))
                     }
                 };
@@ -276,6 +285,21 @@ impl Decisions {
             }
             self.record_pulls().await;
         })
+    }
+
+    /// Deletes decisions that ended more than [`DECISIONS_KEPT`] ago, a bounded batch at a time.
+    async fn prune(&self) {
+        let before = self.now() - DECISIONS_KEPT;
+        loop {
+            match self.store().decisions().prune(before, 1000).await {
+                Ok(1000) => continue,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot prune ended decisions");
+                    break;
+                }
+            }
+        }
     }
 
     fn forget(&self) {

@@ -318,3 +318,105 @@ async fn firewalls_without_a_bouncer_read_an_export(#[values(Backend::Sqlite, Ba
     assert!(ipset.contains("add rampart-v6 2001:db8::/48 timeout"), "{ipset}");
     assert_eq!(export("format=pf").await.status(), 422);
 }
+
+/// Waits until `path` lists `count` items (the policies decide once the outbox's dispatcher has
+/// delivered the alert, a notice after the commit).
+async fn until_listed(app: &TestApp, user: &TestUser, path: &str, count: usize) -> Value {
+    for _ in 0..200 {
+        let listed = json_of(app.call("GET", path, Some(&user.access), None).await).await;
+        let items = listed.get("items").unwrap_or(&listed);
+        if items.as_array().map(Vec::len) == Some(count) {
+            return listed;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{path} never listed {count} items");
+}
+
+#[rstest]
+#[tokio::test]
+async fn policies_ban_repeat_offenders_longer_and_dry_runs_only_record(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.register("ada").await;
+    let (_, node) = crate::helpers::create_node(&app, &ada, "trap", "agent").await;
+    let create = |body: Value| {
+        let (app, ada) = (&app, &ada);
+        async move { app.call("POST", "/api/v1/policies", Some(&ada.access), Some(&body)).await }
+    };
+    let bad = create(json!({"name": "x", "durations": ["soon"]})).await;
+    let bad = problem(bad, 422).await;
+    let fields: Vec<&str> =
+        bad["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
+    assert!(fields.contains(&"min_score") && fields.contains(&"durations[0]"), "{fields:?}");
+    let escalating = create(json!({"name": "decoys", "min_score": 5, "durations": ["1h", "2h"]})).await;
+    assert_eq!(escalating.status(), 201);
+    let escalating = json_of(escalating).await;
+    assert_eq!(escalating["durations"], json!(["1h0m0s", "2h0m0s"]));
+    assert_eq!(escalating["repeat_window"], "720h0m0s");
+    let dry = json_of(create(json!({"name": "dry", "min_events": 1, "dry_run": true})).await).await;
+
+    // A first alert bans the source for the first duration…
+    let touched = crate::helpers::ingest(&app, &node, &json!([crate::helpers::decoy("203.0.113.50")])).await;
+    let first_alert = touched["accepted"][0]["alert_id"].as_str().expect("an alert").to_owned();
+    let decided = until_listed(&app, &ada, "/api/v1/decisions?origin=policy", 1).await;
+    let decision = &decided["items"][0];
+    assert_eq!(
+        (decision["value"].as_str(), decision["scenario"].as_str()),
+        (Some("203.0.113.50"), Some("rampart/policy/decoys"))
+    );
+    assert_eq!(decision["alert_id"].as_str(), Some(first_alert.as_str()));
+    // How long it lasts, to the second (its end is set when the policy decides, a moment
+    // before the row is written).
+    let span = |decision: &Value| {
+        let at = |field: &str| {
+            decision[field].as_str().expect("time").parse::<chrono::DateTime<chrono::Utc>>().expect("time")
+        };
+        chrono::Duration::seconds((at("until") - at("created_at")).num_milliseconds().saturating_add(500) / 1000)
+    };
+    assert_eq!(span(decision), chrono::Duration::hours(1));
+
+    // …and again after the alert is resolved: a repeat, for the next duration.
+    let resolve = json!({"status": "resolved", "note": "seen"});
+    let path = format!("/api/v1/alerts/{first_alert}");
+    assert_eq!(app.call("PATCH", &path, Some(&ada.access), Some(&resolve)).await.status(), 200);
+    crate::helpers::ingest(&app, &node, &json!([crate::helpers::decoy("203.0.113.50")])).await;
+    let decided = until_listed(&app, &ada, "/api/v1/decisions?origin=policy", 2).await;
+    assert_eq!(span(&decided["items"][0]), chrono::Duration::hours(2), "the newest is the repeat's");
+    let hits_path = format!("/api/v1/policies/{}/hits", escalating["id"].as_str().expect("id"));
+    let hits = until_listed(&app, &ada, &hits_path, 2).await;
+    assert!(hits.as_array().expect("hits").iter().all(|hit| hit["outcome"] == "decided"));
+
+    // The dry run records what it would have done, and does nothing.
+    let dry_hits = format!("/api/v1/policies/{}/hits", dry["id"].as_str().expect("id"));
+    let hits = until_listed(&app, &ada, &dry_hits, 2).await;
+    assert!(
+        hits.as_array().expect("hits").iter().all(|hit| hit["outcome"] == "dry_run" && hit["decision_id"].is_null())
+    );
+    let all = json_of(app.call("GET", "/api/v1/decisions?scenario=rampart/policy/dry", Some(&ada.access), None).await);
+    assert_eq!(all.await["items"], json!([]));
+
+    // A source on the allowlist is left alone, and the hit says why.
+    let allow = json!({"value": "198.51.100.9"});
+    assert_eq!(app.call("POST", "/api/v1/allowlist", Some(&ada.access), Some(&allow)).await.status(), 201);
+    crate::helpers::ingest(&app, &node, &json!([crate::helpers::decoy("198.51.100.9")])).await;
+    let hits = until_listed(&app, &ada, &hits_path, 3).await;
+    assert_eq!((hits[0]["value"].as_str(), hits[0]["outcome"].as_str()), (Some("198.51.100.9"), Some("allowlisted")));
+    assert_eq!(
+        until_listed(&app, &ada, "/api/v1/decisions?origin=policy", 2).await["items"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    // Switched off, a policy takes no more alerts.
+    let off = json!({"name": "decoys", "min_score": 5, "enabled": false});
+    let path = format!("/api/v1/policies/{}", escalating["id"].as_str().expect("id"));
+    let updated = json_of(app.call("PUT", &path, Some(&ada.access), Some(&off)).await).await;
+    assert_eq!(updated["enabled"], false);
+    assert_eq!(
+        app.call("DELETE", &format!("/api/v1/policies/{}", dry["id"].as_str().expect("id")), Some(&ada.access), None)
+            .await
+            .status(),
+        204
+    );
+}

@@ -34,6 +34,7 @@ struct Fixtures {
     decision: String,
     allowed: String,
     bouncer: String,
+    policy: String,
 }
 
 /// The concrete path for a template, or `None` when the template is not described here.
@@ -60,6 +61,8 @@ fn concrete(template: &str, f: &Fixtures) -> Option<String> {
         "/api/v1/decisions/{id}" => format!("/api/v1/decisions/{}", f.decision),
         "/api/v1/allowlist/{id}" => format!("/api/v1/allowlist/{}", f.allowed),
         "/api/v1/bouncers/{id}" => format!("/api/v1/bouncers/{}", f.bouncer),
+        "/api/v1/policies/{id}" => format!("/api/v1/policies/{}", f.policy),
+        "/api/v1/policies/{id}/hits" => format!("/api/v1/policies/{}/hits", f.policy),
         // The decoy event below came from this address.
         "/api/v1/attackers/{ip}" => "/api/v1/attackers/203.0.113.9".to_owned(),
         "/api/attacker-profile/{ip}" => "/api/attacker-profile/203.0.113.9".to_owned(),
@@ -165,6 +168,7 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
     let decision = made("/api/v1/decisions", json!({"value": "203.0.113.9"})).await;
     let allowed = made("/api/v1/allowlist", json!({"value": "198.51.100.1"})).await;
     let bouncer = made("/api/v1/bouncers", json!({"name": "edge"})).await;
+    let policy = made("/api/v1/policies", json!({"name": "p", "min_score": 9, "dry_run": true})).await;
     let fixtures = Fixtures {
         org: ada.org.to_string(),
         member: vic.id.to_string(),
@@ -182,6 +186,7 @@ async fn every_operation_obeys_the_access_matrix(#[values(Backend::Sqlite, Backe
         decision,
         allowed,
         bouncer,
+        policy,
     };
     let spec: Value = app.get("/api/v1/openapi.json").await.json().await.expect("JSON");
 

@@ -54,7 +54,15 @@ async fn a_server_runs_the_ingestion_writer_and_its_workers_unless_told_not_to(
 
     let server = Server::build(&config).await.expect("the server builds");
     let mut expected = store_tasks(backend, true);
-    expected.extend(["ingest-writer", "decisions", "outbox-pruner", "acceptances", "workers", "reaper"]);
+    expected.extend([
+        "ingest-writer",
+        "decisions",
+        "decision-policies",
+        "outbox-pruner",
+        "acceptances",
+        "workers",
+        "reaper",
+    ]);
     assert_eq!(server.task_names(), expected);
 
     let server = server.without_workers();
