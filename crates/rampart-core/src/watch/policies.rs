@@ -61,12 +61,14 @@ impl PolicyRule {
         if name.is_empty() || name.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
             errors.add("name", format!("must be 1 to {NAME_MAX} characters, none of them a control character"));
         }
-        let attack_type = input.attack_type.as_deref().map(str::trim).filter(|kind| !kind.is_empty());
+        let attack_type = input.attack_type.as_deref().map(str::trim);
         if let Some(kind) = attack_type
-            && (kind.chars().count() > ATTACK_TYPE_MAX || kind.chars().any(char::is_control))
+            && (kind.is_empty() || kind.chars().count() > ATTACK_TYPE_MAX || kind.chars().any(char::is_control))
         {
-            errors
-                .add("attack_type", format!("must be at most {ATTACK_TYPE_MAX} characters, none a control character"));
+            errors.add(
+                "attack_type",
+                format!("must be 1 to {ATTACK_TYPE_MAX} characters, none a control character (leave it out for any)"),
+            );
         }
         if let Some(score) = input.min_score
             && !(0.0..=10.0).contains(&score)
@@ -250,6 +252,14 @@ mod tests {
         for field in ["name", "min_score", "min_events", "kind", "durations[1]", "repeat_window"] {
             assert!(fields.contains(&field), "{field} in {fields:?}");
         }
+        let blank = PolicyInput {
+            name: "x".into(),
+            min_score: Some(1.0),
+            attack_type: Some(" ".into()),
+            ..PolicyInput::default()
+        };
+        let refused = PolicyRule::parse(&blank).expect_err("blank");
+        assert_eq!(refused.iter().next().map(|e| e.field.as_str()), Some("attack_type"));
         let neither = PolicyRule::parse(&PolicyInput { name: "x".into(), ..PolicyInput::default() });
         assert_eq!(neither.expect_err("no trigger").iter().next().map(|e| e.field.as_str()), Some("min_score"));
         let empty =
