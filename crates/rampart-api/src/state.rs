@@ -50,6 +50,8 @@ pub struct AppState {
     pub(crate) alert_feeds: Arc<crate::watch::live::AlertFeeds>,
     /// The readers behind the live streams of runs, one per run followed.
     pub(crate) run_feeds: Arc<crate::executions::live::RunFeeds>,
+    /// Bouncers' startup answers, kept for the second they were made in.
+    pub(crate) startup_bodies: Arc<crate::decisions::protocol::StartupBodies>,
 }
 
 /// The settings of the HTTP state.
@@ -72,6 +74,7 @@ impl AppState {
             streams: Streams::new(options.streams, metrics.clone()),
             alert_feeds: Feeds::new(metrics.clone()),
             run_feeds: Feeds::new(metrics.clone()),
+            startup_bodies: Arc::default(),
             scope,
             engine,
             watch,

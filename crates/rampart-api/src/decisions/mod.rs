@@ -6,7 +6,7 @@ mod allowlist;
 mod bouncers;
 pub mod dto;
 mod policies;
-mod protocol;
+pub(crate) mod protocol;
 
 use axum::Json;
 use axum::extract::{Path, State};

@@ -3,14 +3,17 @@
 //! bouncer's key in `X-Api-Key` and answered from the server's copy of the decisions, without
 //! the database. Refusals are CrowdSec's: `{"message": …}` with 403 for a bad key.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rampart_core::watch::decisions::{Addresses, Bouncer, DecisionKind, DecisionScope};
+use rampart_core::OrgId;
+use rampart_core::watch::decisions::{Addresses, Bouncer, Decision, DecisionKind, DecisionScope};
 use rampart_watch::WatchError;
 use rampart_watch::decisions::{Lookup, PullFrom, Selection};
 use serde::Serialize;
@@ -114,6 +117,43 @@ fn lowercase(text: Option<&str>) -> Vec<String> {
     text.map(|text| words(text).map(str::to_lowercase).collect()).unwrap_or_default()
 }
 
+/// Startup answers as sent, each kept for the second and the copy's tick it was made at: a fleet
+/// of bouncers starting at once (or a bouncer asking for everything every time) costs one
+/// answer a second per organisation and selection, not one each.
+#[derive(Debug, Default)]
+pub(crate) struct StartupBodies(Mutex<HashMap<(OrgId, Selection), Kept>>);
+
+#[derive(Debug)]
+struct Kept {
+    tick: u64,
+    second: i64,
+    body: Bytes,
+}
+
+/// The most startup answers kept at once.
+const BODIES_MAX: usize = 64;
+
+impl StartupBodies {
+    fn get(&self, org: OrgId, selection: &Selection, tick: u64, second: i64) -> Option<Bytes> {
+        let kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.get(&(org, selection.clone()))
+            .filter(|kept| kept.tick == tick && kept.second == second)
+            .map(|kept| kept.body.clone())
+    }
+
+    fn put(&self, org: OrgId, selection: Selection, tick: u64, second: i64, body: Bytes) {
+        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.len() >= BODIES_MAX {
+            kept.clear();
+        }
+        kept.insert((org, selection), Kept { tick, second, body });
+    }
+}
+
+fn json(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
 /// What changed since this bouncer's last pull, or (`startup=true`) everything that applies and
 /// what was lifted lately. `HEAD` answers the same headers and leaves the last pull as it was.
 #[utoipa::path(
@@ -132,7 +172,7 @@ pub async fn stream(
     method: Method,
     State(app): State<AppState>,
     ApiQuery(query): ApiQuery<StreamQuery>,
-) -> Json<StreamView> {
+) -> Response {
     let selection = Selection {
         scopes: Some(query.scopes.as_deref().map_or(vec![DecisionScope::Ip, DecisionScope::Range], scopes)),
         origins: query.origins.as_deref().map(|text| words(text).map(str::to_owned).collect()),
@@ -141,12 +181,29 @@ pub async fn stream(
         scenarios_not_containing: lowercase(query.scenarios_not_containing.as_deref()),
     };
     let startup = query.startup.unwrap_or(false);
-    let delta = app.decisions.stream(&key.bouncer, startup, &selection, key.from, method != Method::HEAD);
-    let now = app.decisions.now();
-    let wire = |decisions: Vec<Arc<rampart_core::watch::decisions::Decision>>| {
-        decisions.iter().map(|decision| WireDecision::of(decision, now)).collect()
+    let advance = method != Method::HEAD;
+    let org = key.bouncer.org_id;
+    if startup {
+        let (tick, now) = (app.decisions.tick(), app.decisions.now());
+        if let Some(body) = app.startup_bodies.get(org, &selection, tick, now.timestamp()) {
+            if advance {
+                app.decisions.record_pull(&key.bouncer, tick, now, key.from);
+            }
+            return json(body);
+        }
+    }
+    let pulled = app.decisions.stream(&key.bouncer, startup, &selection, key.from, advance);
+    let wire =
+        |decisions: &[Arc<Decision>]| decisions.iter().map(|decision| WireDecision::of(decision, pulled.now)).collect();
+    let view = StreamView { deleted: wire(&pulled.delta.deleted), new: wire(&pulled.delta.new) };
+    let body = match serde_json::to_vec(&view) {
+        Ok(body) => Bytes::from(body),
+        Err(_) => return WireError::new(StatusCode::INTERNAL_SERVER_ERROR, "cannot write the answer").into_response(),
     };
-    Json(StreamView { deleted: wire(delta.deleted), new: wire(delta.new) })
+    if startup {
+        app.startup_bodies.put(org, selection, pulled.tick, pulled.now.timestamp(), body.clone());
+    }
+    json(body)
 }
 
 /// The decisions that apply to an address, a network or a value: `null` when none does.

@@ -31,6 +31,14 @@ pub struct PullFrom {
     pub user_agent: Option<String>,
 }
 
+/// A bouncer's pull: what it is told, as of the copy's `tick` and `now`.
+#[derive(Clone, Debug)]
+pub struct Pulled {
+    pub delta: Delta,
+    pub tick: u64,
+    pub now: DateTime<Utc>,
+}
+
 /// Keys and cursors.
 pub(super) struct Bouncers {
     /// Every bouncer by the hash of its key.
@@ -128,13 +136,13 @@ impl Decisions {
         selection: &Selection,
         from: PullFrom,
         advance: bool,
-    ) -> Delta {
+    ) -> Pulled {
         let now = self.now();
-        let bouncers = &self.inner.bouncers;
         let last = if startup {
             None
         } else {
-            bouncers.cursors.lock().unwrap_or_else(PoisonError::into_inner).get(&bouncer.id).map(|c| (c.tick, c.at))
+            let cursors = self.inner.bouncers.cursors.lock().unwrap_or_else(PoisonError::into_inner);
+            cursors.get(&bouncer.id).map(|cursor| (cursor.tick, cursor.at))
         };
         let (tick, delta) = {
             let copy = self.inner.copy.read().unwrap_or_else(PoisonError::into_inner);
@@ -148,16 +156,23 @@ impl Decisions {
             (copy.tick, delta)
         };
         if advance {
-            let pull = Pull {
-                bouncer: bouncer.id,
-                at: now,
-                ip: from.ip.map(|ip| ip.to_string()),
-                user_agent: from.user_agent,
-            };
-            let cursor = Cursor { tick, at: now, unrecorded: Some(pull) };
-            bouncers.cursors.lock().unwrap_or_else(PoisonError::into_inner).insert(bouncer.id, cursor);
+            self.record_pull(bouncer, tick, now, from);
         }
-        delta
+        Pulled { delta, tick, now }
+    }
+
+    /// The copy's tick: what it has applied so far.
+    pub fn tick(&self) -> u64 {
+        self.inner.copy.read().unwrap_or_else(PoisonError::into_inner).tick
+    }
+
+    /// Records that `bouncer` was told everything up to `tick` at `now` (a startup answer made
+    /// once and sent again within its second records each pull this way).
+    pub fn record_pull(&self, bouncer: &Bouncer, tick: u64, now: DateTime<Utc>, from: PullFrom) {
+        let pull =
+            Pull { bouncer: bouncer.id, at: now, ip: from.ip.map(|ip| ip.to_string()), user_agent: from.user_agent };
+        let cursor = Cursor { tick, at: now, unrecorded: Some(pull) };
+        self.inner.bouncers.cursors.lock().unwrap_or_else(PoisonError::into_inner).insert(bouncer.id, cursor);
     }
 
     /// What firewalls of the organisation apply now: per value and kind, the decision selected

@@ -20,7 +20,7 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::WatchError;
-pub use bouncers::{BOUNCER_KEY_PREFIX, PullFrom};
+pub use bouncers::{BOUNCER_KEY_PREFIX, PullFrom, Pulled};
 use snapshot::Copy;
 pub use snapshot::{Delta, ENDED_KEPT, Lookup, Selection};
 

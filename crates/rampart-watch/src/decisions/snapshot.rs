@@ -25,7 +25,7 @@ type Key = (IpNet, DecisionKind);
 
 /// Which decisions a bouncer asked for (CrowdSec's `scopes`, `origins`, `scenarios_containing`
 /// and `scenarios_not_containing`); each part left out takes all.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Selection {
     pub scopes: Option<Vec<DecisionScope>>,
     /// Origins as written, compared without regard to case.
