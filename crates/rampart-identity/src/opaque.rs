@@ -21,8 +21,14 @@ fn random_text(bytes: usize) -> String {
 
 /// The stored form of a secret.
 pub fn hash(secret: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(2 * digest.len());
+    for byte in digest {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    hex
 }
 
 /// Compares a presented secret with a stored hash in constant time.
@@ -80,6 +86,11 @@ mod tests {
         let (node_key, node_lookup, _) = new_key(NODE_KEY_PREFIX);
         assert_eq!(key_lookup(NODE_KEY_PREFIX, &node_key), Some(node_lookup.as_str()));
         assert_eq!(api_key_lookup(&node_key), None, "a node key is no API key");
+    }
+
+    #[test]
+    fn a_hash_is_sha256_in_lowercase_hex() {
+        assert_eq!(hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
