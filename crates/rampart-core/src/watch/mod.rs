@@ -4,8 +4,11 @@
 pub mod alerts;
 pub mod attackers;
 pub mod batch;
+pub mod cowrie;
 pub mod events;
+pub mod loose;
 pub mod nodes;
+pub mod opencanary;
 pub mod scoring;
 
 pub use alerts::{
