@@ -28,6 +28,11 @@ pub(crate) struct RequestContext {
     pub request_timeout: Duration,
 }
 
+/// Marks an error answer written in a client's own protocol (Splunk HEC's `{"text", "code"}` for
+/// Cowrie): it is sent as it is, not replaced by a problem document.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OwnAnswer;
+
 pub(crate) async fn request_context(State(context): State<Arc<RequestContext>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = request_id_of(req.headers());
@@ -47,7 +52,10 @@ pub(crate) async fn request_context(State(context): State<Arc<RequestContext>>, 
         })
         .await;
 
-    if is_error(response.status()) && !is_problem(response.headers()) {
+    if is_error(response.status())
+        && !is_problem(response.headers())
+        && response.extensions().get::<OwnAnswer>().is_none()
+    {
         response = into_problem(response, request_id.clone());
     }
     set_common_headers(response.headers_mut(), &request_id);

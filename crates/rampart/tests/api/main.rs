@@ -13,6 +13,7 @@ mod exposure;
 mod findings;
 mod health;
 mod helpers;
+mod honeypots;
 mod http;
 mod imports;
 mod ingest_crash;
