@@ -15,9 +15,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use futures_util::StreamExt;
 use rampart_core::ValidationErrors;
+use rampart_core::identity::RequestContext;
 use rampart_core::json::{self, JsonError};
 use rampart_core::watch::{BatchError, BatchFormat, EventInput, EventKind, Node, read_batch};
-use rampart_core::{NodeId, identity::RequestContext};
 use rampart_watch::Ingested;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -259,9 +259,8 @@ async fn legacy<T: LegacyBody>(
         return Err(ValidationErrors::single("body", "must be a JSON object").into());
     }
     if let Some(claimed) = claim {
-        // A node id that is not even an id names no node this key could belong to.
-        let claimed = claimed.parse::<NodeId>().unwrap_or_else(|_| NodeId::from_uuid(Uuid::nil()));
-        app.watch.check_claim(&node, claimed, &context).await?;
+        // Its id here, or the id it had in the replaced system.
+        app.watch.check_claim(&node, &claimed, &context).await?;
     }
     let input = match json::from_slice::<T>(&bytes) {
         Ok(sent) => Ok(sent.into_input()),

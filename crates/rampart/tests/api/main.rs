@@ -19,6 +19,7 @@ mod imports;
 mod ingest_crash;
 mod ingest_limits;
 mod invitations;
+mod legacy_nodes;
 mod live;
 mod logs;
 mod matrix;
