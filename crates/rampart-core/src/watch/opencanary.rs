@@ -4,7 +4,9 @@
 //! - by default, a form (`application/x-www-form-urlencoded`) with the line as `message`;
 //! - with a JSON content type in its `headers`, `{"message": "<the line>"}`;
 //! - with its `data` option, whatever the admin wrote, `%(message)s` replaced by the line: the
-//!   event itself (`"%(message)s"` sent raw), or the line inside a JSON string.
+//!   event itself (`"%(message)s"` sent raw), the line inside a JSON string, or the line in a
+//!   field of the admin's own (`{"title": …, "data": {"alert": "%(message)s"}}`, found as the
+//!   first string holding a `logtype`, as JSON or as a form).
 //!
 //! The line is the event as JSON, after whatever a configured formatter puts before it. An event
 //! names its `logtype` (a code of OpenCanary's `LoggerBase`), the visitor (`src_host`,
@@ -14,8 +16,11 @@
 //! status messages) is acknowledged and not stored. A pure function over the bytes: no I/O, and
 //! no tree of the body is built (the event is read into a struct, its `logdata` kept as text).
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use serde::Deserialize;
-use serde::de::IgnoredAny;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::events::{CREDENTIALS_MAX, EventInput, EventKind, NAME_MAX, PAYLOAD_MAX};
@@ -170,7 +175,7 @@ struct Wrapper {
 /// Reads a webhook body into the event it carries.
 pub fn read_webhook(encoding: WebhookEncoding, body: &[u8]) -> Result<Webhook, WebhookError> {
     match encoding {
-        WebhookEncoding::Form => match form_field(body, "message") {
+        WebhookEncoding::Form => match form_field(body, "message").or_else(|| form_line(body)) {
             Some(line) => read_line(&line),
             None => Err(invalid("message", "is required: OpenCanary sends its event as the form's `message`")),
         },
@@ -222,8 +227,93 @@ fn read_object(body: &[u8]) -> Result<Webhook, WebhookError> {
                 _ => Err(invalid("message", "must be OpenCanary's event as JSON text")),
             }
         }
-        _ => read_event(body),
+        Some(_) => read_event(body),
+        None if is_event => read_event(body),
+        // The admin's own `data`, with the line somewhere inside (`{"data": {"alert": "%(message)s"}}`).
+        None => match nested_line(body) {
+            Some(line) => read_line(&line),
+            None => Err(invalid("body", "holds no OpenCanary event: no `logtype`, and no `message`")),
+        },
     }
+}
+
+/// Whether `text` may be an event's line: OpenCanary writes a `logtype` in every event.
+fn is_line(text: &str) -> bool {
+    text.contains('{') && text.contains("\"logtype\"")
+}
+
+/// The first field of a form that holds an event's line (a `data` of the admin's own, sent as a form).
+fn form_line(body: &[u8]) -> Option<String> {
+    body.split(|byte| *byte == b'&').find_map(|pair| {
+        let value = pair.iter().position(|byte| *byte == b'=').map(|at| &pair[at + 1..])?;
+        let text = String::from_utf8_lossy(&percent_decode(value)).into_owned();
+        is_line(&text).then_some(text)
+    })
+}
+
+/// The first string anywhere in a JSON document that holds an event's line, read as the document
+/// is walked: nothing else of it is kept (serde_json bounds the depth).
+fn nested_line(body: &[u8]) -> Option<String> {
+    struct Find;
+
+    impl<'de> Visitor<'de> for Find {
+        type Value = Option<String>;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            formatter.write_str("any JSON value")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            Ok(is_line(text).then(|| text.to_owned()))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some((_, value)) = map.next_entry_seed(PhantomData::<IgnoredAny>, Find)? {
+                found = found.or(value);
+            }
+            Ok(found)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(value) = seq.next_element_seed(Find)? {
+                found = found.or(value);
+            }
+            Ok(found)
+        }
+
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Find {
+        type Value = Option<String>;
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    Find.deserialize(&mut deserializer).ok().flatten()
 }
 
 /// The event's line, after whatever a formatter wrote before it.
@@ -412,6 +502,20 @@ mod tests {
                 input.parse(None, chrono::DateTime::parse_from_rfc3339("2026-11-24T20:01:00Z").expect("time").into());
             assert!(parsed.is_ok(), "{parsed:?}");
         }
+    }
+
+    #[test]
+    fn a_line_placed_by_the_admins_own_data_mapping_is_found() {
+        // OpenCanary's documented example of a nested `data`, as JSON and as a form.
+        let nested = serde_json::json!({"title": "OpenCanary Alert", "data": {"alert": SSH_LOGIN}}).to_string();
+        assert_eq!(event(read_webhook(WebhookEncoding::Json, nested.as_bytes())).usernames, ["root"]);
+        let listed =
+            serde_json::json!({"attachments": [{"n": 1}, {"text": format!("alert: {SSH_LOGIN}")}]}).to_string();
+        assert_eq!(event(read_webhook(WebhookEncoding::Json, listed.as_bytes())).passwords, ["123456"]);
+        let form = format!("title=OpenCanary+Alert&alert={}", SSH_LOGIN.replace(' ', "+").replace('&', "%26"));
+        assert_eq!(event(read_webhook(WebhookEncoding::Form, form.as_bytes())).usernames, ["root"]);
+        let nothing = br#"{"title": "OpenCanary Alert", "data": {"alert": "no event"}}"#;
+        assert_eq!(fields(read_webhook(WebhookEncoding::Json, nothing).expect_err("no event")), ["body"]);
     }
 
     #[test]

@@ -31,7 +31,8 @@ fn canary(logtype: u32, src_host: &str, src_port: Value, dst_port: Value, logdat
 }
 
 /// How the webhook posts a line: its default form, `{"message": …}` as JSON, the event itself,
-/// `{"message": {…}}`, the line as a JSON string, or a formatter's prefix before the line.
+/// `{"message": {…}}`, the line as a JSON string, a formatter's prefix before the line, or the
+/// line in a field of the admin's own `data` (the example of OpenCanary's documentation).
 #[derive(Clone, Copy, Debug)]
 enum Wrapping {
     Form,
@@ -40,6 +41,7 @@ enum Wrapping {
     MessageObject,
     JsonString,
     Formatted,
+    Nested,
 }
 
 async fn post_canary(app: &TestApp, key: &str, event: &Value, wrapping: Wrapping) -> reqwest::Response {
@@ -52,6 +54,7 @@ async fn post_canary(app: &TestApp, key: &str, event: &Value, wrapping: Wrapping
         Wrapping::MessageObject => request.json(&json!({ "message": event })),
         Wrapping::JsonString => request.json(&Value::String(line)),
         Wrapping::Formatted => request.json(&json!({ "message": format!("opencanary[812]: {line}") })),
+        Wrapping::Nested => request.json(&json!({ "title": "OpenCanary Alert", "data": { "alert": line } })),
     };
     request.send().await.expect("request sent")
 }
@@ -266,7 +269,7 @@ async fn opencanary_events_of_every_wrapping_and_module_are_ingested_scored_and_
                 json!(161),
                 json!({"REQUESTS": ["1.3.6.1.2.1.1.1.0"], "COMMUNITY_STRING": "public"}),
             ),
-            Wrapping::Message,
+            Wrapping::Nested,
             "snmp",
             "command",
             vec![],
