@@ -100,10 +100,12 @@ pub fn bounded(text: &str, max_bytes: usize) -> String {
     for c in text.chars().map(clean) {
         if kept.len() + c.len_utf8() > max_bytes {
             let ellipsis = '…';
-            while kept.len() + ellipsis.len_utf8() > max_bytes {
+            while !kept.is_empty() && kept.len() + ellipsis.len_utf8() > max_bytes {
                 kept.pop();
             }
-            kept.push(ellipsis);
+            if kept.len() + ellipsis.len_utf8() <= max_bytes {
+                kept.push(ellipsis);
+            }
             break;
         }
         kept.push(c);
@@ -158,6 +160,7 @@ mod tests {
         let cut = bounded(&"é".repeat(100), 11);
         assert!(cut.len() <= 11 && cut.ends_with('…'), "{cut}");
         assert_eq!(bounded("short", 5), "short");
+        assert_eq!((bounded("abcdef", 2), bounded("abcdef", 0)), (String::new(), String::new()));
         assert_eq!(bounded_chars("abcdef", 3), "abc");
     }
 }
