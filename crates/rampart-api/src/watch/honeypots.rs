@@ -178,40 +178,37 @@ fn hec_refused(error: HecError) -> HecRefusal {
     }
 }
 
-/// Reads Cowrie's HEC entries and ingests them; the answer is HEC's.
+/// Reads Cowrie's HEC entries and ingests them; the answer is HEC's. Refused events are named by
+/// their entry's place in the body.
 async fn collect(
     app: &AppState,
     HecSensor(Sensor { node, .. }): HecSensor,
     body: Body,
 ) -> Result<Json<HecAnswer>, HecRefusal> {
-    let events = read_hec(&read_body(body).await?).map_err(hec_refused)?;
-    let mut ingested = app.watch.ingest(&node, events).await.map_err(ApiError::from)?;
+    let read = read_hec(&read_body(body).await?).map_err(hec_refused)?;
+    if read.events.is_empty() {
+        // Only Cowrie's own operational events: taken, with nothing to score.
+        return Ok(Json(HecAnswer { text: "Success", code: 0, invalid_event_number: None, rejected: Vec::new() }));
+    }
+    let (places, events): (Vec<usize>, Vec<_>) = read.events.into_iter().unzip();
+    let ingested = app.watch.ingest(&node, events).await.map_err(ApiError::from)?;
     app.metrics.events_ingested(ingested.accepted.len(), ingested.rejected.len());
+    let rejected: Vec<RejectedView> = ingested
+        .rejected
+        .into_iter()
+        .map(|(index, errors)| RejectedView {
+            index: places.get(index).copied().unwrap_or(index),
+            errors: field_errors(errors),
+        })
+        .collect();
     if ingested.accepted.is_empty() {
-        let first = ingested.rejected.first().map_or(0, |(index, _)| *index);
+        let first = rejected.first().map_or(0, |rejected| rejected.index);
         return Err(HecRefusal::Hec(
             StatusCode::BAD_REQUEST,
-            HecAnswer {
-                text: "Invalid data format",
-                code: 6,
-                invalid_event_number: Some(first),
-                rejected: std::mem::take(&mut ingested.rejected)
-                    .into_iter()
-                    .map(|(index, errors)| RejectedView { index, errors: field_errors(errors) })
-                    .collect(),
-            },
+            HecAnswer { text: "Invalid data format", code: 6, invalid_event_number: Some(first), rejected },
         ));
     }
-    Ok(Json(HecAnswer {
-        text: "Success",
-        code: 0,
-        invalid_event_number: None,
-        rejected: ingested
-            .rejected
-            .into_iter()
-            .map(|(index, errors)| RejectedView { index, errors: field_errors(errors) })
-            .collect(),
-    }))
+    Ok(Json(HecAnswer { text: "Success", code: 0, invalid_event_number: None, rejected }))
 }
 
 /// Take Cowrie's events as its Splunk output sends them: one HEC entry

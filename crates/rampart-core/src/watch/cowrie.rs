@@ -35,8 +35,16 @@ pub enum HecError {
     TooMany,
 }
 
-/// The entries of a body, in order: each read into an input, or the errors its reading found.
-pub type HecEvents = Vec<Result<EventInput, ValidationErrors>>;
+/// The events of a body, in order, each with its place among the body's entries: read into an
+/// input, or the errors its reading found. Cowrie's own operational events, which have no visitor
+/// (`cowrie.abuseipdb.*`, `cowrie.malwarebazaar.*`…), are read but not listed: they are taken,
+/// with nothing to score or profile.
+#[derive(Clone, Debug)]
+pub struct HecEvents {
+    pub events: Vec<(usize, Result<EventInput, ValidationErrors>)>,
+    /// Entries in the body, listed or not.
+    pub entries: usize,
+}
 
 /// An HEC entry; its other fields (`host`, `source`, `sourcetype`, `index`) are skipped.
 #[derive(Deserialize)]
@@ -94,30 +102,32 @@ struct CowrieEvent {
 /// Reads the entries of `body`, stopping at the first past [`BATCH_MAX`].
 pub fn read_hec(body: &[u8]) -> Result<HecEvents, HecError> {
     let mut events = Vec::new();
-    let mut entries = serde_json::Deserializer::from_slice(body).into_iter::<&RawValue>();
-    for entry in entries.by_ref() {
-        let index = events.len();
+    let mut index = 0;
+    for entry in serde_json::Deserializer::from_slice(body).into_iter::<&RawValue>() {
         let raw = entry.map_err(|_| HecError::InvalidFormat { index })?;
         if index == BATCH_MAX {
             return Err(HecError::TooMany);
         }
-        events.push(read_entry(index, raw)?);
+        if let Some(event) = read_entry(index, raw)? {
+            events.push((index, event));
+        }
+        index += 1;
     }
-    if events.is_empty() {
+    if index == 0 {
         return Err(HecError::NoData);
     }
-    Ok(events)
+    Ok(HecEvents { events, entries: index })
 }
 
 /// One entry: refused as a whole when it is no entry (as HEC does), or read into an event whose
 /// own bad fields are named.
-fn read_entry(index: usize, raw: &RawValue) -> Result<Result<EventInput, ValidationErrors>, HecError> {
+fn read_entry(index: usize, raw: &RawValue) -> Result<Option<Result<EventInput, ValidationErrors>>, HecError> {
     if !raw.get().starts_with('{') {
         return Err(HecError::InvalidFormat { index });
     }
     let entry = match json::from_slice::<Entry>(raw.get().as_bytes()) {
         Ok(entry) => entry,
-        Err(JsonError::Invalid(errors)) => return Ok(Err(errors)),
+        Err(JsonError::Invalid(errors)) => return Ok(Some(Err(errors))),
         Err(JsonError::Malformed(_)) => return Err(HecError::InvalidFormat { index }),
     };
     let Some(event) = entry.event else {
@@ -128,11 +138,11 @@ fn read_entry(index: usize, raw: &RawValue) -> Result<Result<EventInput, Validat
         return Err(HecError::EventBlank { index });
     }
     if !text.starts_with('{') {
-        return Ok(Err(ValidationErrors::single("event", "must be Cowrie's event, a JSON object")));
+        return Ok(Some(Err(ValidationErrors::single("event", "must be Cowrie's event, a JSON object"))));
     }
     let event = match json::from_slice::<CowrieEvent>(text.as_bytes()) {
         Ok(event) => event,
-        Err(JsonError::Invalid(errors)) => return Ok(Err(prefixed("event", errors))),
+        Err(JsonError::Invalid(errors)) => return Ok(Some(Err(prefixed("event", errors)))),
         Err(JsonError::Malformed(_)) => return Err(HecError::InvalidFormat { index }),
     };
     Ok(into_input(event, entry.time.as_deref()))
@@ -175,10 +185,14 @@ pub fn activity(eventid: &str) -> String {
     known.to_owned()
 }
 
-fn into_input(event: CowrieEvent, time: Option<&str>) -> Result<EventInput, ValidationErrors> {
+/// The event's input; `None` for an operational event of Cowrie's own, which has no visitor.
+fn into_input(event: CowrieEvent, time: Option<&str>) -> Option<Result<EventInput, ValidationErrors>> {
     let Some(eventid) = event.eventid.filter(|id| !id.trim().is_empty()) else {
-        return Err(ValidationErrors::single("event.eventid", "is required"));
+        return Some(Err(ValidationErrors::single("event.eventid", "is required")));
     };
+    if event.src_ip.as_deref().is_none_or(|ip| ip.trim().is_empty()) {
+        return None;
+    }
     let service = match event.protocol.as_deref().map(str::trim) {
         None | Some("") => "ssh".to_owned(),
         Some(protocol) => loose::bounded_chars(&protocol.to_ascii_lowercase(), SERVICE_MAX),
@@ -218,16 +232,19 @@ fn into_input(event: CowrieEvent, time: Option<&str>) -> Result<EventInput, Vali
             None => String::new(),
         },
     };
-    let timestamp =
-        match (event.timestamp, time) {
-            (Some(timestamp), _) => Some(timestamp),
-            (None, Some(epoch)) => Some(epoch_time(epoch).ok_or_else(|| {
-                ValidationErrors::single("time", "must be seconds since 1970, such as 1795550400.123")
-            })?),
-            (None, None) => None,
-        };
+    let timestamp = match (event.timestamp, time) {
+        (Some(timestamp), _) => Some(timestamp),
+        (None, Some(epoch)) => match epoch_time(epoch) {
+            Some(time) => Some(time),
+            None => {
+                let message = "must be seconds since 1970, such as 1795550400.123";
+                return Some(Err(ValidationErrors::single("time", message)));
+            }
+        },
+        (None, None) => None,
+    };
     let username = event.username.filter(|name| !name.is_empty());
-    Ok(EventInput {
+    Some(Ok(EventInput {
         kind: Some(EventKind::Honeypot.as_str().to_owned()),
         timestamp,
         source_ip: event.src_ip,
@@ -239,7 +256,7 @@ fn into_input(event: CowrieEvent, time: Option<&str>) -> Result<EventInput, Vali
         usernames: username.map(|name| loose::bounded_chars(&name, NAME_MAX)).into_iter().collect(),
         passwords: event.password.map(|password| loose::bounded_chars(&password, NAME_MAX)).into_iter().collect(),
         ..EventInput::default()
-    })
+    }))
 }
 
 /// HEC's `time`, seconds since 1970 with an optional fraction, as RFC 3339.
@@ -276,9 +293,11 @@ mod tests {
     }
 
     fn only(body: &str) -> EventInput {
-        let mut events = read_hec(body.as_bytes()).expect("entries");
-        assert_eq!(events.len(), 1);
-        events.remove(0).expect("an event")
+        let mut read = read_hec(body.as_bytes()).expect("entries");
+        assert_eq!((read.events.len(), read.entries), (1, 1));
+        let (index, event) = read.events.remove(0);
+        assert_eq!(index, 0);
+        event.expect("an event")
     }
 
     #[test]
@@ -358,9 +377,15 @@ mod tests {
             entry(base("cowrie.login.failed")),
             entry(base("cowrie.session.closed"))
         );
-        let events = read_hec(body.as_bytes()).expect("three");
-        assert_eq!(events.len(), 3);
-        assert_eq!(events[0].as_ref().expect("event").timestamp.as_deref(), Some("2026-11-24T20:00:00.500000Z"));
+        let read = read_hec(body.as_bytes()).expect("three");
+        assert_eq!((read.events.len(), read.entries), (3, 3));
+        assert_eq!(read.events[0].1.as_ref().expect("event").timestamp.as_deref(), Some("2026-11-24T20:00:00.500000Z"));
+        // Cowrie's own operational events have no visitor: read, counted, not listed.
+        let operational =
+            r#"{"event": {"eventid": "cowrie.abuseipdb.started", "message": "AbuseIPDB plugin starting"}}"#;
+        let mixed = format!("{operational}{}", entry(base("cowrie.session.connect")));
+        let read = read_hec(mixed.as_bytes()).expect("two entries");
+        assert_eq!((read.entries, read.events.iter().map(|(index, _)| *index).collect::<Vec<_>>()), (2, vec![1]));
     }
 
     #[test]
@@ -373,7 +398,7 @@ mod tests {
         assert_eq!(read_hec(second.as_bytes()).expect_err("no event"), HecError::EventRequired { index: 1 });
         assert_eq!(read_hec(br#"{"event": ""}"#).expect_err("blank"), HecError::EventBlank { index: 0 });
         let full = entry(base("cowrie.session.connect")).repeat(BATCH_MAX);
-        assert_eq!(read_hec(full.as_bytes()).map(|events| events.len()), Ok(BATCH_MAX));
+        assert_eq!(read_hec(full.as_bytes()).map(|read| read.events.len()), Ok(BATCH_MAX));
         // The reading stops at the 1,001st entry: what follows it is never looked at.
         let over = format!("{}{{\"event\": {{}}}} not JSON", "{\"event\": {\"eventid\": \"x\"}}".repeat(BATCH_MAX));
         assert_eq!(read_hec(over.as_bytes()).expect_err("too many"), HecError::TooMany);
@@ -392,8 +417,9 @@ mod tests {
         )
         .expect("three entries");
         let fields: Vec<Vec<String>> = events
+            .events
             .iter()
-            .map(|event| {
+            .map(|(_, event)| {
                 event.as_ref().err().map(|errors| errors.iter().map(|e| e.field.clone()).collect()).unwrap_or_default()
             })
             .collect();
@@ -413,7 +439,7 @@ mod tests {
         let bad_time =
             read_hec(br#"{"event": {"eventid": "cowrie.session.connect", "src_ip": "1.2.3.4"}, "time": "soon"}"#)
                 .expect("one");
-        assert!(bad_time[0].is_err());
+        assert!(bad_time.events[0].1.is_err());
         let deep = format!("{}{}", "{\"event\":".repeat(300), "}".repeat(300));
         assert!(read_hec(deep.as_bytes()).is_err());
     }

@@ -594,15 +594,22 @@ async fn cowrie_entries_single_and_concatenated_are_ingested_scored_and_answered
     let profile = json_of(app.call("GET", "/api/v1/attackers/198.51.100.4", Some(&ada.access), None).await).await;
     assert_eq!(profile["top_usernames"][0]["username"], "root", "{profile}");
 
-    // A bad event among good ones is named; the good ones are taken.
+    // Cowrie's own operational events have no visitor: taken, not stored.
+    let operational = r#"{"event": {"eventid": "cowrie.abuseipdb.started", "message": "AbuseIPDB plugin starting"}}"#;
+    let answer = hec_answer(post_hec(&app, HEC, Some(&splunk), operational).await, 200).await;
+    assert_eq!(answer, json!({"text": "Success", "code": 0}));
+    assert_eq!(events_of(&app, ada.org).await.len(), samples.len());
+
+    // A bad event among good ones is named by its entry; the good ones are taken.
     let mixed = format!(
-        "{}{}",
+        "{operational}{}{}",
         entry(&cowrie("cowrie.session.connect", "198.51.100.20", json!({}))),
         entry(&cowrie("cowrie.session.connect", "bad", json!({})))
     );
     let answer = hec_answer(post_hec(&app, HEC, Some(&splunk), mixed).await, 200).await;
-    assert_eq!((answer["code"].as_u64(), answer["rejected"][0]["index"].as_u64()), (Some(0), Some(1)), "{answer}");
+    assert_eq!((answer["code"].as_u64(), answer["rejected"][0]["index"].as_u64()), (Some(0), Some(2)), "{answer}");
     assert_eq!(answer["rejected"][0]["errors"][0]["field"], "source_ip", "{answer}");
+    assert_eq!(events_of(&app, ada.org).await.len(), samples.len() + 1);
 }
 
 #[rstest]
