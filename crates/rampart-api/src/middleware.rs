@@ -23,15 +23,16 @@ pub const API_VERSION: &str = "1";
 /// The policy for API responses: they load nothing and may not be framed. HTML pages set their own.
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
-/// Marks an error response whose body a protocol of another system defines (the CrowdSec bouncer
-/// protocol's `{"message": …}`): it is sent as it is, not made a problem document.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ForeignBody;
-
 pub(crate) struct RequestContext {
     pub metrics: Arc<Metrics>,
     pub request_timeout: Duration,
 }
+
+/// Marks an error answer written in a client's own protocol (CrowdSec's `{"message"}` for
+/// bouncers, Splunk HEC's `{"text", "code"}` for Cowrie): it is sent as it is, not replaced by a
+/// problem document.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OwnAnswer;
 
 pub(crate) async fn request_context(State(context): State<Arc<RequestContext>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -54,7 +55,7 @@ pub(crate) async fn request_context(State(context): State<Arc<RequestContext>>, 
 
     if is_error(response.status())
         && !is_problem(response.headers())
-        && response.extensions().get::<ForeignBody>().is_none()
+        && response.extensions().get::<OwnAnswer>().is_none()
     {
         response = into_problem(response, request_id.clone());
     }

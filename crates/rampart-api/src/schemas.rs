@@ -132,6 +132,18 @@ pub(crate) fn node_name() -> Object {
     printable(rampart_core::watch::nodes::NAME_MAX)
 }
 
+/// A node's id in the replaced system: `node-` and 16 lowercase hex digits.
+pub(crate) fn legacy_node_id_or_null() -> Schema {
+    or_null(ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^node-[0-9a-f]{16}$")))
+}
+
+/// A node key of the replaced system: `nk_` and URL-safe base64.
+pub(crate) fn imported_node_key_or_null() -> Schema {
+    use rampart_core::watch::nodes::{IMPORTED_KEY_MAX, IMPORTED_KEY_MIN};
+    let pattern = format!("^nk_[A-Za-z0-9_-]{{{IMPORTED_KEY_MIN},{IMPORTED_KEY_MAX}}}$");
+    or_null(ObjectBuilder::new().schema_type(Type::String).pattern(Some(pattern)))
+}
+
 pub(crate) fn node_name_or_null() -> Schema {
     or_null(node_name())
 }

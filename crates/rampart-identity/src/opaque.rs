@@ -1,6 +1,7 @@
 //! Opaque secrets: refresh tokens (`rt_…`), API keys (`rk_<prefix>_<secret>`) and node keys
 //! (`nk_<prefix>_<secret>`). Each carries 256 random bits, so a fast hash (SHA-256) is enough to
-//! store them: there is nothing to guess.
+//! store them: there is nothing to guess. Node keys imported from the replaced system (`nk_` and
+//! URL-safe base64, at least 128 bits) are hashed alike and found under a derived prefix.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -60,6 +61,23 @@ pub fn key_lookup<'a>(kind: &str, key: &'a str) -> Option<&'a str> {
         .then_some(lookup)
 }
 
+/// The lookup prefix a node key is stored and found under. A key of Rampart's own form carries
+/// its prefix (`nk_<prefix>_<secret>`); a key imported from the replaced system (`nk_` and
+/// URL-safe base64, with no prefix of its own) is found under one derived from the key itself:
+/// the first 12 hex digits of a SHA-256 of it, kept apart from its stored hash by a label, so
+/// the prefix a node shows says nothing of that hash. The same function serves the import and
+/// every authentication, so an imported key is found by the same single lookup as a new one.
+pub fn node_key_lookup(key: &str) -> Option<String> {
+    if let Some(lookup) = key_lookup(NODE_KEY_PREFIX, key) {
+        return Some(lookup.to_owned());
+    }
+    if !rampart_core::watch::nodes::is_imported_key(key) {
+        return None;
+    }
+    let digest = Sha256::new().chain_update(b"rampart node key lookup\0").chain_update(key.as_bytes()).finalize();
+    Some(digest.iter().take(LOOKUP_LEN / 2).map(|b| format!("{b:02x}")).collect())
+}
+
 pub(crate) fn new_api_key() -> (String, String, String) {
     new_key(API_KEY_PREFIX)
 }
@@ -91,6 +109,23 @@ mod tests {
     #[test]
     fn a_hash_is_sha256_in_lowercase_hex() {
         assert_eq!(hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn an_imported_node_key_is_found_under_a_prefix_derived_from_it() {
+        let (key, lookup, _) = new_key(NODE_KEY_PREFIX);
+        assert_eq!(node_key_lookup(&key), Some(lookup), "Rampart's own keys carry their prefix");
+        let legacy = "nk_Zm9vYmFyLWJhei1xdXV4LXNlY3JldC10b2tlbi0xMjM0";
+        let derived = node_key_lookup(legacy).expect("a legacy key");
+        assert_eq!(derived.len(), LOOKUP_LEN);
+        assert!(derived.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(node_key_lookup(legacy), Some(derived.clone()), "the same key, the same prefix");
+        assert!(!hash(legacy).starts_with(&derived), "the prefix is not the start of the stored hash");
+        assert_ne!(node_key_lookup("nk_Zm9vYmFyLWJhei1xdXV4LXNlY3JldC10b2tlbi0xMjM1"), Some(derived));
+        for bad in ["nk_short", "rk_Zm9vYmFyLWJhei1xdXV4LXNlY3JldC10b2tlbi0xMjM0", "nk_Zm9vYmFyLWJhei1xdXV4LXNl+/", ""]
+        {
+            assert_eq!(node_key_lookup(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -59,7 +59,8 @@ pub trait NodeStore: Send + Sync {
     async fn decoys(&self, org: OrgId, id: NodeId) -> StoreResult<Vec<Decoy>>;
 }
 
-const COLUMNS: &str = "id, org_id, name, kind, status, key_prefix, metadata, created_at, updated_at, last_seen_at";
+const COLUMNS: &str =
+    "id, org_id, name, kind, status, key_prefix, legacy_id, metadata, created_at, updated_at, last_seen_at";
 
 #[derive(sqlx::FromRow)]
 struct NodeRow {
@@ -69,10 +70,31 @@ struct NodeRow {
     kind: String,
     status: String,
     key_prefix: String,
+    legacy_id: Option<String>,
     metadata: Json<Value>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     last_seen_at: Option<DateTime<Utc>>,
+}
+
+/// A new node's conflict, by what it shares with another: its name (in its organisation), its
+/// legacy id (likewise), or its key (imported twice, or already another node's).
+fn conflict(error: sqlx::Error) -> StoreError {
+    let what = match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            // PostgreSQL names the constraint; SQLite names the columns in its message.
+            let names = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
+            if names.contains("legacy_id") {
+                "legacy_id"
+            } else if names.contains("key_prefix") {
+                "key"
+            } else {
+                "name"
+            }
+        }
+        _ => return StoreError::from(error),
+    };
+    StoreError::Conflict { what }
 }
 
 fn invalid<E>(_: E) -> StoreError {
@@ -88,6 +110,7 @@ impl NodeRow {
             kind: self.kind.parse().map_err(invalid)?,
             status: self.status.parse().map_err(invalid)?,
             key_prefix: self.key_prefix,
+            legacy_id: self.legacy_id,
             metadata: self.metadata.0,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -114,8 +137,8 @@ impl NodeStore for SqlStore {
         then: EffectsOf<'_, Node>,
     ) -> StoreResult<Node> {
         let sql = format!(
-            "INSERT INTO nodes (id, org_id, name, kind, status, key_prefix, key_hash, metadata, created_at, updated_at, last_seen_at) \
-             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $8, NULL) RETURNING {COLUMNS}"
+            "INSERT INTO nodes (id, org_id, name, kind, status, key_prefix, key_hash, legacy_id, metadata, created_at, updated_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9, NULL) RETURNING {COLUMNS}"
         );
         let now = self.now();
         let value = unit_of_work!(
@@ -127,11 +150,12 @@ impl NodeStore for SqlStore {
                 .bind(new.kind.as_str())
                 .bind(key_prefix)
                 .bind(key_hash)
+                .bind(new.legacy_id.as_deref())
                 .bind(Json(&new.metadata))
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await
-                .map_err(StoreError::conflict_on("name"))?
+                .map_err(conflict)?
                 .into_node()?,
             then
         );

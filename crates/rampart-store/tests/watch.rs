@@ -66,6 +66,39 @@ fn scored_as_of(
 
 #[rstest]
 #[tokio::test]
+async fn a_legacy_id_is_kept_unique_in_its_organisation_and_each_conflict_is_named(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let (store, _db) = store(backend).await;
+    let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
+    let imported = |name: &str| {
+        NewNode::parse_imported(name, "honeypot", None, Some("node-0123456789abcdef"), None).expect("valid").0
+    };
+    let insert = |org: OrgId, new: NewNode, prefix: &'static str| {
+        let store = &store;
+        async move { store.nodes().insert(org, &new, prefix, "hash", &|_| Effects::none()).await }
+    };
+    let old = insert(acme, imported("old"), "aaaaaaaaaaaa").await.expect("imported");
+    assert_eq!(old.legacy_id.as_deref(), Some("node-0123456789abcdef"));
+    let (found, _) = store.nodes().find_by_key("aaaaaaaaaaaa").await.expect("find").expect("a node");
+    assert_eq!(found.legacy_id.as_deref(), Some("node-0123456789abcdef"));
+
+    let taken = insert(acme, imported("again"), "bbbbbbbbbbbb").await;
+    assert!(matches!(taken, Err(StoreError::Conflict { what: "legacy_id" })), "{taken:?}");
+    let key = insert(acme, NewNode::parse("plain", "agent", None).expect("valid"), "aaaaaaaaaaaa").await;
+    assert!(matches!(key, Err(StoreError::Conflict { what: "key" })), "{key:?}");
+    let name = insert(acme, NewNode::parse("old", "agent", None).expect("valid"), "cccccccccccc").await;
+    assert!(matches!(name, Err(StoreError::Conflict { what: "name" })), "{name:?}");
+    // Another organisation's node may have the same old id; nodes without one never conflict.
+    insert(other, imported("old"), "dddddddddddd").await.expect("another organisation's");
+    for (name, prefix) in [("a", "eeeeeeeeeeee"), ("b", "ffffffffffff")] {
+        let plain = insert(acme, NewNode::parse(name, "agent", None).expect("valid"), prefix).await.expect("plain");
+        assert_eq!(plain.legacy_id, None);
+    }
+}
+
+#[rstest]
+#[tokio::test]
 async fn nodes_are_stored_found_by_key_changed_and_scoped(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {

@@ -302,6 +302,7 @@ mod tests {
             kind: rampart_core::watch::NodeKind::Honeypot,
             status: NodeStatus::Active,
             key_prefix: "nk_Ab3dEf6hIj9k".into(),
+            legacy_id: None,
             metadata: serde_json::json!({}),
             created_at: now,
             updated_at: now,

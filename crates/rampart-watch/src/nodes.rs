@@ -45,6 +45,26 @@ impl Watch {
         Ok((node, key))
     }
 
+    /// Creates a node with the key it had in the replaced system (already checked to be of that
+    /// form), so its deployed sensors keep working: the key is hashed here, as it arrives, and
+    /// stored as every key is. Answers the node with that key.
+    pub async fn import_node(&self, acting: &Acting, new: &NewNode, key: &str) -> Result<(Node, String), WatchError> {
+        let prefix = opaque::node_key_lookup(key)
+            .ok_or_else(|| WatchError::Invalid(rampart_core::ValidationErrors::single("key", "is not a node key")))?;
+        let hash = opaque::hash(key);
+        let audit = |node: &Node| {
+            let legacy = node.legacy_id.as_deref().map(|id| format!(", legacy id {id}")).unwrap_or_default();
+            audit(
+                acting,
+                AuditAction::NodeCreate,
+                node.id,
+                format!("{} {} with an imported key{legacy}", node.kind, node.name),
+            )
+        };
+        let node = self.store().nodes().insert(acting.org, new, &prefix, &hash, &audit).await?;
+        Ok((node, key.to_owned()))
+    }
+
     pub async fn update_node(&self, acting: &Acting, id: NodeId, patch: &NodePatch) -> Result<Node, WatchError> {
         let mut changed = Vec::new();
         if let Some(name) = &patch.name {
@@ -75,8 +95,8 @@ impl Watch {
     /// known), until the client's address has been refused more than 60 times in a minute: then
     /// it is told to wait, and nothing more is written for it.
     pub async fn authenticate(&self, key: &str, context: &RequestContext) -> Result<Node, WatchError> {
-        let found = match opaque::key_lookup(NODE_KEY_PREFIX, key) {
-            Some(prefix) => self.store().nodes().find_by_key(prefix).await?,
+        let found = match opaque::node_key_lookup(key) {
+            Some(prefix) => self.store().nodes().find_by_key(&prefix).await?,
             None => None,
         };
         match found {
@@ -91,10 +111,13 @@ impl Watch {
         }
     }
 
-    /// Checks that the node a request names is the one its key belongs to; another node is
-    /// refused, audited and limited as every refusal is.
-    pub async fn check_claim(&self, node: &Node, claimed: NodeId, context: &RequestContext) -> Result<(), WatchError> {
-        if claimed == node.id {
+    /// Checks that the node a request names — by its id, or by the id it had in the replaced
+    /// system — is the one its key belongs to; another node is refused, audited and limited as
+    /// every refusal is.
+    pub async fn check_claim(&self, node: &Node, claimed: &str, context: &RequestContext) -> Result<(), WatchError> {
+        let by_id = claimed.parse::<NodeId>().is_ok_and(|id| id == node.id);
+        let by_legacy_id = node.legacy_id.as_deref() == Some(claimed);
+        if by_id || by_legacy_id {
             return Ok(());
         }
         Err(self.refuse(Some(node), NodeRefusal::OtherNode, context).await)

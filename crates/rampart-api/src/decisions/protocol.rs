@@ -68,7 +68,7 @@ impl From<WatchError> for WireError {
 impl IntoResponse for WireError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(WireMessage { message: self.message })).into_response();
-        response.extensions_mut().insert(crate::middleware::ForeignBody);
+        response.extensions_mut().insert(crate::middleware::OwnAnswer);
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
         }

@@ -23,6 +23,17 @@ pub struct NewNodeBody {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
+    /// Moving from the replaced system: the node's id there (`node-` and 16 hex digits), which
+    /// its deployed sensors name in their bodies. Unique in the organisation.
+    #[serde(default)]
+    #[schema(schema_with = crate::schemas::legacy_node_id_or_null)]
+    pub legacy_id: Option<String>,
+    /// Moving from the replaced system: the node's key there (`nk_…`), kept so that deployed
+    /// sensors keep working unchanged. Hashed as it arrives, never stored; without it a new key
+    /// is made.
+    #[serde(default)]
+    #[schema(schema_with = crate::schemas::imported_node_key_or_null)]
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -56,7 +67,7 @@ pub struct NodeQuery {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "id": "0193a1f0-7c1e-7d3a-9f6b-2b1c8d9e0f12", "name": "ssh-trap-1", "kind": "honeypot", "status": "active",
-    "key_prefix": "nk_Ab3dEf6hIj9k", "metadata": {"site": "lab"}, "created_at": "2026-11-24T20:00:00Z",
+    "key_prefix": "nk_Ab3dEf6hIj9k", "legacy_id": null, "metadata": {"site": "lab"}, "created_at": "2026-11-24T20:00:00Z",
     "updated_at": "2026-11-24T20:00:00Z", "last_seen_at": "2026-11-24T20:05:00Z"
 }))]
 pub struct NodeView {
@@ -64,8 +75,11 @@ pub struct NodeView {
     pub name: String,
     pub kind: &'static str,
     pub status: &'static str,
-    /// The public start of its key, to tell keys apart; the key itself is shown once.
+    /// The public start of its key, to tell keys apart; the key itself is shown once. An
+    /// imported key's is derived from it.
     pub key_prefix: String,
+    /// Its id in the replaced system, when it was imported with one.
+    pub legacy_id: Option<String>,
     #[schema(value_type = Object)]
     pub metadata: Value,
     pub created_at: DateTime<Utc>,
@@ -82,6 +96,7 @@ impl From<Node> for NodeView {
             kind: node.kind.as_str(),
             status: node.status.as_str(),
             key_prefix: format!("{}{}", rampart_identity::opaque::NODE_KEY_PREFIX, node.key_prefix),
+            legacy_id: node.legacy_id,
             metadata: node.metadata,
             created_at: node.created_at,
             updated_at: node.updated_at,

@@ -15,9 +15,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use futures_util::StreamExt;
 use rampart_core::ValidationErrors;
+use rampart_core::identity::RequestContext;
 use rampart_core::json::{self, JsonError};
 use rampart_core::watch::{BatchError, BatchFormat, EventInput, EventKind, Node, read_batch};
-use rampart_core::{NodeId, identity::RequestContext};
 use rampart_watch::Ingested;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -34,8 +34,16 @@ use crate::error::{ApiError, FieldErrorView, Problem};
 pub const NODE_KEY_HEADER: &str = "x-node-key";
 
 /// Where sensors send events: batches, so `lib.rs` gives these routes a body limit of their own.
+/// OpenCanary's and Cowrie's own bodies are read in `honeypots`.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(events)).routes(routes!(honeypot_log)).routes(routes!(agent_alert))
+    OpenApiRouter::new()
+        .routes(routes!(events))
+        .routes(routes!(honeypot_log))
+        .routes(routes!(agent_alert))
+        .routes(routes!(super::honeypots::opencanary))
+        .routes(routes!(super::honeypots::collector_event))
+        .routes(routes!(super::honeypots::collector_event_1_0))
+        .routes(routes!(super::honeypots::collector))
 }
 
 fn node_key(headers: &HeaderMap) -> Result<&str, ApiError> {
@@ -68,7 +76,7 @@ impl FromRequestParts<AppState> for Sensor {
 }
 
 /// The lower-cased media type of the body, without parameters.
-fn media_type(headers: &HeaderMap) -> String {
+pub(crate) fn media_type(headers: &HeaderMap) -> String {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default();
     content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
 }
@@ -86,7 +94,7 @@ fn batch_format(headers: &HeaderMap) -> Result<BatchFormat, ApiError> {
 
 /// Reads the body frame by frame. The route's body limit counts the bytes as they arrive: past
 /// it the reading ends with a 413, so no more than the limit is ever held.
-async fn read_body(body: Body) -> Result<Vec<u8>, ApiError> {
+pub(crate) async fn read_body(body: Body) -> Result<Vec<u8>, ApiError> {
     let mut frames = body.into_data_stream();
     let mut bytes = Vec::new();
     while let Some(frame) = frames.next().await {
@@ -122,12 +130,12 @@ fn batch_refused(error: BatchError) -> ApiError {
     }
 }
 
-fn field_errors(errors: ValidationErrors) -> Vec<FieldErrorView> {
+pub(crate) fn field_errors(errors: ValidationErrors) -> Vec<FieldErrorView> {
     errors.into_iter().map(|error| FieldErrorView { field: error.field, message: error.message }).collect()
 }
 
 /// When nothing was taken, the request as a whole is refused, naming each bad field by event.
-fn refuse_if_empty(ingested: &mut Ingested, single: bool) -> Result<(), ApiError> {
+pub(crate) fn refuse_if_empty(ingested: &mut Ingested, single: bool) -> Result<(), ApiError> {
     if !ingested.accepted.is_empty() {
         return Ok(());
     }
@@ -251,9 +259,8 @@ async fn legacy<T: LegacyBody>(
         return Err(ValidationErrors::single("body", "must be a JSON object").into());
     }
     if let Some(claimed) = claim {
-        // A node id that is not even an id names no node this key could belong to.
-        let claimed = claimed.parse::<NodeId>().unwrap_or_else(|_| NodeId::from_uuid(Uuid::nil()));
-        app.watch.check_claim(&node, claimed, &context).await?;
+        // Its id here, or the id it had in the replaced system.
+        app.watch.check_claim(&node, &claimed, &context).await?;
     }
     let input = match json::from_slice::<T>(&bytes) {
         Ok(sent) => Ok(sent.into_input()),

@@ -1,10 +1,12 @@
-//! Watch over HTTP: sensor nodes, ingestion (with the paths of the system Rampart replaces), the
+//! Watch over HTTP: sensor nodes, ingestion (with the paths of the system Rampart replaces, and
+//! of the honeypots people already run: OpenCanary, Cowrie), the
 //! alerts the events raise (listed, or followed live), attacker profiles, the dashboard's
 //! figures, and the replaced system's read paths.
 
 pub mod alerts;
 pub mod attackers;
 pub mod dto;
+pub mod honeypots;
 pub mod ingest;
 pub mod legacy;
 pub mod live;

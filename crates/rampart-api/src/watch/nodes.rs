@@ -14,7 +14,9 @@ use crate::error::{ApiError, Problem};
 use crate::pagination::{Page, PageQuery, parse_filter};
 use crate::{ApiJson, ApiQuery, AppState};
 
-/// Register a sensor; the answer carries its key, shown this once.
+/// Register a sensor; the answer carries its key, shown this once. A node moved from the replaced
+/// system keeps its id there (`legacy_id`) and its key (`key`), so its deployed sensors keep
+/// working unchanged.
 #[utoipa::path(
     post,
     path = "/api/v1/nodes",
@@ -23,7 +25,7 @@ use crate::{ApiJson, ApiQuery, AppState};
     request_body = NewNodeBody,
     responses(
         (status = 201, description = "Created, with its key", body = NodeWithKey),
-        (status = 409, description = "The organisation has a node of that name", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The organisation has a node of that name or legacy id, or the key is already a node's", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(
@@ -32,8 +34,13 @@ pub async fn create(
     Context(context): Context,
     ApiJson(body): ApiJson<NewNodeBody>,
 ) -> Result<(StatusCode, Json<NodeWithKey>), ApiError> {
-    let new = NewNode::parse(&body.name, &body.kind, body.metadata)?;
-    let (node, key) = app.watch.create_node(&caller.acting(context), &new).await?;
+    let (new, imported_key) =
+        NewNode::parse_imported(&body.name, &body.kind, body.metadata, body.legacy_id.as_deref(), body.key.as_deref())?;
+    let acting = caller.acting(context);
+    let (node, key) = match imported_key {
+        Some(key) => app.watch.import_node(&acting, &new, &key).await?,
+        None => app.watch.create_node(&acting, &new).await?,
+    };
     Ok((StatusCode::CREATED, Json(NodeWithKey { node: node.into(), key })))
 }
 

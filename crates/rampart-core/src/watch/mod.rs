@@ -4,10 +4,13 @@
 pub mod alerts;
 pub mod attackers;
 pub mod batch;
+pub mod cowrie;
 pub mod decisions;
 pub mod events;
 pub mod export;
+pub mod loose;
 pub mod nodes;
+pub mod opencanary;
 pub mod policies;
 pub mod scoring;
 

@@ -53,10 +53,15 @@ impl ArrayBody {
 /// Sends a POST of `body` (only its first `send` bytes, when given) with `key`, and reads the
 /// status of the answer, which may come while the body is still being written.
 async fn raw_post(app: &TestApp, path: &str, key: &str, body: &ArrayBody, send: Option<usize>) -> u16 {
+    raw_post_with(app, path, &format!("X-Node-Key: {key}"), body, send).await
+}
+
+/// As [`raw_post`], with the key sent in `credential`, a whole header line.
+async fn raw_post_with(app: &TestApp, path: &str, credential: &str, body: &ArrayBody, send: Option<usize>) -> u16 {
     let stream = TcpStream::connect(app.addr).await.expect("connect");
     let (mut reader, mut writer) = stream.into_split();
     let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {}\r\nX-Node-Key: {key}\r\nContent-Type: application/json\r\n\
+        "POST {path} HTTP/1.1\r\nHost: {}\r\n{credential}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\n\r\n",
         app.addr, body.size
     );
@@ -105,9 +110,21 @@ async fn a_bad_node_key_is_answered_while_the_body_is_still_being_sent(
 ) {
     let app = TestApp::spawn(backend).await;
     // 64 KiB of a 16 MiB body: a server that reads the body first never answers.
-    for path in ["/api/v1/ingest/events", "/api/honeypot-log", "/api/agent-alert"] {
+    for path in ["/api/v1/ingest/events", "/api/honeypot-log", "/api/agent-alert", "/api/v1/ingest/opencanary"] {
         for key in ["nk_unknown_0000", "not a key at all"] {
             assert_eq!(raw_post(&app, path, key, &EVENTS, Some(CHUNK)).await, 401, "{path} with {key}");
+        }
+    }
+    // Cowrie's HEC paths: the key as a Splunk token (an unknown token is HEC's 403).
+    for path in ["/services/collector/event", "/services/collector/event/1.0", "/services/collector"] {
+        for (credential, status) in
+            [("Authorization: Splunk nk_unknown_0000", 403), ("Authorization: Bearer nk_unknown_0000", 401)]
+        {
+            assert_eq!(
+                raw_post_with(&app, path, credential, &EVENTS, Some(CHUNK)).await,
+                status,
+                "{path} {credential}"
+            );
         }
     }
 }

@@ -12,8 +12,16 @@ use crate::helpers::{Backend, PUBLIC_PAGES, TestApp, TestUser};
 /// Reachable without a credential, by design: the public pages and the ways to sign in.
 const PUBLIC: &[&str] = &["/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/token", "/api/v1/auth/refresh"];
 
-/// Sensors' routes: a node key (`X-Node-Key`) and nothing else opens them.
-const SENSOR: &[&str] = &["/api/v1/ingest/events", "/api/honeypot-log", "/api/agent-alert"];
+/// Sensors' routes: a node key (`X-Node-Key`, or as a Splunk HEC token) and nothing else opens them.
+const SENSOR: &[&str] = &[
+    "/api/v1/ingest/events",
+    "/api/honeypot-log",
+    "/api/agent-alert",
+    "/api/v1/ingest/opencanary",
+    "/services/collector/event",
+    "/services/collector/event/1.0",
+    "/services/collector",
+];
 
 /// Bouncers' routes: a bouncer's key (`X-Api-Key`) and nothing else opens them; CrowdSec answers
 /// 403 without one, and so does Rampart.
