@@ -130,8 +130,10 @@ struct Kept {
     body: Bytes,
 }
 
-/// The most startup answers kept at once.
+/// The most startup answers kept at once, and the most bytes they hold together: past either,
+/// all are dropped (each is made again within its second anyway).
 const BODIES_MAX: usize = 64;
+const BODIES_BYTES_MAX: usize = 64 * 1024 * 1024;
 
 impl StartupBodies {
     fn get(&self, org: OrgId, selection: &Selection, tick: u64, second: i64) -> Option<Bytes> {
@@ -143,10 +145,13 @@ impl StartupBodies {
 
     fn put(&self, org: OrgId, selection: Selection, tick: u64, second: i64, body: Bytes) {
         let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if kept.len() >= BODIES_MAX {
+        let held: usize = kept.values().map(|kept| kept.body.len()).sum();
+        if kept.len() >= BODIES_MAX || held.saturating_add(body.len()) > BODIES_BYTES_MAX {
             kept.clear();
         }
-        kept.insert((org, selection), Kept { tick, second, body });
+        if body.len() <= BODIES_BYTES_MAX {
+            kept.insert((org, selection), Kept { tick, second, body });
+        }
     }
 }
 
