@@ -154,7 +154,7 @@ def why():
     elif kind in ("lookup_ip", "lookup_range"):
         value, scope = (banned_ip, "Ip") if kind == "lookup_ip" else (banned_range, "Range")
         if not isinstance(body, list) or not any(decision_ok(d) and d["value"] == value and d["scope"] == scope for d in body):
-            return f"no {scope} decision on {value}: {raw[:200]!r}"
+            return f"no well-formed {scope} decision on {value}: {raw[:200]!r}"
     elif kind == "lookup_none":
         if raw.strip() != b"null":
             return f"not `null`: {raw[:200]!r}"
