@@ -356,7 +356,7 @@ rampart_load() { # TOKEN: one import request (at most 10,000 a request)
     python3 - "$work/decisions.txt" "$work/rampart-import.json" <<'PY'
 import json, sys
 lines = [line.split() for line in open(sys.argv[1])]
-json.dump({"decisions": [{"value": v, "type": "ban", "duration": "4h", "scenario": s} for v, s in lines]},
+json.dump({"decisions": [{"value": v, "duration": "4h", "scenario": s} for v, s in lines]},  # a ban, by default
           open(sys.argv[2], "w"), separators=(",", ":"))
 PY
     start=$(date +%s.%N)
