@@ -22,7 +22,8 @@ pg_bin_dir() {
     dirname "$initdb"
 }
 
-cargo build --release --quiet
+# SKIP_BUILD=1: the caller built it (a bench that runs itself again inside a network namespace)
+[ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --quiet
 bin=${CARGO_TARGET_DIR:-$PWD/target}/release/rampart
 work=$(mktemp -d /tmp/rampart-bench.XXXXXX)
 chmod 755 "$work"
