@@ -21,7 +21,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::WatchError;
 pub use bouncers::{BOUNCER_KEY_PREFIX, PullFrom, Pulled};
-use snapshot::Copy;
+use snapshot::Replica;
 pub use snapshot::{Delta, ENDED_KEPT, Lookup, Selection};
 
 /// How often the copy reads the store again when no notice came, and pulls are recorded.
@@ -42,7 +42,7 @@ pub struct Decisions {
 
 struct Inner {
     store: Arc<dyn Store>,
-    copy: RwLock<Copy>,
+    copy: RwLock<Replica>,
     /// Only one reading of the store at a time applies versions to the copy.
     refreshing: tokio::sync::Mutex<()>,
     bouncers: bouncers::Bouncers,
@@ -54,7 +54,7 @@ impl Decisions {
     pub async fn load(store: Arc<dyn Store>) -> StoreResult<(Self, Task)> {
         let now = store.clock().now();
         let (version, live) = store.decisions().live(now, now - ENDED_KEPT).await?;
-        let mut copy = Copy::default();
+        let mut copy = Replica::default();
         copy.apply(version, live, now);
         let decisions = Self {
             inner: Arc::new(Inner {

@@ -259,13 +259,13 @@ impl Held {
 
 /// Every organisation's decisions, with the version read and the local tick.
 #[derive(Debug, Default)]
-pub(crate) struct Copy {
+pub(crate) struct Replica {
     pub(crate) version: i64,
     pub(crate) tick: u64,
     pub(crate) orgs: HashMap<OrgId, Held>,
 }
 
-impl Copy {
+impl Replica {
     /// Takes decisions changed at one version, as one tick.
     pub(crate) fn apply(&mut self, version: i64, decisions: Vec<Decision>, now: DateTime<Utc>) {
         self.tick += 1;

@@ -152,6 +152,18 @@ async fn the_allowlist_wins_over_every_decision(#[values(Backend::Sqlite, Backen
     assert!(message.contains(entry["id"].as_str().expect("id")), "{message}");
     let duplicate = app.call("POST", "/api/v1/allowlist", Some(&ada.access), Some(&body)).await;
     assert_eq!(duplicate.status(), 409);
+    for (bad, field) in
+        [(json!({"value": "office"}), "value"), (json!({"value": "192.0.2.1", "note": "a\u{7}b"}), "note")]
+    {
+        let refused = problem(app.call("POST", "/api/v1/allowlist", Some(&ada.access), Some(&bad)).await, 422).await;
+        assert_eq!(refused["errors"][0]["field"], field, "{bad}");
+    }
+    for bad in [json!({"name": ""}), json!({"name": "edge;drop"}), json!({"name": "x".repeat(101)})] {
+        let refused = problem(app.call("POST", "/api/v1/bouncers", Some(&ada.access), Some(&bad)).await, 422).await;
+        assert_eq!(refused["errors"][0]["field"], "name", "{bad}");
+    }
+    let bouncers = json_of(app.call("GET", "/api/v1/bouncers", Some(&ada.access), None).await).await;
+    assert_eq!(bouncers["items"].as_array().map(Vec::len), Some(1), "a refused bouncer is not made");
 
     let list = json_of(app.call("GET", "/api/v1/allowlist", Some(&ada.access), None).await).await;
     assert_eq!(list["items"][0]["value"], "198.51.100.5");
